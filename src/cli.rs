@@ -1,0 +1,132 @@
+//! The command-line contract (shared/spec/cli.md), as clap definitions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "autoprov", version, about = "Turns a spreadsheet of users into working desk phones.")]
+pub struct Cli {
+    /// Data directory: the sled store and everything autoprov writes.
+    #[arg(long, global = true, env = "AUTOPROV_DATA", default_value = "./autoprov-data")]
+    pub data: PathBuf,
+    /// TOML config file (sites, import policy). Everything has a working default.
+    #[arg(long, global = true, env = "AUTOPROV_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import users and their phones from a CSV file ('-' reads stdin).
+    Import(ImportArgs),
+    /// Export all users as CSV (canonical columns; secrets only if asked).
+    Export(ExportArgs),
+    /// List users, or show one.
+    Users(UsersArgs),
+    /// List phones with their owner and last fetch.
+    Phones(FormatArgs),
+    /// Show the import history.
+    History(FormatArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    Create,
+    Upsert,
+    Sync,
+    Replace,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EncodingArg {
+    Auto,
+    #[value(name = "utf-8", alias = "utf8")]
+    Utf8,
+    #[value(name = "windows-1252", alias = "cp1252", alias = "latin1")]
+    Windows1252,
+    #[value(name = "utf-16", alias = "utf16")]
+    Utf16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// CSV file to import, or '-' for standard input.
+    pub file: String,
+    /// create: only new users; upsert: create or update by username; sync: upsert, then delete
+    /// this --source's users missing from the file; replace: the file becomes the whole user set.
+    #[arg(long, value_enum, default_value = "upsert")]
+    pub mode: ModeArg,
+    /// Validate and report exactly as a real run would, but write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Apply the valid rows and report the rejected ones (default: all or nothing).
+    #[arg(long)]
+    pub partial: bool,
+    /// Name of the feeding system; sync mode deletes only users this source created.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Field delimiter: auto, ',', ';', tab or '|'.
+    #[arg(long, default_value = "auto")]
+    pub delimiter: String,
+    /// Character encoding of the file.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub encoding: EncodingArg,
+    /// Report format on stdout.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Never draw a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Print generated SIP passwords in the report (once).
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// Confirm a replace import (it deletes every user the file does not list).
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write to this file instead of standard output.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Include SIP passwords and voicemail PINs (web passwords are stored hashed and never exported).
+    #[arg(long)]
+    pub include_secrets: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FormatArgs {
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct UsersArgs {
+    #[command(subcommand)]
+    pub command: Option<UsersCommand>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Show one user in full.
+    Show {
+        username: String,
+        /// Also print the SIP password and voicemail PIN.
+        #[arg(long)]
+        secrets: bool,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+}

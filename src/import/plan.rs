@@ -1,0 +1,458 @@
+//! Plan step: valid rows × the store snapshot → the exact set of changes,
+//! checked against the final state the file would produce.
+//!
+//! Planning is pure (no writes), so a dry run and a real run produce the same
+//! report by construction.
+
+use std::collections::{HashMap, HashSet};
+
+use rayon::prelude::*;
+
+use super::Mode;
+use super::report::{ChangeEntry, FieldDiff, Generated, Issue};
+use super::validate::{Cell, RowData, SecretInput};
+use crate::domain::{DEFAULT_SITE, Line, User};
+use crate::secret;
+use crate::store::{Change, ChangeSet, Snapshot};
+
+/// Where each username appears in the file (valid or rejected rows).
+#[derive(Debug, Clone)]
+pub struct Mention {
+    pub username: String,
+    pub row: usize,
+    pub line: usize,
+}
+
+/// The outcome of planning one set of rows.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub changes: ChangeSet,
+    pub entries: Vec<ChangeEntry>,
+    pub generated: Vec<Generated>,
+    pub errors: Vec<Issue>,
+    pub warnings: Vec<Issue>,
+    /// Rows that got an error in this step (for `--partial`).
+    pub failed_rows: HashSet<usize>,
+    /// Web passwords still to hash, by index into `changes.changes`.
+    pub pending_hashes: Vec<(usize, String)>,
+}
+
+pub struct PlanContext<'a> {
+    pub snapshot: &'a Snapshot,
+    pub mode: Mode,
+    pub source: Option<&'a str>,
+    pub show_secrets: bool,
+    /// Every username mentioned by any row, even rejected ones: sync and
+    /// replace never delete a user whose row merely had an error.
+    pub mentions: &'a [Mention],
+}
+
+fn issue(row: &RowData, column: &str, code: &'static str, message: String) -> Issue {
+    Issue { row: Some(row.row), line: Some(row.line), column: Some(column.to_string()), code, message }
+}
+
+fn merge<T: Clone>(old: Option<&T>, cell: &Cell<T>) -> Option<T> {
+    match cell {
+        Cell::Absent => old.cloned(),
+        Cell::Empty => None,
+        Cell::Value(v) => Some(v.clone()),
+    }
+}
+
+/// What building one user produced besides the user.
+struct Built {
+    user: User,
+    generated_sip: Option<String>,
+    web_password: Option<String>,
+}
+
+/// Applies a row's cells to the existing user (or a blank one).
+fn build_user(row: &RowData, old: Option<&User>, id: u64, source: Option<&str>) -> Built {
+    let mut generated_sip = None;
+    let old_line = old.and_then(|u| u.lines.first());
+    let extension = match &row.extension {
+        Cell::Absent => old_line.map(|l| l.extension.clone()),
+        Cell::Empty => None,
+        Cell::Value(e) => Some(e.clone()),
+    };
+    let mut lines: Vec<Line> = Vec::new();
+    if let Some(extension) = extension {
+        let sip_password = match (&row.sip_password, old_line) {
+            (Cell::Value(SecretInput::Set(p)), _) => p.clone(),
+            (Cell::Value(SecretInput::Regen), _) | (_, None) => {
+                let p = secret::generate_sip_password();
+                generated_sip = Some(p.clone());
+                p
+            }
+            (_, Some(l)) => l.sip_password.clone(),
+        };
+        lines.push(Line {
+            extension,
+            sip_username: merge(old_line.and_then(|l| l.sip_username.as_ref()), &row.sip_username),
+            sip_password,
+            transport: merge(old_line.and_then(|l| l.transport.as_ref()), &row.transport),
+        });
+    }
+    if let Some(o) = old {
+        lines.extend(o.lines.iter().skip(1).cloned());
+    }
+    let user = User {
+        id,
+        username: row.username.clone(),
+        first_name: merge(old.and_then(|u| u.first_name.as_ref()), &row.first_name),
+        last_name: merge(old.and_then(|u| u.last_name.as_ref()), &row.last_name),
+        display_name: merge(old.and_then(|u| u.display_name.as_ref()), &row.display_name),
+        email: merge(old.and_then(|u| u.email.as_ref()), &row.email),
+        mobile: merge(old.and_then(|u| u.mobile.as_ref()), &row.mobile),
+        enabled: match &row.enabled {
+            Cell::Value(b) => *b,
+            _ => old.is_none_or(|u| u.enabled),
+        },
+        web_password_hash: old.and_then(|u| u.web_password_hash.clone()),
+        voicemail_pin: match &row.voicemail_pin {
+            Cell::Value(p) => Some(p.clone()),
+            _ => old.and_then(|u| u.voicemail_pin.clone()),
+        },
+        language: merge(old.and_then(|u| u.language.as_ref()), &row.language),
+        timezone: merge(old.and_then(|u| u.timezone.as_ref()), &row.timezone),
+        site: match &row.site {
+            Cell::Value(s) => s.clone(),
+            Cell::Empty => DEFAULT_SITE.to_string(),
+            Cell::Absent => old.map_or_else(|| DEFAULT_SITE.to_string(), |u| u.site.clone()),
+        },
+        source: match old {
+            Some(u) => u.source.clone(),
+            None => source.map(str::to_string),
+        },
+        lines,
+        phones: match &row.phones {
+            Cell::Absent => old.map(|u| u.phones.clone()).unwrap_or_default(),
+            Cell::Empty => Vec::new(),
+            Cell::Value(p) => p.clone(),
+        },
+        blf: match &row.blf {
+            Cell::Absent => old.map(|u| u.blf.clone()).unwrap_or_default(),
+            Cell::Empty => Vec::new(),
+            Cell::Value(b) => b.clone(),
+        },
+        config_version: old.map_or(1, |u| u.config_version),
+    };
+    let web_password = match &row.web_password {
+        Cell::Value(p) => Some(p.clone()),
+        _ => None,
+    };
+    Built { user, generated_sip, web_password }
+}
+
+const MASK: &str = "***";
+
+fn opt(s: &Option<String>) -> Option<String> {
+    s.clone()
+}
+
+fn masked(s: &Option<String>) -> Option<String> {
+    s.as_ref().map(|_| MASK.to_string())
+}
+
+fn join<T>(items: &[T], f: impl Fn(&T) -> String) -> Option<String> {
+    if items.is_empty() { None } else { Some(items.iter().map(f).collect::<Vec<_>>().join(";")) }
+}
+
+/// The admin-facing field values of a user, secrets masked.
+fn fields(u: &User, web_changed: bool) -> Vec<(&'static str, Option<String>)> {
+    let l = u.lines.first();
+    vec![
+        ("first_name", opt(&u.first_name)),
+        ("last_name", opt(&u.last_name)),
+        ("display_name", opt(&u.display_name)),
+        ("email", opt(&u.email)),
+        ("mobile", opt(&u.mobile)),
+        ("extension", l.map(|l| l.extension.clone())),
+        ("sip_username", l.and_then(|l| l.sip_username.clone())),
+        ("sip_password", l.map(|_| MASK.to_string())),
+        ("web_password", if web_changed { Some(format!("{MASK} (new)")) } else { masked(&u.web_password_hash) }),
+        ("voicemail_pin", masked(&u.voicemail_pin)),
+        ("enabled", Some(u.enabled.to_string())),
+        ("language", opt(&u.language)),
+        ("timezone", opt(&u.timezone)),
+        ("transport", l.and_then(|l| l.transport).map(|t| t.to_string())),
+        ("mac", join(&u.phones, |p| p.mac.plain())),
+        ("phone_model", join(&u.phones, |p| match &p.model {
+            Some(m) => format!("{}-{m}", p.vendor),
+            None => p.vendor.clone(),
+        })),
+        ("phoneip", join(&u.phones, |p| p.ip.map(|i| i.to_string()).unwrap_or_default())),
+        ("blf", join(&u.blf, |b| match &b.label {
+            Some(l) => format!("{}:{l}", b.extension),
+            None => b.extension.clone(),
+        })),
+        ("site", Some(u.site.clone())),
+    ]
+}
+
+/// Per-field `[old, new]` for what changed; a changed secret shows as masked.
+fn diff(old: &User, new: &User, web_changed: bool) -> FieldDiff {
+    let mut out = FieldDiff::new();
+    let a = fields(old, false);
+    let b = fields(new, web_changed);
+    for ((name, x), (_, y)) in a.into_iter().zip(b) {
+        if x != y {
+            out.insert(name, [x, y]);
+        }
+    }
+    let (ol, nl) = (old.lines.first(), new.lines.first());
+    if let (Some(o), Some(n)) = (ol, nl)
+        && o.sip_password != n.sip_password
+    {
+        out.insert("sip_password", [Some(MASK.into()), Some(format!("{MASK} (new)"))]);
+    }
+    if old.lines.len() > 1 && old.lines[1..] != new.lines[1..] {
+        out.insert("lines", [None, None]);
+    }
+    out
+}
+
+/// Plans `rows`. Errors found here name their rows in `failed_rows`.
+pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
+    let mut p = Plan::default();
+    let snapshot = ctx.snapshot;
+    let existing: HashMap<&str, &User> = snapshot.users.iter().map(|u| (u.username.as_str(), u)).collect();
+
+    // Usernames mentioned twice anywhere in the file.
+    let mut mention_count: HashMap<&str, usize> = HashMap::new();
+    for m in ctx.mentions {
+        *mention_count.entry(m.username.as_str()).or_default() += 1;
+    }
+
+    // Verify web passwords of existing users in parallel: a match is "unchanged".
+    let web_same: HashSet<usize> = rows
+        .par_iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            let Cell::Value(pw) = &r.web_password else { return None };
+            let hash = existing.get(r.username.as_str())?.web_password_hash.as_ref()?;
+            secret::verify_web_password(pw, hash).then_some(i)
+        })
+        .collect();
+
+    let mut next_id = snapshot.next_id;
+    let mut built: Vec<(usize, Built)> = Vec::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        let old = existing.get(row.username.as_str()).copied();
+        if mention_count.get(row.username.as_str()).copied().unwrap_or(0) > 1 {
+            let others: Vec<String> = ctx
+                .mentions
+                .iter()
+                .filter(|m| m.username == row.username && m.row != row.row)
+                .map(|m| m.line.to_string())
+                .collect();
+            p.errors.push(issue(row, "username", "E_USERNAME_DUPLICATE", format!(
+                "username {:?} appears more than once in the file (also on line {})",
+                row.username, others.join(", ")
+            )));
+            p.failed_rows.insert(row.row);
+            continue;
+        }
+        if ctx.mode == Mode::Create && old.is_some() {
+            p.errors.push(issue(row, "username", "E_USER_EXISTS", format!(
+                "user {:?} already exists; create mode only adds new users (use --mode upsert to update)",
+                row.username
+            )));
+            p.failed_rows.insert(row.row);
+            continue;
+        }
+        let id = match old {
+            Some(u) => u.id,
+            None => {
+                next_id += 1;
+                next_id - 1
+            }
+        };
+        let b = build_user(row, old, id, ctx.source);
+        if old.is_none() && b.user.first_name.is_none() && b.user.display_name.is_none() {
+            p.errors.push(issue(row, "first_name", "E_REQUIRED", format!(
+                "new user {:?} needs a first_name or a display_name", row.username
+            )));
+            p.failed_rows.insert(row.row);
+            continue;
+        }
+        built.push((i, b));
+    }
+
+    // Deletions (sync: this source's users absent from the file; replace: all absent).
+    let mentioned: HashSet<&str> = ctx.mentions.iter().map(|m| m.username.as_str()).collect();
+    let deletes: Vec<&User> = match ctx.mode {
+        Mode::Sync => snapshot
+            .users
+            .iter()
+            .filter(|u| u.source.as_deref() == ctx.source && ctx.source.is_some() && !mentioned.contains(u.username.as_str()))
+            .collect(),
+        Mode::Replace => snapshot.users.iter().filter(|u| !mentioned.contains(u.username.as_str())).collect(),
+        _ => Vec::new(),
+    };
+
+    check_final_state(rows, &built, &existing, &deletes, snapshot, &mut p);
+
+    // Changes, entries and generated secrets for rows that passed.
+    for (i, b) in built {
+        let row = &rows[i];
+        if p.failed_rows.contains(&row.row) {
+            continue;
+        }
+        let old = existing.get(row.username.as_str()).copied();
+        let web_changed = b.web_password.is_some() && !web_same.contains(&i);
+        let mut user = b.user;
+        if let Some(pw) = &b.generated_sip {
+            p.generated.push(Generated {
+                username: user.username.clone(),
+                field: "sip_password",
+                value: ctx.show_secrets.then(|| pw.clone()),
+            });
+        }
+        match old {
+            None => {
+                let idx = p.changes.changes.len();
+                if let Some(pw) = b.web_password {
+                    p.pending_hashes.push((idx, pw));
+                }
+                p.entries.push(ChangeEntry { username: user.username.clone(), action: "create", fields: FieldDiff::new() });
+                p.changes.changes.push(Change { old: None, new: Some(user) });
+            }
+            Some(o) => {
+                let fields = diff(o, &user, web_changed);
+                if fields.is_empty() {
+                    p.entries.push(ChangeEntry { username: user.username.clone(), action: "unchanged", fields });
+                    continue;
+                }
+                user.config_version = o.config_version + 1;
+                let idx = p.changes.changes.len();
+                if web_changed && let Some(pw) = b.web_password {
+                    p.pending_hashes.push((idx, pw));
+                }
+                p.entries.push(ChangeEntry { username: user.username.clone(), action: "update", fields });
+                p.changes.changes.push(Change { old: Some(o.clone()), new: Some(user) });
+            }
+        }
+    }
+    for u in deletes {
+        p.entries.push(ChangeEntry { username: u.username.clone(), action: "delete", fields: FieldDiff::new() });
+        p.changes.changes.push(Change { old: Some(u.clone()), new: None });
+    }
+    p.changes.next_id = next_id;
+    p
+}
+
+/// Extension and MAC uniqueness, extension ranges and BLF targets, judged on
+/// the state after the whole file (so swaps inside one file are legal).
+fn check_final_state(
+    rows: &[RowData],
+    built: &[(usize, Built)],
+    existing: &HashMap<&str, &User>,
+    deletes: &[&User],
+    snapshot: &Snapshot,
+    p: &mut Plan,
+) {
+    let in_file: HashSet<&str> = built.iter().map(|(_, b)| b.user.username.as_str()).collect();
+    let deleted: HashSet<&str> = deletes.iter().map(|u| u.username.as_str()).collect();
+    // Users the file leaves as they are keep their extensions and MACs.
+    let mut ext_owner: HashMap<&str, Owner> = HashMap::new();
+    let mut mac_owner: HashMap<[u8; 6], Owner> = HashMap::new();
+    for u in existing.values() {
+        if in_file.contains(u.username.as_str()) || deleted.contains(u.username.as_str()) {
+            continue;
+        }
+        for l in &u.lines {
+            ext_owner.insert(l.extension.as_str(), Owner::Kept(u.username.as_str()));
+        }
+        for ph in &u.phones {
+            mac_owner.insert(ph.mac.bytes(), Owner::Kept(u.username.as_str()));
+        }
+    }
+    let mut failed: Vec<Issue> = Vec::new();
+    for (i, b) in built {
+        let row = &rows[*i];
+        for l in &b.user.lines {
+            match ext_owner.get(l.extension.as_str()) {
+                None => {
+                    ext_owner.insert(l.extension.as_str(), Owner::Row(*i));
+                }
+                Some(Owner::Kept(other)) => failed.push(issue(row, "extension", "E_EXTENSION_TAKEN", format!(
+                    "extension {} already belongs to user {other:?}", l.extension
+                ))),
+                Some(Owner::Row(j)) => {
+                    let other = &rows[*j];
+                    failed.push(issue(row, "extension", "E_EXTENSION_DUPLICATE", format!(
+                        "extension {} is also given to {:?} on line {}", l.extension, other.username, other.line
+                    )));
+                    failed.push(issue(other, "extension", "E_EXTENSION_DUPLICATE", format!(
+                        "extension {} is also given to {:?} on line {}", l.extension, row.username, row.line
+                    )));
+                }
+            }
+        }
+        for ph in &b.user.phones {
+            match mac_owner.get(&ph.mac.bytes()) {
+                None => {
+                    mac_owner.insert(ph.mac.bytes(), Owner::Row(*i));
+                }
+                Some(Owner::Kept(other)) => failed.push(issue(row, "mac", "E_MAC_TAKEN", format!(
+                    "MAC {} is assigned to user {other:?}; remove it from that user in the same file first",
+                    ph.mac.colon()
+                ))),
+                Some(Owner::Row(j)) => {
+                    let other = &rows[*j];
+                    failed.push(issue(row, "mac", "E_MAC_DUPLICATE", format!(
+                        "MAC {} is also given to {:?} on line {}", ph.mac.colon(), other.username, other.line
+                    )));
+                    failed.push(issue(other, "mac", "E_MAC_DUPLICATE", format!(
+                        "MAC {} is also given to {:?} on line {}", ph.mac.colon(), row.username, row.line
+                    )));
+                }
+            }
+        }
+        if let Some(site) = snapshot.sites.iter().find(|s| s.name == b.user.site)
+            && let Some((lo, hi)) = site.extension_range
+        {
+            for l in &b.user.lines {
+                let n: u64 = l.extension.parse().unwrap_or(u64::MAX);
+                if n < lo || n > hi {
+                    failed.push(issue(row, "extension", "E_EXTENSION_RANGE", format!(
+                        "extension {} is outside site {}'s range {lo}-{hi}", l.extension, site.name
+                    )));
+                }
+            }
+        }
+    }
+    // BLF targets that no line will own are kept (park slots, external
+    // extensions) but flagged.
+    for (i, b) in built {
+        for k in &b.user.blf {
+            if !ext_owner.contains_key(k.extension.as_str()) {
+                let row = &rows[*i];
+                p.warnings.push(Issue {
+                    row: Some(row.row),
+                    line: Some(row.line),
+                    column: Some("blf".into()),
+                    code: "W_BLF_TARGET_UNKNOWN",
+                    message: format!("BLF target {} is not an extension of any user; the key will show no name", k.extension),
+                });
+            }
+        }
+    }
+    failed.sort_by_key(|e| e.row);
+    failed.dedup();
+    for e in failed {
+        if let Some(r) = e.row {
+            p.failed_rows.insert(r);
+        }
+        p.errors.push(e);
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Owner<'a> {
+    /// A user the file does not touch.
+    Kept(&'a str),
+    /// Index of the file row that claims it.
+    Row(usize),
+}

@@ -1,0 +1,142 @@
+//! The import report: the JSON object of cli.md and its text rendering.
+//! Secret values never reach it.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+/// One error or warning, pinned to a row/line/column where there is one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Issue {
+    pub row: Option<usize>,
+    pub line: Option<usize>,
+    pub column: Option<String>,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Issue {
+    /// A file-level problem (`row: null`).
+    pub fn file(code: &'static str, line: Option<usize>, column: Option<String>, message: String) -> Issue {
+        Issue { row: None, line, column, code, message }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FileInfo {
+    pub encoding: String,
+    pub delimiter: String,
+    pub rows: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub created: usize,
+    pub updated: usize,
+    pub deleted: usize,
+    pub unchanged: usize,
+    pub skipped: usize,
+    pub errors: usize,
+    pub warnings: usize,
+}
+
+/// A field's `[old, new]` pair; secrets are shown as `"***"`.
+pub type FieldDiff = BTreeMap<&'static str, [Option<String>; 2]>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChangeEntry {
+    pub username: String,
+    pub action: &'static str,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: FieldDiff,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Generated {
+    pub username: String,
+    pub field: &'static str,
+    /// Only with `--show-secrets`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub mode: &'static str,
+    pub dry_run: bool,
+    pub applied: bool,
+    pub file: FileInfo,
+    pub summary: Summary,
+    pub errors: Vec<Issue>,
+    pub warnings: Vec<Issue>,
+    pub changes: Vec<ChangeEntry>,
+    pub generated: Vec<Generated>,
+}
+
+impl Report {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Human report for the terminal: summary first, then every problem.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let s = &self.summary;
+        let verb = if self.applied {
+            "applied"
+        } else if self.dry_run {
+            "dry run, nothing written"
+        } else {
+            "NOT applied, nothing written"
+        };
+        let _ = writeln!(
+            out,
+            "import ({} mode, {verb}): {} rows ({}, delimiter {})",
+            self.mode, self.file.rows, self.file.encoding, self.file.delimiter
+        );
+        let _ = writeln!(
+            out,
+            "  created {}, updated {}, deleted {}, unchanged {}, skipped {}, errors {}, warnings {}",
+            s.created, s.updated, s.deleted, s.unchanged, s.skipped, s.errors, s.warnings
+        );
+        for (label, list) in [("error", &self.errors), ("warning", &self.warnings)] {
+            for i in list {
+                let mut place = String::new();
+                if let Some(l) = i.line {
+                    let _ = write!(place, "line {l}");
+                }
+                if let Some(r) = i.row {
+                    let _ = write!(place, " (row {r})");
+                }
+                if let Some(c) = &i.column {
+                    let _ = write!(place, ", column {c}");
+                }
+                let _ = writeln!(out, "  {label} {}: {}: {}", i.code, place.trim(), i.message);
+            }
+        }
+        for c in self.changes.iter().filter(|c| c.action != "unchanged") {
+            let _ = write!(out, "  {} {}", c.action, c.username);
+            if !c.fields.is_empty() {
+                let names: Vec<&str> = c.fields.keys().copied().collect();
+                let _ = write!(out, " ({})", names.join(", "));
+            }
+            out.push('\n');
+        }
+        for g in &self.generated {
+            match &g.value {
+                Some(v) => {
+                    let _ = writeln!(out, "  generated {} for {}: {v}", g.field, g.username);
+                }
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "  generated {} for {} (see: autoprov users show {} --secrets)",
+                        g.field, g.username, g.username
+                    );
+                }
+            }
+        }
+        out
+    }
+}

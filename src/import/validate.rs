@@ -1,0 +1,620 @@
+//! Validate step: one CSV record → typed [`RowData`], or every problem in it.
+//!
+//! Rules are per cell and need no store; checks that need the final state
+//! (uniqueness, MAC ownership, extension ranges) live in `plan`.
+
+use std::net::Ipv4Addr;
+
+use serde::Deserialize;
+
+use super::columns::{Column, ColumnMap};
+use super::read::Record;
+use super::report::Issue;
+use crate::config::ImportPolicy;
+use crate::domain::{BlfKey, Phone, Site, Transport, canonical_timezone};
+use crate::language;
+use crate::mac::Mac;
+use crate::vendor;
+
+/// A cell's meaning under the update semantics: absent column = keep,
+/// empty cell = clear (or default), value = set.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Cell<T> {
+    #[default]
+    Absent,
+    Empty,
+    Value(T),
+}
+
+/// What the admin asked for a secret column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretInput {
+    Set(String),
+    /// The keyword `REGEN`: generate a new one.
+    Regen,
+}
+
+/// One valid row, typed.
+#[derive(Debug, Clone, Default)]
+pub struct RowData {
+    pub row: usize,
+    pub line: usize,
+    pub username: String,
+    pub first_name: Cell<String>,
+    pub last_name: Cell<String>,
+    pub display_name: Cell<String>,
+    pub email: Cell<String>,
+    pub mobile: Cell<String>,
+    pub extension: Cell<String>,
+    pub sip_password: Cell<SecretInput>,
+    pub sip_username: Cell<String>,
+    pub web_password: Cell<String>,
+    pub voicemail_pin: Cell<String>,
+    pub enabled: Cell<bool>,
+    pub language: Cell<String>,
+    pub timezone: Cell<String>,
+    pub transport: Cell<Transport>,
+    pub phones: Cell<Vec<Phone>>,
+    pub blf: Cell<Vec<BlfKey>>,
+    pub site: Cell<String>,
+}
+
+/// What validation needs besides the record.
+pub struct RowContext<'a> {
+    pub map: &'a ColumnMap,
+    pub header_len: usize,
+    pub sites: &'a [Site],
+    pub policy: &'a ImportPolicy,
+}
+
+/// A rejected row: the username when it was readable (so sync never deletes a
+/// user whose row merely had a typo), and every problem found.
+#[derive(Debug)]
+pub struct RowRejected {
+    pub username: Option<String>,
+    pub issues: Vec<Issue>,
+}
+
+struct Checker<'a> {
+    rec: &'a Record,
+    ctx: &'a RowContext<'a>,
+    issues: Vec<Issue>,
+}
+
+const WS: &[char] = &[' ', '\t', '\u{a0}'];
+
+impl<'a> Checker<'a> {
+    fn raw(&self, c: Column) -> Option<&'a str> {
+        let idx = self.ctx.map.get(c)?;
+        Some(self.rec.fields.get(idx).map(String::as_str).unwrap_or(""))
+    }
+
+    fn err(&mut self, c: Column, code: &'static str, message: String) {
+        self.issues.push(Issue {
+            row: Some(self.rec.row),
+            line: Some(self.rec.line),
+            column: Some(c.name().to_string()),
+            code,
+            message,
+        });
+    }
+
+    /// Trimmed cell with the update semantics applied.
+    fn cell(&self, c: Column) -> Cell<&'a str> {
+        match self.raw(c) {
+            None => Cell::Absent,
+            Some(v) => {
+                let v = v.trim_matches(WS);
+                if v.is_empty() { Cell::Empty } else { Cell::Value(v) }
+            }
+        }
+    }
+
+    /// Applies `f` to a present, non-empty cell; errors are recorded.
+    fn parse<T>(&mut self, c: Column, f: impl FnOnce(&str) -> Result<T, (&'static str, String)>) -> Cell<T> {
+        match self.cell(c) {
+            Cell::Absent => Cell::Absent,
+            Cell::Empty => Cell::Empty,
+            Cell::Value(v) => match f(v) {
+                Ok(t) => Cell::Value(t),
+                Err((code, msg)) => {
+                    self.err(c, code, msg);
+                    Cell::Absent
+                }
+            },
+        }
+    }
+
+    /// Free text (names): single line, formula guard from our export undone.
+    fn text(&mut self, c: Column) -> Cell<String> {
+        self.parse(c, |v| {
+            if v.chars().any(char::is_control) {
+                return Err(("E_CONTROL_CHAR", format!(
+                    "{} contains a line break or control character; phones need a single line", c.name()
+                )));
+            }
+            Ok(unguard(v).to_string())
+        })
+    }
+}
+
+/// Undoes the `'` our export puts before cells a spreadsheet would run as a formula.
+fn unguard(v: &str) -> &str {
+    match v.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@']) => rest,
+        _ => v,
+    }
+}
+
+/// Excel turns long digit strings into `1.5555E+10`; that value is already damaged.
+fn scientific(v: &str) -> bool {
+    let Some((mant, exp)) = v.split_once(['e', 'E']) else { return false };
+    let mant_ok = !mant.is_empty()
+        && mant.chars().all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+        && mant.chars().next().is_some_and(|c| c.is_ascii_digit());
+    let exp = exp.strip_prefix('+').unwrap_or(exp);
+    mant_ok && !exp.is_empty() && exp.chars().all(|c| c.is_ascii_digit())
+}
+
+fn sci_error(v: &str) -> (&'static str, String) {
+    (
+        "E_SCIENTIFIC_NOTATION",
+        format!("{v:?} is in scientific notation: the spreadsheet turned this column into numbers and lost digits; format the column as Text and export again"),
+    )
+}
+
+fn check_username(v: &str) -> Result<String, (&'static str, String)> {
+    let ok = v.len() <= 64
+        && v.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        return Ok(v.to_string());
+    }
+    let lower = v.to_ascii_lowercase();
+    let hint = if lower != v && lower.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')) {
+        format!(" (write it as {lower:?})")
+    } else {
+        String::new()
+    };
+    Err(("E_USERNAME_FORMAT", format!(
+        "username {v:?} may only contain lower-case letters, digits, '.', '_' and '-' (at most 64){hint}"
+    )))
+}
+
+fn check_extension(v: &str) -> Result<String, (&'static str, String)> {
+    if scientific(v) {
+        return Err(sci_error(v));
+    }
+    if v.is_empty() || v.len() > 15 || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(("E_EXTENSION_FORMAT", format!("extension {v:?} must be 1 to 15 digits")));
+    }
+    Ok(v.to_string())
+}
+
+fn check_email(v: &str) -> Result<String, (&'static str, String)> {
+    let ok = match v.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !v.chars().any(|c| c.is_whitespace() || c.is_control())
+        }
+        None => false,
+    };
+    if ok { Ok(v.to_string()) } else {
+        Err(("E_EMAIL_FORMAT", format!("{v:?} is not an e-mail address (expected name@example.com)")))
+    }
+}
+
+fn check_mobile(v: &str) -> Result<String, (&'static str, String)> {
+    if scientific(v) {
+        return Err(sci_error(v));
+    }
+    let cleaned: String = v.chars().filter(|c| !matches!(c, ' ' | '(' | ')' | '-' | '.' | '\u{a0}')).collect();
+    let digits = cleaned.strip_prefix('+').unwrap_or(&cleaned);
+    if digits.len() >= 3 && digits.len() <= 20 && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(cleaned)
+    } else {
+        Err(("E_MOBILE_FORMAT", format!(
+            "mobile {v:?} must be a phone number: an optional '+' then 3 to 20 digits (spaces, (), - and . are removed)"
+        )))
+    }
+}
+
+fn check_bool(v: &str) -> Result<bool, (&'static str, String)> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "y" | "on" => Ok(true),
+        "0" | "false" | "no" | "n" | "off" => Ok(false),
+        _ => Err(("E_BOOL", format!("{v:?} is not a yes/no value; accepted: 1/0, true/false, yes/no, y/n, on/off (any case)"))),
+    }
+}
+
+/// `vendor-model` (`yealink-t54w`) or a bare vendor.
+fn parse_model(v: &str) -> Result<(String, Option<String>), (&'static str, String)> {
+    let lower = v.to_ascii_lowercase();
+    let (vend, model) = match lower.split_once(['-', ' ', '_']) {
+        Some((a, b)) => (a.to_string(), Some(b.trim().to_string())),
+        None => (lower.clone(), None),
+    };
+    let Some(vendor) = vendor::by_name(&vend) else {
+        return Err(("E_PHONE_MODEL", format!(
+            "phone_model {v:?}: unknown vendor {vend:?}; write vendor-model such as yealink-t54w (vendors: {})",
+            vendor::known_ids()
+        )));
+    };
+    if let Some(m) = &model
+        && (m.is_empty() || !m.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'))
+    {
+        return Err(("E_PHONE_MODEL", format!("phone_model {v:?}: model part {m:?} may only contain letters, digits, '-' and '.'")));
+    }
+    Ok((vendor.id.to_string(), model))
+}
+
+fn vendor_for(mac: Mac, model: Option<&str>) -> Result<(String, Option<String>), (&'static str, String)> {
+    match model {
+        Some(m) => parse_model(m),
+        None => match vendor::by_oui(mac.oui()) {
+            Some(v) => Ok((v.id.to_string(), None)),
+            None => Err(("E_PHONE_MODEL_REQUIRED", format!(
+                "MAC {} has an OUI autoprov does not know; give phone_model (vendor-model such as yealink-t54w)",
+                mac.colon()
+            ))),
+        },
+    }
+}
+
+fn check_mac(v: &str) -> Result<Mac, (&'static str, String)> {
+    if scientific(v) {
+        return Err(sci_error(v));
+    }
+    Mac::parse(v).map_err(|e| (e.code(), e.to_string()))
+}
+
+fn split_list(v: &str) -> Vec<&str> {
+    v.split(';').map(|s| s.trim_matches(WS)).collect()
+}
+
+/// `mac` + `phone_model` + `phoneip`, `;`-separated and paired by position.
+fn phones_from_columns(ch: &mut Checker) -> Cell<Vec<Phone>> {
+    let macs = match ch.cell(Column::Mac) {
+        Cell::Absent => return Cell::Absent,
+        Cell::Empty => return Cell::Value(Vec::new()),
+        Cell::Value(v) if v.eq_ignore_ascii_case("virtual") => return Cell::Value(Vec::new()),
+        Cell::Value(v) => split_list(v),
+    };
+    let models: Vec<&str> = match ch.cell(Column::PhoneModel) {
+        Cell::Value(v) => split_list(v),
+        _ => Vec::new(),
+    };
+    let ips: Vec<&str> = match ch.cell(Column::PhoneIp) {
+        Cell::Value(v) => split_list(v),
+        _ => Vec::new(),
+    };
+    let mut ok = true;
+    if !models.is_empty() && models.len() != macs.len() {
+        ch.err(Column::PhoneModel, "E_PHONE_MODEL_COUNT", format!(
+            "{} MACs but {} phone models: give one model per MAC, in the same order (or none to use the MAC's OUI)",
+            macs.len(), models.len()
+        ));
+        ok = false;
+    }
+    if !ips.is_empty() && ips.len() != macs.len() {
+        ch.err(Column::PhoneIp, "E_PHONEIP_COUNT", format!(
+            "{} MACs but {} phone IPs: give one IP per MAC, in the same order", macs.len(), ips.len()
+        ));
+        ok = false;
+    }
+    let mut phones = Vec::new();
+    for (i, m) in macs.iter().enumerate() {
+        let mac = match check_mac(m) {
+            Ok(mac) => mac,
+            Err((code, msg)) => {
+                ch.err(Column::Mac, code, msg);
+                ok = false;
+                continue;
+            }
+        };
+        let model = models.get(i).copied().filter(|s| !s.is_empty());
+        let (vendor, model) = match vendor_for(mac, model) {
+            Ok(vm) => vm,
+            Err((code, msg)) => {
+                ch.err(Column::PhoneModel, code, msg);
+                ok = false;
+                continue;
+            }
+        };
+        let ip = match ips.get(i).copied().filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => match s.parse::<Ipv4Addr>() {
+                Ok(ip) if !ip.is_unspecified() && !ip.is_broadcast() && !ip.is_multicast() => Some(ip),
+                _ => {
+                    ch.err(Column::PhoneIp, "E_PHONEIP", format!("phoneip {s:?} is not a usable IPv4 address"));
+                    ok = false;
+                    continue;
+                }
+            },
+        };
+        if phones.iter().any(|p: &Phone| p.mac == mac) {
+            ch.err(Column::Mac, "E_MAC_DUPLICATE", format!("MAC {} is listed twice in this row", mac.colon()));
+            ok = false;
+            continue;
+        }
+        phones.push(Phone { mac, vendor, model, ip });
+    }
+    if ok { Cell::Value(phones) } else { Cell::Absent }
+}
+
+/// PortSIP's JSON `phones` column: an array of objects (a single object counts).
+#[derive(Deserialize)]
+struct JsonPhone {
+    mac: String,
+    vendor: Option<String>,
+    model: Option<String>,
+    ip: Option<String>,
+}
+
+fn phones_from_json(ch: &mut Checker) -> Cell<Vec<Phone>> {
+    let v = match ch.cell(Column::Phones) {
+        Cell::Absent => return Cell::Absent,
+        Cell::Empty => return Cell::Value(Vec::new()),
+        Cell::Value(v) => v,
+    };
+    let parsed: Result<Vec<JsonPhone>, _> = if v.trim_start().starts_with('{') {
+        serde_json::from_str::<JsonPhone>(v).map(|p| vec![p])
+    } else {
+        serde_json::from_str(v)
+    };
+    let list = match parsed {
+        Ok(l) => l,
+        Err(e) => {
+            ch.err(Column::Phones, "E_PHONES_JSON", format!(
+                "phones is not a JSON array of {{\"mac\", \"vendor\", \"model\"}} objects: {e}"
+            ));
+            return Cell::Absent;
+        }
+    };
+    let mut phones = Vec::new();
+    let mut ok = true;
+    for p in list {
+        let mac = match check_mac(p.mac.trim_matches(WS)) {
+            Ok(m) => m,
+            Err((code, msg)) => {
+                ch.err(Column::Phones, code, msg);
+                ok = false;
+                continue;
+            }
+        };
+        let spec = match (&p.vendor, &p.model) {
+            (Some(v), Some(m)) => Some(format!("{v}-{m}")),
+            (Some(v), None) => Some(v.clone()),
+            (None, Some(m)) => Some(m.clone()),
+            (None, None) => None,
+        };
+        let (vendor, model) = match vendor_for(mac, spec.as_deref()) {
+            Ok(vm) => vm,
+            Err((code, msg)) => {
+                ch.err(Column::Phones, code, msg);
+                ok = false;
+                continue;
+            }
+        };
+        let ip = match p.ip.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => match s.parse::<Ipv4Addr>() {
+                Ok(ip) => Some(ip),
+                Err(_) => {
+                    ch.err(Column::Phones, "E_PHONEIP", format!("phone ip {s:?} is not an IPv4 address"));
+                    ok = false;
+                    continue;
+                }
+            },
+        };
+        if phones.iter().any(|q: &Phone| q.mac == mac) {
+            ch.err(Column::Phones, "E_MAC_DUPLICATE", format!("MAC {} is listed twice in this row", mac.colon()));
+            ok = false;
+            continue;
+        }
+        phones.push(Phone { mac, vendor, model, ip });
+    }
+    if ok { Cell::Value(phones) } else { Cell::Absent }
+}
+
+#[derive(Deserialize)]
+struct JsonBlf {
+    #[serde(alias = "value", alias = "number", alias = "target")]
+    extension: serde_json::Value,
+    #[serde(alias = "name")]
+    label: Option<String>,
+    #[serde(alias = "key", alias = "index")]
+    position: Option<u16>,
+}
+
+fn blf_key(ext: &str, label: Option<&str>, position: Option<u16>) -> Result<BlfKey, (&'static str, String)> {
+    let ext = ext.trim_matches(WS);
+    if ext.is_empty() || ext.len() > 15 || !ext.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(("E_BLF", format!("BLF target {ext:?} must be an extension (digits)")));
+    }
+    let label = label.map(|l| l.trim_matches(WS)).filter(|l| !l.is_empty());
+    if let Some(l) = label
+        && l.chars().any(|c| c.is_control() || c == ';')
+    {
+        return Err(("E_BLF", format!("BLF label {l:?} may not contain ';' or line breaks")));
+    }
+    Ok(BlfKey { extension: ext.to_string(), label: label.map(str::to_string), position })
+}
+
+fn check_blf(v: &str) -> Result<Vec<BlfKey>, (&'static str, String)> {
+    if v.starts_with('[') || v.starts_with('{') {
+        let list: Vec<JsonBlf> = if v.starts_with('{') {
+            serde_json::from_str::<JsonBlf>(v).map(|b| vec![b])
+        } else {
+            serde_json::from_str(v)
+        }
+        .map_err(|e| ("E_BLF", format!("blf JSON must be an array of {{\"extension\", \"label\"}} objects: {e}")))?;
+        return list
+            .into_iter()
+            .map(|b| {
+                let ext = match &b.extension {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                blf_key(&ext, b.label.as_deref(), b.position)
+            })
+            .collect();
+    }
+    let mut keys: Vec<BlfKey> = Vec::new();
+    for item in v.split(';').map(|s| s.trim_matches(WS)).filter(|s| !s.is_empty()) {
+        let (ext, label) = match item.split_once(':') {
+            Some((e, l)) => (e, Some(l)),
+            None => (item, None),
+        };
+        let key = blf_key(ext, label, None)?;
+        if keys.iter().any(|k| k.extension == key.extension) {
+            return Err(("E_BLF", format!("BLF target {} is listed twice", key.extension)));
+        }
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
+fn check_site(v: &str, sites: &[Site]) -> Result<String, (&'static str, String)> {
+    match sites.iter().find(|s| s.name.eq_ignore_ascii_case(v)) {
+        Some(s) => Ok(s.name.clone()),
+        None => {
+            let names: Vec<&str> = sites.iter().map(|s| s.name.as_str()).collect();
+            Err(("E_SITE_UNKNOWN", format!("site {v:?} does not exist; known sites: {}", names.join(", "))))
+        }
+    }
+}
+
+/// Validates one record. Secret values never appear in the messages.
+pub fn validate_row(rec: &Record, ctx: &RowContext) -> Result<RowData, RowRejected> {
+    let mut ch = Checker { rec, ctx, issues: Vec::new() };
+    let extra = rec.fields.iter().skip(ctx.header_len).any(|f| !f.trim_matches(WS).is_empty());
+    if extra || rec.fields.len() < ctx.header_len {
+        ch.issues.push(Issue {
+            row: Some(rec.row),
+            line: Some(rec.line),
+            column: None,
+            code: "E_FIELD_COUNT",
+            message: format!(
+                "row has {} fields but the header has {}; check for an unquoted delimiter or a missing cell",
+                rec.fields.len(), ctx.header_len
+            ),
+        });
+    }
+    let username = match ch.cell(Column::Username) {
+        Cell::Value(v) => match check_username(v) {
+            Ok(u) => Some(u),
+            Err((code, msg)) => {
+                ch.err(Column::Username, code, msg);
+                None
+            }
+        },
+        _ => {
+            ch.err(Column::Username, "E_REQUIRED", "username is required".into());
+            None
+        }
+    };
+    let mut d = RowData { row: rec.row, line: rec.line, ..RowData::default() };
+    d.first_name = ch.text(Column::FirstName);
+    d.last_name = ch.text(Column::LastName);
+    d.display_name = ch.text(Column::DisplayName);
+    d.email = ch.parse(Column::Email, check_email);
+    d.mobile = ch.parse(Column::Mobile, check_mobile);
+    d.extension = ch.parse(Column::Extension, check_extension);
+    d.sip_password = ch.parse(Column::SipPassword, |v| {
+        if v.eq_ignore_ascii_case("regen") {
+            Ok(SecretInput::Regen)
+        } else if v.chars().any(char::is_control) {
+            Err(("E_SIP_PASSWORD", "sip_password contains a line break or control character".into()))
+        } else {
+            Ok(SecretInput::Set(unguard(v).to_string()))
+        }
+    });
+    d.sip_username = ch.parse(Column::SipUsername, |v| {
+        if v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+')) {
+            Ok(v.to_string())
+        } else {
+            Err(("E_SIP_USERNAME", format!("sip_username {v:?} may only contain letters, digits, '.', '_', '-' and '+'")))
+        }
+    });
+    let policy = ctx.policy;
+    d.web_password = ch.parse(Column::WebPassword, |v| {
+        let long = v.chars().count() >= policy.web_password_min_length;
+        let letter = v.chars().any(char::is_alphabetic);
+        let digit = v.chars().any(|c| c.is_ascii_digit());
+        if long && letter && digit && !v.chars().any(char::is_control) {
+            Ok(v.to_string())
+        } else {
+            Err(("E_WEB_PASSWORD_POLICY", format!(
+                "web_password does not meet the policy: at least {} characters with a letter and a digit (value not shown)",
+                policy.web_password_min_length
+            )))
+        }
+    });
+    d.voicemail_pin = ch.parse(Column::VoicemailPin, |v| {
+        if !v.is_empty() && v.len() <= 20 && v.bytes().all(|b| b.is_ascii_digit() || b == b'#') {
+            Ok(v.to_string())
+        } else {
+            Err(("E_PIN_FORMAT", "voicemail_pin must be 1 to 20 digits (and '#') (value not shown)".into()))
+        }
+    });
+    d.enabled = ch.parse(Column::Enabled, check_bool);
+    d.language = ch.parse(Column::Language, |v| {
+        language::normalise(v).map(str::to_string).ok_or_else(|| {
+            ("E_LANGUAGE", format!("language {v:?} is not supported; accepted: {} (also en_US, de, German...)", language::accepted()))
+        })
+    });
+    d.timezone = ch.parse(Column::Timezone, |v| {
+        canonical_timezone(v).ok_or_else(|| {
+            ("E_TIMEZONE", format!("timezone {v:?} is not an IANA time zone name such as Europe/Berlin or America/New_York"))
+        })
+    });
+    d.transport = ch.parse(Column::Transport, |v| {
+        v.parse::<Transport>().map_err(|_| ("E_TRANSPORT", format!("transport {v:?} must be udp, tcp or tls")))
+    });
+    d.phones = if ctx.map.has(Column::Phones) { phones_from_json(&mut ch) } else { phones_from_columns(&mut ch) };
+    d.blf = ch.parse(Column::Blf, check_blf);
+    d.site = ch.parse(Column::Site, |v| check_site(v, ctx.sites));
+    match username {
+        Some(u) if ch.issues.is_empty() => {
+            d.username = u;
+            Ok(d)
+        }
+        u => Err(RowRejected { username: u, issues: ch.issues }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scientific_notation_is_spotted() {
+        assert!(scientific("1.5555E+10"));
+        assert!(scientific("4.91701E+12"));
+        assert!(scientific("1e5"));
+        assert!(!scientific("1001"));
+        assert!(!scientific("e5"));
+        assert!(!scientific("80:5e:c0:12:34:56"));
+    }
+
+    #[test]
+    fn blf_simple_and_json() {
+        let k = check_blf("2001;2002:Bob").unwrap();
+        assert_eq!(k.len(), 2);
+        assert_eq!(k[1].label.as_deref(), Some("Bob"));
+        let j = check_blf(r#"[{"value":"2003","name":"Carol","key":3}]"#).unwrap();
+        assert_eq!(j[0].extension, "2003");
+        assert_eq!(j[0].position, Some(3));
+        assert!(check_blf("20x1").is_err());
+    }
+
+    #[test]
+    fn formula_guard_is_undone() {
+        assert_eq!(unguard("'=cmd"), "=cmd");
+        assert_eq!(unguard("'plain"), "'plain");
+    }
+}

@@ -1,0 +1,15 @@
+//! autoprov: turns a spreadsheet of users into working desk phones.
+//!
+//! Data flows one way: the CLI (and later HTTP) drives the domain, which
+//! drives the store. Domain types (`domain`, `mac`) know nothing of CSV,
+//! HTTP or sled.
+
+pub mod config;
+pub mod domain;
+pub mod export;
+pub mod import;
+pub mod language;
+pub mod mac;
+pub mod secret;
+pub mod store;
+pub mod vendor;

@@ -1,0 +1,368 @@
+//! The `autoprov` binary: parses the command line, opens the store, and maps
+//! outcomes to the exit codes of cli.md (0 ok, 1 input refused, 2 usage or
+//! file problem, 3 runtime failure).
+
+mod cli;
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use serde_json::{Value, json};
+
+use autoprov::config::Config;
+use autoprov::domain::User;
+use autoprov::import::read::{EncodingChoice, ReadOptions};
+use autoprov::import::{self, ImportOptions, Mode};
+use autoprov::store::{SledStore, Store, StoreError};
+use cli::{Cli, Command, EncodingArg, Format, ImportArgs, ModeArg, UsersCommand};
+
+/// A failure with the exit code it maps to.
+struct Fail {
+    code: u8,
+    error: anyhow::Error,
+}
+
+fn usage(error: anyhow::Error) -> Fail {
+    Fail { code: 2, error }
+}
+
+fn runtime(error: anyhow::Error) -> Fail {
+    Fail { code: 3, error }
+}
+
+impl From<StoreError> for Fail {
+    fn from(e: StoreError) -> Fail {
+        runtime(e.into())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            eprintln!("autoprov: {:#}", f.error);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8, Fail> {
+    let config = Config::load(cli.config.as_deref()).map_err(|e| usage(e.into()))?;
+    match cli.command {
+        Command::Import(args) => cmd_import(&cli.data, &config, args),
+        Command::Export(args) => {
+            let store = open_store(&cli.data, &config)?;
+            let users = store.users()?;
+            match &args.output {
+                Some(path) => {
+                    let f = std::fs::File::create(path)
+                        .with_context(|| format!("cannot create {}", path.display()))
+                        .map_err(usage)?;
+                    autoprov::export::write_csv(f, &users, args.include_secrets).map_err(|e| runtime(e.into()))?;
+                }
+                None => {
+                    autoprov::export::write_csv(std::io::stdout().lock(), &users, args.include_secrets)
+                        .map_err(|e| runtime(e.into()))?;
+                }
+            }
+            Ok(0)
+        }
+        Command::Users(args) => {
+            let store = open_store(&cli.data, &config)?;
+            match args.command {
+                None => {
+                    let users = store.users()?;
+                    print_users(&users, args.format);
+                    Ok(0)
+                }
+                Some(UsersCommand::Show { username, secrets, format }) => match store.user(&username)? {
+                    None => {
+                        eprintln!("autoprov: no user named {username:?}");
+                        Ok(1)
+                    }
+                    Some(u) => {
+                        print_user(&u, secrets, format);
+                        Ok(0)
+                    }
+                },
+            }
+        }
+        Command::Phones(args) => {
+            let store = open_store(&cli.data, &config)?;
+            print_phones(&store, args.format)?;
+            Ok(0)
+        }
+        Command::History(args) => {
+            let store = open_store(&cli.data, &config)?;
+            let history = store.history()?;
+            match args.format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&history).unwrap_or_default()),
+                Format::Text => {
+                    for h in history {
+                        println!(
+                            "{}  {:<8} {:<24} created {} updated {} deleted {} unchanged {} skipped {}  sha256 {}",
+                            h.time, h.mode, h.file, h.created, h.updated, h.deleted, h.unchanged, h.skipped, &h.sha256[..12.min(h.sha256.len())]
+                        );
+                    }
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// Opens the store and makes its site table match the config. Writes only
+/// when the sites differ, so read-only commands and dry runs leave it as is.
+fn open_store(data: &Path, config: &Config) -> Result<SledStore, Fail> {
+    std::fs::create_dir_all(data)
+        .with_context(|| format!("cannot create data directory {}", data.display()))
+        .map_err(runtime)?;
+    let store = SledStore::open(data)?;
+    let mut stored = store.sites()?;
+    let mut wanted = config.sites.clone();
+    stored.sort_by(|a, b| a.name.cmp(&b.name));
+    wanted.sort_by(|a, b| a.name.cmp(&b.name));
+    if stored != wanted {
+        store.put_sites(&wanted)?;
+    }
+    Ok(store)
+}
+
+fn parse_delimiter(s: &str) -> Result<Option<u8>, Fail> {
+    match s {
+        "auto" => Ok(None),
+        "," | "comma" => Ok(Some(b',')),
+        ";" | "semicolon" => Ok(Some(b';')),
+        "tab" | "\t" | "\\t" => Ok(Some(b'\t')),
+        "|" | "pipe" => Ok(Some(b'|')),
+        other => Err(usage(anyhow::anyhow!(
+            "--delimiter {other:?} is not supported; use auto, ',', ';', tab or '|'"
+        ))),
+    }
+}
+
+fn read_input(file: &str) -> Result<(Vec<u8>, String), Fail> {
+    if file.starts_with("http://") || file.starts_with("https://") {
+        return Err(usage(anyhow::anyhow!(
+            "importing straight from a URL is not available in this version; download the file and import it"
+        )));
+    }
+    if file == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin().read_to_end(&mut buf).context("cannot read standard input").map_err(usage)?;
+        return Ok((buf, "<stdin>".to_string()));
+    }
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {file}")).map_err(usage)?;
+    Ok((bytes, file.to_string()))
+}
+
+fn cmd_import(data: &Path, config: &Config, args: ImportArgs) -> Result<u8, Fail> {
+    let mode = match args.mode {
+        ModeArg::Create => Mode::Create,
+        ModeArg::Upsert => Mode::Upsert,
+        ModeArg::Sync => Mode::Sync,
+        ModeArg::Replace => Mode::Replace,
+    };
+    if mode == Mode::Sync && args.source.is_none() {
+        return Err(usage(anyhow::anyhow!(
+            "--mode sync needs --source NAME: it deletes only the users that this source created earlier"
+        )));
+    }
+    if mode == Mode::Replace && !args.yes && !args.dry_run {
+        return Err(usage(anyhow::anyhow!(
+            "--mode replace deletes every user the file does not list; run it with --dry-run to preview, then add --yes"
+        )));
+    }
+    let delimiter = parse_delimiter(&args.delimiter)?;
+    let (bytes, file_name) = read_input(&args.file)?;
+    let store = open_store(data, config)?;
+    let opts = ImportOptions {
+        mode,
+        dry_run: args.dry_run,
+        partial: args.partial,
+        source: args.source.clone(),
+        read: ReadOptions {
+            delimiter,
+            encoding: match args.encoding {
+                EncodingArg::Auto => EncodingChoice::Auto,
+                EncodingArg::Utf8 => EncodingChoice::Utf8,
+                EncodingArg::Windows1252 => EncodingChoice::Windows1252,
+                EncodingArg::Utf16 => EncodingChoice::Utf16,
+            },
+        },
+        show_secrets: args.show_secrets,
+        file_name,
+    };
+    let progress = (!args.no_progress && std::io::stderr().is_terminal() && bytes.len() > 512 * 1024).then(|| {
+        let p = indicatif::ProgressBar::new_spinner();
+        p.enable_steady_tick(Duration::from_millis(120));
+        p
+    });
+    let outcome = import::run(&store, config, &bytes, &opts, progress.as_ref()).map_err(|e| runtime(e.into()))?;
+    if let Some(p) = progress {
+        p.finish_and_clear();
+    }
+    let out = match args.format {
+        Format::Json => outcome.report.to_json() + "\n",
+        Format::Text => outcome.report.to_text(),
+    };
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(out.as_bytes());
+    if outcome.exit_code != 0 && args.format == Format::Text {
+        if let Some(first) = outcome.report.errors.first() {
+            let place = match (first.line, &first.column) {
+                (Some(l), Some(c)) => format!("line {l}, column {c}: "),
+                (Some(l), None) => format!("line {l}: "),
+                _ => String::new(),
+            };
+            eprintln!(
+                "autoprov: import refused, nothing written: {place}{} ({} error(s) in all)",
+                first.message,
+                outcome.report.errors.len()
+            );
+        }
+    }
+    Ok(outcome.exit_code as u8)
+}
+
+/// A user as JSON with secrets masked unless `secrets`; the web password hash
+/// is never shown.
+fn user_json(u: &User, secrets: bool) -> Value {
+    let lines: Vec<Value> = u
+        .lines
+        .iter()
+        .map(|l| {
+            json!({
+                "extension": l.extension,
+                "sip_username": l.auth_user(),
+                "sip_password": if secrets { json!(l.sip_password) } else { json!("***") },
+                "transport": l.transport.map(|t| t.to_string()),
+            })
+        })
+        .collect();
+    json!({
+        "id": u.id,
+        "username": u.username,
+        "first_name": u.first_name,
+        "last_name": u.last_name,
+        "display_name": u.display(),
+        "email": u.email,
+        "mobile": u.mobile,
+        "enabled": u.enabled,
+        "web_password": u.web_password_hash.as_ref().map(|_| "set"),
+        "voicemail_pin": match (&u.voicemail_pin, secrets) {
+            (Some(p), true) => json!(p),
+            (Some(_), false) => json!("***"),
+            (None, _) => Value::Null,
+        },
+        "language": u.language,
+        "timezone": u.timezone,
+        "site": u.site,
+        "source": u.source,
+        "lines": lines,
+        "phones": u.phones,
+        "blf": u.blf,
+        "config_version": u.config_version,
+    })
+}
+
+fn print_users(users: &[User], format: Format) {
+    let mut sorted: Vec<&User> = users.iter().collect();
+    sorted.sort_by(|a, b| a.username.cmp(&b.username));
+    match format {
+        Format::Json => {
+            let list: Vec<Value> = sorted.iter().map(|u| user_json(u, false)).collect();
+            println!("{}", serde_json::to_string_pretty(&list).unwrap_or_default());
+        }
+        Format::Text => {
+            println!("{:<20} {:<28} {:<10} {:<8} {:<10} PHONES", "USERNAME", "DISPLAY NAME", "EXTENSION", "ENABLED", "SITE");
+            for u in sorted {
+                let phones: Vec<String> = u.phones.iter().map(|p| p.mac.plain()).collect();
+                println!(
+                    "{:<20} {:<28} {:<10} {:<8} {:<10} {}",
+                    u.username,
+                    u.display(),
+                    u.primary_line().map(|l| l.extension.as_str()).unwrap_or("-"),
+                    if u.enabled { "yes" } else { "no" },
+                    u.site,
+                    if phones.is_empty() { "-".to_string() } else { phones.join(",") }
+                );
+            }
+        }
+    }
+}
+
+fn print_user(u: &User, secrets: bool, format: Format) {
+    let v = user_json(u, secrets);
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()),
+        Format::Text => {
+            if let Value::Object(map) = v {
+                for (k, val) in map {
+                    let shown = match val {
+                        Value::String(s) => s,
+                        Value::Null => "-".to_string(),
+                        other => other.to_string(),
+                    };
+                    println!("{k:<15} {shown}");
+                }
+            }
+        }
+    }
+}
+
+fn print_phones(store: &SledStore, format: Format) -> Result<(), Fail> {
+    let users = store.users()?;
+    let mut rows = Vec::new();
+    for u in &users {
+        for p in &u.phones {
+            let state = store.phone_state(p.mac)?.unwrap_or_default();
+            rows.push((u, p, state));
+        }
+    }
+    rows.sort_by_key(|(_, p, _)| p.mac);
+    match format {
+        Format::Json => {
+            let list: Vec<Value> = rows
+                .iter()
+                .map(|(u, p, s)| {
+                    json!({
+                        "mac": p.mac.plain(),
+                        "vendor": p.vendor,
+                        "model": p.model.clone().or_else(|| s.learned_model.clone()),
+                        "ip": p.ip,
+                        "username": u.username,
+                        "extension": u.primary_line().map(|l| l.extension.clone()),
+                        "firmware": s.firmware,
+                        "last_fetch": s.last_fetch,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&list).unwrap_or_default());
+        }
+        Format::Text => {
+            println!("{:<14} {:<12} {:<10} {:<20} {:<10} LAST FETCH", "MAC", "VENDOR", "MODEL", "USER", "EXTENSION");
+            for (u, p, s) in rows {
+                let fetch = match &s.last_fetch {
+                    Some(f) => format!("{} {} {} {} ({})", f.time, f.ip, f.file, f.status, f.user_agent),
+                    None => "never".to_string(),
+                };
+                println!(
+                    "{:<14} {:<12} {:<10} {:<20} {:<10} {}",
+                    p.mac.plain(),
+                    p.vendor,
+                    p.model.as_deref().or(s.learned_model.as_deref()).unwrap_or("-"),
+                    u.username,
+                    u.primary_line().map(|l| l.extension.as_str()).unwrap_or("-"),
+                    fetch
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! Persistence behind a small trait, so another engine can be added later.
+//!
+//! The import plans against a [`Snapshot`] taken outside any transaction and
+//! hands back a [`ChangeSet`]; the store applies it atomically if nothing
+//! changed in between (optimistic check on a generation counter).
+
+mod sled_store;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Site, User};
+use crate::mac::Mac;
+
+pub use sled_store::SledStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the data directory {0} is in use by another autoprov process (stop it, or run the command against the running server)")]
+    Locked(String),
+    #[error("the data directory changed while the import was being planned; run the import again")]
+    Conflict,
+    #[error("storage error: {0}")]
+    Storage(#[from] sled::Error),
+    #[error("stored record is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Everything an import needs to plan against, read in one pass.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub users: Vec<User>,
+    pub sites: Vec<Site>,
+    /// Bumped by every applied change; the apply step refuses a stale plan.
+    pub generation: u64,
+    /// The next free user id.
+    pub next_id: u64,
+}
+
+/// One user's transition: create (`old` = None), update, or delete (`new` = None).
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub old: Option<User>,
+    pub new: Option<User>,
+}
+
+/// What one import writes, as a unit.
+#[derive(Debug, Clone, Default)]
+pub struct ChangeSet {
+    pub changes: Vec<Change>,
+    pub next_id: u64,
+}
+
+/// One line of import history, kept for the admin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportRecord {
+    /// RFC 3339 UTC.
+    pub time: String,
+    pub file: String,
+    /// SHA-256 of the file bytes, hex.
+    pub sha256: String,
+    pub mode: String,
+    pub source: Option<String>,
+    pub created: usize,
+    pub updated: usize,
+    pub deleted: usize,
+    pub unchanged: usize,
+    pub skipped: usize,
+}
+
+/// The last time a phone asked for a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fetch {
+    pub time: String,
+    pub ip: String,
+    pub user_agent: String,
+    pub file: String,
+    pub status: u16,
+}
+
+/// What autoprov learned about a phone at run time (not owned by imports).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneState {
+    pub learned_model: Option<String>,
+    pub firmware: Option<String>,
+    pub last_fetch: Option<Fetch>,
+}
+
+/// The operations the rest of autoprov needs from storage.
+pub trait Store {
+    fn snapshot(&self) -> Result<Snapshot, StoreError>;
+    /// Applies every change or none; `expected_generation` guards against a
+    /// concurrent writer. Durable when it returns.
+    fn apply(
+        &self,
+        expected_generation: u64,
+        changes: &ChangeSet,
+        record: &ImportRecord,
+    ) -> Result<(), StoreError>;
+    fn users(&self) -> Result<Vec<User>, StoreError>;
+    fn user(&self, username: &str) -> Result<Option<User>, StoreError>;
+    fn user_by_mac(&self, mac: Mac) -> Result<Option<User>, StoreError>;
+    fn sites(&self) -> Result<Vec<Site>, StoreError>;
+    /// Replaces the site table (sites come from the config file).
+    fn put_sites(&self, sites: &[Site]) -> Result<(), StoreError>;
+    fn history(&self) -> Result<Vec<ImportRecord>, StoreError>;
+    fn phone_state(&self, mac: Mac) -> Result<Option<PhoneState>, StoreError>;
+    fn put_phone_state(&self, mac: Mac, state: &PhoneState) -> Result<(), StoreError>;
+}
