@@ -135,6 +135,9 @@ if s.get(key) != n:
 rows = (r.get("file") or {}).get("rows")
 if rows is not None and rows != n:
     fail("file.rows = %r, expected %d" % (rows, n))
+if s.get("warnings") or r.get("warnings"):
+    print("bench-import: note: step '%s': %s warnings, first: %s"
+          % (step, s.get("warnings"), (r.get("warnings") or [None])[0]), file=sys.stderr)
 EOF
 }
 

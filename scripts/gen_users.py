@@ -158,10 +158,12 @@ def generate(n, out, web_password, seed):
         elif r < 0.40:
             mac = "-".join(mac[k:k + 2] for k in range(0, 12, 2)).upper()
         blf_keys = []
+        watched = {i}  # never yourself, never the same colleague twice
         for _ in range(rng.choice((0, 0, 0, 1, 1, 2))):
             j = rng.randrange(n)
-            if j == i:
+            if j in watched:
                 continue
+            watched.add(j)
             key = str(FIRST_EXTENSION + j)
             if rng.random() < 0.5:
                 key += ":" + people[j][1]

@@ -5,10 +5,19 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "autoprov", version, about = "Turns a spreadsheet of users into working desk phones.")]
+#[command(
+    name = "autoprov",
+    version,
+    about = "Turns a spreadsheet of users into working desk phones."
+)]
 pub struct Cli {
     /// Data directory: the sled store and everything autoprov writes.
-    #[arg(long, global = true, env = "AUTOPROV_DATA", default_value = "./autoprov-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "AUTOPROV_DATA",
+        default_value = "./autoprov-data"
+    )]
     pub data: PathBuf,
     /// TOML config file (sites, import policy). Everything has a working default.
     #[arg(long, global = true, env = "AUTOPROV_CONFIG")]

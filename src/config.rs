@@ -11,7 +11,10 @@ use crate::domain::{DEFAULT_SITE, Site, Transport};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("config file {path} is invalid: {message}")]
     Invalid { path: String, message: String },
 }
@@ -26,7 +29,9 @@ pub struct ImportPolicy {
 
 impl Default for ImportPolicy {
     fn default() -> Self {
-        ImportPolicy { web_password_min_length: 8 }
+        ImportPolicy {
+            web_password_min_length: 8,
+        }
     }
 }
 
@@ -62,16 +67,27 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { import: ImportPolicy::default(), sites: vec![Site::default()] }
+        Config {
+            import: ImportPolicy::default(),
+            sites: vec![Site::default()],
+        }
     }
 }
 
 impl Config {
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
-        let Some(path) = path else { return Ok(Config::default()) };
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: shown.clone(), source })?;
-        Config::parse(&text).map_err(|message| ConfigError::Invalid { path: shown, message })
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        Config::parse(&text).map_err(|message| ConfigError::Invalid {
+            path: shown,
+            message,
+        })
     }
 
     pub fn parse(text: &str) -> Result<Config, String> {
@@ -83,7 +99,10 @@ impl Config {
         for (name, sc) in file.sites {
             sites.push(build_site(name, sc)?);
         }
-        Ok(Config { import: file.import, sites })
+        Ok(Config {
+            import: file.import,
+            sites,
+        })
     }
 }
 
@@ -96,7 +115,8 @@ fn build_site(name: String, sc: SiteConfig) -> Result<Site, String> {
         None => d.language,
     };
     let timezone = match sc.timezone {
-        Some(t) => crate::domain::canonical_timezone(&t).ok_or_else(|| format!("site {name}: unknown timezone {t:?}"))?,
+        Some(t) => crate::domain::canonical_timezone(&t)
+            .ok_or_else(|| format!("site {name}: unknown timezone {t:?}"))?,
         None => d.timezone,
     };
     let extension_range = match sc.extension_range {
@@ -104,9 +124,13 @@ fn build_site(name: String, sc: SiteConfig) -> Result<Site, String> {
         Some(r) => {
             let parsed = r
                 .split_once('-')
-                .and_then(|(a, b)| Some((a.trim().parse::<u64>().ok()?, b.trim().parse::<u64>().ok()?)))
+                .and_then(|(a, b)| {
+                    Some((a.trim().parse::<u64>().ok()?, b.trim().parse::<u64>().ok()?))
+                })
                 .filter(|(a, b)| a <= b);
-            Some(parsed.ok_or_else(|| format!("site {name}: extension_range {r:?} must look like \"1000-1999\""))?)
+            Some(parsed.ok_or_else(|| {
+                format!("site {name}: extension_range {r:?} must look like \"1000-1999\"")
+            })?)
         }
     };
     Ok(Site {
@@ -128,7 +152,10 @@ mod tests {
 
     #[test]
     fn default_site_always_exists() {
-        let c = Config::parse("[sites.berlin]\nextension_range = \"2000-2999\"\ntimezone = \"europe/berlin\"\n").unwrap();
+        let c = Config::parse(
+            "[sites.berlin]\nextension_range = \"2000-2999\"\ntimezone = \"europe/berlin\"\n",
+        )
+        .unwrap();
         assert!(c.sites.iter().any(|s| s.name == "default"));
         let b = c.sites.iter().find(|s| s.name == "berlin").unwrap();
         assert_eq!(b.extension_range, Some((2000, 2999)));

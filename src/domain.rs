@@ -150,7 +150,11 @@ impl User {
             .into_iter()
             .flatten()
             .collect();
-        if parts.is_empty() { self.username.clone() } else { parts.join(" ") }
+        if parts.is_empty() {
+            self.username.clone()
+        } else {
+            parts.join(" ")
+        }
     }
 
     pub fn primary_line(&self) -> Option<&Line> {
@@ -211,7 +215,10 @@ mod tests {
 
     #[test]
     fn timezones() {
-        assert_eq!(canonical_timezone("europe/berlin").as_deref(), Some("Europe/Berlin"));
+        assert_eq!(
+            canonical_timezone("europe/berlin").as_deref(),
+            Some("Europe/Berlin")
+        );
         assert_eq!(canonical_timezone("UTC").as_deref(), Some("UTC"));
         assert_eq!(canonical_timezone("Mars/Olympus"), None);
     }

@@ -35,15 +35,38 @@ fn opt(s: &Option<String>) -> String {
 }
 
 /// Writes every user, sorted by username, as CSV (UTF-8, `,`, header row).
-pub fn write_csv<W: Write>(out: W, users: &[User], include_secrets: bool) -> Result<(), ExportError> {
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(out);
+pub fn write_csv<W: Write>(
+    out: W,
+    users: &[User],
+    include_secrets: bool,
+) -> Result<(), ExportError> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(out);
     let mut header = vec![
-        "username", "first_name", "last_name", "display_name", "email", "mobile", "extension", "sip_username",
+        "username",
+        "first_name",
+        "last_name",
+        "display_name",
+        "email",
+        "mobile",
+        "extension",
+        "sip_username",
     ];
     if include_secrets {
         header.extend(["sip_password", "voicemail_pin"]);
     }
-    header.extend(["enabled", "language", "timezone", "transport", "mac", "phone_model", "phoneip", "blf", "site"]);
+    header.extend([
+        "enabled",
+        "language",
+        "timezone",
+        "transport",
+        "mac",
+        "phone_model",
+        "phoneip",
+        "blf",
+        "site",
+    ]);
     w.write_record(&header)?;
     let mut sorted: Vec<&User> = users.iter().collect();
     sorted.sort_by(|a, b| a.username.cmp(&b.username));
@@ -58,7 +81,8 @@ pub fn write_csv<W: Write>(out: W, users: &[User], include_secrets: bool) -> Res
             opt(&u.email),
             u.mobile.clone().unwrap_or_default(),
             line.map(|l| l.extension.clone()).unwrap_or_default(),
-            line.and_then(|l| l.sip_username.clone()).unwrap_or_default(),
+            line.and_then(|l| l.sip_username.clone())
+                .unwrap_or_default(),
         ];
         if include_secrets {
             rec.push(line.map(|l| guard(&l.sip_password)).unwrap_or_default());
@@ -68,14 +92,18 @@ pub fn write_csv<W: Write>(out: W, users: &[User], include_secrets: bool) -> Res
             u.enabled.to_string(),
             u.language.clone().unwrap_or_default(),
             u.timezone.clone().unwrap_or_default(),
-            line.and_then(|l| l.transport).map(|t| t.to_string()).unwrap_or_default(),
+            line.and_then(|l| l.transport)
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
             joined(&u.phones, |p| p.mac.plain()),
             joined(&u.phones, |p| match &p.model {
                 Some(m) => format!("{}-{m}", p.vendor),
                 None => p.vendor.clone(),
             }),
             if u.phones.iter().any(|p| p.ip.is_some()) {
-                joined(&u.phones, |p| p.ip.map(|i| i.to_string()).unwrap_or_default())
+                joined(&u.phones, |p| {
+                    p.ip.map(|i| i.to_string()).unwrap_or_default()
+                })
             } else {
                 String::new()
             },

@@ -13,35 +13,122 @@ pub struct LanguageInfo {
 /// Supported languages. The first entry of each primary subtag is the default
 /// region for a bare code (`de` → `de-DE`).
 pub static LANGUAGES: &[LanguageInfo] = &[
-    LanguageInfo { tag: "en-US", name: "English" },
-    LanguageInfo { tag: "en-GB", name: "English (UK)" },
-    LanguageInfo { tag: "de-DE", name: "German" },
-    LanguageInfo { tag: "de-AT", name: "German (Austria)" },
-    LanguageInfo { tag: "de-CH", name: "German (Switzerland)" },
-    LanguageInfo { tag: "fr-FR", name: "French" },
-    LanguageInfo { tag: "fr-CA", name: "French (Canada)" },
-    LanguageInfo { tag: "es-ES", name: "Spanish" },
-    LanguageInfo { tag: "it-IT", name: "Italian" },
-    LanguageInfo { tag: "nl-NL", name: "Dutch" },
-    LanguageInfo { tag: "pt-PT", name: "Portuguese" },
-    LanguageInfo { tag: "pt-BR", name: "Portuguese (Brazil)" },
-    LanguageInfo { tag: "pl-PL", name: "Polish" },
-    LanguageInfo { tag: "cs-CZ", name: "Czech" },
-    LanguageInfo { tag: "sk-SK", name: "Slovak" },
-    LanguageInfo { tag: "hu-HU", name: "Hungarian" },
-    LanguageInfo { tag: "sv-SE", name: "Swedish" },
-    LanguageInfo { tag: "da-DK", name: "Danish" },
-    LanguageInfo { tag: "nb-NO", name: "Norwegian" },
-    LanguageInfo { tag: "fi-FI", name: "Finnish" },
-    LanguageInfo { tag: "ru-RU", name: "Russian" },
-    LanguageInfo { tag: "uk-UA", name: "Ukrainian" },
-    LanguageInfo { tag: "tr-TR", name: "Turkish" },
-    LanguageInfo { tag: "el-GR", name: "Greek" },
-    LanguageInfo { tag: "he-IL", name: "Hebrew" },
-    LanguageInfo { tag: "ar-SA", name: "Arabic" },
-    LanguageInfo { tag: "ja-JP", name: "Japanese" },
-    LanguageInfo { tag: "zh-CN", name: "Chinese" },
-    LanguageInfo { tag: "ko-KR", name: "Korean" },
+    LanguageInfo {
+        tag: "en-US",
+        name: "English",
+    },
+    LanguageInfo {
+        tag: "en-GB",
+        name: "English (UK)",
+    },
+    LanguageInfo {
+        tag: "de-DE",
+        name: "German",
+    },
+    LanguageInfo {
+        tag: "de-AT",
+        name: "German (Austria)",
+    },
+    LanguageInfo {
+        tag: "de-CH",
+        name: "German (Switzerland)",
+    },
+    LanguageInfo {
+        tag: "fr-FR",
+        name: "French",
+    },
+    LanguageInfo {
+        tag: "fr-CA",
+        name: "French (Canada)",
+    },
+    LanguageInfo {
+        tag: "es-ES",
+        name: "Spanish",
+    },
+    LanguageInfo {
+        tag: "it-IT",
+        name: "Italian",
+    },
+    LanguageInfo {
+        tag: "nl-NL",
+        name: "Dutch",
+    },
+    LanguageInfo {
+        tag: "pt-PT",
+        name: "Portuguese",
+    },
+    LanguageInfo {
+        tag: "pt-BR",
+        name: "Portuguese (Brazil)",
+    },
+    LanguageInfo {
+        tag: "pl-PL",
+        name: "Polish",
+    },
+    LanguageInfo {
+        tag: "cs-CZ",
+        name: "Czech",
+    },
+    LanguageInfo {
+        tag: "sk-SK",
+        name: "Slovak",
+    },
+    LanguageInfo {
+        tag: "hu-HU",
+        name: "Hungarian",
+    },
+    LanguageInfo {
+        tag: "sv-SE",
+        name: "Swedish",
+    },
+    LanguageInfo {
+        tag: "da-DK",
+        name: "Danish",
+    },
+    LanguageInfo {
+        tag: "nb-NO",
+        name: "Norwegian",
+    },
+    LanguageInfo {
+        tag: "fi-FI",
+        name: "Finnish",
+    },
+    LanguageInfo {
+        tag: "ru-RU",
+        name: "Russian",
+    },
+    LanguageInfo {
+        tag: "uk-UA",
+        name: "Ukrainian",
+    },
+    LanguageInfo {
+        tag: "tr-TR",
+        name: "Turkish",
+    },
+    LanguageInfo {
+        tag: "el-GR",
+        name: "Greek",
+    },
+    LanguageInfo {
+        tag: "he-IL",
+        name: "Hebrew",
+    },
+    LanguageInfo {
+        tag: "ar-SA",
+        name: "Arabic",
+    },
+    LanguageInfo {
+        tag: "ja-JP",
+        name: "Japanese",
+    },
+    LanguageInfo {
+        tag: "zh-CN",
+        name: "Chinese",
+    },
+    LanguageInfo {
+        tag: "ko-KR",
+        name: "Korean",
+    },
 ];
 
 /// Extra English/native names admins type.
@@ -64,10 +151,16 @@ static NAME_ALIASES: &[(&str, &str)] = &[
 pub fn normalise(input: &str) -> Option<&'static str> {
     let s = input.trim().replace('_', "-");
     let lower = s.to_ascii_lowercase();
-    if let Some(l) = LANGUAGES.iter().find(|l| l.tag.eq_ignore_ascii_case(&lower)) {
+    if let Some(l) = LANGUAGES
+        .iter()
+        .find(|l| l.tag.eq_ignore_ascii_case(&lower))
+    {
         return Some(l.tag);
     }
-    if let Some(l) = LANGUAGES.iter().find(|l| l.name.eq_ignore_ascii_case(&lower)) {
+    if let Some(l) = LANGUAGES
+        .iter()
+        .find(|l| l.name.eq_ignore_ascii_case(&lower))
+    {
         return Some(l.tag);
     }
     if let Some((_, tag)) = NAME_ALIASES.iter().find(|(n, _)| *n == lower) {
@@ -85,7 +178,11 @@ pub fn normalise(input: &str) -> Option<&'static str> {
 
 /// The accepted tags, for error messages.
 pub fn accepted() -> String {
-    LANGUAGES.iter().map(|l| l.tag).collect::<Vec<_>>().join(", ")
+    LANGUAGES
+        .iter()
+        .map(|l| l.tag)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

@@ -13,7 +13,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// Why a MAC string was refused. Each variant maps to one report code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MacError {
-    #[error("{0:?} is not a MAC address: expected 12 hex digits such as aa:bb:cc:dd:ee:ff, AA-BB-CC-DD-EE-FF, aabb.ccdd.eeff or aabbccddeeff")]
+    #[error(
+        "{0:?} is not a MAC address: expected 12 hex digits such as aa:bb:cc:dd:ee:ff, AA-BB-CC-DD-EE-FF, aabb.ccdd.eeff or aabbccddeeff"
+    )]
     Format(String),
     #[error("{0} is the broadcast address, not a phone")]
     Broadcast(String),
@@ -171,7 +173,11 @@ mod tests {
             " 805ec0123456\t",
             "\u{a0}805ec0123456",
         ] {
-            assert_eq!(Mac::parse(s).map(|m| m.plain()), Ok("805ec0123456".into()), "{s}");
+            assert_eq!(
+                Mac::parse(s).map(|m| m.plain()),
+                Ok("805ec0123456".into()),
+                "{s}"
+            );
         }
     }
 
@@ -195,9 +201,15 @@ mod tests {
 
     #[test]
     fn refuses_non_phone_classes() {
-        assert_eq!(Mac::parse("ff:ff:ff:ff:ff:ff").unwrap_err().code(), "E_MAC_BROADCAST");
+        assert_eq!(
+            Mac::parse("ff:ff:ff:ff:ff:ff").unwrap_err().code(),
+            "E_MAC_BROADCAST"
+        );
         assert_eq!(Mac::parse("000000000000").unwrap_err().code(), "E_MAC_ZERO");
-        assert_eq!(Mac::parse("01:00:5e:00:00:01").unwrap_err().code(), "E_MAC_MULTICAST");
+        assert_eq!(
+            Mac::parse("01:00:5e:00:00:01").unwrap_err().code(),
+            "E_MAC_MULTICAST"
+        );
     }
 
     #[test]

@@ -63,11 +63,16 @@ fn run(cli: Cli) -> Result<u8, Fail> {
                     let f = std::fs::File::create(path)
                         .with_context(|| format!("cannot create {}", path.display()))
                         .map_err(usage)?;
-                    autoprov::export::write_csv(f, &users, args.include_secrets).map_err(|e| runtime(e.into()))?;
+                    autoprov::export::write_csv(f, &users, args.include_secrets)
+                        .map_err(|e| runtime(e.into()))?;
                 }
                 None => {
-                    autoprov::export::write_csv(std::io::stdout().lock(), &users, args.include_secrets)
-                        .map_err(|e| runtime(e.into()))?;
+                    autoprov::export::write_csv(
+                        std::io::stdout().lock(),
+                        &users,
+                        args.include_secrets,
+                    )
+                    .map_err(|e| runtime(e.into()))?;
                 }
             }
             Ok(0)
@@ -80,7 +85,11 @@ fn run(cli: Cli) -> Result<u8, Fail> {
                     print_users(&users, args.format);
                     Ok(0)
                 }
-                Some(UsersCommand::Show { username, secrets, format }) => match store.user(&username)? {
+                Some(UsersCommand::Show {
+                    username,
+                    secrets,
+                    format,
+                }) => match store.user(&username)? {
                     None => {
                         eprintln!("autoprov: no user named {username:?}");
                         Ok(1)
@@ -101,12 +110,23 @@ fn run(cli: Cli) -> Result<u8, Fail> {
             let store = open_store(&cli.data, &config)?;
             let history = store.history()?;
             match args.format {
-                Format::Json => println!("{}", serde_json::to_string_pretty(&history).unwrap_or_default()),
+                Format::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&history).unwrap_or_default()
+                ),
                 Format::Text => {
                     for h in history {
                         println!(
                             "{}  {:<8} {:<24} created {} updated {} deleted {} unchanged {} skipped {}  sha256 {}",
-                            h.time, h.mode, h.file, h.created, h.updated, h.deleted, h.unchanged, h.skipped, &h.sha256[..12.min(h.sha256.len())]
+                            h.time,
+                            h.mode,
+                            h.file,
+                            h.created,
+                            h.updated,
+                            h.deleted,
+                            h.unchanged,
+                            h.skipped,
+                            &h.sha256[..12.min(h.sha256.len())]
                         );
                     }
                 }
@@ -154,10 +174,15 @@ fn read_input(file: &str) -> Result<(Vec<u8>, String), Fail> {
     }
     if file == "-" {
         let mut buf = Vec::new();
-        std::io::stdin().read_to_end(&mut buf).context("cannot read standard input").map_err(usage)?;
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .context("cannot read standard input")
+            .map_err(usage)?;
         return Ok((buf, "<stdin>".to_string()));
     }
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {file}")).map_err(usage)?;
+    let bytes = std::fs::read(file)
+        .with_context(|| format!("cannot read {file}"))
+        .map_err(usage)?;
     Ok((bytes, file.to_string()))
 }
 
@@ -198,12 +223,16 @@ fn cmd_import(data: &Path, config: &Config, args: ImportArgs) -> Result<u8, Fail
         show_secrets: args.show_secrets,
         file_name,
     };
-    let progress = (!args.no_progress && std::io::stderr().is_terminal() && bytes.len() > 512 * 1024).then(|| {
-        let p = indicatif::ProgressBar::new_spinner();
-        p.enable_steady_tick(Duration::from_millis(120));
-        p
-    });
-    let outcome = import::run(&store, config, &bytes, &opts, progress.as_ref()).map_err(|e| runtime(e.into()))?;
+    let progress = (!args.no_progress
+        && std::io::stderr().is_terminal()
+        && bytes.len() > 512 * 1024)
+        .then(|| {
+            let p = indicatif::ProgressBar::new_spinner();
+            p.enable_steady_tick(Duration::from_millis(120));
+            p
+        });
+    let outcome = import::run(&store, config, &bytes, &opts, progress.as_ref())
+        .map_err(|e| runtime(e.into()))?;
     if let Some(p) = progress {
         p.finish_and_clear();
     }
@@ -213,19 +242,20 @@ fn cmd_import(data: &Path, config: &Config, args: ImportArgs) -> Result<u8, Fail
     };
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(out.as_bytes());
-    if outcome.exit_code != 0 && args.format == Format::Text {
-        if let Some(first) = outcome.report.errors.first() {
-            let place = match (first.line, &first.column) {
-                (Some(l), Some(c)) => format!("line {l}, column {c}: "),
-                (Some(l), None) => format!("line {l}: "),
-                _ => String::new(),
-            };
-            eprintln!(
-                "autoprov: import refused, nothing written: {place}{} ({} error(s) in all)",
-                first.message,
-                outcome.report.errors.len()
-            );
-        }
+    if outcome.exit_code != 0
+        && args.format == Format::Text
+        && let Some(first) = outcome.report.errors.first()
+    {
+        let place = match (first.line, &first.column) {
+            (Some(l), Some(c)) => format!("line {l}, column {c}: "),
+            (Some(l), None) => format!("line {l}: "),
+            _ => String::new(),
+        };
+        eprintln!(
+            "autoprov: import refused, nothing written: {place}{} ({} error(s) in all)",
+            first.message,
+            outcome.report.errors.len()
+        );
     }
     Ok(outcome.exit_code as u8)
 }
@@ -277,20 +307,32 @@ fn print_users(users: &[User], format: Format) {
     match format {
         Format::Json => {
             let list: Vec<Value> = sorted.iter().map(|u| user_json(u, false)).collect();
-            println!("{}", serde_json::to_string_pretty(&list).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&list).unwrap_or_default()
+            );
         }
         Format::Text => {
-            println!("{:<20} {:<28} {:<10} {:<8} {:<10} PHONES", "USERNAME", "DISPLAY NAME", "EXTENSION", "ENABLED", "SITE");
+            println!(
+                "{:<20} {:<28} {:<10} {:<8} {:<10} PHONES",
+                "USERNAME", "DISPLAY NAME", "EXTENSION", "ENABLED", "SITE"
+            );
             for u in sorted {
                 let phones: Vec<String> = u.phones.iter().map(|p| p.mac.plain()).collect();
                 println!(
                     "{:<20} {:<28} {:<10} {:<8} {:<10} {}",
                     u.username,
                     u.display(),
-                    u.primary_line().map(|l| l.extension.as_str()).unwrap_or("-"),
+                    u.primary_line()
+                        .map(|l| l.extension.as_str())
+                        .unwrap_or("-"),
                     if u.enabled { "yes" } else { "no" },
                     u.site,
-                    if phones.is_empty() { "-".to_string() } else { phones.join(",") }
+                    if phones.is_empty() {
+                        "-".to_string()
+                    } else {
+                        phones.join(",")
+                    }
                 );
             }
         }
@@ -343,22 +385,36 @@ fn print_phones(store: &SledStore, format: Format) -> Result<(), Fail> {
                     })
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&list).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&list).unwrap_or_default()
+            );
         }
         Format::Text => {
-            println!("{:<14} {:<12} {:<10} {:<20} {:<10} LAST FETCH", "MAC", "VENDOR", "MODEL", "USER", "EXTENSION");
+            println!(
+                "{:<14} {:<12} {:<10} {:<20} {:<10} LAST FETCH",
+                "MAC", "VENDOR", "MODEL", "USER", "EXTENSION"
+            );
             for (u, p, s) in rows {
                 let fetch = match &s.last_fetch {
-                    Some(f) => format!("{} {} {} {} ({})", f.time, f.ip, f.file, f.status, f.user_agent),
+                    Some(f) => format!(
+                        "{} {} {} {} ({})",
+                        f.time, f.ip, f.file, f.status, f.user_agent
+                    ),
                     None => "never".to_string(),
                 };
                 println!(
                     "{:<14} {:<12} {:<10} {:<20} {:<10} {}",
                     p.mac.plain(),
                     p.vendor,
-                    p.model.as_deref().or(s.learned_model.as_deref()).unwrap_or("-"),
+                    p.model
+                        .as_deref()
+                        .or(s.learned_model.as_deref())
+                        .unwrap_or("-"),
                     u.username,
-                    u.primary_line().map(|l| l.extension.as_str()).unwrap_or("-"),
+                    u.primary_line()
+                        .map(|l| l.extension.as_str())
+                        .unwrap_or("-"),
                     fetch
                 );
             }

@@ -37,7 +37,8 @@ fn hasher() -> Argon2<'static> {
 pub fn hash_web_password(password: &str) -> String {
     let mut salt_bytes = [0u8; 16];
     rand::rng().fill(&mut salt_bytes);
-    let salt = SaltString::encode_b64(&salt_bytes).unwrap_or_else(|_| SaltString::from_b64("c2FsdHNhbHRzYWx0c2FsdA").expect("static salt"));
+    let salt = SaltString::encode_b64(&salt_bytes)
+        .unwrap_or_else(|_| SaltString::from_b64("c2FsdHNhbHRzYWx0c2FsdA").expect("static salt"));
     hasher()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
@@ -47,7 +48,9 @@ pub fn hash_web_password(password: &str) -> String {
 /// True if `password` matches the stored PHC string.
 pub fn verify_web_password(password: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
-        Ok(h) => Argon2::default().verify_password(password.as_bytes(), &h).is_ok(),
+        Ok(h) => Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok(),
         Err(_) => false,
     }
 }

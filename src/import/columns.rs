@@ -99,7 +99,12 @@ impl Column {
             Column::Language => &["lang", "voicemail_prompt"],
             Column::Timezone => &["tz", "time_zone"],
             Column::Transport => &["preferred_transport"],
-            Column::Mac => &["phonemac", "device mac address", "mac_address", "device_mac"],
+            Column::Mac => &[
+                "phonemac",
+                "device mac address",
+                "mac_address",
+                "device_mac",
+            ],
             Column::PhoneModel => &["model", "device_model"],
             Column::PhoneIp => &["phone_ip"],
             Column::Phones => &[],
@@ -127,9 +132,10 @@ fn fold(header: &str) -> String {
 }
 
 fn lookup(folded: &str) -> Option<Column> {
-    Column::ALL.iter().copied().find(|c| {
-        fold(c.name()) == folded || c.aliases().iter().any(|a| fold(a) == folded)
-    })
+    Column::ALL
+        .iter()
+        .copied()
+        .find(|c| fold(c.name()) == folded || c.aliases().iter().any(|a| fold(a) == folded))
 }
 
 /// Which header index feeds each column.
@@ -155,7 +161,11 @@ impl ColumnMap {
 /// PortSIP's `name` is the login; Carusto's `Name` is the display name.
 /// Decide from the rest of the header.
 fn resolve_name(folded_headers: &[String]) -> Column {
-    let has = |c: Column| folded_headers.iter().any(|h| h != "name" && lookup(h) == Some(c));
+    let has = |c: Column| {
+        folded_headers
+            .iter()
+            .any(|h| h != "name" && lookup(h) == Some(c))
+    };
     if has(Column::Username) {
         Column::DisplayName
     } else if has(Column::DisplayName) {
@@ -186,7 +196,10 @@ fn suggestion(folded: &str) -> Option<&'static str> {
 
 /// Maps the header. File-level errors (duplicate mapping, missing `username`)
 /// come back as `Err`; unknown columns are warnings.
-pub fn map_header(headers: &[String], header_line: usize) -> Result<(ColumnMap, Vec<Issue>), Vec<Issue>> {
+pub fn map_header(
+    headers: &[String],
+    header_line: usize,
+) -> Result<(ColumnMap, Vec<Issue>), Vec<Issue>> {
     let folded: Vec<String> = headers.iter().map(|h| fold(h)).collect();
     let mut map = ColumnMap::default();
     let mut seen: Vec<(Column, usize)> = Vec::new();
@@ -196,7 +209,11 @@ pub fn map_header(headers: &[String], header_line: usize) -> Result<(ColumnMap, 
         if f.is_empty() {
             continue;
         }
-        let col = if f == "name" { Some(resolve_name(&folded)) } else { lookup(f) };
+        let col = if f == "name" {
+            Some(resolve_name(&folded))
+        } else {
+            lookup(f)
+        };
         match col {
             Some(c) => {
                 if let Some((_, first)) = seen.iter().find(|(sc, _)| *sc == c) {
@@ -245,7 +262,12 @@ pub fn map_header(headers: &[String], header_line: usize) -> Result<(ColumnMap, 
                 headers[0]
             ));
         }
-        errors.push(Issue::file("E_MISSING_COLUMN", Some(header_line), Some("username".into()), msg));
+        errors.push(Issue::file(
+            "E_MISSING_COLUMN",
+            Some(header_line),
+            Some("username".into()),
+            msg,
+        ));
     }
     if errors.is_empty() {
         Ok((map, warnings))
@@ -278,7 +300,10 @@ mod tests {
         let m = map(&["name", "extension_number", "display_name"]);
         assert_eq!(m.get(Column::Username), Some(0));
         // Carusto: Name is the display name (and the file lacks a username).
-        let h: Vec<String> = ["id", "name", "sipPassword", "extension"].iter().map(|s| s.to_string()).collect();
+        let h: Vec<String> = ["id", "name", "sipPassword", "extension"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let err = map_header(&h, 1).unwrap_err();
         assert_eq!(err[0].code, "E_MISSING_COLUMN");
         let m = map(&["login", "Name"]);
@@ -287,15 +312,25 @@ mod tests {
 
     #[test]
     fn unknown_column_suggests() {
-        let h: Vec<String> = ["username", "emial"].iter().map(|s| s.to_string()).collect();
+        let h: Vec<String> = ["username", "emial"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let (_, w) = map_header(&h, 1).unwrap();
         assert_eq!(w[0].code, "W_UNKNOWN_COLUMN");
-        assert!(w[0].message.contains("did you mean email"), "{}", w[0].message);
+        assert!(
+            w[0].message.contains("did you mean email"),
+            "{}",
+            w[0].message
+        );
     }
 
     #[test]
     fn duplicate_mapping_is_file_error() {
-        let h: Vec<String> = ["username", "mail", "email"].iter().map(|s| s.to_string()).collect();
+        let h: Vec<String> = ["username", "mail", "email"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let err = map_header(&h, 1).unwrap_err();
         assert_eq!(err[0].code, "E_DUPLICATE_COLUMN");
     }

@@ -91,7 +91,10 @@ fn file_failure(mut report: Report, errors: Vec<Issue>) -> Outcome {
     report.summary.errors = errors.len();
     report.summary.warnings = report.warnings.len();
     report.errors = errors;
-    Outcome { report, exit_code: 2 }
+    Outcome {
+        report,
+        exit_code: 2,
+    }
 }
 
 /// Runs one import against `store`. Only store failures are `Err`; every
@@ -149,7 +152,11 @@ pub fn run(
         sites: &snapshot.sites,
         policy: &config.import,
     };
-    let results: Vec<_> = table.records.par_iter().map(|r| validate_row(r, &ctx)).collect();
+    let results: Vec<_> = table
+        .records
+        .par_iter()
+        .map(|r| validate_row(r, &ctx))
+        .collect();
     let mut rows: Vec<RowData> = Vec::with_capacity(results.len());
     let mut mentions = Vec::with_capacity(results.len());
     let mut errors: Vec<Issue> = Vec::new();
@@ -157,12 +164,20 @@ pub fn run(
     for (rec, res) in table.records.iter().zip(results) {
         match res {
             Ok(d) => {
-                mentions.push(Mention { username: d.username.clone(), row: d.row, line: d.line });
+                mentions.push(Mention {
+                    username: d.username.clone(),
+                    row: d.row,
+                    line: d.line,
+                });
                 rows.push(d);
             }
             Err(rej) => {
                 if let Some(u) = rej.username {
-                    mentions.push(Mention { username: u, row: rec.row, line: rec.line });
+                    mentions.push(Mention {
+                        username: u,
+                        row: rec.row,
+                        line: rec.line,
+                    });
                 }
                 rejected.insert(rec.row);
                 errors.extend(rej.issues);
@@ -225,7 +240,12 @@ pub fn run(
         .map(|(idx, pw)| (*idx, secret::hash_web_password(pw)))
         .collect();
     for (idx, h) in hashes {
-        if let Some(u) = plan.changes.changes.get_mut(idx).and_then(|c| c.new.as_mut()) {
+        if let Some(u) = plan
+            .changes
+            .changes
+            .get_mut(idx)
+            .and_then(|c| c.new.as_mut())
+        {
             u.web_password_hash = Some(h);
         }
     }

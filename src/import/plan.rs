@@ -48,7 +48,13 @@ pub struct PlanContext<'a> {
 }
 
 fn issue(row: &RowData, column: &str, code: &'static str, message: String) -> Issue {
-    Issue { row: Some(row.row), line: Some(row.line), column: Some(column.to_string()), code, message }
+    Issue {
+        row: Some(row.row),
+        line: Some(row.line),
+        column: Some(column.to_string()),
+        code,
+        message,
+    }
 }
 
 fn merge<T: Clone>(old: Option<&T>, cell: &Cell<T>) -> Option<T> {
@@ -88,7 +94,10 @@ fn build_user(row: &RowData, old: Option<&User>, id: u64, source: Option<&str>) 
         };
         lines.push(Line {
             extension,
-            sip_username: merge(old_line.and_then(|l| l.sip_username.as_ref()), &row.sip_username),
+            sip_username: merge(
+                old_line.and_then(|l| l.sip_username.as_ref()),
+                &row.sip_username,
+            ),
             sip_password,
             transport: merge(old_line.and_then(|l| l.transport.as_ref()), &row.transport),
         });
@@ -141,7 +150,11 @@ fn build_user(row: &RowData, old: Option<&User>, id: u64, source: Option<&str>) 
         Cell::Value(p) => Some(p.clone()),
         _ => None,
     };
-    Built { user, generated_sip, web_password }
+    Built {
+        user,
+        generated_sip,
+        web_password,
+    }
 }
 
 const MASK: &str = "***";
@@ -155,7 +168,11 @@ fn masked(s: &Option<String>) -> Option<String> {
 }
 
 fn join<T>(items: &[T], f: impl Fn(&T) -> String) -> Option<String> {
-    if items.is_empty() { None } else { Some(items.iter().map(f).collect::<Vec<_>>().join(";")) }
+    if items.is_empty() {
+        None
+    } else {
+        Some(items.iter().map(f).collect::<Vec<_>>().join(";"))
+    }
 }
 
 /// The admin-facing field values of a user, secrets masked.
@@ -170,22 +187,43 @@ fn fields(u: &User, web_changed: bool) -> Vec<(&'static str, Option<String>)> {
         ("extension", l.map(|l| l.extension.clone())),
         ("sip_username", l.and_then(|l| l.sip_username.clone())),
         ("sip_password", l.map(|_| MASK.to_string())),
-        ("web_password", if web_changed { Some(format!("{MASK} (new)")) } else { masked(&u.web_password_hash) }),
+        (
+            "web_password",
+            if web_changed {
+                Some(format!("{MASK} (new)"))
+            } else {
+                masked(&u.web_password_hash)
+            },
+        ),
         ("voicemail_pin", masked(&u.voicemail_pin)),
         ("enabled", Some(u.enabled.to_string())),
         ("language", opt(&u.language)),
         ("timezone", opt(&u.timezone)),
-        ("transport", l.and_then(|l| l.transport).map(|t| t.to_string())),
+        (
+            "transport",
+            l.and_then(|l| l.transport).map(|t| t.to_string()),
+        ),
         ("mac", join(&u.phones, |p| p.mac.plain())),
-        ("phone_model", join(&u.phones, |p| match &p.model {
-            Some(m) => format!("{}-{m}", p.vendor),
-            None => p.vendor.clone(),
-        })),
-        ("phoneip", join(&u.phones, |p| p.ip.map(|i| i.to_string()).unwrap_or_default())),
-        ("blf", join(&u.blf, |b| match &b.label {
-            Some(l) => format!("{}:{l}", b.extension),
-            None => b.extension.clone(),
-        })),
+        (
+            "phone_model",
+            join(&u.phones, |p| match &p.model {
+                Some(m) => format!("{}-{m}", p.vendor),
+                None => p.vendor.clone(),
+            }),
+        ),
+        (
+            "phoneip",
+            join(&u.phones, |p| {
+                p.ip.map(|i| i.to_string()).unwrap_or_default()
+            }),
+        ),
+        (
+            "blf",
+            join(&u.blf, |b| match &b.label {
+                Some(l) => format!("{}:{l}", b.extension),
+                None => b.extension.clone(),
+            }),
+        ),
         ("site", Some(u.site.clone())),
     ]
 }
@@ -204,7 +242,10 @@ fn diff(old: &User, new: &User, web_changed: bool) -> FieldDiff {
     if let (Some(o), Some(n)) = (ol, nl)
         && o.sip_password != n.sip_password
     {
-        out.insert("sip_password", [Some(MASK.into()), Some(format!("{MASK} (new)"))]);
+        out.insert(
+            "sip_password",
+            [Some(MASK.into()), Some(format!("{MASK} (new)"))],
+        );
     }
     if old.lines.len() > 1 && old.lines[1..] != new.lines[1..] {
         out.insert("lines", [None, None]);
@@ -216,7 +257,11 @@ fn diff(old: &User, new: &User, web_changed: bool) -> FieldDiff {
 pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
     let mut p = Plan::default();
     let snapshot = ctx.snapshot;
-    let existing: HashMap<&str, &User> = snapshot.users.iter().map(|u| (u.username.as_str(), u)).collect();
+    let existing: HashMap<&str, &User> = snapshot
+        .users
+        .iter()
+        .map(|u| (u.username.as_str(), u))
+        .collect();
 
     // Usernames mentioned twice anywhere in the file.
     let mut mention_count: HashMap<&str, usize> = HashMap::new();
@@ -229,8 +274,13 @@ pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
         .par_iter()
         .enumerate()
         .filter_map(|(i, r)| {
-            let Cell::Value(pw) = &r.web_password else { return None };
-            let hash = existing.get(r.username.as_str())?.web_password_hash.as_ref()?;
+            let Cell::Value(pw) = &r.web_password else {
+                return None;
+            };
+            let hash = existing
+                .get(r.username.as_str())?
+                .web_password_hash
+                .as_ref()?;
             secret::verify_web_password(pw, hash).then_some(i)
         })
         .collect();
@@ -239,17 +289,28 @@ pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
     let mut built: Vec<(usize, Built)> = Vec::with_capacity(rows.len());
     for (i, row) in rows.iter().enumerate() {
         let old = existing.get(row.username.as_str()).copied();
-        if mention_count.get(row.username.as_str()).copied().unwrap_or(0) > 1 {
+        if mention_count
+            .get(row.username.as_str())
+            .copied()
+            .unwrap_or(0)
+            > 1
+        {
             let others: Vec<String> = ctx
                 .mentions
                 .iter()
                 .filter(|m| m.username == row.username && m.row != row.row)
                 .map(|m| m.line.to_string())
                 .collect();
-            p.errors.push(issue(row, "username", "E_USERNAME_DUPLICATE", format!(
-                "username {:?} appears more than once in the file (also on line {})",
-                row.username, others.join(", ")
-            )));
+            p.errors.push(issue(
+                row,
+                "username",
+                "E_USERNAME_DUPLICATE",
+                format!(
+                    "username {:?} appears more than once in the file (also on line {})",
+                    row.username,
+                    others.join(", ")
+                ),
+            ));
             p.failed_rows.insert(row.row);
             continue;
         }
@@ -270,9 +331,15 @@ pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
         };
         let b = build_user(row, old, id, ctx.source);
         if old.is_none() && b.user.first_name.is_none() && b.user.display_name.is_none() {
-            p.errors.push(issue(row, "first_name", "E_REQUIRED", format!(
-                "new user {:?} needs a first_name or a display_name", row.username
-            )));
+            p.errors.push(issue(
+                row,
+                "first_name",
+                "E_REQUIRED",
+                format!(
+                    "new user {:?} needs a first_name or a display_name",
+                    row.username
+                ),
+            ));
             p.failed_rows.insert(row.row);
             continue;
         }
@@ -285,9 +352,17 @@ pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
         Mode::Sync => snapshot
             .users
             .iter()
-            .filter(|u| u.source.as_deref() == ctx.source && ctx.source.is_some() && !mentioned.contains(u.username.as_str()))
+            .filter(|u| {
+                u.source.as_deref() == ctx.source
+                    && ctx.source.is_some()
+                    && !mentioned.contains(u.username.as_str())
+            })
             .collect(),
-        Mode::Replace => snapshot.users.iter().filter(|u| !mentioned.contains(u.username.as_str())).collect(),
+        Mode::Replace => snapshot
+            .users
+            .iter()
+            .filter(|u| !mentioned.contains(u.username.as_str()))
+            .collect(),
         _ => Vec::new(),
     };
 
@@ -315,13 +390,24 @@ pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
                 if let Some(pw) = b.web_password {
                     p.pending_hashes.push((idx, pw));
                 }
-                p.entries.push(ChangeEntry { username: user.username.clone(), action: "create", fields: FieldDiff::new() });
-                p.changes.changes.push(Change { old: None, new: Some(user) });
+                p.entries.push(ChangeEntry {
+                    username: user.username.clone(),
+                    action: "create",
+                    fields: FieldDiff::new(),
+                });
+                p.changes.changes.push(Change {
+                    old: None,
+                    new: Some(user),
+                });
             }
             Some(o) => {
                 let fields = diff(o, &user, web_changed);
                 if fields.is_empty() {
-                    p.entries.push(ChangeEntry { username: user.username.clone(), action: "unchanged", fields });
+                    p.entries.push(ChangeEntry {
+                        username: user.username.clone(),
+                        action: "unchanged",
+                        fields,
+                    });
                     continue;
                 }
                 user.config_version = o.config_version + 1;
@@ -329,14 +415,28 @@ pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
                 if web_changed && let Some(pw) = b.web_password {
                     p.pending_hashes.push((idx, pw));
                 }
-                p.entries.push(ChangeEntry { username: user.username.clone(), action: "update", fields });
-                p.changes.changes.push(Change { old: Some(o.clone()), new: Some(user) });
+                p.entries.push(ChangeEntry {
+                    username: user.username.clone(),
+                    action: "update",
+                    fields,
+                });
+                p.changes.changes.push(Change {
+                    old: Some(o.clone()),
+                    new: Some(user),
+                });
             }
         }
     }
     for u in deletes {
-        p.entries.push(ChangeEntry { username: u.username.clone(), action: "delete", fields: FieldDiff::new() });
-        p.changes.changes.push(Change { old: Some(u.clone()), new: None });
+        p.entries.push(ChangeEntry {
+            username: u.username.clone(),
+            action: "delete",
+            fields: FieldDiff::new(),
+        });
+        p.changes.changes.push(Change {
+            old: Some(u.clone()),
+            new: None,
+        });
     }
     p.changes.next_id = next_id;
     p
@@ -352,7 +452,10 @@ fn check_final_state(
     snapshot: &Snapshot,
     p: &mut Plan,
 ) {
-    let in_file: HashSet<&str> = built.iter().map(|(_, b)| b.user.username.as_str()).collect();
+    let in_file: HashSet<&str> = built
+        .iter()
+        .map(|(_, b)| b.user.username.as_str())
+        .collect();
     let deleted: HashSet<&str> = deletes.iter().map(|u| u.username.as_str()).collect();
     // Users the file leaves as they are keep their extensions and MACs.
     let mut ext_owner: HashMap<&str, Owner> = HashMap::new();
@@ -376,17 +479,35 @@ fn check_final_state(
                 None => {
                     ext_owner.insert(l.extension.as_str(), Owner::Row(*i));
                 }
-                Some(Owner::Kept(other)) => failed.push(issue(row, "extension", "E_EXTENSION_TAKEN", format!(
-                    "extension {} already belongs to user {other:?}", l.extension
-                ))),
+                Some(Owner::Kept(other)) => failed.push(issue(
+                    row,
+                    "extension",
+                    "E_EXTENSION_TAKEN",
+                    format!(
+                        "extension {} already belongs to user {other:?}",
+                        l.extension
+                    ),
+                )),
                 Some(Owner::Row(j)) => {
                     let other = &rows[*j];
-                    failed.push(issue(row, "extension", "E_EXTENSION_DUPLICATE", format!(
-                        "extension {} is also given to {:?} on line {}", l.extension, other.username, other.line
-                    )));
-                    failed.push(issue(other, "extension", "E_EXTENSION_DUPLICATE", format!(
-                        "extension {} is also given to {:?} on line {}", l.extension, row.username, row.line
-                    )));
+                    failed.push(issue(
+                        row,
+                        "extension",
+                        "E_EXTENSION_DUPLICATE",
+                        format!(
+                            "extension {} is also given to {:?} on line {}",
+                            l.extension, other.username, other.line
+                        ),
+                    ));
+                    failed.push(issue(
+                        other,
+                        "extension",
+                        "E_EXTENSION_DUPLICATE",
+                        format!(
+                            "extension {} is also given to {:?} on line {}",
+                            l.extension, row.username, row.line
+                        ),
+                    ));
                 }
             }
         }
@@ -416,9 +537,15 @@ fn check_final_state(
             for l in &b.user.lines {
                 let n: u64 = l.extension.parse().unwrap_or(u64::MAX);
                 if n < lo || n > hi {
-                    failed.push(issue(row, "extension", "E_EXTENSION_RANGE", format!(
-                        "extension {} is outside site {}'s range {lo}-{hi}", l.extension, site.name
-                    )));
+                    failed.push(issue(
+                        row,
+                        "extension",
+                        "E_EXTENSION_RANGE",
+                        format!(
+                            "extension {} is outside site {}'s range {lo}-{hi}",
+                            l.extension, site.name
+                        ),
+                    ));
                 }
             }
         }
@@ -434,7 +561,10 @@ fn check_final_state(
                     line: Some(row.line),
                     column: Some("blf".into()),
                     code: "W_BLF_TARGET_UNKNOWN",
-                    message: format!("BLF target {} is not an extension of any user; the key will show no name", k.extension),
+                    message: format!(
+                        "BLF target {} is not an extension of any user; the key will show no name",
+                        k.extension
+                    ),
                 });
             }
         }

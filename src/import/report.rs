@@ -18,8 +18,19 @@ pub struct Issue {
 
 impl Issue {
     /// A file-level problem (`row: null`).
-    pub fn file(code: &'static str, line: Option<usize>, column: Option<String>, message: String) -> Issue {
-        Issue { row: None, line, column, code, message }
+    pub fn file(
+        code: &'static str,
+        line: Option<usize>,
+        column: Option<String>,
+        message: String,
+    ) -> Issue {
+        Issue {
+            row: None,
+            line,
+            column,
+            code,
+            message,
+        }
     }
 }
 

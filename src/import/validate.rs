@@ -105,13 +105,21 @@ impl<'a> Checker<'a> {
             None => Cell::Absent,
             Some(v) => {
                 let v = v.trim_matches(WS);
-                if v.is_empty() { Cell::Empty } else { Cell::Value(v) }
+                if v.is_empty() {
+                    Cell::Empty
+                } else {
+                    Cell::Value(v)
+                }
             }
         }
     }
 
     /// Applies `f` to a present, non-empty cell; errors are recorded.
-    fn parse<T>(&mut self, c: Column, f: impl FnOnce(&str) -> Result<T, (&'static str, String)>) -> Cell<T> {
+    fn parse<T>(
+        &mut self,
+        c: Column,
+        f: impl FnOnce(&str) -> Result<T, (&'static str, String)>,
+    ) -> Cell<T> {
         match self.cell(c) {
             Cell::Absent => Cell::Absent,
             Cell::Empty => Cell::Empty,
@@ -129,9 +137,13 @@ impl<'a> Checker<'a> {
     fn text(&mut self, c: Column) -> Cell<String> {
         self.parse(c, |v| {
             if v.chars().any(char::is_control) {
-                return Err(("E_CONTROL_CHAR", format!(
-                    "{} contains a line break or control character; phones need a single line", c.name()
-                )));
+                return Err((
+                    "E_CONTROL_CHAR",
+                    format!(
+                        "{} contains a line break or control character; phones need a single line",
+                        c.name()
+                    ),
+                ));
             }
             Ok(unguard(v).to_string())
         })
@@ -148,9 +160,13 @@ fn unguard(v: &str) -> &str {
 
 /// Excel turns long digit strings into `1.5555E+10`; that value is already damaged.
 fn scientific(v: &str) -> bool {
-    let Some((mant, exp)) = v.split_once(['e', 'E']) else { return false };
+    let Some((mant, exp)) = v.split_once(['e', 'E']) else {
+        return false;
+    };
     let mant_ok = !mant.is_empty()
-        && mant.chars().all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+        && mant
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
         && mant.chars().next().is_some_and(|c| c.is_ascii_digit());
     let exp = exp.strip_prefix('+').unwrap_or(exp);
     mant_ok && !exp.is_empty() && exp.chars().all(|c| c.is_ascii_digit())
@@ -159,25 +175,35 @@ fn scientific(v: &str) -> bool {
 fn sci_error(v: &str) -> (&'static str, String) {
     (
         "E_SCIENTIFIC_NOTATION",
-        format!("{v:?} is in scientific notation: the spreadsheet turned this column into numbers and lost digits; format the column as Text and export again"),
+        format!(
+            "{v:?} is in scientific notation: the spreadsheet turned this column into numbers and lost digits; format the column as Text and export again"
+        ),
     )
 }
 
 fn check_username(v: &str) -> Result<String, (&'static str, String)> {
     let ok = v.len() <= 64
-        && v.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
+        && v.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        });
     if ok {
         return Ok(v.to_string());
     }
     let lower = v.to_ascii_lowercase();
-    let hint = if lower != v && lower.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')) {
+    let hint = if lower != v
+        && lower.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        }) {
         format!(" (write it as {lower:?})")
     } else {
         String::new()
     };
-    Err(("E_USERNAME_FORMAT", format!(
-        "username {v:?} may only contain lower-case letters, digits, '.', '_' and '-' (at most 64){hint}"
-    )))
+    Err((
+        "E_USERNAME_FORMAT",
+        format!(
+            "username {v:?} may only contain lower-case letters, digits, '.', '_' and '-' (at most 64){hint}"
+        ),
+    ))
 }
 
 fn check_extension(v: &str) -> Result<String, (&'static str, String)> {
@@ -185,7 +211,10 @@ fn check_extension(v: &str) -> Result<String, (&'static str, String)> {
         return Err(sci_error(v));
     }
     if v.is_empty() || v.len() > 15 || !v.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(("E_EXTENSION_FORMAT", format!("extension {v:?} must be 1 to 15 digits")));
+        return Err((
+            "E_EXTENSION_FORMAT",
+            format!("extension {v:?} must be 1 to 15 digits"),
+        ));
     }
     Ok(v.to_string())
 }
@@ -202,8 +231,13 @@ fn check_email(v: &str) -> Result<String, (&'static str, String)> {
         }
         None => false,
     };
-    if ok { Ok(v.to_string()) } else {
-        Err(("E_EMAIL_FORMAT", format!("{v:?} is not an e-mail address (expected name@example.com)")))
+    if ok {
+        Ok(v.to_string())
+    } else {
+        Err((
+            "E_EMAIL_FORMAT",
+            format!("{v:?} is not an e-mail address (expected name@example.com)"),
+        ))
     }
 }
 
@@ -211,14 +245,20 @@ fn check_mobile(v: &str) -> Result<String, (&'static str, String)> {
     if scientific(v) {
         return Err(sci_error(v));
     }
-    let cleaned: String = v.chars().filter(|c| !matches!(c, ' ' | '(' | ')' | '-' | '.' | '\u{a0}')).collect();
+    let cleaned: String = v
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '(' | ')' | '-' | '.' | '\u{a0}'))
+        .collect();
     let digits = cleaned.strip_prefix('+').unwrap_or(&cleaned);
     if digits.len() >= 3 && digits.len() <= 20 && digits.bytes().all(|b| b.is_ascii_digit()) {
         Ok(cleaned)
     } else {
-        Err(("E_MOBILE_FORMAT", format!(
-            "mobile {v:?} must be a phone number: an optional '+' then 3 to 20 digits (spaces, (), - and . are removed)"
-        )))
+        Err((
+            "E_MOBILE_FORMAT",
+            format!(
+                "mobile {v:?} must be a phone number: an optional '+' then 3 to 20 digits (spaces, (), - and . are removed)"
+            ),
+        ))
     }
 }
 
@@ -226,7 +266,12 @@ fn check_bool(v: &str) -> Result<bool, (&'static str, String)> {
     match v.to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "y" | "on" => Ok(true),
         "0" | "false" | "no" | "n" | "off" => Ok(false),
-        _ => Err(("E_BOOL", format!("{v:?} is not a yes/no value; accepted: 1/0, true/false, yes/no, y/n, on/off (any case)"))),
+        _ => Err((
+            "E_BOOL",
+            format!(
+                "{v:?} is not a yes/no value; accepted: 1/0, true/false, yes/no, y/n, on/off (any case)"
+            ),
+        )),
     }
 }
 
@@ -238,28 +283,45 @@ fn parse_model(v: &str) -> Result<(String, Option<String>), (&'static str, Strin
         None => (lower.clone(), None),
     };
     let Some(vendor) = vendor::by_name(&vend) else {
-        return Err(("E_PHONE_MODEL", format!(
-            "phone_model {v:?}: unknown vendor {vend:?}; write vendor-model such as yealink-t54w (vendors: {})",
-            vendor::known_ids()
-        )));
+        return Err((
+            "E_PHONE_MODEL",
+            format!(
+                "phone_model {v:?}: unknown vendor {vend:?}; write vendor-model such as yealink-t54w (vendors: {})",
+                vendor::known_ids()
+            ),
+        ));
     };
     if let Some(m) = &model
-        && (m.is_empty() || !m.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'))
+        && (m.is_empty()
+            || !m
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'))
     {
-        return Err(("E_PHONE_MODEL", format!("phone_model {v:?}: model part {m:?} may only contain letters, digits, '-' and '.'")));
+        return Err((
+            "E_PHONE_MODEL",
+            format!(
+                "phone_model {v:?}: model part {m:?} may only contain letters, digits, '-' and '.'"
+            ),
+        ));
     }
     Ok((vendor.id.to_string(), model))
 }
 
-fn vendor_for(mac: Mac, model: Option<&str>) -> Result<(String, Option<String>), (&'static str, String)> {
+fn vendor_for(
+    mac: Mac,
+    model: Option<&str>,
+) -> Result<(String, Option<String>), (&'static str, String)> {
     match model {
         Some(m) => parse_model(m),
         None => match vendor::by_oui(mac.oui()) {
             Some(v) => Ok((v.id.to_string(), None)),
-            None => Err(("E_PHONE_MODEL_REQUIRED", format!(
-                "MAC {} has an OUI autoprov does not know; give phone_model (vendor-model such as yealink-t54w)",
-                mac.colon()
-            ))),
+            None => Err((
+                "E_PHONE_MODEL_REQUIRED",
+                format!(
+                    "MAC {} has an OUI autoprov does not know; give phone_model (vendor-model such as yealink-t54w)",
+                    mac.colon()
+                ),
+            )),
         },
     }
 }
@@ -300,9 +362,15 @@ fn phones_from_columns(ch: &mut Checker) -> Cell<Vec<Phone>> {
         ok = false;
     }
     if !ips.is_empty() && ips.len() != macs.len() {
-        ch.err(Column::PhoneIp, "E_PHONEIP_COUNT", format!(
-            "{} MACs but {} phone IPs: give one IP per MAC, in the same order", macs.len(), ips.len()
-        ));
+        ch.err(
+            Column::PhoneIp,
+            "E_PHONEIP_COUNT",
+            format!(
+                "{} MACs but {} phone IPs: give one IP per MAC, in the same order",
+                macs.len(),
+                ips.len()
+            ),
+        );
         ok = false;
     }
     let mut phones = Vec::new();
@@ -327,22 +395,41 @@ fn phones_from_columns(ch: &mut Checker) -> Cell<Vec<Phone>> {
         let ip = match ips.get(i).copied().filter(|s| !s.is_empty()) {
             None => None,
             Some(s) => match s.parse::<Ipv4Addr>() {
-                Ok(ip) if !ip.is_unspecified() && !ip.is_broadcast() && !ip.is_multicast() => Some(ip),
+                Ok(ip) if !ip.is_unspecified() && !ip.is_broadcast() && !ip.is_multicast() => {
+                    Some(ip)
+                }
                 _ => {
-                    ch.err(Column::PhoneIp, "E_PHONEIP", format!("phoneip {s:?} is not a usable IPv4 address"));
+                    ch.err(
+                        Column::PhoneIp,
+                        "E_PHONEIP",
+                        format!("phoneip {s:?} is not a usable IPv4 address"),
+                    );
                     ok = false;
                     continue;
                 }
             },
         };
         if phones.iter().any(|p: &Phone| p.mac == mac) {
-            ch.err(Column::Mac, "E_MAC_DUPLICATE", format!("MAC {} is listed twice in this row", mac.colon()));
+            ch.err(
+                Column::Mac,
+                "E_MAC_DUPLICATE",
+                format!("MAC {} is listed twice in this row", mac.colon()),
+            );
             ok = false;
             continue;
         }
-        phones.push(Phone { mac, vendor, model, ip });
+        phones.push(Phone {
+            mac,
+            vendor,
+            model,
+            ip,
+        });
     }
-    if ok { Cell::Value(phones) } else { Cell::Absent }
+    if ok {
+        Cell::Value(phones)
+    } else {
+        Cell::Absent
+    }
 }
 
 /// PortSIP's JSON `phones` column: an array of objects (a single object counts).
@@ -365,15 +452,16 @@ fn phones_from_json(ch: &mut Checker) -> Cell<Vec<Phone>> {
     } else {
         serde_json::from_str(v)
     };
-    let list = match parsed {
-        Ok(l) => l,
-        Err(e) => {
-            ch.err(Column::Phones, "E_PHONES_JSON", format!(
+    let list =
+        match parsed {
+            Ok(l) => l,
+            Err(e) => {
+                ch.err(Column::Phones, "E_PHONES_JSON", format!(
                 "phones is not a JSON array of {{\"mac\", \"vendor\", \"model\"}} objects: {e}"
             ));
-            return Cell::Absent;
-        }
-    };
+                return Cell::Absent;
+            }
+        };
     let mut phones = Vec::new();
     let mut ok = true;
     for p in list {
@@ -404,20 +492,37 @@ fn phones_from_json(ch: &mut Checker) -> Cell<Vec<Phone>> {
             Some(s) => match s.parse::<Ipv4Addr>() {
                 Ok(ip) => Some(ip),
                 Err(_) => {
-                    ch.err(Column::Phones, "E_PHONEIP", format!("phone ip {s:?} is not an IPv4 address"));
+                    ch.err(
+                        Column::Phones,
+                        "E_PHONEIP",
+                        format!("phone ip {s:?} is not an IPv4 address"),
+                    );
                     ok = false;
                     continue;
                 }
             },
         };
         if phones.iter().any(|q: &Phone| q.mac == mac) {
-            ch.err(Column::Phones, "E_MAC_DUPLICATE", format!("MAC {} is listed twice in this row", mac.colon()));
+            ch.err(
+                Column::Phones,
+                "E_MAC_DUPLICATE",
+                format!("MAC {} is listed twice in this row", mac.colon()),
+            );
             ok = false;
             continue;
         }
-        phones.push(Phone { mac, vendor, model, ip });
+        phones.push(Phone {
+            mac,
+            vendor,
+            model,
+            ip,
+        });
     }
-    if ok { Cell::Value(phones) } else { Cell::Absent }
+    if ok {
+        Cell::Value(phones)
+    } else {
+        Cell::Absent
+    }
 }
 
 #[derive(Deserialize)]
@@ -430,18 +535,32 @@ struct JsonBlf {
     position: Option<u16>,
 }
 
-fn blf_key(ext: &str, label: Option<&str>, position: Option<u16>) -> Result<BlfKey, (&'static str, String)> {
+fn blf_key(
+    ext: &str,
+    label: Option<&str>,
+    position: Option<u16>,
+) -> Result<BlfKey, (&'static str, String)> {
     let ext = ext.trim_matches(WS);
     if ext.is_empty() || ext.len() > 15 || !ext.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(("E_BLF", format!("BLF target {ext:?} must be an extension (digits)")));
+        return Err((
+            "E_BLF",
+            format!("BLF target {ext:?} must be an extension (digits)"),
+        ));
     }
     let label = label.map(|l| l.trim_matches(WS)).filter(|l| !l.is_empty());
     if let Some(l) = label
         && l.chars().any(|c| c.is_control() || c == ';')
     {
-        return Err(("E_BLF", format!("BLF label {l:?} may not contain ';' or line breaks")));
+        return Err((
+            "E_BLF",
+            format!("BLF label {l:?} may not contain ';' or line breaks"),
+        ));
     }
-    Ok(BlfKey { extension: ext.to_string(), label: label.map(str::to_string), position })
+    Ok(BlfKey {
+        extension: ext.to_string(),
+        label: label.map(str::to_string),
+        position,
+    })
 }
 
 fn check_blf(v: &str) -> Result<Vec<BlfKey>, (&'static str, String)> {
@@ -451,7 +570,12 @@ fn check_blf(v: &str) -> Result<Vec<BlfKey>, (&'static str, String)> {
         } else {
             serde_json::from_str(v)
         }
-        .map_err(|e| ("E_BLF", format!("blf JSON must be an array of {{\"extension\", \"label\"}} objects: {e}")))?;
+        .map_err(|e| {
+            (
+                "E_BLF",
+                format!("blf JSON must be an array of {{\"extension\", \"label\"}} objects: {e}"),
+            )
+        })?;
         return list
             .into_iter()
             .map(|b| {
@@ -464,14 +588,21 @@ fn check_blf(v: &str) -> Result<Vec<BlfKey>, (&'static str, String)> {
             .collect();
     }
     let mut keys: Vec<BlfKey> = Vec::new();
-    for item in v.split(';').map(|s| s.trim_matches(WS)).filter(|s| !s.is_empty()) {
+    for item in v
+        .split(';')
+        .map(|s| s.trim_matches(WS))
+        .filter(|s| !s.is_empty())
+    {
         let (ext, label) = match item.split_once(':') {
             Some((e, l)) => (e, Some(l)),
             None => (item, None),
         };
         let key = blf_key(ext, label, None)?;
         if keys.iter().any(|k| k.extension == key.extension) {
-            return Err(("E_BLF", format!("BLF target {} is listed twice", key.extension)));
+            return Err((
+                "E_BLF",
+                format!("BLF target {} is listed twice", key.extension),
+            ));
         }
         keys.push(key);
     }
@@ -483,15 +614,29 @@ fn check_site(v: &str, sites: &[Site]) -> Result<String, (&'static str, String)>
         Some(s) => Ok(s.name.clone()),
         None => {
             let names: Vec<&str> = sites.iter().map(|s| s.name.as_str()).collect();
-            Err(("E_SITE_UNKNOWN", format!("site {v:?} does not exist; known sites: {}", names.join(", "))))
+            Err((
+                "E_SITE_UNKNOWN",
+                format!(
+                    "site {v:?} does not exist; known sites: {}",
+                    names.join(", ")
+                ),
+            ))
         }
     }
 }
 
 /// Validates one record. Secret values never appear in the messages.
 pub fn validate_row(rec: &Record, ctx: &RowContext) -> Result<RowData, RowRejected> {
-    let mut ch = Checker { rec, ctx, issues: Vec::new() };
-    let extra = rec.fields.iter().skip(ctx.header_len).any(|f| !f.trim_matches(WS).is_empty());
+    let mut ch = Checker {
+        rec,
+        ctx,
+        issues: Vec::new(),
+    };
+    let extra = rec
+        .fields
+        .iter()
+        .skip(ctx.header_len)
+        .any(|f| !f.trim_matches(WS).is_empty());
     if extra || rec.fields.len() < ctx.header_len {
         ch.issues.push(Issue {
             row: Some(rec.row),
@@ -513,11 +658,19 @@ pub fn validate_row(rec: &Record, ctx: &RowContext) -> Result<RowData, RowReject
             }
         },
         _ => {
-            ch.err(Column::Username, "E_REQUIRED", "username is required".into());
+            ch.err(
+                Column::Username,
+                "E_REQUIRED",
+                "username is required".into(),
+            );
             None
         }
     };
-    let mut d = RowData { row: rec.row, line: rec.line, ..RowData::default() };
+    let mut d = RowData {
+        row: rec.row,
+        line: rec.line,
+        ..RowData::default()
+    };
     d.first_name = ch.text(Column::FirstName);
     d.last_name = ch.text(Column::LastName);
     d.display_name = ch.text(Column::DisplayName);
@@ -528,16 +681,27 @@ pub fn validate_row(rec: &Record, ctx: &RowContext) -> Result<RowData, RowReject
         if v.eq_ignore_ascii_case("regen") {
             Ok(SecretInput::Regen)
         } else if v.chars().any(char::is_control) {
-            Err(("E_SIP_PASSWORD", "sip_password contains a line break or control character".into()))
+            Err((
+                "E_SIP_PASSWORD",
+                "sip_password contains a line break or control character".into(),
+            ))
         } else {
             Ok(SecretInput::Set(unguard(v).to_string()))
         }
     });
     d.sip_username = ch.parse(Column::SipUsername, |v| {
-        if v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+')) {
+        if v.len() <= 64
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+'))
+        {
             Ok(v.to_string())
         } else {
-            Err(("E_SIP_USERNAME", format!("sip_username {v:?} may only contain letters, digits, '.', '_', '-' and '+'")))
+            Err((
+                "E_SIP_USERNAME",
+                format!(
+                    "sip_username {v:?} may only contain letters, digits, '.', '_', '-' and '+'"
+                ),
+            ))
         }
     });
     let policy = ctx.policy;
@@ -558,13 +722,22 @@ pub fn validate_row(rec: &Record, ctx: &RowContext) -> Result<RowData, RowReject
         if !v.is_empty() && v.len() <= 20 && v.bytes().all(|b| b.is_ascii_digit() || b == b'#') {
             Ok(v.to_string())
         } else {
-            Err(("E_PIN_FORMAT", "voicemail_pin must be 1 to 20 digits (and '#') (value not shown)".into()))
+            Err((
+                "E_PIN_FORMAT",
+                "voicemail_pin must be 1 to 20 digits (and '#') (value not shown)".into(),
+            ))
         }
     });
     d.enabled = ch.parse(Column::Enabled, check_bool);
     d.language = ch.parse(Column::Language, |v| {
         language::normalise(v).map(str::to_string).ok_or_else(|| {
-            ("E_LANGUAGE", format!("language {v:?} is not supported; accepted: {} (also en_US, de, German...)", language::accepted()))
+            (
+                "E_LANGUAGE",
+                format!(
+                    "language {v:?} is not supported; accepted: {} (also en_US, de, German...)",
+                    language::accepted()
+                ),
+            )
         })
     });
     d.timezone = ch.parse(Column::Timezone, |v| {
@@ -573,9 +746,18 @@ pub fn validate_row(rec: &Record, ctx: &RowContext) -> Result<RowData, RowReject
         })
     });
     d.transport = ch.parse(Column::Transport, |v| {
-        v.parse::<Transport>().map_err(|_| ("E_TRANSPORT", format!("transport {v:?} must be udp, tcp or tls")))
+        v.parse::<Transport>().map_err(|_| {
+            (
+                "E_TRANSPORT",
+                format!("transport {v:?} must be udp, tcp or tls"),
+            )
+        })
     });
-    d.phones = if ctx.map.has(Column::Phones) { phones_from_json(&mut ch) } else { phones_from_columns(&mut ch) };
+    d.phones = if ctx.map.has(Column::Phones) {
+        phones_from_json(&mut ch)
+    } else {
+        phones_from_columns(&mut ch)
+    };
     d.blf = ch.parse(Column::Blf, check_blf);
     d.site = ch.parse(Column::Site, |v| check_site(v, ctx.sites));
     match username {
@@ -583,7 +765,10 @@ pub fn validate_row(rec: &Record, ctx: &RowContext) -> Result<RowData, RowReject
             d.username = u;
             Ok(d)
         }
-        u => Err(RowRejected { username: u, issues: ch.issues }),
+        u => Err(RowRejected {
+            username: u,
+            issues: ch.issues,
+        }),
     }
 }
 

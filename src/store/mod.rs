@@ -15,7 +15,9 @@ pub use sled_store::SledStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("the data directory {0} is in use by another autoprov process (stop it, or run the command against the running server)")]
+    #[error(
+        "the data directory {0} is in use by another autoprov process (stop it, or run the command against the running server)"
+    )]
     Locked(String),
     #[error("the data directory changed while the import was being planned; run the import again")]
     Conflict,

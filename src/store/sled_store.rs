@@ -104,7 +104,11 @@ impl Keys {
         Keys {
             id: u.id.to_be_bytes(),
             username: u.username.as_bytes().to_vec(),
-            extensions: u.lines.iter().map(|l| l.extension.as_bytes().to_vec()).collect(),
+            extensions: u
+                .lines
+                .iter()
+                .map(|l| l.extension.as_bytes().to_vec())
+                .collect(),
             macs: u.phones.iter().map(|p| p.mac.bytes()).collect(),
         }
     }
