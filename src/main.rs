@@ -243,7 +243,6 @@ fn cmd_import(data: &Path, config: &Config, args: ImportArgs) -> Result<u8, Fail
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(out.as_bytes());
     if outcome.exit_code != 0
-        && args.format == Format::Text
         && let Some(first) = outcome.report.errors.first()
     {
         let place = match (first.line, &first.column) {
@@ -252,7 +251,8 @@ fn cmd_import(data: &Path, config: &Config, args: ImportArgs) -> Result<u8, Fail
             _ => String::new(),
         };
         eprintln!(
-            "autoprov: import refused, nothing written: {place}{} ({} error(s) in all)",
+            "autoprov: import of {} refused, nothing written: {place}{} ({} error(s) in all)",
+            opts.file_name,
             first.message,
             outcome.report.errors.len()
         );

@@ -207,7 +207,15 @@ pub fn run(
     } else {
         rejected.extend(plan.failed_rows.iter().copied());
     }
-    errors.sort_by_key(|e| (e.row, e.line));
+    // By row, then in the order the columns stand in the file.
+    let position = |e: &Issue| {
+        e.column
+            .as_deref()
+            .and_then(|c| columns::Column::ALL.iter().find(|k| k.name() == c))
+            .and_then(|k| map.get(*k))
+            .unwrap_or(usize::MAX)
+    };
+    errors.sort_by_key(|e| (e.row, position(e)));
     errors.dedup();
 
     report.warnings.append(&mut plan.warnings);
