@@ -38,6 +38,45 @@ pub enum Command {
     Phones(FormatArgs),
     /// Show the import history.
     History(FormatArgs),
+    /// Serve provisioning files to phones over HTTP and HTTPS.
+    Serve(ServeArgs),
+    /// Print exactly the bytes a phone gets over HTTPS for one of its files.
+    Render(RenderArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Plain-HTTP listener (default from the config's [listen], else 127.0.0.1:8080).
+    /// Over HTTP the per-phone file is a bootstrap without SIP passwords.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
+    /// HTTPS listener (default from the config's [listen], else 127.0.0.1:8443).
+    #[arg(long, value_name = "ADDR")]
+    pub https: Option<std::net::SocketAddr>,
+    /// Import this CSV (upsert) before serving; the report goes to stderr.
+    #[arg(long, value_name = "FILE")]
+    pub import: Option<PathBuf>,
+    /// Directory whose files override the built-in templates (e.g. yealink/mac.cfg).
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+    /// Serve full configs, SIP passwords included, over plain HTTP too (legacy fleets).
+    #[arg(long)]
+    pub allow_secrets_over_http: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The phone's MAC, in any common notation.
+    pub mac: String,
+    /// File name as the phone requests it (default: the vendor's main per-phone file).
+    #[arg(long, value_name = "NAME")]
+    pub file: Option<String>,
+    /// User-Agent to render for (boot and common files use its model and firmware).
+    #[arg(long, value_name = "UA")]
+    pub user_agent: Option<String>,
+    /// Directory whose files override the built-in templates, as for `serve`.
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

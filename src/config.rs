@@ -2,7 +2,10 @@
 //! autoprov runs with no file at all.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
 
 use serde::Deserialize;
 
@@ -35,6 +38,107 @@ impl Default for ImportPolicy {
     }
 }
 
+/// `[listen]`: where `serve` binds unless a flag says otherwise.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ListenConfig {
+    pub http: SocketAddr,
+    pub https: SocketAddr,
+}
+
+impl Default for ListenConfig {
+    fn default() -> Self {
+        ListenConfig {
+            http: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            https: SocketAddr::from(([127, 0, 0, 1], 8443)),
+        }
+    }
+}
+
+/// `[tls]`: PEM files to serve HTTPS with. Without them `serve` generates a
+/// self-signed certificate into `<data>/certs/` once and reuses it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+/// `[policy]`: who may fetch provisioning files at all. Everyone else gets
+/// the same 404 as an unknown MAC.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Source ranges allowed; loopback and private ranges by default, so zero
+    /// touch works on a private phone network and nothing is open beyond it.
+    pub allow: Vec<IpNet>,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        let allow = [
+            "127.0.0.0/8",
+            "::1/128",
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+            "192.168.0.0/16",
+            "fc00::/7",
+        ]
+        .iter()
+        .filter_map(|s| s.parse().ok())
+        .collect();
+        PolicyConfig { allow }
+    }
+}
+
+/// `[provision]`: how configs are delivered.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProvisionConfig {
+    /// Serve SIP passwords over plain HTTP too (legacy fleets without TLS).
+    pub allow_secrets_over_http: bool,
+    /// The HTTPS base URL the plain-HTTP bootstrap sends phones to; by default
+    /// built from the address the phone used and the HTTPS listener's port.
+    pub https_url: Option<String>,
+    /// How often phones re-check their config (minutes).
+    pub repeat_minutes: u32,
+    /// Re-check interval in the plain-HTTP bootstrap file, short so that the
+    /// phone comes back soon over HTTPS for its passwords.
+    pub bootstrap_repeat_minutes: u32,
+}
+
+impl Default for ProvisionConfig {
+    fn default() -> Self {
+        ProvisionConfig {
+            allow_secrets_over_http: false,
+            https_url: None,
+            repeat_minutes: 1440,
+            bootstrap_repeat_minutes: 5,
+        }
+    }
+}
+
+impl ProvisionConfig {
+    fn validate(&self) -> Result<(), String> {
+        if let Some(u) = &self.https_url {
+            let ok = u.starts_with("https://")
+                && u.len() > "https://".len()
+                && !u.chars().any(|c| c.is_whitespace() || c.is_control());
+            if !ok {
+                return Err(format!(
+                    "provision.https_url {u:?} must be an https:// URL without spaces"
+                ));
+            }
+        }
+        if self.repeat_minutes == 0 || self.bootstrap_repeat_minutes == 0 {
+            return Err(
+                "provision.repeat_minutes and bootstrap_repeat_minutes must be at least 1".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
 /// A site as written in the config (`[sites.NAME]`); missing keys take the defaults.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -55,6 +159,10 @@ struct SiteConfig {
 struct ConfigFile {
     import: ImportPolicy,
     sites: BTreeMap<String, SiteConfig>,
+    listen: ListenConfig,
+    tls: TlsConfig,
+    policy: PolicyConfig,
+    provision: ProvisionConfig,
 }
 
 /// The validated configuration.
@@ -63,6 +171,10 @@ pub struct Config {
     pub import: ImportPolicy,
     /// Always contains the `default` site.
     pub sites: Vec<Site>,
+    pub listen: ListenConfig,
+    pub tls: TlsConfig,
+    pub policy: PolicyConfig,
+    pub provision: ProvisionConfig,
 }
 
 impl Default for Config {
@@ -70,6 +182,10 @@ impl Default for Config {
         Config {
             import: ImportPolicy::default(),
             sites: vec![Site::default()],
+            listen: ListenConfig::default(),
+            tls: TlsConfig::default(),
+            policy: PolicyConfig::default(),
+            provision: ProvisionConfig::default(),
         }
     }
 }
@@ -99,9 +215,17 @@ impl Config {
         for (name, sc) in file.sites {
             sites.push(build_site(name, sc)?);
         }
+        if file.tls.cert.is_some() != file.tls.key.is_some() {
+            return Err("tls.cert and tls.key must be given together".into());
+        }
+        file.provision.validate()?;
         Ok(Config {
             import: file.import,
             sites,
+            listen: file.listen,
+            tls: file.tls,
+            policy: file.policy,
+            provision: file.provision,
         })
     }
 }
@@ -162,5 +286,23 @@ mod tests {
         assert_eq!(b.timezone, "Europe/Berlin");
         assert!(Config::parse("[sites.x]\nextension_range = \"9-1\"\n").is_err());
         assert!(Config::parse("bogus = 1\n").is_err());
+    }
+
+    #[test]
+    fn server_sections() {
+        let d = Config::default();
+        assert!(d.policy.allow.len() == 6 && !d.provision.allow_secrets_over_http);
+        assert_eq!(d.listen.https.port(), 8443);
+        let c = Config::parse(
+            "[policy]\nallow = [\"10.0.0.0/8\"]\n[provision]\nallow_secrets_over_http = true\n[listen]\nhttp = \"0.0.0.0:80\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.policy.allow.len(), 1);
+        assert!(c.provision.allow_secrets_over_http);
+        assert_eq!(c.listen.http.port(), 80);
+        assert_eq!(c.listen.https.port(), 8443);
+        assert!(Config::parse("[policy]\nallow = [\"10.0.0.0/33\"]\n").is_err());
+        assert!(Config::parse("[tls]\ncert = \"a.pem\"\n").is_err());
+        assert!(Config::parse("[provision]\nhttps_url = \"http://x/\"\n").is_err());
     }
 }

@@ -7,9 +7,11 @@
 pub mod config;
 pub mod domain;
 pub mod export;
+pub mod http;
 pub mod import;
 pub mod language;
 pub mod mac;
+pub mod provision;
 pub mod secret;
 pub mod store;
 pub mod vendor;

@@ -7,6 +7,7 @@ mod cli;
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -15,10 +16,15 @@ use serde_json::{Value, json};
 
 use autoprov::config::Config;
 use autoprov::domain::User;
+use autoprov::http::{AccessPolicy, CertSource, ServeError, ServeOptions, Server};
 use autoprov::import::read::{EncodingChoice, ReadOptions};
 use autoprov::import::{self, ImportOptions, Mode};
+use autoprov::mac::Mac;
+use autoprov::provision::{self, Channel, Provisioner, Refusal, Templates};
 use autoprov::store::{SledStore, Store, StoreError};
-use cli::{Cli, Command, EncodingArg, Format, ImportArgs, ModeArg, UsersCommand};
+use cli::{
+    Cli, Command, EncodingArg, Format, ImportArgs, ModeArg, RenderArgs, ServeArgs, UsersCommand,
+};
 
 /// A failure with the exit code it maps to.
 struct Fail {
@@ -42,6 +48,14 @@ impl From<StoreError> for Fail {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Logs go to stderr; RUST_LOG (e.g. `autoprov=info`) turns them up.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
@@ -133,6 +147,156 @@ fn run(cli: Cli) -> Result<u8, Fail> {
             }
             Ok(0)
         }
+        Command::Serve(args) => cmd_serve(&cli.data, &config, args),
+        Command::Render(args) => cmd_render(&cli.data, &config, args),
+    }
+}
+
+/// How long shutdown waits for requests in flight before closing them.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+
+fn provision_settings(config: &Config) -> provision::Settings {
+    provision::Settings {
+        repeat_minutes: config.provision.repeat_minutes,
+        bootstrap_repeat_minutes: config.provision.bootstrap_repeat_minutes,
+    }
+}
+
+fn cmd_serve(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> {
+    let templates = Templates::new(args.templates.as_deref()).map_err(|e| usage(e.into()))?;
+    let store = open_store(data, config)?;
+    if let Some(file) = &args.import {
+        let code = import_before_serving(&store, config, file)?;
+        if code != 0 {
+            return Ok(code);
+        }
+    }
+    let store = Arc::new(store);
+    let provisioner = Arc::new(Provisioner::new(
+        store.clone(),
+        templates,
+        provision_settings(config),
+    )?);
+    let cert = match (&config.tls.cert, &config.tls.key) {
+        (Some(cert), Some(key)) => CertSource::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        },
+        _ => CertSource::SelfSigned {
+            dir: data.join("certs"),
+        },
+    };
+    let opts = ServeOptions {
+        http: args.http.unwrap_or(config.listen.http),
+        https: args.https.unwrap_or(config.listen.https),
+        cert,
+        policy: AccessPolicy::new(config.policy.allow.clone()),
+        allow_secrets_over_http: args.allow_secrets_over_http
+            || config.provision.allow_secrets_over_http,
+        https_url: config.provision.https_url.clone(),
+        drain: DRAIN_LIMIT,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .map_err(runtime)?;
+    rt.block_on(async {
+        let server = Server::bind(opts).await.map_err(|e| match e {
+            ServeError::Bind { .. } => runtime(e.into()),
+            ServeError::Tls(_) => usage(e.into()),
+        })?;
+        eprintln!("autoprov: listening on http://{}", server.http_addr());
+        eprintln!("autoprov: listening on https://{}", server.https_addr());
+        server
+            .run(provisioner, autoprov::http::shutdown_signal())
+            .await;
+        Ok::<(), Fail>(())
+    })?;
+    store.flush()?;
+    eprintln!("autoprov: stopped");
+    Ok(0)
+}
+
+/// `serve --import FILE`: an upsert import with its text report on stderr.
+fn import_before_serving(store: &SledStore, config: &Config, file: &Path) -> Result<u8, Fail> {
+    let bytes = std::fs::read(file)
+        .with_context(|| format!("cannot read {}", file.display()))
+        .map_err(usage)?;
+    let opts = ImportOptions {
+        mode: Mode::Upsert,
+        dry_run: false,
+        partial: false,
+        source: None,
+        read: ReadOptions {
+            delimiter: None,
+            encoding: EncodingChoice::Auto,
+        },
+        show_secrets: false,
+        file_name: file.display().to_string(),
+    };
+    let outcome = import::run(store, config, &bytes, &opts, None).map_err(|e| runtime(e.into()))?;
+    eprint!("{}", outcome.report.to_text());
+    if outcome.exit_code != 0 {
+        eprintln!("autoprov: import refused, not serving");
+    }
+    Ok(outcome.exit_code as u8)
+}
+
+fn cmd_render(data: &Path, config: &Config, args: RenderArgs) -> Result<u8, Fail> {
+    let mac = Mac::parse(&args.mac).map_err(|e| usage(e.into()))?;
+    let templates = Templates::new(args.templates.as_deref()).map_err(|e| usage(e.into()))?;
+    let store = open_store(data, config)?;
+    let provisioner = Provisioner::new(Arc::new(store), templates, provision_settings(config))?;
+    let Some((_, vendor)) = provisioner.phone(mac)? else {
+        eprintln!("autoprov: no phone with MAC {} in the store", mac.colon());
+        return Ok(1);
+    };
+    let file = match &args.file {
+        Some(f) => f.trim_start_matches('/').to_string(),
+        None => match vendor.main_file().and_then(|r| r.file_name(mac)) {
+            Some(f) => f,
+            None => {
+                eprintln!(
+                    "autoprov: phone {} is a {} phone; autoprov has no {} templates yet",
+                    mac.colon(),
+                    vendor.name,
+                    vendor.name
+                );
+                return Ok(1);
+            }
+        },
+    };
+    let other_mac = provision::path::file_name(&format!("/{file}"))
+        .and_then(|n| provision::path::matches(&n).into_iter().find_map(|m| m.mac))
+        .filter(|m| *m != mac);
+    if let Some(other) = other_mac {
+        return Err(usage(anyhow::anyhow!(
+            "--file {file} belongs to MAC {}, not {}",
+            other.colon(),
+            mac.colon()
+        )));
+    }
+    let req = provision::Request {
+        path: &format!("/{file}"),
+        user_agent: args.user_agent.as_deref(),
+        channel: Channel::Secure,
+    };
+    match provisioner.respond(&req) {
+        Ok(served) => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&served.body)
+                .and_then(|_| out.flush())
+                .context("cannot write to standard output")
+                .map_err(runtime)?;
+            Ok(0)
+        }
+        Err(r @ (Refusal::UnknownMac(_) | Refusal::UaMismatch { .. })) => {
+            eprintln!("autoprov: {r}");
+            Ok(1)
+        }
+        Err(r) if r.is_server_error() => Err(runtime(r.into())),
+        Err(r) => Err(usage(anyhow::anyhow!("{file}: {r}"))),
     }
 }
 

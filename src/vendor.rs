@@ -1,8 +1,12 @@
 //! Vendors as data: one table row per vendor.
 //!
-//! The provisioning and DHCP parts extend the row (file patterns, User-Agent
-//! parsers, templates, value maps); everything vendor-specific is looked up here
-//! rather than matched on in scattered code.
+//! The provisioning and DHCP parts read everything vendor-specific from here
+//! (file-name patterns, User-Agent parser, template names, value maps), so
+//! adding a vendor means one row plus its templates, not match arms spread
+//! through the code.
+
+use crate::domain::Transport;
+use crate::mac::Mac;
 
 /// One vendor's identity facts.
 #[derive(Debug)]
@@ -15,6 +19,301 @@ pub struct Vendor {
     pub name: &'static str,
     /// MAC OUIs (first 3 bytes) known to belong to the vendor's phones.
     pub ouis: &'static [[u8; 3]],
+    /// How the vendor's phones are provisioned over HTTP(S);
+    /// [`Provisioning::NONE`] until someone writes the vendor's templates.
+    pub provisioning: Provisioning,
+}
+
+/// Everything the provisioning server needs to know about one vendor.
+#[derive(Debug)]
+pub struct Provisioning {
+    /// The files the phones request, as exact file-name patterns.
+    pub files: &'static [FileRule],
+    /// Reads model, firmware and MAC out of the vendor's User-Agent.
+    pub user_agent: Option<fn(&str) -> Option<UaInfo>>,
+    /// SIP transport → the vendor's setting value.
+    pub transports: &'static [(Transport, &'static str)],
+    /// BCP 47 tag (`fr-CA`) or primary subtag (`fr`) → the vendor's language
+    /// name; full tags are looked up first.
+    pub languages: &'static [(&'static str, &'static str)],
+    /// IANA zone → the vendor's own zone name, where the vendor has one.
+    pub timezone_names: &'static [(&'static str, &'static str)],
+}
+
+impl Provisioning {
+    /// A vendor whose files autoprov does not serve yet.
+    pub const NONE: Provisioning = Provisioning {
+        files: &[],
+        user_agent: None,
+        transports: &[],
+        languages: &[],
+        timezone_names: &[],
+    };
+}
+
+/// How a phone writes its MAC into a file name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MacCase {
+    Lower,
+    Upper,
+}
+
+impl MacCase {
+    pub fn format(self, mac: Mac) -> String {
+        match self {
+            MacCase::Lower => mac.plain(),
+            MacCase::Upper => mac.upper(),
+        }
+    }
+}
+
+/// One element of a file-name pattern. Patterns only ever match the
+/// characters these parts allow, so no request name can escape the root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// Literal text, matched exactly.
+    Lit(&'static str),
+    /// The phone's MAC as 12 hex digits. Requests in either case match
+    /// (vendors.md §0); the case is the one the phone uses, for building names.
+    Mac(MacCase),
+    /// Exactly this many ASCII digits.
+    Digits(usize),
+}
+
+/// What a file is to the server, which decides who may get what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// The per-MAC file carrying SIP passwords: staged over plain HTTP, and
+    /// what `autoprov render` prints by default.
+    Main,
+    /// Per-MAC, no secrets (Yealink's `<mac>.boot`).
+    PerMac,
+    /// The same for every phone of the vendor; never carries secrets, and
+    /// never depends on whether the requesting MAC is known.
+    Common,
+}
+
+/// One file a vendor's phones request.
+#[derive(Debug)]
+pub struct FileRule {
+    pub pattern: &'static [Part],
+    pub kind: FileKind,
+    /// Template name under `phone_templates/`, e.g. `yealink/mac.cfg`.
+    pub template: &'static str,
+    pub content_type: &'static str,
+}
+
+impl FileRule {
+    /// The MAC part of the pattern, if the file is per-MAC.
+    pub fn mac_case(&self) -> Option<MacCase> {
+        self.pattern.iter().find_map(|p| match p {
+            Part::Mac(c) => Some(*c),
+            _ => None,
+        })
+    }
+
+    /// The file name this rule gives for `mac`; `None` if the pattern has
+    /// parts a MAC cannot fill (digits).
+    pub fn file_name(&self, mac: Mac) -> Option<String> {
+        let mut out = String::new();
+        for p in self.pattern {
+            match p {
+                Part::Lit(s) => out.push_str(s),
+                Part::Mac(c) => out.push_str(&c.format(mac)),
+                Part::Digits(_) => return None,
+            }
+        }
+        Some(out)
+    }
+
+    /// Matches a decoded file name; `Some(mac)` (inner `None` for files
+    /// without a MAC) when every part matches and nothing is left over.
+    pub fn matches(&self, name: &str) -> Option<Option<Mac>> {
+        let mut rest = name;
+        let mut mac = None;
+        for p in self.pattern {
+            match p {
+                Part::Lit(s) => rest = rest.strip_prefix(s)?,
+                Part::Mac(_) => {
+                    let hex = rest.get(..12)?;
+                    if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        return None;
+                    }
+                    mac = Some(Mac::parse(hex).ok()?);
+                    rest = &rest[12..];
+                }
+                Part::Digits(n) => {
+                    let digits = rest.get(..*n)?;
+                    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+                        return None;
+                    }
+                    rest = &rest[*n..];
+                }
+            }
+        }
+        rest.is_empty().then_some(mac)
+    }
+}
+
+/// What a User-Agent says about the phone sending it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UaInfo {
+    /// Lower case, without the vendor's `SIP-` prefix (`t54w`).
+    pub model: Option<String>,
+    pub firmware: Option<String>,
+    pub mac: Option<Mac>,
+}
+
+impl UaInfo {
+    /// The first dotted field of the firmware as a number (`96` for
+    /// `96.86.0.100`): Yealink names its common file after it.
+    pub fn firmware_major(&self) -> Option<u64> {
+        let fw = self.firmware.as_deref()?;
+        let first = fw.split('.').next()?;
+        if first.is_empty() || first.len() > 12 || !first.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        first.parse().ok()
+    }
+}
+
+impl Vendor {
+    /// The rule of the file `autoprov render` shows by default.
+    pub fn main_file(&self) -> Option<&'static FileRule> {
+        self.provisioning
+            .files
+            .iter()
+            .find(|r| r.kind == FileKind::Main)
+    }
+
+    /// How this vendor writes MACs in file names (from its main file).
+    pub fn mac_case(&self) -> Option<MacCase> {
+        self.provisioning.files.iter().find_map(FileRule::mac_case)
+    }
+
+    /// The vendor's value for a SIP transport.
+    pub fn transport_value(&self, t: Transport) -> Option<&'static str> {
+        self.provisioning
+            .transports
+            .iter()
+            .find(|(k, _)| *k == t)
+            .map(|(_, v)| *v)
+    }
+
+    /// The vendor's name for a BCP 47 language tag: the full tag first,
+    /// then its primary subtag.
+    pub fn language_name(&self, tag: &str) -> Option<&'static str> {
+        let table = self.provisioning.languages;
+        let primary = tag.split('-').next().unwrap_or(tag);
+        table
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(tag))
+            .or_else(|| table.iter().find(|(k, _)| k.eq_ignore_ascii_case(primary)))
+            .map(|(_, v)| *v)
+    }
+
+    /// The vendor's own name for an IANA zone, where it has one.
+    pub fn timezone_name(&self, iana: &str) -> Option<&'static str> {
+        self.provisioning
+            .timezone_names
+            .iter()
+            .find(|(k, _)| *k == iana)
+            .map(|(_, v)| *v)
+    }
+}
+
+/// Yealink facts (vendors.md §1): boot files, common `y0000000000XX.cfg`
+/// named after the firmware's first field, lowercase `<mac>.cfg`.
+const YEALINK: Provisioning = Provisioning {
+    files: &[
+        FileRule {
+            pattern: &[Part::Mac(MacCase::Lower), Part::Lit(".boot")],
+            kind: FileKind::PerMac,
+            template: "yealink/boot",
+            content_type: "text/plain; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Lit("y000000000000.boot")],
+            kind: FileKind::Common,
+            template: "yealink/boot",
+            content_type: "text/plain; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Lit("y"), Part::Digits(12), Part::Lit(".cfg")],
+            kind: FileKind::Common,
+            template: "yealink/common.cfg",
+            content_type: "text/plain; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Mac(MacCase::Lower), Part::Lit(".cfg")],
+            kind: FileKind::Main,
+            template: "yealink/mac.cfg",
+            content_type: "text/plain; charset=utf-8",
+        },
+    ],
+    user_agent: Some(yealink_user_agent),
+    // account.N.sip_server.M.transport_type [2src].
+    transports: &[
+        (Transport::Udp, "0"),
+        (Transport::Tcp, "1"),
+        (Transport::Tls, "2"),
+    ],
+    // lang.gui / lang.wui names from vendors.md §1.4 (Wazo's map).
+    languages: &[
+        ("en", "English"),
+        ("fr", "French"),
+        ("de", "German"),
+        ("it", "Italian"),
+        ("es", "Spanish"),
+    ],
+    // local_time.time_zone_name: France(Paris) from vendors.md §1.4 [k];
+    // Pakistan(Islamabad) and India(Calcutta) from the Yealink admin
+    // guide's AutoDST section. Add rows only from Yealink's own list.
+    timezone_names: &[
+        ("Europe/Paris", "France(Paris)"),
+        ("Asia/Karachi", "Pakistan(Islamabad)"),
+        ("Asia/Kolkata", "India(Calcutta)"),
+    ],
+};
+
+/// `Yealink SIP-T54W 96.86.0.100 80:5e:c0:12:34:56`, `Yealink SIP VP-T49G …`,
+/// `Yealink W52P …`, and the MAC-less `Yealink-T46G 28.71.0.81 28.1.0.128.0.0.0`.
+fn yealink_user_agent(ua: &str) -> Option<UaInfo> {
+    let lower = ua.trim().to_ascii_lowercase();
+    let rest = lower.strip_prefix("yealink")?;
+    let rest = match rest.as_bytes().first() {
+        Some(b' ') | Some(b'\t') => rest,
+        Some(b'-') => &rest[1..],
+        _ => return None,
+    };
+    let mut tokens = rest.split_whitespace().peekable();
+    if tokens.peek() == Some(&"sip") {
+        tokens.next();
+    }
+    let model = tokens
+        .next()
+        .map(|m| m.strip_prefix("sip-").unwrap_or(m))
+        .filter(|m| {
+            !m.is_empty()
+                && m.len() <= 32
+                && m.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        .map(str::to_string);
+    let firmware = tokens
+        .next()
+        .filter(|f| {
+            f.len() <= 32 && f.contains('.') && f.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        })
+        .map(str::to_string);
+    let mac = tokens
+        .next()
+        .filter(|m| m.len() == 17)
+        .and_then(|m| Mac::parse(m).ok());
+    Some(UaInfo {
+        model,
+        firmware,
+        mac,
+    })
 }
 
 /// Every vendor autoprov knows. Sources: vendors.md (Wazo's DHCP classes).
@@ -23,6 +322,7 @@ pub static VENDORS: &[Vendor] = &[
         id: "yealink",
         aliases: &[],
         name: "Yealink",
+        provisioning: YEALINK,
         ouis: &[
             [0x00, 0x15, 0x65],
             [0xe4, 0x34, 0xd7],
@@ -43,6 +343,7 @@ pub static VENDORS: &[Vendor] = &[
         aliases: &["poly"],
         name: "Poly/Polycom",
         ouis: &[[0x00, 0x04, 0xf2], [0x64, 0x16, 0x7f], [0x48, 0x25, 0x67]],
+        provisioning: Provisioning::NONE,
     },
     Vendor {
         id: "cisco",
@@ -56,24 +357,28 @@ pub static VENDORS: &[Vendor] = &[
             [0x10, 0xbd, 0x18],
             [0xd0, 0xec, 0x35],
         ],
+        provisioning: Provisioning::NONE,
     },
     Vendor {
         id: "grandstream",
         aliases: &["gs"],
         name: "Grandstream",
         ouis: &[[0x00, 0x0b, 0x82], [0xc0, 0x74, 0xad], [0xec, 0x74, 0xd7]],
+        provisioning: Provisioning::NONE,
     },
     Vendor {
         id: "snom",
         aliases: &[],
         name: "Snom",
         ouis: &[[0x00, 0x04, 0x13], [0x00, 0x08, 0x7b]],
+        provisioning: Provisioning::NONE,
     },
     Vendor {
         id: "fanvil",
         aliases: &[],
         name: "Fanvil",
         ouis: &[[0x00, 0xa8, 0x59], [0x0c, 0x38, 0x3e]],
+        provisioning: Provisioning::NONE,
     },
 ];
 
@@ -100,6 +405,14 @@ pub fn known_ids() -> String {
     VENDORS.iter().map(|v| v.id).collect::<Vec<_>>().join(", ")
 }
 
+/// The first vendor whose parser recognises this User-Agent.
+pub fn parse_user_agent(ua: &str) -> Option<(&'static Vendor, UaInfo)> {
+    VENDORS.iter().find_map(|v| {
+        let parse = v.provisioning.user_agent?;
+        parse(ua).map(|info| (v, info))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +425,76 @@ mod tests {
         for v in VENDORS {
             assert!(by_id(v.id).is_some());
         }
+    }
+
+    fn mac(s: &str) -> Mac {
+        Mac::parse(s).unwrap()
+    }
+
+    #[test]
+    fn yealink_user_agents() {
+        let (v, i) = parse_user_agent("Yealink SIP-T54W 96.86.0.100 80:5e:c0:12:34:56").unwrap();
+        assert_eq!(v.id, "yealink");
+        assert_eq!(i.model.as_deref(), Some("t54w"));
+        assert_eq!(i.firmware.as_deref(), Some("96.86.0.100"));
+        assert_eq!(i.mac, Some(mac("805ec0123456")));
+        assert_eq!(i.firmware_major(), Some(96));
+
+        let (_, i) = parse_user_agent("Yealink SIP VP-T49G 51.80.0.10 00:15:65:9b:5a:44").unwrap();
+        assert_eq!(i.model.as_deref(), Some("vp-t49g"));
+        let (_, i) = parse_user_agent("Yealink W52P 25.80.0.15 00:15:65:b8:60:05").unwrap();
+        assert_eq!(i.model.as_deref(), Some("w52p"));
+        let (_, i) = parse_user_agent("yealink SIP-T28P 2.70.0.140 00:15:65:13:ae:0b").unwrap();
+        assert_eq!(i.model.as_deref(), Some("t28p"));
+        let (_, i) = parse_user_agent("Yealink-T46G 28.71.0.81 28.1.0.128.0.0.0").unwrap();
+        assert_eq!(i.model.as_deref(), Some("t46g"));
+        assert_eq!(i.firmware.as_deref(), Some("28.71.0.81"));
+        assert_eq!(i.mac, None);
+
+        assert!(parse_user_agent("curl/8.5.0").is_none());
+        assert!(parse_user_agent("Yealinkish 1.2").is_none());
+        assert!(parse_user_agent("").is_none());
+        // Garbage after the vendor name never panics and yields nothing useful.
+        let (_, i) = parse_user_agent("Yealink \u{fffd}\u{fffd} 1..2 zz").unwrap();
+        assert_eq!(i.mac, None);
+    }
+
+    #[test]
+    fn file_patterns() {
+        let y = by_id("yealink").unwrap();
+        let main = y.main_file().unwrap();
+        assert_eq!(
+            main.file_name(mac("80:5e:c0:12:34:56")).as_deref(),
+            Some("805ec0123456.cfg")
+        );
+        assert_eq!(
+            main.matches("805ec0123456.cfg"),
+            Some(Some(mac("805ec0123456")))
+        );
+        assert_eq!(
+            main.matches("805EC0123456.cfg"),
+            Some(Some(mac("805ec0123456")))
+        );
+        assert_eq!(main.matches("805ec0123456.cfg.bak"), None);
+        assert_eq!(main.matches("805ec012345.cfg"), None);
+        assert_eq!(main.matches("ffffffffffff.cfg"), None);
+        assert_eq!(main.matches("é05ec0123456.cfg"), None);
+        let common = &y.provisioning.files[2];
+        assert_eq!(common.matches("y000000000096.cfg"), Some(None));
+        assert_eq!(common.matches("y00000000096.cfg"), None);
+        assert_eq!(common.matches("y0000000000x6.cfg"), None);
+        assert_eq!(y.mac_case(), Some(MacCase::Lower));
+    }
+
+    #[test]
+    fn value_maps() {
+        let y = by_id("yealink").unwrap();
+        assert_eq!(y.transport_value(Transport::Tls), Some("2"));
+        assert_eq!(y.language_name("fr-CA"), Some("French"));
+        assert_eq!(y.language_name("de-DE"), Some("German"));
+        assert_eq!(y.language_name("ja-JP"), None);
+        assert_eq!(y.timezone_name("Europe/Paris"), Some("France(Paris)"));
+        let p = by_id("polycom").unwrap();
+        assert!(p.provisioning.files.is_empty() && p.main_file().is_none());
     }
 }

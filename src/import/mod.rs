@@ -271,7 +271,12 @@ pub fn run(
         unchanged: report.summary.unchanged,
         skipped: report.summary.skipped,
     };
+    tracing::info!(changes = plan.changes.changes.len(), "applying import");
     store.apply(snapshot.generation, &plan.changes, &record)?;
+    tracing::info!(
+        changes = plan.changes.changes.len(),
+        "import applied and flushed"
+    );
     report.applied = true;
     Ok(Outcome { report, exit_code })
 }

@@ -1,0 +1,428 @@
+//! The provisioning listeners: plain HTTP and HTTPS on hyper 1 with the
+//! hyper-util auto builder (HTTP/1.1 and h2), tokio-rustls for TLS.
+//!
+//! Every slow or hostile client is bounded: TLS handshakes and request
+//! headers time out, headers are size-limited, request bodies are never read
+//! (only GET/HEAD are answered), and shutdown drains for a limited time.
+
+pub mod policy;
+pub mod record;
+pub mod tls;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{
+    ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderValue, USER_AGENT,
+};
+use hyper::service::service_fn;
+use hyper::{Method, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::provision::{self, Channel, NOT_FOUND_BODY, Provisioner};
+pub use policy::AccessPolicy;
+pub use tls::{CertSource, TlsError};
+
+/// A client must finish the TLS handshake within this time.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// ... and send its request headers within this time.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Read buffer per HTTP/1 connection, which bounds the request head; h2
+/// header lists get the same bound.
+const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// What `serve` needs besides the provisioner.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub http: SocketAddr,
+    pub https: SocketAddr,
+    pub cert: CertSource,
+    pub policy: AccessPolicy,
+    pub allow_secrets_over_http: bool,
+    /// Fixed HTTPS base URL for the plain-HTTP bootstrap.
+    pub https_url: Option<String>,
+    /// How long shutdown waits for requests in flight.
+    pub drain: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
+/// Both listeners, bound and ready.
+pub struct Server {
+    http: TcpListener,
+    https: TcpListener,
+    acceptor: TlsAcceptor,
+    opts: ServeOptions,
+    http_addr: SocketAddr,
+    https_addr: SocketAddr,
+}
+
+impl Server {
+    /// Loads (or creates) the certificate and binds both ports.
+    pub async fn bind(opts: ServeOptions) -> Result<Server, ServeError> {
+        let tls = tls::server_config(&opts.cert, &[opts.https.ip()])?;
+        let http = listen(opts.http).await?;
+        let https = listen(opts.https).await?;
+        let http_addr = http.local_addr().unwrap_or(opts.http);
+        let https_addr = https.local_addr().unwrap_or(opts.https);
+        Ok(Server {
+            http,
+            https,
+            acceptor: TlsAcceptor::from(tls),
+            opts,
+            http_addr,
+            https_addr,
+        })
+    }
+
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    pub fn https_addr(&self) -> SocketAddr {
+        self.https_addr
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting and waits up
+    /// to the drain limit for open requests.
+    pub async fn run(self, provisioner: Arc<Provisioner>, shutdown: impl Future<Output = ()>) {
+        let app = Arc::new(App {
+            provisioner,
+            policy: self.opts.policy.clone(),
+            secrets_over_http: self.opts.allow_secrets_over_http,
+            https_url: self.opts.https_url.clone(),
+            https_port: self.https_addr.port(),
+        });
+        let builder = Arc::new(builder());
+        let graceful = GracefulShutdown::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                r = self.http.accept() => match r {
+                    Ok((tcp, peer)) => {
+                        let conn = conn_info(&tcp, peer, false);
+                        serve_conn(tcp, conn, &app, &builder, graceful.watcher());
+                    }
+                    Err(e) => accept_failed(e).await,
+                },
+                r = self.https.accept() => match r {
+                    Ok((tcp, peer)) => {
+                        let conn = conn_info(&tcp, peer, true);
+                        let (app, builder, acceptor) = (app.clone(), builder.clone(), self.acceptor.clone());
+                        let watcher = graceful.watcher();
+                        tokio::spawn(async move {
+                            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                                Ok(Ok(tls)) => serve_conn(tls, conn, &app, &builder, watcher),
+                                Ok(Err(e)) => tracing::debug!(peer = %conn.peer, error = %e, "TLS handshake failed"),
+                                Err(_) => tracing::debug!(peer = %conn.peer, "TLS handshake timed out"),
+                            }
+                        });
+                    }
+                    Err(e) => accept_failed(e).await,
+                },
+                _ = &mut shutdown => break,
+            }
+        }
+        drop(self.http);
+        drop(self.https);
+        tokio::select! {
+            _ = graceful.shutdown() => {}
+            _ = tokio::time::sleep(self.opts.drain) => {
+                tracing::warn!("drain limit reached; closing the remaining connections");
+            }
+        }
+    }
+}
+
+async fn listen(addr: SocketAddr) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })
+}
+
+/// Accept errors (e.g. out of file descriptors) are transient: back off
+/// briefly instead of spinning.
+async fn accept_failed(e: std::io::Error) {
+    tracing::warn!(error = %e, "accept failed");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+fn builder() -> auto::Builder<TokioExecutor> {
+    let mut b = auto::Builder::new(TokioExecutor::new());
+    b.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .max_buf_size(MAX_HEADER_BYTES);
+    b.http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(MAX_HEADER_BYTES as u32)
+        .max_concurrent_streams(32)
+        .keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_timeout(Duration::from_secs(10));
+    b
+}
+
+/// Addresses of one accepted connection.
+#[derive(Debug, Clone, Copy)]
+struct ConnInfo {
+    peer: SocketAddr,
+    local: SocketAddr,
+    secure: bool,
+}
+
+fn conn_info(tcp: &tokio::net::TcpStream, peer: SocketAddr, secure: bool) -> ConnInfo {
+    let _ = tcp.set_nodelay(true);
+    ConnInfo {
+        peer,
+        local: tcp.local_addr().unwrap_or(peer),
+        secure,
+    }
+}
+
+fn serve_conn<IO>(
+    io: IO,
+    conn: ConnInfo,
+    app: &Arc<App>,
+    builder: &Arc<auto::Builder<TokioExecutor>>,
+    watcher: Watcher,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let app = app.clone();
+    let service = service_fn(move |req| {
+        let app = app.clone();
+        async move { Ok::<_, Infallible>(app.handle(conn, req)) }
+    });
+    let served = builder
+        .serve_connection(TokioIo::new(io), service)
+        .into_owned();
+    let fut = watcher.watch(served);
+    tokio::spawn(async move {
+        if let Err(e) = fut.await {
+            tracing::debug!(peer = %conn.peer, error = %e, "connection ended with an error");
+        }
+    });
+}
+
+/// Shared per-server state.
+struct App {
+    provisioner: Arc<Provisioner>,
+    policy: AccessPolicy,
+    secrets_over_http: bool,
+    https_url: Option<String>,
+    https_port: u16,
+}
+
+type Resp = Response<Full<Bytes>>;
+
+impl App {
+    fn handle(&self, conn: ConnInfo, req: hyper::Request<Incoming>) -> Resp {
+        if req.method() != Method::GET && req.method() != Method::HEAD {
+            tracing::info!(peer = %conn.peer, method = %req.method(), "method not allowed");
+            return method_not_allowed();
+        }
+        let ua = req.headers().get(USER_AGENT).and_then(|v| v.to_str().ok());
+        let channel = if conn.secure || self.secrets_over_http {
+            Channel::Secure
+        } else {
+            Channel::Bootstrap {
+                https_url: self.bootstrap_url(&req, conn.local),
+            }
+        };
+        let preq = provision::Request {
+            path: req.uri().path(),
+            user_agent: ua,
+            channel,
+        };
+        let (status, mut resp) = self.answer(conn, &preq);
+        if req.method() == Method::HEAD {
+            head_only(&mut resp);
+        }
+        let id = self.provisioner.identify(&preq);
+        if let Err(e) = record::record(
+            self.provisioner.store(),
+            &id,
+            conn.peer.ip(),
+            ua,
+            status.as_u16(),
+        ) {
+            tracing::warn!(error = %e, "cannot record the fetch");
+        }
+        resp
+    }
+
+    /// The response, after the access policy and the provisioner had their say.
+    fn answer(&self, conn: ConnInfo, preq: &provision::Request<'_>) -> (StatusCode, Resp) {
+        let scheme = if conn.secure { "https" } else { "http" };
+        if !self.policy.allows(conn.peer.ip()) {
+            tracing::info!(peer = %conn.peer, scheme, path = ?preq.path, "refused: source not in policy.allow");
+            return (StatusCode::NOT_FOUND, not_found());
+        }
+        match self.provisioner.respond(preq) {
+            Ok(served) => {
+                tracing::info!(
+                    peer = %conn.peer, scheme, file = %served.file, vendor = served.vendor,
+                    staged = served.staged, "served"
+                );
+                (StatusCode::OK, ok(served))
+            }
+            Err(r) if r.is_server_error() => {
+                tracing::error!(peer = %conn.peer, scheme, path = ?preq.path, error = %r, "cannot answer");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    plain(StatusCode::INTERNAL_SERVER_ERROR, b"internal error\n"),
+                )
+            }
+            Err(r) => {
+                tracing::info!(peer = %conn.peer, scheme, path = ?preq.path, reason = %r, "not found");
+                (StatusCode::NOT_FOUND, not_found())
+            }
+        }
+    }
+
+    /// `https://<host>:<https port>/`: the configured URL, else the host the
+    /// phone used to reach us, else the address it connected to.
+    fn bootstrap_url(&self, req: &hyper::Request<Incoming>, local: SocketAddr) -> String {
+        if let Some(u) = &self.https_url {
+            return u.clone();
+        }
+        let from_header = req.uri().host().map(str::to_string).or_else(|| {
+            req.headers()
+                .get(HOST)
+                .and_then(|h| h.to_str().ok())
+                .and_then(host_part)
+        });
+        let host = from_header.unwrap_or_else(|| match local.ip().to_canonical() {
+            std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+            v4 => v4.to_string(),
+        });
+        format!("https://{host}:{}/", self.https_port)
+    }
+}
+
+/// The host of a `Host` header (without port), if it is a plain DNS name,
+/// IPv4 address or bracketed IPv6 address. Anything else is ignored.
+fn host_part(h: &str) -> Option<String> {
+    let h = h.trim();
+    if let Some(rest) = h.strip_prefix('[') {
+        let (inside, _) = rest.split_once(']')?;
+        let ip: std::net::Ipv6Addr = inside.parse().ok()?;
+        return Some(format!("[{ip}]"));
+    }
+    let host = h.split(':').next()?;
+    let ok = !host.is_empty()
+        && host.len() <= 253
+        && h.matches(':').count() <= 1
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    ok.then(|| host.to_ascii_lowercase())
+}
+
+fn plain(status: StatusCode, body: &'static [u8]) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::from_static(body)));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// The single "no" every refusal shares.
+fn not_found() -> Resp {
+    plain(StatusCode::NOT_FOUND, NOT_FOUND_BODY)
+}
+
+fn method_not_allowed() -> Resp {
+    let mut r = plain(
+        StatusCode::METHOD_NOT_ALLOWED,
+        b"only GET and HEAD are served\n",
+    );
+    r.headers_mut()
+        .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+    r
+}
+
+fn ok(served: provision::Served) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::from(served.body)));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(served.content_type));
+    r.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// A HEAD answer: the GET headers with the length stated, no body (h2
+/// rejects a HEAD response that carries data).
+fn head_only(resp: &mut Resp) {
+    use hyper::body::Body;
+    let len = resp.body().size_hint().exact().unwrap_or(0);
+    resp.headers_mut()
+        .insert(CONTENT_LENGTH, HeaderValue::from(len));
+    *resp.body_mut() = Full::new(Bytes::new());
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_part;
+
+    #[test]
+    fn hosts() {
+        assert_eq!(
+            host_part("prov.example.com:8080").as_deref(),
+            Some("prov.example.com")
+        );
+        assert_eq!(host_part("10.0.0.1").as_deref(), Some("10.0.0.1"));
+        assert_eq!(host_part("[fd00::1]:80").as_deref(), Some("[fd00::1]"));
+        assert_eq!(host_part("evil/path"), None);
+        assert_eq!(host_part("a b"), None);
+        assert_eq!(host_part("[zz]"), None);
+        assert_eq!(host_part("fd00::1"), None);
+    }
+}

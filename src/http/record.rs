@@ -1,0 +1,52 @@
+//! The fetch log: every request about a known phone updates its
+//! `PhoneState` (time, source, User-Agent, file, status), and a served file
+//! teaches the model and firmware the User-Agent reported.
+
+use std::net::IpAddr;
+
+use crate::import::now_rfc3339;
+use crate::provision::Identity;
+use crate::store::{Fetch, PhoneState, Store, StoreError};
+
+/// Longest User-Agent kept; longer ones are cut (they are only shown).
+const MAX_UA: usize = 256;
+
+/// Records one request. Only MACs that belong to a phone in the store are
+/// recorded, so strangers cannot fill the store with made-up MACs.
+pub fn record(
+    store: &(dyn Store + Send + Sync),
+    id: &Identity,
+    ip: IpAddr,
+    user_agent: Option<&str>,
+    status: u16,
+) -> Result<(), StoreError> {
+    let Some(mac) = id.mac else { return Ok(()) };
+    if store.user_by_mac(mac)?.is_none() {
+        return Ok(());
+    }
+    let mut state: PhoneState = store.phone_state(mac)?.unwrap_or_default();
+    state.last_fetch = Some(Fetch {
+        time: now_rfc3339(),
+        ip: ip.to_canonical().to_string(),
+        user_agent: clean(user_agent.unwrap_or("")),
+        file: id.file.clone().unwrap_or_else(|| "(invalid name)".into()),
+        status,
+    });
+    if status == 200
+        && let Some(ua) = &id.ua
+        && ua.mac.is_none_or(|m| m == mac)
+    {
+        if ua.model.is_some() {
+            state.learned_model = ua.model.clone();
+        }
+        if ua.firmware.is_some() {
+            state.firmware = ua.firmware.clone();
+        }
+    }
+    store.put_phone_state(mac, &state)
+}
+
+/// Printable, bounded copy of a header value.
+fn clean(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(MAX_UA).collect()
+}

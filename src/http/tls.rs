@@ -1,0 +1,190 @@
+//! The HTTPS certificate: configured PEM files, or a self-signed one
+//! generated on first start into `<data>/certs/` and reused afterwards so
+//! its fingerprint stays stable for phones that pin or trust on first use.
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::ServerConfig;
+use rustls::crypto::CryptoProvider;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read {path}: {message}")]
+    Read { path: String, message: String },
+    #[error("{path} holds no certificate")]
+    NoCert { path: String },
+    #[error("found {present} but not {missing}; give both or remove the one left")]
+    HalfPair { present: String, missing: String },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot generate the self-signed certificate: {0}")]
+    Generate(#[from] rcgen::Error),
+    #[error("the certificate and key are not usable together: {0}")]
+    Rustls(#[from] rustls::Error),
+}
+
+/// Where the certificate comes from.
+#[derive(Debug, Clone)]
+pub enum CertSource {
+    /// `[tls] cert/key` from the config.
+    Files { cert: PathBuf, key: PathBuf },
+    /// Generated once into this directory (`<data>/certs`).
+    SelfSigned { dir: PathBuf },
+}
+
+/// The one crypto provider autoprov uses (ring). Installed as the process
+/// default too, so nothing else can pick a different one implicitly.
+pub fn provider() -> Arc<CryptoProvider> {
+    let p = rustls::crypto::ring::default_provider();
+    // Err only means a default is already installed (e.g. a second server in
+    // the same process); ours is passed explicitly below either way.
+    let _ = p.clone().install_default();
+    Arc::new(p)
+}
+
+/// Loads or generates the certificate and builds the rustls config
+/// (TLS 1.2 and 1.3, ALPN h2 and http/1.1).
+pub fn server_config(source: &CertSource, names: &[IpAddr]) -> Result<Arc<ServerConfig>, TlsError> {
+    let (cert_path, key_path) = match source {
+        CertSource::Files { cert, key } => (cert.clone(), key.clone()),
+        CertSource::SelfSigned { dir } => ensure_self_signed(dir, names)?,
+    };
+    let certs = CertificateDer::pem_file_iter(&cert_path)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| read_error(&cert_path, e))?;
+    if certs.is_empty() {
+        return Err(TlsError::NoCert {
+            path: cert_path.display().to_string(),
+        });
+    }
+    let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| read_error(&key_path, e))?;
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+fn read_error(path: &Path, e: rustls_pki_types::pem::Error) -> TlsError {
+    TlsError::Read {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// `<dir>/cert.pem` and `<dir>/key.pem`, generated if neither exists.
+fn ensure_self_signed(dir: &Path, names: &[IpAddr]) -> Result<(PathBuf, PathBuf), TlsError> {
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    match (cert.exists(), key.exists()) {
+        (true, true) => return Ok((cert, key)),
+        (true, false) => return Err(half(&cert, &key)),
+        (false, true) => return Err(half(&key, &cert)),
+        (false, false) => {}
+    }
+    let (cert_pem, key_pem) = generate(names)?;
+    std::fs::create_dir_all(dir).map_err(|source| TlsError::Write {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    write_private(&key, key_pem.as_bytes())?;
+    std::fs::write(&cert, cert_pem).map_err(|source| TlsError::Write {
+        path: cert.display().to_string(),
+        source,
+    })?;
+    Ok((cert, key))
+}
+
+fn half(present: &Path, missing: &Path) -> TlsError {
+    TlsError::HalfPair {
+        present: present.display().to_string(),
+        missing: missing.display().to_string(),
+    }
+}
+
+/// ECDSA P-256 (what rcgen makes with ring), valid from 2000 so phones that
+/// boot with an unset clock still accept it, for localhost, loopback and the
+/// listener's own addresses.
+fn generate(names: &[IpAddr]) -> Result<(String, String), TlsError> {
+    let mut sans = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ];
+    for ip in names {
+        let s = ip.to_string();
+        if !ip.is_unspecified() && !sans.contains(&s) {
+            sans.push(s);
+        }
+    }
+    let mut params = rcgen::CertificateParams::new(sans)?;
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "autoprov provisioning server");
+    params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2049, 12, 31);
+    let key = rcgen::KeyPair::generate()?;
+    let cert = params.self_signed(&key)?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
+/// Writes the key readable by the owner only.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TlsError> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)
+        .and_then(|mut f| f.write_all(bytes))
+        .map_err(|source| TlsError::Write {
+            path: path.display().to_string(),
+            source,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_once_then_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = CertSource::SelfSigned {
+            dir: dir.path().join("certs"),
+        };
+        server_config(&src, &["10.9.8.7".parse().unwrap()]).unwrap();
+        let first = std::fs::read(dir.path().join("certs/cert.pem")).unwrap();
+        server_config(&src, &[]).unwrap();
+        let second = std::fs::read(dir.path().join("certs/cert.pem")).unwrap();
+        assert_eq!(first, second);
+        std::fs::remove_file(dir.path().join("certs/key.pem")).unwrap();
+        assert!(matches!(
+            server_config(&src, &[]),
+            Err(TlsError::HalfPair { .. })
+        ));
+    }
+
+    #[test]
+    fn bad_files_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("c.pem");
+        std::fs::write(&cert, "not pem").unwrap();
+        let src = CertSource::Files {
+            cert: cert.clone(),
+            key: cert,
+        };
+        assert!(server_config(&src, &[]).is_err());
+    }
+}

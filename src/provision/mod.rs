@@ -1,0 +1,313 @@
+//! Request → device → template → response.
+//!
+//! The HTTP listeners and `autoprov render` both go through
+//! [`Provisioner::respond`], so the preview is byte for byte what a phone
+//! gets over HTTPS. Everything vendor-specific comes from `crate::vendor`.
+
+pub mod context;
+pub mod path;
+pub mod templates;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use minijinja::value::Value;
+
+use crate::domain::{DEFAULT_SITE, Site, User};
+use crate::mac::Mac;
+use crate::store::{Store, StoreError};
+use crate::vendor::{self, FileKind, UaInfo, Vendor};
+use context::{Delivery, Env};
+pub use templates::{TemplateError, Templates};
+
+/// The one body every refusal gets, whatever the reason (unknown MAC, source
+/// not allowed, User-Agent MAC mismatch, bad name): no enumeration oracle.
+pub const NOT_FOUND_BODY: &[u8] = b"not found\n";
+
+/// Provisioning settings from the config's `[provision]` section.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub repeat_minutes: u32,
+    pub bootstrap_repeat_minutes: u32,
+}
+
+/// How the answer may be delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Channel {
+    /// TLS (or an explicit opt-in on plain HTTP): the full file.
+    Secure,
+    /// Plain HTTP: the per-MAC main file is the staged bootstrap without
+    /// passwords, pointing the phone at this HTTPS base URL.
+    Bootstrap { https_url: String },
+}
+
+/// One provisioning request, independent of HTTP.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    pub path: &'a str,
+    pub user_agent: Option<&'a str>,
+    pub channel: Channel,
+}
+
+/// A file to send.
+#[derive(Debug, Clone)]
+pub struct Served {
+    pub body: Vec<u8>,
+    pub content_type: &'static str,
+    pub file: String,
+    pub vendor: &'static str,
+    /// True when the secrets were left out (plain-HTTP bootstrap).
+    pub staged: bool,
+}
+
+/// Why nothing is sent. All of these look the same to the requester.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("not a file name any vendor requests")]
+    NoSuchFile,
+    #[error("no phone with MAC {0}")]
+    UnknownMac(Mac),
+    #[error("the User-Agent names MAC {ua} but the file is for {path}")]
+    UaMismatch { path: Mac, ua: Mac },
+    #[error("phone {mac} is a {vendor} phone, which has no file by that name")]
+    WrongVendor { mac: Mac, vendor: String },
+    #[error("several vendors use this file name and the User-Agent does not say which")]
+    Ambiguous,
+    #[error("cannot render {file}: {message}")]
+    Render { file: String, message: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Refusal {
+    /// Failures on our side (HTTP 500), as opposed to "not found".
+    pub fn is_server_error(&self) -> bool {
+        matches!(self, Refusal::Render { .. } | Refusal::Store(_))
+    }
+}
+
+/// What a request told us, for the fetch record, whether or not it was served.
+#[derive(Debug, Clone, Default)]
+pub struct Identity {
+    /// The decoded file name, when the path was a valid name.
+    pub file: Option<String>,
+    /// The MAC from the path, else from the User-Agent.
+    pub mac: Option<Mac>,
+    pub ua: Option<UaInfo>,
+}
+
+/// Renders vendor files for the phones in the store.
+pub struct Provisioner {
+    store: Arc<dyn Store + Send + Sync>,
+    templates: Templates,
+    settings: Settings,
+    sites: HashMap<String, Site>,
+    /// Extension → display name, for BLF labels. Taken once: the server holds
+    /// the store's lock, so nothing else can change users while it runs.
+    directory: HashMap<String, String>,
+}
+
+impl Provisioner {
+    pub fn new(
+        store: Arc<dyn Store + Send + Sync>,
+        templates: Templates,
+        settings: Settings,
+    ) -> Result<Provisioner, StoreError> {
+        let sites = store
+            .sites()?
+            .into_iter()
+            .map(|s| (s.name.clone(), s))
+            .collect();
+        let directory = directory(&store.users()?);
+        Ok(Provisioner {
+            store,
+            templates,
+            settings,
+            sites,
+            directory,
+        })
+    }
+
+    /// What the request names, without deciding anything (for records).
+    pub fn identify(&self, req: &Request<'_>) -> Identity {
+        let file = path::file_name(req.path);
+        let ua = req
+            .user_agent
+            .and_then(vendor::parse_user_agent)
+            .map(|(_, info)| info);
+        let path_mac = file
+            .as_deref()
+            .and_then(|f| path::matches(f).into_iter().find_map(|m| m.mac));
+        Identity {
+            mac: path_mac.or(ua.as_ref().and_then(|u| u.mac)),
+            file,
+            ua,
+        }
+    }
+
+    /// The store, for callers that record fetches against it.
+    pub fn store(&self) -> &(dyn Store + Send + Sync) {
+        self.store.as_ref()
+    }
+
+    /// Answers one request: the rendered file or the reason for refusing.
+    pub fn respond(&self, req: &Request<'_>) -> Result<Served, Refusal> {
+        let name = path::file_name(req.path).ok_or(Refusal::NoSuchFile)?;
+        let candidates = path::matches(&name);
+        let ua = req.user_agent.and_then(vendor::parse_user_agent);
+        let ua_info = ua.as_ref().map(|(_, i)| i);
+        match candidates.iter().find_map(|m| m.mac) {
+            Some(mac) => self.per_mac(&name, mac, &candidates, ua_info, &req.channel),
+            None => {
+                let chosen = match candidates.as_slice() {
+                    [] => return Err(Refusal::NoSuchFile),
+                    [only] => *only,
+                    several => *several
+                        .iter()
+                        .find(|m| ua.as_ref().is_some_and(|(v, _)| v.id == m.vendor.id))
+                        .ok_or(Refusal::Ambiguous)?,
+                };
+                self.common(&name, chosen, ua_info)
+            }
+        }
+    }
+
+    fn per_mac(
+        &self,
+        name: &str,
+        mac: Mac,
+        candidates: &[path::Match],
+        ua: Option<&UaInfo>,
+        channel: &Channel,
+    ) -> Result<Served, Refusal> {
+        if let Some(ua_mac) = ua.and_then(|u| u.mac)
+            && ua_mac != mac
+        {
+            return Err(Refusal::UaMismatch {
+                path: mac,
+                ua: ua_mac,
+            });
+        }
+        let user = self
+            .store
+            .user_by_mac(mac)?
+            .ok_or(Refusal::UnknownMac(mac))?;
+        let phone = user
+            .phones
+            .iter()
+            .find(|p| p.mac == mac)
+            .ok_or(Refusal::UnknownMac(mac))?;
+        let m = candidates
+            .iter()
+            .find(|m| m.vendor.id == phone.vendor)
+            .ok_or_else(|| Refusal::WrongVendor {
+                mac,
+                vendor: phone.vendor.clone(),
+            })?;
+        let staged = m.rule.kind == FileKind::Main && matches!(channel, Channel::Bootstrap { .. });
+        let delivery = match (staged, channel) {
+            (true, Channel::Bootstrap { https_url }) => Delivery {
+                secrets: false,
+                server_url: Some(https_url),
+                repeat_minutes: self.settings.bootstrap_repeat_minutes,
+            },
+            _ => Delivery {
+                secrets: m.rule.kind == FileKind::Main,
+                server_url: None,
+                repeat_minutes: self.settings.repeat_minutes,
+            },
+        };
+        let env = self.env(m.vendor, &user.site);
+        let ctx = match m.rule.kind {
+            FileKind::Main => context::for_user(&env, &user, mac, ua, &delivery),
+            _ => context::device_only(&env, Some(mac), ua, &delivery),
+        }
+        .map_err(|e| render_error(name, &e))?;
+        let body = self
+            .templates
+            .render(m.rule.template, Value::from(minijinja::value::Serde(&ctx)))
+            .map_err(|e| render_error(name, &e))?;
+        Ok(Served {
+            body: body.into_bytes(),
+            content_type: m.rule.content_type,
+            file: name.to_string(),
+            vendor: m.vendor.id,
+            staged,
+        })
+    }
+
+    /// A file the same for every phone: it may use what the User-Agent says
+    /// about the requester, but never whether its MAC is in the store.
+    fn common(&self, name: &str, m: path::Match, ua: Option<&UaInfo>) -> Result<Served, Refusal> {
+        let delivery = Delivery {
+            secrets: false,
+            server_url: None,
+            repeat_minutes: self.settings.repeat_minutes,
+        };
+        let env = self.env(m.vendor, DEFAULT_SITE);
+        let ctx = context::device_only(&env, ua.and_then(|u| u.mac), ua, &delivery)
+            .map_err(|e| render_error(name, &e))?;
+        let body = self
+            .templates
+            .render(m.rule.template, Value::from(minijinja::value::Serde(&ctx)))
+            .map_err(|e| render_error(name, &e))?;
+        Ok(Served {
+            body: body.into_bytes(),
+            content_type: m.rule.content_type,
+            file: name.to_string(),
+            vendor: m.vendor.id,
+            staged: false,
+        })
+    }
+
+    fn env(&self, vendor: &'static Vendor, site: &str) -> Env<'_> {
+        Env {
+            vendor,
+            site: self.site(site),
+            directory: &self.directory,
+        }
+    }
+
+    /// The named site, else the default one (always present in a store
+    /// opened through the config; a built-in default otherwise).
+    fn site(&self, name: &str) -> &Site {
+        static FALLBACK: std::sync::OnceLock<Site> = std::sync::OnceLock::new();
+        self.sites
+            .get(name)
+            .or_else(|| self.sites.get(DEFAULT_SITE))
+            .unwrap_or_else(|| FALLBACK.get_or_init(Site::default))
+    }
+
+    /// The phone's user and vendor, for `autoprov render`.
+    pub fn phone(&self, mac: Mac) -> Result<Option<(User, &'static Vendor)>, StoreError> {
+        let Some(user) = self.store.user_by_mac(mac)? else {
+            return Ok(None);
+        };
+        let vendor = user
+            .phones
+            .iter()
+            .find(|p| p.mac == mac)
+            .and_then(|p| vendor::by_id(&p.vendor));
+        Ok(vendor.map(|v| (user, v)))
+    }
+}
+
+fn render_error(file: &str, e: &dyn std::fmt::Display) -> Refusal {
+    Refusal::Render {
+        file: file.to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// Extension → display name over all users' lines.
+fn directory(users: &[User]) -> HashMap<String, String> {
+    users
+        .iter()
+        .flat_map(|u| {
+            let name = u.display();
+            u.lines
+                .iter()
+                .map(move |l| (l.extension.clone(), name.clone()))
+        })
+        .collect()
+}
