@@ -10,7 +10,9 @@ use common::{Env, codes, errors, summary};
 use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/spreadsheets").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/spreadsheets")
+        .join(name)
 }
 
 /// Imports a fixture into a fresh store and returns (report, export).
@@ -45,7 +47,14 @@ fn every_utf_export_gives_the_same_users() {
         assert_eq!(e, &exports[0], "all dialects must store the same users");
     }
     let e = &exports[0];
-    for needle in ["Jürgen,Müller", "Łukasz,Żółć", "\"O'Brien, \"\"Pat\"\"\"", "太郎,山田", "0042", "805ec0123456"] {
+    for needle in [
+        "Jürgen,Müller",
+        "Łukasz,Żółć",
+        "\"O'Brien, \"\"Pat\"\"\"",
+        "太郎,山田",
+        "0042",
+        "805ec0123456",
+    ] {
         assert!(e.contains(needle), "export lacks {needle}:\n{e}");
     }
 }
@@ -57,7 +66,11 @@ fn windows_1252_is_refused_with_line_and_hint_then_accepted_when_named() {
         let r = env.import(&fixture(name), &[]);
         assert_eq!(r.code, 2, "{name}");
         let v = r.json();
-        assert_eq!(errors(&v), [(None, Some(2), None, "E_ENCODING".to_string())], "{name}");
+        assert_eq!(
+            errors(&v),
+            [(None, Some(2), None, "E_ENCODING".to_string())],
+            "{name}"
+        );
         let msg = v["errors"][0]["message"].as_str().unwrap();
         assert!(msg.contains("--encoding windows-1252"), "{msg}");
         assert!(env.users_json().is_empty());
@@ -84,7 +97,10 @@ fn workbooks_and_html_are_refused_saying_what_they_are() {
         assert!(msg.contains(word) && msg.contains("csv"), "{msg}");
     }
     let env = Env::new();
-    let r = env.import_csv("<!DOCTYPE html>\n<html><body>Please log in</body></html>\n", &[]);
+    let r = env.import_csv(
+        "<!DOCTYPE html>\n<html><body>Please log in</body></html>\n",
+        &[],
+    );
     assert_eq!(r.code, 2);
     let v = r.json();
     assert_eq!(codes(&v), ["E_NOT_CSV"]);
@@ -98,13 +114,20 @@ fn numbers_that_lost_leading_zeros_or_went_scientific_are_refused() {
     assert_eq!(r.code, 1);
     let e = errors(&r.json());
     // Every MAC lost its leading zeros: refused, never repaired.
-    let mac_rows: Vec<i64> = e.iter().filter(|x| x.3 == "E_MAC_FORMAT").map(|x| x.0.unwrap()).collect();
+    let mac_rows: Vec<i64> = e
+        .iter()
+        .filter(|x| x.3 == "E_MAC_FORMAT")
+        .map(|x| x.0.unwrap())
+        .collect();
     assert_eq!(mac_rows, [1, 2, 3, 4, 5, 6]);
 
     let r = env.import(&fixture("lo-scientific.csv"), &[]);
     assert_eq!(r.code, 1);
     let v = r.json();
-    let sci: Vec<_> = errors(&v).into_iter().filter(|x| x.3 == "E_SCIENTIFIC_NOTATION").collect();
+    let sci: Vec<_> = errors(&v)
+        .into_iter()
+        .filter(|x| x.3 == "E_SCIENTIFIC_NOTATION")
+        .collect();
     assert_eq!(sci.len(), 6);
     assert!(sci.iter().all(|x| x.2.as_deref() == Some("mobile")));
     assert!(r.stdout.contains("format the column as Text"));
@@ -122,14 +145,28 @@ fn line_endings_give_identical_reports_and_line_numbers() {
     let mixed = lf.replacen('\n', "\r\n", 3);
     let no_final = lf.trim_end().to_string();
     let mut reports = Vec::new();
-    for (label, text) in [("lf", &lf), ("crlf", &crlf), ("cr", &cr), ("mixed", &mixed), ("no-final", &no_final)] {
+    for (label, text) in [
+        ("lf", &lf),
+        ("crlf", &crlf),
+        ("cr", &cr),
+        ("mixed", &mixed),
+        ("no-final", &no_final),
+    ] {
         let env = Env::new();
         let r = env.import_csv(text, &["--dry-run"]);
         assert_eq!(r.code, 1, "{label}: {}", r.stdout);
         reports.push((label, r.json()));
     }
     let first = &reports[0].1;
-    assert_eq!(errors(first), [(Some(7), Some(10), Some("mac".to_string()), "E_MAC_FORMAT".to_string())]);
+    assert_eq!(
+        errors(first),
+        [(
+            Some(7),
+            Some(10),
+            Some("mac".to_string()),
+            "E_MAC_FORMAT".to_string()
+        )]
+    );
     assert_eq!(first["file"]["rows"], 7, "the blank line is not a row");
     for (label, r) in &reports[1..] {
         assert_eq!(r, first, "{label} differs from lf");
@@ -152,24 +189,45 @@ fn quoting_blank_lines_and_delimiters() {
 
     let r = env.import_csv("username,first_name\na,Ann\nb,\"Bo\nc,Cy\n", &[]);
     assert_eq!(r.code, 2);
-    assert_eq!(errors(&r.json()), [(None, Some(3), None, "E_UNTERMINATED_QUOTE".to_string())]);
+    assert_eq!(
+        errors(&r.json()),
+        [(None, Some(3), None, "E_UNTERMINATED_QUOTE".to_string())]
+    );
 
     // A newline inside a name is data the CSV allows but phones can't show.
     let r = env.import_csv("username,first_name\na,\"An\nn\"\nb,Bo\n", &[]);
     assert_eq!(r.code, 1);
-    assert_eq!(errors(&r.json()), [(Some(1), Some(2), Some("first_name".to_string()), "E_CONTROL_CHAR".to_string())]);
+    assert_eq!(
+        errors(&r.json()),
+        [(
+            Some(1),
+            Some(2),
+            Some("first_name".to_string()),
+            "E_CONTROL_CHAR".to_string()
+        )]
+    );
 
     // Too many fields is an error; so is too few.
     let r = env.import_csv("username,first_name\na,Ann,extra\nb\n", &[]);
     let e = errors(&r.json());
-    assert_eq!(e.iter().map(|x| (x.1.unwrap(), x.3.as_str())).collect::<Vec<_>>(), [(2, "E_FIELD_COUNT"), (3, "E_FIELD_COUNT")]);
+    assert_eq!(
+        e.iter()
+            .map(|x| (x.1.unwrap(), x.3.as_str()))
+            .collect::<Vec<_>>(),
+        [(2, "E_FIELD_COUNT"), (3, "E_FIELD_COUNT")]
+    );
 
     // Forcing the wrong delimiter: the single-column header gets a hint.
     let r = env.import_csv("username;first_name\na;Ann\n", &["--delimiter", ","]);
     assert_eq!(r.code, 2);
     let v = r.json();
     assert_eq!(codes(&v), ["E_MISSING_COLUMN"]);
-    assert!(v["errors"][0]["message"].as_str().unwrap().contains("--delimiter"));
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--delimiter")
+    );
 }
 
 #[test]
@@ -207,23 +265,49 @@ fn headers_from_other_pbx_products_map_to_our_columns() {
         let r = env.import_csv(&format!("{header}\n{row}\n"), &[]);
         assert_eq!(r.code, 0, "{product}: {}", r.stdout);
         let v = r.json();
-        assert_eq!(v["warnings"], Value::Array(vec![]), "{product}: every column is known");
+        assert_eq!(
+            v["warnings"],
+            Value::Array(vec![]),
+            "{product}: every column is known"
+        );
     }
     let pj = env.user("pj").unwrap();
-    assert_eq!((pj["first_name"].as_str(), pj["last_name"].as_str(), pj["display_name"].as_str()), (Some("Pat"), Some("Jung"), Some("Pat J.")));
+    assert_eq!(
+        (
+            pj["first_name"].as_str(),
+            pj["last_name"].as_str(),
+            pj["display_name"].as_str()
+        ),
+        (Some("Pat"), Some("Jung"), Some("Pat J."))
+    );
     assert_eq!(pj["lines"][0]["extension"], "2001");
     assert_eq!(pj["phones"][0]["ip"], "10.0.0.11");
     let wz = env.user("wz").unwrap();
-    assert_eq!((wz["mobile"].as_str(), wz["language"].as_str()), (Some("+31612345678"), Some("en-US")));
+    assert_eq!(
+        (wz["mobile"].as_str(), wz["language"].as_str()),
+        (Some("+31612345678"), Some("en-US"))
+    );
     assert_eq!(wz["lines"][0]["sip_username"], "wzsip");
     let ps = env.user("ps").unwrap();
-    assert_eq!((ps["display_name"].as_str(), ps["enabled"].as_bool()), (Some("Pia Sorensen"), Some(true)));
+    assert_eq!(
+        (ps["display_name"].as_str(), ps["enabled"].as_bool()),
+        (Some("Pia Sorensen"), Some(true))
+    );
     assert_eq!(ps["lines"][0]["transport"], "tls");
     assert_eq!(ps["web_password"], "set");
     let fo = env.user("fo").unwrap();
     assert_eq!(fo["phones"][0]["vendor"], "polycom");
     let ca = env.user("ca").unwrap();
-    assert_eq!((ca["display_name"].as_str(), ca["site"].as_str(), ca["language"].as_str()), (Some("Carla"), Some("default"), Some("ru-RU")));
-    let secrets = env.run(&["users", "show", "ca", "--secrets", "--format", "json"]).json();
+    assert_eq!(
+        (
+            ca["display_name"].as_str(),
+            ca["site"].as_str(),
+            ca["language"].as_str()
+        ),
+        (Some("Carla"), Some("default"), Some("ru-RU"))
+    );
+    let secrets = env
+        .run(&["users", "show", "ca", "--secrets", "--format", "json"])
+        .json();
     assert_eq!(secrets["lines"][0]["sip_password"], "SecretCar1");
 }

@@ -44,7 +44,16 @@ fn every_mac_notation_is_accepted_and_stored_canonically() {
         .iter()
         .map(|u| u["phones"][0]["mac"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(macs, ["805ec0123456", "805ec0123457", "805ec0123458", "805ec0123459", "805ec012345a"]);
+    assert_eq!(
+        macs,
+        [
+            "805ec0123456",
+            "805ec0123457",
+            "805ec0123458",
+            "805ec0123459",
+            "805ec012345a"
+        ]
+    );
     // Vendor came from the OUI since no model was given.
     assert_eq!(env.user("a").unwrap()["phones"][0]["vendor"], "yealink");
 }
@@ -79,11 +88,22 @@ fn bad_macs_are_refused_with_row_line_column_and_rule() {
     ];
     assert_eq!(e.len(), expect.len(), "{e:?}");
     for (got, (row, line, col, code)) in e.iter().zip(expect) {
-        assert_eq!(got, &(Some(row), Some(line), Some(col.to_string()), code.to_string()));
+        assert_eq!(
+            got,
+            &(
+                Some(row),
+                Some(line),
+                Some(col.to_string()),
+                code.to_string()
+            )
+        );
     }
     // Messages carry the value and the rule.
     let msg = v["errors"][3]["message"].as_str().unwrap();
-    assert!(msg.contains("+a+b+c+d+e+f") && msg.contains("12 hex digits"), "{msg}");
+    assert!(
+        msg.contains("+a+b+c+d+e+f") && msg.contains("12 hex digits"),
+        "{msg}"
+    );
     let sci = v["errors"][5]["message"].as_str().unwrap();
     assert!(sci.contains("Text"), "{sci}");
     // Nothing applied.
@@ -93,19 +113,31 @@ fn bad_macs_are_refused_with_row_line_column_and_rule() {
 #[test]
 fn duplicate_macs_in_file_flag_every_row_and_against_store() {
     let env = Env::new();
-    let r = env.import_csv(&csv(&["a,A,A,1001,805ec0123456,", "b,B,B,1002,80:5E:C0:12:34:56,"]), &[]);
+    let r = env.import_csv(
+        &csv(&["a,A,A,1001,805ec0123456,", "b,B,B,1002,80:5E:C0:12:34:56,"]),
+        &[],
+    );
     assert_eq!(r.code, 1);
     let e = errors(&r.json());
     assert_eq!(e.len(), 2, "{e:?}");
     assert!(e.iter().all(|x| x.3 == "E_MAC_DUPLICATE"));
     assert_eq!((e[0].0, e[1].0), (Some(1), Some(2)));
 
-    assert_eq!(env.import_csv(&csv(&["a,A,A,1001,805ec0123456,"]), &[]).code, 0);
+    assert_eq!(
+        env.import_csv(&csv(&["a,A,A,1001,805ec0123456,"]), &[])
+            .code,
+        0
+    );
     let r = env.import_csv(&csv(&["b,B,B,1002,805ec0123456,"]), &[]);
     assert_eq!(r.code, 1);
     let v = r.json();
     assert_eq!(codes(&v), ["E_MAC_TAKEN"]);
-    assert!(v["errors"][0]["message"].as_str().unwrap().contains("\"a\""));
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"a\"")
+    );
     // Moving the phone in the same file is legal.
     let r = env.import_csv(&csv(&["a,A,A,1001,,", "b,B,B,1002,805ec0123456,"]), &[]);
     assert_eq!(r.code, 0, "{}", r.stdout);
@@ -115,12 +147,22 @@ fn duplicate_macs_in_file_flag_every_row_and_against_store() {
 #[test]
 fn extensions_are_unique_but_can_be_swapped_in_one_file() {
     let env = Env::new();
-    assert_eq!(env.import_csv(&csv(&["a,A,A,1001,,", "b,B,B,1002,,"]), &[]).code, 0);
+    assert_eq!(
+        env.import_csv(&csv(&["a,A,A,1001,,", "b,B,B,1002,,"]), &[])
+            .code,
+        0
+    );
     // Duplicate in the file: both rows named.
     let r = env.import_csv(&csv(&["c,C,C,1003,,", "d,D,D,1003,,"]), &[]);
     assert_eq!(r.code, 1);
     let e = errors(&r.json());
-    assert_eq!(e.iter().map(|x| (x.0, x.3.as_str())).collect::<Vec<_>>(), [(Some(1), "E_EXTENSION_DUPLICATE"), (Some(2), "E_EXTENSION_DUPLICATE")]);
+    assert_eq!(
+        e.iter().map(|x| (x.0, x.3.as_str())).collect::<Vec<_>>(),
+        [
+            (Some(1), "E_EXTENSION_DUPLICATE"),
+            (Some(2), "E_EXTENSION_DUPLICATE")
+        ]
+    );
     // Taken by a user the file doesn't touch.
     let r = env.import_csv(&csv(&["c,C,C,1001,,"]), &[]);
     assert_eq!(codes(&r.json()), ["E_EXTENSION_TAKEN"]);
@@ -152,7 +194,10 @@ fn all_or_nothing_reports_every_error_sorted_and_writes_nothing() {
     let v = r.json();
     assert_eq!(v["applied"], false);
     let e = errors(&v);
-    let got: Vec<(i64, &str, &str)> = e.iter().map(|x| (x.0.unwrap(), x.2.as_deref().unwrap(), x.3.as_str())).collect();
+    let got: Vec<(i64, &str, &str)> = e
+        .iter()
+        .map(|x| (x.0.unwrap(), x.2.as_deref().unwrap(), x.3.as_str()))
+        .collect();
     assert_eq!(
         got,
         [
@@ -164,10 +209,29 @@ fn all_or_nothing_reports_every_error_sorted_and_writes_nothing() {
             (3, "enabled", "E_BOOL"),
         ]
     );
-    assert!(v["errors"][2]["message"].as_str().unwrap().contains("de-DE"), "language error lists accepted ones");
-    assert!(v["errors"][5]["message"].as_str().unwrap().contains("yes/no"));
-    assert!(r.stderr.contains("line 3"), "stderr names the line: {}", r.stderr);
-    assert_eq!(tree_bytes(&env.data()), before, "a refused import must not touch the store");
+    assert!(
+        v["errors"][2]["message"]
+            .as_str()
+            .unwrap()
+            .contains("de-DE"),
+        "language error lists accepted ones"
+    );
+    assert!(
+        v["errors"][5]["message"]
+            .as_str()
+            .unwrap()
+            .contains("yes/no")
+    );
+    assert!(
+        r.stderr.contains("line 3"),
+        "stderr names the line: {}",
+        r.stderr
+    );
+    assert_eq!(
+        tree_bytes(&env.data()),
+        before,
+        "a refused import must not touch the store"
+    );
     assert!(env.user("ok1").is_none());
 }
 
@@ -175,12 +239,19 @@ fn all_or_nothing_reports_every_error_sorted_and_writes_nothing() {
 fn dry_run_reports_the_same_and_writes_nothing() {
     let env = Env::new();
     assert_eq!(env.import_csv(&csv(&["keep,K,K,1000,,"]), &[]).code, 0);
-    let input = csv(&["a,A,A,1001,805ec0123456,yealink-t54w", "keep,K,Changed,1000,,"]);
+    let input = csv(&[
+        "a,A,A,1001,805ec0123456,yealink-t54w",
+        "keep,K,Changed,1000,,",
+    ]);
     settle(&env);
     let before = tree_bytes(&env.data());
     let dry = env.import_csv(&input, &["--dry-run"]);
     assert_eq!(dry.code, 0, "{}", dry.stdout);
-    assert_eq!(tree_bytes(&env.data()), before, "dry run changed the store bytes");
+    assert_eq!(
+        tree_bytes(&env.data()),
+        before,
+        "dry run changed the store bytes"
+    );
     let real = env.import_csv(&input, &[]);
     let (mut d, mut r) = (dry.json(), real.json());
     assert_eq!(d["dry_run"], true);
@@ -203,12 +274,23 @@ fn reimport_is_unchanged_and_keeps_config_version() {
     assert_eq!(first.code, 0, "{}", first.stdout);
     let n = summary(&first.json(), "created");
     assert!(n >= 12);
-    let versions: Vec<_> = env.users_json().iter().map(|u| u["config_version"].clone()).collect();
+    let versions: Vec<_> = env
+        .users_json()
+        .iter()
+        .map(|u| u["config_version"].clone())
+        .collect();
     let again = env.import(&path, &[]);
     let v = again.json();
     assert_eq!(summary(&v, "unchanged"), n);
-    assert_eq!(summary(&v, "created") + summary(&v, "updated") + summary(&v, "deleted"), 0);
-    let after: Vec<_> = env.users_json().iter().map(|u| u["config_version"].clone()).collect();
+    assert_eq!(
+        summary(&v, "created") + summary(&v, "updated") + summary(&v, "deleted"),
+        0
+    );
+    let after: Vec<_> = env
+        .users_json()
+        .iter()
+        .map(|u| u["config_version"].clone())
+        .collect();
     assert_eq!(versions, after);
 }
 
@@ -241,30 +323,61 @@ fn modes_create_upsert_sync_replace() {
     let env = Env::new();
     let base = "username,first_name,extension\n";
     assert_eq!(env.import_csv(&format!("{base}hand,H,1000\n"), &[]).code, 0);
-    assert_eq!(env.import_csv(&format!("{base}a,A,1001\nb,B,1002\n"), &["--mode", "sync", "--source", "hr"]).code, 0);
-    assert_eq!(env.import_csv(&format!("{base}x,X,1010\n"), &["--mode", "sync", "--source", "crm"]).code, 0);
+    assert_eq!(
+        env.import_csv(
+            &format!("{base}a,A,1001\nb,B,1002\n"),
+            &["--mode", "sync", "--source", "hr"]
+        )
+        .code,
+        0
+    );
+    assert_eq!(
+        env.import_csv(
+            &format!("{base}x,X,1010\n"),
+            &["--mode", "sync", "--source", "crm"]
+        )
+        .code,
+        0
+    );
 
     // create refuses existing usernames.
-    let r = env.import_csv(&format!("{base}a,A,1001\nc,C,1003\n"), &["--mode", "create"]);
+    let r = env.import_csv(
+        &format!("{base}a,A,1001\nc,C,1003\n"),
+        &["--mode", "create"],
+    );
     assert_eq!(r.code, 1);
     assert_eq!(codes(&r.json()), ["E_USER_EXISTS"]);
 
     // sync deletes only this source's missing users.
-    let r = env.import_csv(&format!("{base}a,A,1001\n"), &["--mode", "sync", "--source", "hr"]);
+    let r = env.import_csv(
+        &format!("{base}a,A,1001\n"),
+        &["--mode", "sync", "--source", "hr"],
+    );
     assert_eq!(r.code, 0, "{}", r.stdout);
     let v = r.json();
     assert_eq!((summary(&v, "deleted"), summary(&v, "unchanged")), (1, 1));
-    let names: Vec<String> = env.users_json().iter().map(|u| u["username"].as_str().unwrap().to_string()).collect();
+    let names: Vec<String> = env
+        .users_json()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(names, ["a", "hand", "x"]);
 
     // sync refuses an empty file and needs --source.
     let r = env.import_csv(base, &["--mode", "sync", "--source", "hr"]);
     assert_eq!(r.code, 2);
     assert_eq!(codes(&r.json()), ["E_EMPTY_SYNC"]);
-    assert_eq!(env.import_csv(&format!("{base}a,A,1001\n"), &["--mode", "sync"]).code, 2);
+    assert_eq!(
+        env.import_csv(&format!("{base}a,A,1001\n"), &["--mode", "sync"])
+            .code,
+        2
+    );
 
     // sync never deletes a user whose row merely had an error.
-    let r = env.import_csv(&format!("{base}a,A,10x1\n"), &["--mode", "sync", "--source", "hr", "--partial"]);
+    let r = env.import_csv(
+        &format!("{base}a,A,10x1\n"),
+        &["--mode", "sync", "--source", "hr", "--partial"],
+    );
     assert_eq!(r.code, 1);
     assert!(env.user("a").is_some());
 
@@ -277,7 +390,11 @@ fn modes_create_upsert_sync_replace() {
     assert_eq!(env.users_json().len(), 3);
     let r = env.import_csv(&file, &["--mode", "replace", "--yes"]);
     assert_eq!(r.code, 0);
-    let names: Vec<String> = env.users_json().iter().map(|u| u["username"].as_str().unwrap().to_string()).collect();
+    let names: Vec<String> = env
+        .users_json()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(names, ["a", "new"]);
 }
 
@@ -285,7 +402,12 @@ fn modes_create_upsert_sync_replace() {
 fn partial_applies_valid_rows_and_lists_rejected() {
     let env = Env::new();
     let r = env.import_csv(
-        &csv(&["a,A,A,1001,,", "b,B,B,1002,zz,", "c,C,C,1002,,", "d,D,D,1004,,"]),
+        &csv(&[
+            "a,A,A,1001,,",
+            "b,B,B,1002,zz,",
+            "c,C,C,1002,,",
+            "d,D,D,1004,,",
+        ]),
         &["--partial"],
     );
     assert_eq!(r.code, 0, "{}", r.stdout);
@@ -310,22 +432,39 @@ fn secrets_never_reach_reports_or_default_exports() {
     let r = env.import_csv(input, &[]);
     assert_eq!(r.code, 0, "{}", r.stdout);
     for secret in ["TopSecretSip99", "WebPass1234", "4321"] {
-        assert!(!r.stdout.contains(secret) && !r.stderr.contains(secret), "report leaked {secret}");
+        assert!(
+            !r.stdout.contains(secret) && !r.stderr.contains(secret),
+            "report leaked {secret}"
+        );
     }
     let v = r.json();
-    assert_eq!(v["generated"], serde_json::json!([{"username": "g", "field": "sip_password"}]));
+    assert_eq!(
+        v["generated"],
+        serde_json::json!([{"username": "g", "field": "sip_password"}])
+    );
     let users = env.run(&["users", "--format", "json"]);
     assert!(!users.stdout.contains("TopSecretSip99") && !users.stdout.contains("WebPass1234"));
-    assert!(!users.stdout.contains("$argon2"), "hash must not be printed");
+    assert!(
+        !users.stdout.contains("$argon2"),
+        "hash must not be printed"
+    );
     let export = env.export(&[]);
     assert!(!export.contains("TopSecretSip99") && !export.contains("4321"));
     // Explicitly asked: shown.
     let shown = env.run(&["users", "show", "s", "--secrets", "--format", "json"]);
     assert_eq!(shown.json()["lines"][0]["sip_password"], "TopSecretSip99");
-    let generated = env.run(&["users", "show", "g", "--secrets", "--format", "json"]).json();
+    let generated = env
+        .run(&["users", "show", "g", "--secrets", "--format", "json"])
+        .json();
     let pw = generated["lines"][0]["sip_password"].as_str().unwrap();
-    assert!(pw.len() >= 16 && pw.chars().all(|c| c.is_ascii_alphanumeric()), "{pw}");
-    assert!(env.export(&["--include-secrets"]).contains("TopSecretSip99"));
+    assert!(
+        pw.len() >= 16 && pw.chars().all(|c| c.is_ascii_alphanumeric()),
+        "{pw}"
+    );
+    assert!(
+        env.export(&["--include-secrets"])
+            .contains("TopSecretSip99")
+    );
     // A policy failure names the rule, not the value.
     let r = env.import_csv("username,first_name,web_password\nw,W,short\n", &[]);
     assert_eq!(codes(&r.json()), ["E_WEB_PASSWORD_POLICY"]);
@@ -342,7 +481,11 @@ fn secrets_never_reach_reports_or_default_exports() {
     let v = r.json();
     let new_pw = v["generated"][0]["value"].as_str().unwrap().to_string();
     assert_ne!(new_pw, "TopSecretSip99");
-    assert_eq!(env.run(&["users", "show", "s", "--secrets", "--format", "json"]).json()["lines"][0]["sip_password"], new_pw.as_str());
+    assert_eq!(
+        env.run(&["users", "show", "s", "--secrets", "--format", "json"])
+            .json()["lines"][0]["sip_password"],
+        new_pw.as_str()
+    );
 }
 
 #[test]
@@ -361,21 +504,45 @@ fn phones_json_and_blf_columns_portsip_style() {
     // Both mac and phones columns: one file-level error.
     let r = env.import_csv("username,mac,phones\nq,805ec0000003,[]\n", &[]);
     assert_eq!(r.code, 2);
-    assert_eq!(errors(&r.json()), [(None, Some(1), Some("phones".into()), "E_PHONES_AND_MAC".into())]);
+    assert_eq!(
+        errors(&r.json()),
+        [(
+            None,
+            Some(1),
+            Some("phones".into()),
+            "E_PHONES_AND_MAC".into()
+        )]
+    );
 }
 
 #[test]
 fn site_and_extension_range_from_config() {
     let env = Env::new();
-    let cfg = env.file("autoprov.toml", "[sites.berlin]\nextension_range = \"2000-2999\"\ntimezone = \"Europe/Berlin\"\n");
+    let cfg = env.file(
+        "autoprov.toml",
+        "[sites.berlin]\nextension_range = \"2000-2999\"\ntimezone = \"Europe/Berlin\"\n",
+    );
     let cfgs = cfg.to_string_lossy().into_owned();
-    let p = env.file("s.csv", "username,first_name,extension,site\na,A,2001,Berlin\nb,B,3001,berlin\nc,C,3002,paris\n");
+    let p = env.file(
+        "s.csv",
+        "username,first_name,extension,site\na,A,2001,Berlin\nb,B,3001,berlin\nc,C,3002,paris\n",
+    );
     let ps = p.to_string_lossy().into_owned();
-    let r = env.run(&["--config", &cfgs, "import", &ps, "--format", "json", "--no-progress"]);
+    let r = env.run(&[
+        "--config",
+        &cfgs,
+        "import",
+        &ps,
+        "--format",
+        "json",
+        "--no-progress",
+    ]);
     assert_eq!(r.code, 1, "{}", r.stdout);
     let e = errors(&r.json());
     assert_eq!(
-        e.iter().map(|x| (x.0.unwrap(), x.3.as_str())).collect::<Vec<_>>(),
+        e.iter()
+            .map(|x| (x.0.unwrap(), x.3.as_str()))
+            .collect::<Vec<_>>(),
         [(2, "E_EXTENSION_RANGE"), (3, "E_SITE_UNKNOWN")]
     );
 }
@@ -388,7 +555,11 @@ fn second_process_gets_a_clear_lock_error() {
     let store = autoprov::store::SledStore::open(&env.data()).expect("open");
     let r = env.run(&["users"]);
     assert_eq!(r.code, 3);
-    assert!(r.stderr.contains("in use by another autoprov process"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("in use by another autoprov process"),
+        "{}",
+        r.stderr
+    );
     drop(store);
     assert_eq!(env.run(&["users"]).code, 0);
 }
@@ -396,7 +567,10 @@ fn second_process_gets_a_clear_lock_error() {
 #[test]
 fn stdin_import_and_usage_errors() {
     let env = Env::new();
-    let r = env.run_stdin(&["import", "-", "--format", "json", "--no-progress"], csv(&["a,A,A,1001,,"]).as_bytes());
+    let r = env.run_stdin(
+        &["import", "-", "--format", "json", "--no-progress"],
+        csv(&["a,A,A,1001,,"]).as_bytes(),
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(summary(&r.json(), "created"), 1);
     let r = env.run(&["import", "/nonexistent/file.csv"]);

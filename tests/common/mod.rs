@@ -26,8 +26,12 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not one JSON object ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 }
 
@@ -43,7 +47,9 @@ impl From<Output> for Run {
 
 impl Env {
     pub fn new() -> Env {
-        Env { dir: tempfile::tempdir().expect("tempdir") }
+        Env {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
     }
 
     pub fn data(&self) -> PathBuf {
@@ -78,7 +84,12 @@ impl Env {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn autoprov");
-        child.stdin.take().expect("stdin").write_all(input).expect("write stdin");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input)
+            .expect("write stdin");
         child.wait_with_output().expect("wait").into()
     }
 
@@ -106,7 +117,9 @@ impl Env {
     }
 
     pub fn user(&self, name: &str) -> Option<Value> {
-        self.users_json().into_iter().find(|u| u["username"] == name)
+        self.users_json()
+            .into_iter()
+            .find(|u| u["username"] == name)
     }
 
     pub fn export(&self, extra: &[&str]) -> String {
@@ -127,12 +140,17 @@ pub fn tree_bytes(dir: &Path) -> Vec<(PathBuf, String)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
-            } else if !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("snap.")) {
+            } else if !p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("snap."))
+            {
                 let bytes = std::fs::read(&p).unwrap_or_default();
                 out.push((p.clone(), hex::encode(Sha256::digest(&bytes))));
             }
@@ -144,7 +162,9 @@ pub fn tree_bytes(dir: &Path) -> Vec<(PathBuf, String)> {
 
 /// Summary field of a JSON report.
 pub fn summary(v: &Value, key: &str) -> i64 {
-    v["summary"][key].as_i64().unwrap_or_else(|| panic!("summary.{key} missing in {v}"))
+    v["summary"][key]
+        .as_i64()
+        .unwrap_or_else(|| panic!("summary.{key} missing in {v}"))
 }
 
 /// The (row, line, column, code) of every error in a report.
