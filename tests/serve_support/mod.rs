@@ -1,0 +1,337 @@
+//! Helpers for the `serve_*` integration tests: run the real binary, talk to
+//! it with real curl, and check Yealink files by the rules of vendors.md §9.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_autoprov");
+pub const UA: &str = "Yealink SIP-T54W 96.86.0.100 80:5e:c0:12:34:56";
+pub const ALICE_MAC: &str = "805ec0123456";
+
+/// `examples/users.csv` of this repository.
+pub fn users_csv() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/users.csv")
+}
+
+/// Runs a one-shot `autoprov` command against `data`.
+pub fn autoprov(data: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run autoprov")
+}
+
+/// Imports a CSV and insists it was applied.
+pub fn import(data: &Path, csv: &Path) {
+    let out = autoprov(data, &["import", csv.to_str().expect("utf-8 path")]);
+    assert!(
+        out.status.success(),
+        "import failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A running `autoprov serve` on ephemeral loopback ports.
+pub struct Server {
+    child: Option<Child>,
+    pub http: String,
+    pub https: String,
+    pub data: PathBuf,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Starts `autoprov --data DATA [global...] serve --http 127.0.0.1:0
+    /// --https 127.0.0.1:0 [extra...]` and waits for both `listening on` lines.
+    pub fn start(data: &Path, global: &[&str], extra: &[&str]) -> Server {
+        let mut child = Command::new(BIN)
+            .arg("--data")
+            .arg(data)
+            .args(global)
+            .args(["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0"])
+            .args(extra)
+            .env("RUST_LOG", "autoprov=info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn autoprov serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel::<String>();
+        let sink = log.clone();
+        // Drain stderr for the whole life of the process so it never blocks.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("autoprov: listening on ") {
+                    let _ = tx.send(url.to_string());
+                }
+                sink.lock().expect("log").push_str(&(line + "\n"));
+            }
+        });
+        let mut server = Server {
+            child: Some(child),
+            http: String::new(),
+            https: String::new(),
+            data: data.to_path_buf(),
+            stderr: log,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while server.http.is_empty() || server.https.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left.min(Duration::from_millis(200))) {
+                Ok(url) if url.starts_with("https://") => server.https = url,
+                Ok(url) => server.http = url,
+                Err(_) => {
+                    let exited = server
+                        .child
+                        .as_mut()
+                        .and_then(|c| c.try_wait().ok().flatten());
+                    if exited.is_some() || left.is_zero() {
+                        panic!(
+                            "server did not start ({exited:?}); stderr:\n{}",
+                            server.log()
+                        );
+                    }
+                }
+            }
+        }
+        server
+    }
+
+    pub fn log(&self) -> String {
+        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    pub fn cert(&self) -> PathBuf {
+        self.data.join("certs/cert.pem")
+    }
+
+    /// GET over HTTPS, verifying the server against its own certificate.
+    pub fn get_https(&self, path: &str, ua: Option<&str>) -> Fetched {
+        let cacert = self.cert();
+        let mut args = vec!["--cacert", cacert.to_str().expect("utf-8 path")];
+        ua_args(ua, &mut args);
+        curl(&format!("{}{path}", self.https), &args)
+    }
+
+    pub fn get_http(&self, path: &str, ua: Option<&str>) -> Fetched {
+        let mut args = Vec::new();
+        ua_args(ua, &mut args);
+        curl(&format!("{}{path}", self.http), &args)
+    }
+
+    /// SIGTERM, then wait (polling) for a clean exit.
+    pub fn stop(mut self) -> (ExitStatus, String) {
+        let mut child = self.child.take().expect("running");
+        let pid = child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                // Let the reader thread take the last lines.
+                let t = Instant::now();
+                while !self.log().contains("autoprov: stopped")
+                    && t.elapsed() < Duration::from_secs(2)
+                {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                return (status, self.log());
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("server ignored SIGTERM; stderr:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn ua_args<'a>(ua: Option<&'a str>, args: &mut Vec<&'a str>) {
+    match ua {
+        Some(u) => args.extend(["-A", u]),
+        // An empty -H removes curl's own User-Agent header.
+        None => args.extend(["-H", "User-Agent:"]),
+    }
+}
+
+/// One response as curl saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub content_type: String,
+}
+
+impl Fetched {
+    pub fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).expect("UTF-8 body")
+    }
+}
+
+/// Real curl, path sent as written (`--path-as-is`), body kept byte-exact.
+pub fn curl(url: &str, extra: &[&str]) -> Fetched {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let body = dir.path().join("body");
+    let out = Command::new("curl")
+        .args(["-sS", "--path-as-is", "--max-time", "20", "-o"])
+        .arg(&body)
+        .args(["-w", "%{http_code} %{content_type}"])
+        .args(extra)
+        .arg(url)
+        .output()
+        .expect("curl is installed");
+    assert!(
+        out.status.success(),
+        "curl {url} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let w = String::from_utf8_lossy(&out.stdout).to_string();
+    let (code, ctype) = w.split_once(' ').unwrap_or((&w, ""));
+    Fetched {
+        status: code.parse().expect("status code"),
+        body: std::fs::read(&body).unwrap_or_default(),
+        content_type: ctype.to_string(),
+    }
+}
+
+/// Checks a Yealink file against vendors.md §9.1/§9.2 and returns its
+/// settings. `boot` allows the extra boot-file line forms; include lines are
+/// returned under `include:config` joined by `|`.
+pub fn yealink_settings(body: &[u8], boot: bool) -> BTreeMap<String, String> {
+    assert!(!body.starts_with(&[0xef, 0xbb, 0xbf]), "BOM");
+    let text = std::str::from_utf8(body).expect("UTF-8");
+    for residue in ["{{", "{%", "{#", "None", "undefined"] {
+        assert!(
+            !text.contains(residue),
+            "template residue {residue:?} in:\n{text}"
+        );
+    }
+    assert!(!text.contains('\r'), "CR in output");
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("#!version:1.0.0.1"), "first line");
+    let mut map = BTreeMap::new();
+    let mut includes = Vec::new();
+    for line in lines {
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if boot {
+            if let Some(rest) = line.strip_prefix("include:config ") {
+                assert!(
+                    rest.starts_with('"') && rest.ends_with('"') && rest.len() > 2,
+                    "{line}"
+                );
+                includes.push(rest.trim_matches('"').to_string());
+                continue;
+            }
+            if line.starts_with('[') && line.ends_with(']') {
+                continue;
+            }
+        }
+        let (key, value) = line
+            .split_once('=')
+            .unwrap_or_else(|| panic!("not key = value: {line:?}"));
+        let key = key.trim_end();
+        assert!(
+            !key.is_empty()
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+                && !key.starts_with('.')
+                && !key.ends_with('.')
+                && !key.contains(".."),
+            "bad key {key:?}"
+        );
+        let value = value.trim_start().to_string();
+        if boot && key == "overwrite_mode" {
+            assert!(value == "0" || value == "1");
+        }
+        if key != "static.security.user_password" {
+            assert!(
+                map.insert(key.to_string(), value).is_none(),
+                "duplicate key {key}"
+            );
+        }
+    }
+    if !includes.is_empty() {
+        map.insert("include:config".into(), includes.join("|"));
+    }
+    check_yealink_values(&map);
+    map
+}
+
+/// Per-key value rules of vendors.md §9.2.
+fn check_yealink_values(map: &BTreeMap<String, String>) {
+    for (k, v) in map {
+        if k.ends_with(".transport_type") {
+            assert!(["0", "1", "2", "3"].contains(&v.as_str()), "{k} = {v}");
+        }
+        if k.starts_with("linekey.") && k.ends_with(".type") {
+            assert!(v.parse::<u32>().is_ok(), "{k} = {v}");
+        }
+    }
+    if map.keys().any(|k| k.starts_with("account.1.")) {
+        for required in [
+            "account.1.enable",
+            "account.1.user_name",
+            "account.1.sip_server.1.address",
+        ] {
+            assert!(map.contains_key(required), "missing {required}");
+        }
+    }
+}
+
+/// Parses a golden `key = value` file the same way.
+pub fn golden(name: &str) -> BTreeMap<String, String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    yealink_settings(&bytes, false)
+}
+
+/// `autoprov phones --format json`, as JSON.
+pub fn phones_json(data: &Path) -> serde_json::Value {
+    let out = autoprov(data, &["phones", "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("phones JSON")
+}
+
+/// The phone with this MAC in `phones --format json`.
+pub fn phone(data: &Path, mac: &str) -> serde_json::Value {
+    phones_json(data)
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|p| p["mac"] == mac)
+        .cloned()
+        .unwrap_or_else(|| panic!("no phone {mac}"))
+}
