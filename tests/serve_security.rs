@@ -217,6 +217,22 @@ fn malformed_and_oversized_requests_are_refused_without_harm() {
     assert!(evil_host.starts_with("HTTP/1.1 200"), "{evil_host}");
     assert!(!evil_host.contains("evil"), "{evil_host}");
 
+    // A large upload (Polycom-style PUT of a log) is refused, not stored.
+    let upload = std::env::temp_dir().join(format!("autoprov-upload-{}", std::process::id()));
+    std::fs::write(&upload, vec![b'x'; 1024 * 1024]).unwrap();
+    let put = curl(
+        &format!("{}/805ec0123456-app.log", server.http),
+        &[
+            "-X",
+            "PUT",
+            "--data-binary",
+            &format!("@{}", upload.display()),
+        ],
+    );
+    let _ = std::fs::remove_file(&upload);
+    assert_eq!(put.status, 405);
+    assert!(!data.join("805ec0123456-app.log").exists());
+
     // Plain text on the TLS port is a failed handshake, nothing more.
     let https_addr = server.https.trim_start_matches("https://").to_string();
     let _ = raw(&https_addr, b"GET / HTTP/1.1\r\n\r\n");

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{
     ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderValue, USER_AGENT,
@@ -41,6 +41,9 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Read buffer per HTTP/1 connection, which bounds the request head; h2
 /// header lists get the same bound.
 const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// Largest request body read (and discarded) before a 405; larger uploads
+/// are cut off.
+const MAX_DISCARDED_BODY: usize = 64 * 1024;
 
 /// What `serve` needs besides the provisioner.
 #[derive(Debug, Clone)]
@@ -211,7 +214,7 @@ fn serve_conn<IO>(
     let app = app.clone();
     let service = service_fn(move |req| {
         let app = app.clone();
-        async move { Ok::<_, Infallible>(app.handle(conn, req)) }
+        async move { Ok::<_, Infallible>(app.serve(conn, req).await) }
     });
     let served = builder
         .serve_connection(TokioIo::new(io), service)
@@ -236,11 +239,19 @@ struct App {
 type Resp = Response<Full<Bytes>>;
 
 impl App {
-    fn handle(&self, conn: ConnInfo, req: hyper::Request<Incoming>) -> Resp {
-        if req.method() != Method::GET && req.method() != Method::HEAD {
-            tracing::info!(peer = %conn.peer, method = %req.method(), "method not allowed");
-            return method_not_allowed();
+    async fn serve(&self, conn: ConnInfo, req: hyper::Request<Incoming>) -> Resp {
+        if req.method() == Method::GET || req.method() == Method::HEAD {
+            return self.handle(conn, req);
         }
+        tracing::info!(peer = %conn.peer, method = %req.method(), "method not allowed");
+        // Read (and drop) a small upload before refusing, so the client sees
+        // the 405 instead of a reset while it is still sending.
+        let limited = http_body_util::Limited::new(req.into_body(), MAX_DISCARDED_BODY);
+        let _ = tokio::time::timeout(HEADER_TIMEOUT, limited.collect()).await;
+        method_not_allowed()
+    }
+
+    fn handle(&self, conn: ConnInfo, req: hyper::Request<Incoming>) -> Resp {
         let ua = req.headers().get(USER_AGENT).and_then(|v| v.to_str().ok());
         let channel = if conn.secure || self.secrets_over_http {
             Channel::Secure
