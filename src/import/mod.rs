@@ -11,6 +11,7 @@ pub mod validate;
 use std::collections::HashSet;
 
 use indicatif::ProgressBar;
+use rayon::iter::Either;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -102,19 +103,29 @@ fn file_failure(mut report: Report, errors: Vec<Issue>) -> Outcome {
 pub fn run(
     store: &dyn Store,
     config: &Config,
-    bytes: &[u8],
+    bytes: Vec<u8>,
     opts: &ImportOptions,
     progress: Option<&ProgressBar>,
 ) -> Result<Outcome, ImportError> {
     let mut report = empty_report(opts);
+    let started = std::time::Instant::now();
     let stage = |msg: &'static str| {
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "import stage: {msg}"
+        );
         if let Some(p) = progress {
             p.set_message(msg);
         }
     };
 
     stage("reading");
-    let table = match read_table(bytes, &opts.read) {
+    // The file is hashed for the history and then dropped: at 100,000 rows
+    // every copy of it held to the end costs peak memory.
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let table = read_table(&bytes, &opts.read);
+    drop(bytes);
+    let table = match table {
         Ok(t) => t,
         Err(e) => {
             let err = Issue::file(e.code, e.line, None, e.message);
@@ -152,37 +163,38 @@ pub fn run(
         sites: &snapshot.sites,
         policy: &config.import,
     };
-    let results: Vec<_> = table
-        .records
-        .par_iter()
-        .map(|r| validate_row(r, &ctx))
-        .collect();
-    let mut rows: Vec<RowData> = Vec::with_capacity(results.len());
-    let mut mentions = Vec::with_capacity(results.len());
+    let record_count = table.records.len();
+    // Records are consumed as they are validated, so the raw cells and the
+    // typed rows are not both held in full.
+    // Split straight into valid rows and rejections: no third vector of
+    // results alongside them.
+    let (rows, rejections): (Vec<RowData>, Vec<_>) =
+        table
+            .records
+            .into_par_iter()
+            .partition_map(|r| match validate_row(&r, &ctx) {
+                Ok(d) => Either::Left(d),
+                Err(rej) => Either::Right((r.row, r.line, rej)),
+            });
+    let mut rows = rows;
+    let mut mentions = Vec::with_capacity(rows.len() + rejections.len());
+    mentions.extend(rows.iter().map(|d| Mention {
+        username: d.username.clone(),
+        row: d.row,
+        line: d.line,
+    }));
     let mut errors: Vec<Issue> = Vec::new();
     let mut rejected: HashSet<usize> = HashSet::new();
-    for (rec, res) in table.records.iter().zip(results) {
-        match res {
-            Ok(d) => {
-                mentions.push(Mention {
-                    username: d.username.clone(),
-                    row: d.row,
-                    line: d.line,
-                });
-                rows.push(d);
-            }
-            Err(rej) => {
-                if let Some(u) = rej.username {
-                    mentions.push(Mention {
-                        username: u,
-                        row: rec.row,
-                        line: rec.line,
-                    });
-                }
-                rejected.insert(rec.row);
-                errors.extend(rej.issues);
-            }
+    for (row, line, rej) in rejections {
+        if let Some(u) = rej.username {
+            mentions.push(Mention {
+                username: u,
+                row,
+                line,
+            });
         }
+        rejected.insert(row);
+        errors.extend(rej.issues);
     }
 
     stage("planning");
@@ -235,11 +247,17 @@ pub fn run(
     report.errors = errors;
 
     let refused = !report.errors.is_empty() && !opts.partial;
-    let nothing_valid = opts.partial && rows.is_empty() && !table.records.is_empty();
+    let nothing_valid = opts.partial && rows.is_empty() && record_count > 0;
     let exit_code = if refused || nothing_valid { 1 } else { 0 };
     if refused || nothing_valid || opts.dry_run {
         return Ok(Outcome { report, exit_code });
     }
+
+    // Only the plan is needed from here on; free the rows and the snapshot
+    // before hashing and writing, the two steps that need memory of their own.
+    let generation = snapshot.generation;
+
+    drop((rows, mentions, snapshot));
 
     stage("hashing passwords");
     let hashes: Vec<(usize, String)> = plan
@@ -262,7 +280,7 @@ pub fn run(
     let record = ImportRecord {
         time: now_rfc3339(),
         file: opts.file_name.clone(),
-        sha256: hex::encode(Sha256::digest(bytes)),
+        sha256,
         mode: opts.mode.as_str().to_string(),
         source: opts.source.clone(),
         created: report.summary.created,
@@ -271,10 +289,12 @@ pub fn run(
         unchanged: report.summary.unchanged,
         skipped: report.summary.skipped,
     };
-    tracing::info!(changes = plan.changes.changes.len(), "applying import");
-    store.apply(snapshot.generation, &plan.changes, &record)?;
+    let count = plan.changes.changes.len();
+    tracing::info!(changes = count, "applying import");
+    store.apply(generation, std::mem::take(&mut plan.changes), &record)?;
     tracing::info!(
-        changes = plan.changes.changes.len(),
+        changes = count,
+        elapsed_ms = started.elapsed().as_millis() as u64,
         "import applied and flushed"
     );
     report.applied = true;

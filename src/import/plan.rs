@@ -397,7 +397,7 @@ pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
                 });
                 p.changes.changes.push(Change {
                     old: None,
-                    new: Some(user),
+                    new: Some(Box::new(user)),
                 });
             }
             Some(o) => {
@@ -421,8 +421,8 @@ pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
                     fields,
                 });
                 p.changes.changes.push(Change {
-                    old: Some(o.clone()),
-                    new: Some(user),
+                    old: Some(Box::new(o.clone())),
+                    new: Some(Box::new(user)),
                 });
             }
         }
@@ -434,7 +434,7 @@ pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
             fields: FieldDiff::new(),
         });
         p.changes.changes.push(Change {
-            old: Some(u.clone()),
+            old: Some(Box::new(u.clone())),
             new: None,
         });
     }

@@ -328,7 +328,13 @@ fn vendor_for(
 
 fn check_mac(v: &str) -> Result<Mac, (&'static str, String)> {
     // Parse first: `00041339e818` is a valid MAC that merely looks numeric.
-    Mac::parse(v).map_err(|e| if scientific(v) { sci_error(v) } else { (e.code(), e.to_string()) })
+    Mac::parse(v).map_err(|e| {
+        if scientific(v) {
+            sci_error(v)
+        } else {
+            (e.code(), e.to_string())
+        }
+    })
 }
 
 fn split_list(v: &str) -> Vec<&str> {
@@ -784,7 +790,10 @@ mod tests {
         assert!(!scientific("80:5e:c0:12:34:56"));
         // Digits around one `e` can still be a valid MAC.
         assert!(check_mac("00041339e818").is_ok());
-        assert_eq!(check_mac("8.05E+11").unwrap_err().0, "E_SCIENTIFIC_NOTATION");
+        assert_eq!(
+            check_mac("8.05E+11").unwrap_err().0,
+            "E_SCIENTIFIC_NOTATION"
+        );
     }
 
     #[test]

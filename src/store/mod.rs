@@ -41,8 +41,10 @@ pub struct Snapshot {
 /// One user's transition: create (`old` = None), update, or delete (`new` = None).
 #[derive(Debug, Clone)]
 pub struct Change {
-    pub old: Option<User>,
-    pub new: Option<User>,
+    /// Boxed: a plan holds one `Change` per row, and two inline users would
+    /// make that vector ~800 bytes a slot.
+    pub old: Option<Box<User>>,
+    pub new: Option<Box<User>>,
 }
 
 /// What one import writes, as a unit.
@@ -91,11 +93,12 @@ pub struct PhoneState {
 pub trait Store {
     fn snapshot(&self) -> Result<Snapshot, StoreError>;
     /// Applies every change or none; `expected_generation` guards against a
-    /// concurrent writer. Durable when it returns.
+    /// concurrent writer. Durable when it returns. Takes the change set by
+    /// value so its memory can go before the writes need theirs.
     fn apply(
         &self,
         expected_generation: u64,
-        changes: &ChangeSet,
+        changes: ChangeSet,
         record: &ImportRecord,
     ) -> Result<(), StoreError>;
     fn users(&self) -> Result<Vec<User>, StoreError>;
