@@ -168,7 +168,10 @@ pub fn summary(v: &Value, key: &str) -> i64 {
 }
 
 /// The (row, line, column, code) of every error in a report.
-pub fn errors(v: &Value) -> Vec<(Option<i64>, Option<i64>, Option<String>, String)> {
+/// (row, line, column, code) of one report entry.
+pub type ErrorAt = (Option<i64>, Option<i64>, Option<String>, String);
+
+pub fn errors(v: &Value) -> Vec<ErrorAt> {
     v["errors"]
         .as_array()
         .map(|a| {
