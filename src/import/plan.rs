@@ -70,6 +70,9 @@ struct Built {
     user: User,
     generated_sip: Option<String>,
     web_password: Option<String>,
+    /// For an existing user: what changes (never empty; unchanged users are
+    /// not kept as `Built` at all).
+    diff: Option<FieldDiff>,
 }
 
 /// Applies a row's cells to the existing user (or a blank one).
@@ -154,6 +157,7 @@ fn build_user(row: &RowData, old: Option<&User>, id: u64, source: Option<&str>) 
         user,
         generated_sip,
         web_password,
+        diff: None,
     }
 }
 
@@ -286,7 +290,9 @@ pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
         .collect();
 
     let mut next_id = snapshot.next_id;
-    let mut built: Vec<(usize, Built)> = Vec::with_capacity(rows.len());
+    let mut built: Vec<(usize, Built)> = Vec::new();
+    // Report entries with their row, put in file order at the end.
+    let mut ordered: Vec<(usize, ChangeEntry)> = Vec::with_capacity(rows.len());
     for (i, row) in rows.iter().enumerate() {
         let old = existing.get(row.username.as_str()).copied();
         if mention_count
@@ -329,7 +335,7 @@ pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
                 next_id - 1
             }
         };
-        let b = build_user(row, old, id, ctx.source);
+        let mut b = build_user(row, old, id, ctx.source);
         if old.is_none() && b.user.first_name.is_none() && b.user.display_name.is_none() {
             p.errors.push(issue(
                 row,
@@ -342,6 +348,25 @@ pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
             ));
             p.failed_rows.insert(row.row);
             continue;
+        }
+        if let Some(o) = old {
+            let web_changed = b.web_password.is_some() && !web_same.contains(&i);
+            let fields = diff(o, &b.user, web_changed);
+            if fields.is_empty() {
+                // Dropped here, not carried to the end: a re-import of 100,000
+                // unchanged users must not hold a second copy of each. The
+                // final-state checks then treat the user as kept as stored.
+                ordered.push((
+                    row.row,
+                    ChangeEntry {
+                        username: row.username.clone(),
+                        action: "unchanged",
+                        fields,
+                    },
+                ));
+                continue;
+            }
+            b.diff = Some(fields);
         }
         built.push((i, b));
     }
@@ -384,49 +409,38 @@ pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
                 value: ctx.show_secrets.then(|| pw.clone()),
             });
         }
-        match old {
-            None => {
-                let idx = p.changes.changes.len();
-                if let Some(pw) = b.web_password {
-                    p.pending_hashes.push((idx, pw));
-                }
-                p.entries.push(ChangeEntry {
-                    username: user.username.clone(),
-                    action: "create",
-                    fields: FieldDiff::new(),
-                });
-                p.changes.changes.push(Change {
-                    old: None,
-                    new: Some(Box::new(user)),
-                });
-            }
+        let idx = p.changes.changes.len();
+        let (action, fields, old) = match old {
+            None => ("create", FieldDiff::new(), None),
             Some(o) => {
-                let fields = diff(o, &user, web_changed);
-                if fields.is_empty() {
-                    p.entries.push(ChangeEntry {
-                        username: user.username.clone(),
-                        action: "unchanged",
-                        fields,
-                    });
-                    continue;
-                }
                 user.config_version = o.config_version + 1;
-                let idx = p.changes.changes.len();
-                if web_changed && let Some(pw) = b.web_password {
-                    p.pending_hashes.push((idx, pw));
-                }
-                p.entries.push(ChangeEntry {
-                    username: user.username.clone(),
-                    action: "update",
-                    fields,
-                });
-                p.changes.changes.push(Change {
-                    old: Some(Box::new(o.clone())),
-                    new: Some(Box::new(user)),
-                });
+                (
+                    "update",
+                    b.diff.unwrap_or_default(),
+                    Some(Box::new(o.clone())),
+                )
             }
+        };
+        if let Some(pw) = b.web_password
+            && (old.is_none() || web_changed)
+        {
+            p.pending_hashes.push((idx, pw));
         }
+        ordered.push((
+            row.row,
+            ChangeEntry {
+                username: user.username.clone(),
+                action,
+                fields,
+            },
+        ));
+        p.changes.changes.push(Change {
+            old,
+            new: Some(Box::new(user)),
+        });
     }
+    ordered.sort_by_key(|(row, _)| *row);
+    p.entries = ordered.into_iter().map(|(_, e)| e).collect();
     for u in deletes {
         p.entries.push(ChangeEntry {
             username: u.username.clone(),

@@ -32,7 +32,7 @@ const META_HISTORY_SEQ: &[u8] = b"g/history_seq";
 const META_PENDING: &[u8] = b"g/pending";
 
 /// sled's page cache; its 1 GiB default made a 100,000-user import peak at 2.4 GB.
-const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+const CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// Store on sled 0.34. Cheap to clone.
 #[derive(Clone)]
