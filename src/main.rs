@@ -4,6 +4,19 @@
 
 mod cli;
 
+/// `println!` that ends the process quietly when stdout is closed (e.g.
+/// `autoprov users | head`) instead of panicking on the broken pipe.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
+
 /// mimalloc: at 100,000-row imports glibc's per-thread arenas left ~25 %
 /// more resident memory and the many small allocations ran slower.
 #[global_allocator]
@@ -129,13 +142,13 @@ fn run(cli: Cli) -> Result<u8, Fail> {
             let store = open_store(&cli.data, &config)?;
             let history = store.history()?;
             match args.format {
-                Format::Json => println!(
+                Format::Json => out!(
                     "{}",
                     serde_json::to_string_pretty(&history).unwrap_or_default()
                 ),
                 Format::Text => {
                     for h in history {
-                        println!(
+                        out!(
                             "{}  {:<8} {:<24} created {} updated {} deleted {} unchanged {} skipped {}  sha256 {}",
                             h.time,
                             h.mode,
@@ -199,6 +212,7 @@ fn cmd_serve(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> 
         allow_secrets_over_http: args.allow_secrets_over_http
             || config.provision.allow_secrets_over_http,
         https_url: config.provision.https_url.clone(),
+        uploads: Some(data.join("uploads")),
         drain: DRAIN_LIMIT,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -286,6 +300,7 @@ fn cmd_render(data: &Path, config: &Config, args: RenderArgs) -> Result<u8, Fail
         path: &format!("/{file}"),
         user_agent: args.user_agent.as_deref(),
         channel: Channel::Secure,
+        https_url: config.provision.https_url.as_deref(),
     };
     match provisioner.respond(&req) {
         Ok(served) => {
@@ -476,19 +491,23 @@ fn print_users(users: &[User], format: Format) {
     match format {
         Format::Json => {
             let list: Vec<Value> = sorted.iter().map(|u| user_json(u, false)).collect();
-            println!(
+            out!(
                 "{}",
                 serde_json::to_string_pretty(&list).unwrap_or_default()
             );
         }
         Format::Text => {
-            println!(
+            out!(
                 "{:<20} {:<28} {:<10} {:<8} {:<10} PHONES",
-                "USERNAME", "DISPLAY NAME", "EXTENSION", "ENABLED", "SITE"
+                "USERNAME",
+                "DISPLAY NAME",
+                "EXTENSION",
+                "ENABLED",
+                "SITE"
             );
             for u in sorted {
                 let phones: Vec<String> = u.phones.iter().map(|p| p.mac.plain()).collect();
-                println!(
+                out!(
                     "{:<20} {:<28} {:<10} {:<8} {:<10} {}",
                     u.username,
                     u.display(),
@@ -511,7 +530,7 @@ fn print_users(users: &[User], format: Format) {
 fn print_user(u: &User, secrets: bool, format: Format) {
     let v = user_json(u, secrets);
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()),
+        Format::Json => out!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()),
         Format::Text => {
             if let Value::Object(map) = v {
                 for (k, val) in map {
@@ -520,7 +539,7 @@ fn print_user(u: &User, secrets: bool, format: Format) {
                         Value::Null => "-".to_string(),
                         other => other.to_string(),
                     };
-                    println!("{k:<15} {shown}");
+                    out!("{k:<15} {shown}");
                 }
             }
         }
@@ -554,15 +573,19 @@ fn print_phones(store: &SledStore, format: Format) -> Result<(), Fail> {
                     })
                 })
                 .collect();
-            println!(
+            out!(
                 "{}",
                 serde_json::to_string_pretty(&list).unwrap_or_default()
             );
         }
         Format::Text => {
-            println!(
+            out!(
                 "{:<14} {:<12} {:<10} {:<20} {:<10} LAST FETCH",
-                "MAC", "VENDOR", "MODEL", "USER", "EXTENSION"
+                "MAC",
+                "VENDOR",
+                "MODEL",
+                "USER",
+                "EXTENSION"
             );
             for (u, p, s) in rows {
                 let fetch = match &s.last_fetch {
@@ -572,7 +595,7 @@ fn print_phones(store: &SledStore, format: Format) -> Result<(), Fail> {
                     ),
                     None => "never".to_string(),
                 };
-                println!(
+                out!(
                     "{:<14} {:<12} {:<10} {:<20} {:<10} {}",
                     p.mac.plain(),
                     p.vendor,

@@ -3,17 +3,25 @@
 //! An import must be all-or-nothing, and fast at 100,000 users. Measured here
 //! at that size: a sled transaction across trees took 6.6 s and 2.4 GB, one
 //! `apply_batch` 4.4 s and 1.9 GB; plain inserts cost ~7 µs per key at ~80 MB.
-//! So an import is written as a redo log: the whole change set goes into one
-//! value (`g/pending`, one atomic insert, flushed), then the keys are written
-//! one by one, then the pending value is removed. A crash in between leaves the
-//! redo log, and [`SledStore::open`] replays it (the replay is idempotent): the
-//! store is always either before or after an import, never half.
+//! So an import is written as a redo log:
+//!
+//! 1. the operations go into chunks of a few MiB (`p/<n>`), flushed;
+//! 2. `g/commit` = number of chunks is inserted and flushed: the commit point;
+//! 3. the operations are applied key by key, in key order (sequential work for
+//!    sled's tree, about 3x faster than file order), and flushed;
+//! 4. `g/commit` is removed, then the chunks.
+//!
+//! [`SledStore::open`] replays a committed log (replay is idempotent: removes,
+//! then puts) and drops chunks of an uncommitted one, so the store is always
+//! before or after an import, never half. Chunking keeps the log from doubling
+//! peak memory.
 //!
 //! Keys live in one tree, `records`: users by username (`u/`), the MAC index
-//! (`m/`, what a booting phone is looked up by), history (`h/`), meta (`g/`).
-//! The extension index is derived in memory where needed (imports plan on a
-//! full snapshot), which saves a key per user on every import. Run-time phone
-//! state and sites, which imports don't own, have their own trees.
+//! (`m/`, what a booting phone is looked up by), history (`h/`), meta (`g/`),
+//! redo chunks (`p/`). The extension index is derived in memory where needed
+//! (imports plan on a full snapshot), which saves a key per user on every
+//! import. Run-time phone state and sites, which imports don't own, have their
+//! own trees.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -29,7 +37,10 @@ const HISTORY: u8 = b'h';
 const META_GENERATION: &[u8] = b"g/generation";
 const META_NEXT_ID: &[u8] = b"g/next_id";
 const META_HISTORY_SEQ: &[u8] = b"g/history_seq";
-const META_PENDING: &[u8] = b"g/pending";
+const META_COMMIT: &[u8] = b"g/commit";
+const REDO_CHUNK: u8 = b'p';
+/// Size at which a redo chunk is written out.
+const CHUNK_BYTES: usize = 4 << 20;
 
 /// sled's page cache; its 1 GiB default made a 100,000-user import peak at 2.4 GB.
 const CACHE_BYTES: u64 = 32 * 1024 * 1024;
@@ -102,27 +113,52 @@ impl SledStore {
             db,
             writer: Arc::new(Mutex::new(())),
         };
-        if let Some(log) = store.records.get(META_PENDING)? {
-            tracing::warn!("completing an import that was interrupted");
-            store.replay(&log)?;
+        match read_u64(&store.records, META_COMMIT)? {
+            0 => store.drop_chunks()?,
+            chunks => {
+                tracing::warn!("completing an import that was interrupted");
+                store.replay(chunks)?;
+            }
         }
         Ok(store)
     }
 
-    /// Writes every operation of a redo log, then drops the log. Safe to run
-    /// again after a crash at any point.
-    fn replay(&self, log: &[u8]) -> Result<(), StoreError> {
-        let mut ops = redo::decode(log).map_err(|e| corrupt("pending import", e))?;
-        // Key order makes sled's tree work sequential (about 2x faster here);
-        // the sort is stable, so operations on one key keep their order.
-        ops.sort_by(|a, b| a.key().cmp(b.key()));
-        for op in ops {
-            match op {
-                redo::Op::Put(k, v) => self.records.insert(k, v)?,
-                redo::Op::Del(k) => self.records.remove(k)?,
-            };
+    /// Applies a committed redo log and retires it. Safe to run again after a
+    /// crash at any point before `g/commit` is gone.
+    fn replay(&self, chunks: u64) -> Result<(), StoreError> {
+        for n in 0..chunks {
+            let chunk = self
+                .records
+                .get(key(REDO_CHUNK, &n.to_be_bytes()))?
+                .ok_or_else(|| corrupt("pending import", format!("redo chunk {n} is missing")))?;
+            for op in redo::decode(&chunk).map_err(|e| corrupt("pending import", e))? {
+                match op {
+                    redo::Op::Put(k, v) => self.records.insert(k, v)?,
+                    redo::Op::Del(k) => self.records.remove(k)?,
+                };
+            }
         }
-        self.records.remove(META_PENDING)?;
+        // The writes must be durable before the log that could redo them goes.
+        self.flush()?;
+        self.records.remove(META_COMMIT)?;
+        self.flush()?;
+        self.drop_chunks()
+    }
+
+    /// Removes redo chunks: leftovers of a retired log or of an import that
+    /// died before its commit point.
+    fn drop_chunks(&self) -> Result<(), StoreError> {
+        let keys: Vec<sled::IVec> = self
+            .records
+            .scan_prefix([REDO_CHUNK, b'/'])
+            .keys()
+            .collect::<Result<_, _>>()?;
+        if keys.is_empty() {
+            return Ok(());
+        }
+        for k in keys {
+            self.records.remove(k)?;
+        }
         self.flush()
     }
 
@@ -147,19 +183,48 @@ impl SledStore {
     }
 }
 
-/// Removes every key a stored user owns.
-fn remove_user(log: &mut redo::Writer, u: &User) {
-    log.del(&key(USER, u.username.as_bytes()));
-    for p in &u.phones {
-        log.del(&key(BY_MAC, &p.mac.bytes()));
-    }
+/// Writes redo operations into chunks of about [`CHUNK_BYTES`].
+struct ChunkWriter<'a> {
+    tree: &'a sled::Tree,
+    log: redo::Writer,
+    chunks: u64,
 }
 
-/// Writes the user record and its MAC index entries.
-fn insert_user(log: &mut redo::Writer, u: &User) {
-    log.put(&key(USER, u.username.as_bytes()), &encode(u));
-    for p in &u.phones {
-        log.put(&key(BY_MAC, &p.mac.bytes()), u.username.as_bytes());
+impl ChunkWriter<'_> {
+    fn put(&mut self, k: &[u8], v: &[u8]) -> Result<(), StoreError> {
+        self.log.put(k, v);
+        self.spill_if_full()
+    }
+
+    fn del(&mut self, k: &[u8]) -> Result<(), StoreError> {
+        self.log.del(k);
+        self.spill_if_full()
+    }
+
+    fn spill_if_full(&mut self) -> Result<(), StoreError> {
+        if self.log.len() >= CHUNK_BYTES {
+            self.spill()?;
+        }
+        Ok(())
+    }
+
+    fn spill(&mut self) -> Result<(), StoreError> {
+        let log = std::mem::replace(
+            &mut self.log,
+            redo::Writer::with_capacity(CHUNK_BYTES + 64 * 1024),
+        );
+        self.tree
+            .insert(key(REDO_CHUNK, &self.chunks.to_be_bytes()), log.finish())?;
+        self.chunks += 1;
+        Ok(())
+    }
+
+    /// Writes the last chunk; returns how many there are.
+    fn finish(mut self) -> Result<u64, StoreError> {
+        if !self.log.is_empty() {
+            self.spill()?;
+        }
+        Ok(self.chunks)
     }
 }
 
@@ -187,35 +252,60 @@ impl Store for SledStore {
         if read_u64(&self.records, META_GENERATION)? != expected_generation {
             return Err(StoreError::Conflict);
         }
-        // Sized up front: growing a ~60 MB buffer by doubling costs a copy
-        // and a peak of twice the size.
-        let mut log = redo::Writer::with_capacity(changes.changes.len() * 720 + 4096);
-        // Operations run in order: removing every old entry first makes swaps
-        // of MACs between users inside one import legal.
-        for old in changes.changes.iter().filter_map(|c| c.old.as_ref()) {
-            remove_user(&mut log, old);
-        }
-        for new in changes.changes.iter().filter_map(|c| c.new.as_ref()) {
-            insert_user(&mut log, new);
-        }
-        let seq = read_u64(&self.records, META_HISTORY_SEQ)? + 1;
-        log.put(&key(HISTORY, &seq.to_be_bytes()), &encode(record));
-        log.put(META_HISTORY_SEQ, &seq.to_be_bytes());
-        log.put(META_NEXT_ID, &changes.next_id.to_be_bytes());
-        log.put(META_GENERATION, &(expected_generation + 1).to_be_bytes());
-        drop(changes);
-        let log = log.finish();
         let t = std::time::Instant::now();
-        // The commit point: once this value is durable, the import happens.
-        self.records.insert(META_PENDING, log.as_slice())?;
+        self.drop_chunks()?;
+        let ChangeSet { changes, next_id } = changes;
+        // Removes first (so MACs can move between users in one import), then
+        // puts; each class in key order.
+        let mut removes: Vec<Vec<u8>> = Vec::new();
+        let mut news: Vec<Box<User>> = Vec::with_capacity(changes.len());
+        for c in changes {
+            if let Some(old) = c.old {
+                removes.push(key(USER, old.username.as_bytes()));
+                removes.extend(old.phones.iter().map(|p| key(BY_MAC, &p.mac.bytes())));
+            }
+            news.extend(c.new);
+        }
+        removes.sort_unstable();
+        removes.dedup();
+        news.sort_unstable_by(|a, b| a.username.cmp(&b.username));
+
+        let mut out = ChunkWriter {
+            tree: &self.records,
+            log: redo::Writer::with_capacity(CHUNK_BYTES + 64 * 1024),
+            chunks: 0,
+        };
+        for k in &removes {
+            out.del(k)?;
+        }
+        drop(removes);
+        let mut macs: Vec<([u8; 6], String)> = Vec::new();
+        for u in news {
+            out.put(&key(USER, u.username.as_bytes()), &encode(&u))?;
+            macs.extend(u.phones.iter().map(|p| (p.mac.bytes(), u.username.clone())));
+        }
+        macs.sort_unstable();
+        for (mac, name) in &macs {
+            out.put(&key(BY_MAC, mac), name.as_bytes())?;
+        }
+        drop(macs);
+        let seq = read_u64(&self.records, META_HISTORY_SEQ)? + 1;
+        out.put(&key(HISTORY, &seq.to_be_bytes()), &encode(record))?;
+        out.put(META_HISTORY_SEQ, &seq.to_be_bytes())?;
+        out.put(META_NEXT_ID, &next_id.to_be_bytes())?;
+        out.put(META_GENERATION, &(expected_generation + 1).to_be_bytes())?;
+        let chunks = out.finish()?;
+        self.flush()?;
+        // The commit point: once this is durable, the import happens.
+        self.records.insert(META_COMMIT, &chunks.to_be_bytes())?;
         self.flush()?;
         tracing::debug!(
-            bytes = log.len(),
+            chunks,
             ms = t.elapsed().as_millis() as u64,
             "redo log committed"
         );
-        self.replay(&log)?;
-        tracing::debug!(ms = t.elapsed().as_millis() as u64, "redo log replayed");
+        self.replay(chunks)?;
+        tracing::debug!(ms = t.elapsed().as_millis() as u64, "redo log applied");
         Ok(())
     }
 
@@ -289,14 +379,6 @@ mod redo {
         Del(&'a [u8]),
     }
 
-    impl Op<'_> {
-        pub fn key(&self) -> &[u8] {
-            match self {
-                Op::Put(k, _) | Op::Del(k) => k,
-            }
-        }
-    }
-
     impl Writer {
         pub fn with_capacity(bytes: usize) -> Writer {
             Writer(Vec::with_capacity(bytes))
@@ -321,6 +403,14 @@ mod redo {
 
         pub fn finish(self) -> Vec<u8> {
             self.0
+        }
+
+        pub fn len(&self) -> usize {
+            self.0.len()
+        }
+
+        pub fn is_empty(&self) -> bool {
+            self.0.is_empty()
         }
     }
 
