@@ -78,6 +78,9 @@ pub enum Part {
     Mac(MacCase),
     /// Exactly this many ASCII digits.
     Digits(usize),
+    /// A model name: 1 to this many ASCII letters and digits (`gxp2170`,
+    /// `D785`), never 12 hex digits, so a model part cannot take a MAC.
+    Model(usize),
 }
 
 /// What a file is to the server, which decides who may get what.
@@ -91,6 +94,9 @@ pub enum FileKind {
     /// The same for every phone of the vendor; never carries secrets, and
     /// never depends on whether the requesting MAC is known.
     Common,
+    /// A per-MAC file the phone uploads with PUT (Polycom logs); never
+    /// served, has no template.
+    Upload,
 }
 
 /// One file a vendor's phones request.
@@ -120,7 +126,7 @@ impl FileRule {
             match p {
                 Part::Lit(s) => out.push_str(s),
                 Part::Mac(c) => out.push_str(&c.format(mac)),
-                Part::Digits(_) => return None,
+                Part::Digits(_) | Part::Model(_) => return None,
             }
         }
         Some(out)
@@ -148,6 +154,15 @@ impl FileRule {
                         return None;
                     }
                     rest = &rest[*n..];
+                }
+                Part::Model(max) => {
+                    let len = rest.bytes().take_while(u8::is_ascii_alphanumeric).count();
+                    let model = &rest[..len];
+                    let looks_like_mac = len == 12 && model.bytes().all(|b| b.is_ascii_hexdigit());
+                    if len == 0 || len > *max || looks_like_mac {
+                        return None;
+                    }
+                    rest = &rest[len..];
                 }
             }
         }
@@ -316,6 +331,291 @@ fn yealink_user_agent(ua: &str) -> Option<UaInfo> {
     })
 }
 
+/// Grandstream facts (vendors.md §4): `cfg<mac>.xml`, then `cfg<model>.xml`,
+/// then `cfg.xml`, all lower case; XML `<gs_provision>` with config
+/// version 1 (P-codes) throughout.
+///
+/// The legacy `cfg<mac>` name has no rule, so it gets a 404: that file is
+/// Grandstream's encoded binary format, the phone would not parse XML there,
+/// and on a 404 it moves on to `cfg<mac>.xml` (§0 routing notes, §4.1).
+const GRANDSTREAM: Provisioning = Provisioning {
+    files: &[
+        FileRule {
+            pattern: &[
+                Part::Lit("cfg"),
+                Part::Mac(MacCase::Lower),
+                Part::Lit(".xml"),
+            ],
+            kind: FileKind::Main,
+            template: "grandstream/mac.xml",
+            content_type: "application/xml; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Lit("cfg"), Part::Model(16), Part::Lit(".xml")],
+            kind: FileKind::Common,
+            template: "grandstream/common.xml",
+            content_type: "application/xml; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Lit("cfg.xml")],
+            kind: FileKind::Common,
+            template: "grandstream/common.xml",
+            content_type: "application/xml; charset=utf-8",
+        },
+    ],
+    user_agent: Some(grandstream_user_agent),
+    // P130: 0 UDP, 1 TCP, 2 TLS/TCP (§4.4).
+    transports: &[
+        (Transport::Udp, "0"),
+        (Transport::Tcp, "1"),
+        (Transport::Tls, "2"),
+    ],
+    // P1362 codes (§4.4).
+    languages: &[
+        ("en", "en"),
+        ("fr", "fr"),
+        ("de", "de"),
+        ("es", "es"),
+        ("it", "it"),
+        ("nl", "nl"),
+    ],
+    // P64 takes a POSIX TZ string built from the zone, not a name.
+    timezone_names: &[],
+};
+
+/// `Grandstream Model HW GXP2170 V1.xA SW 1.0.11.79 DevId 000b82aabbcc`, and
+/// the old `Grandstream GXP2000 (gxp2000e.bin:1.2.5.3/…) DevId 000b822726c8`.
+fn grandstream_user_agent(ua: &str) -> Option<UaInfo> {
+    let mut tokens = ua.split_whitespace();
+    if !tokens.next()?.eq_ignore_ascii_case("grandstream") {
+        return None;
+    }
+    let tokens: Vec<&str> = tokens.take(32).collect();
+    let after = |key: &str| {
+        tokens
+            .iter()
+            .position(|t| t.eq_ignore_ascii_case(key))
+            .and_then(|i| tokens.get(i + 1))
+            .copied()
+    };
+    let model = match tokens.as_slice() {
+        [m, h, model, ..] if m.eq_ignore_ascii_case("model") && h.eq_ignore_ascii_case("hw") => {
+            Some(*model)
+        }
+        [model, ..] => Some(*model),
+        [] => None,
+    }
+    .filter(|m| is_model(m))
+    .map(str::to_ascii_lowercase);
+    let firmware = after("SW").filter(|f| is_firmware(f)).map(str::to_string);
+    let mac = after("DevId")
+        .filter(|m| m.len() == 12)
+        .and_then(|m| Mac::parse(m).ok());
+    Some(UaInfo {
+        model,
+        firmware,
+        mac,
+    })
+}
+
+/// A plausible model name out of a User-Agent.
+fn is_model(m: &str) -> bool {
+    !m.is_empty() && m.len() <= 32 && m.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// A dotted numeric firmware version.
+fn is_firmware(f: &str) -> bool {
+    f.len() <= 32
+        && f.contains('.')
+        && f.bytes().next().is_some_and(|b| b.is_ascii_digit())
+        && f.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+}
+
+/// Poly/Polycom UC Software facts (vendors.md §2): the phone asks for
+/// `<mac>.cfg` (per-phone master), else `000000000000.cfg`, then each
+/// `CONFIG_FILES` entry; logs come back as PUTs. All names lowercase.
+const POLYCOM: Provisioning = Provisioning {
+    files: &[
+        FileRule {
+            pattern: &[Part::Lit("000000000000.cfg")],
+            kind: FileKind::Common,
+            template: "polycom/master.xml",
+            content_type: "application/xml; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Mac(MacCase::Lower), Part::Lit(".cfg")],
+            kind: FileKind::PerMac,
+            template: "polycom/master.xml",
+            content_type: "application/xml; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Mac(MacCase::Lower), Part::Lit("-phone.cfg")],
+            kind: FileKind::Main,
+            template: "polycom/phone.xml",
+            content_type: "application/xml; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Mac(MacCase::Lower), Part::Lit("-boot.log")],
+            kind: FileKind::Upload,
+            template: "",
+            content_type: "text/plain; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Mac(MacCase::Lower), Part::Lit("-app.log")],
+            kind: FileKind::Upload,
+            template: "",
+            content_type: "text/plain; charset=utf-8",
+        },
+    ],
+    user_agent: Some(polycom_user_agent),
+    // reg.N.server.M.transport [2src].
+    transports: &[
+        (Transport::Udp, "UDPOnly"),
+        (Transport::Tcp, "TCPOnly"),
+        (Transport::Tls, "TLS"),
+    ],
+    // lcl.ml.lang names from vendors.md §2.4 (Wazo's map).
+    languages: &[
+        ("en", "English_United_States"),
+        ("fr", "French_France"),
+        ("de", "German_Germany"),
+        ("es", "Spanish_Spain"),
+        ("it", "Italian_Italy"),
+        ("nl", "Dutch_Netherlands"),
+    ],
+    timezone_names: &[],
+};
+
+/// `FileTransport PolycomVVX-VVX_411-UA/5.9.0.9373 Type/Application`,
+/// `FileTransport PolycomSoundPointIP-SPIP_335-UA/3.2.1.0078`: model
+/// (`vvx_411`) and firmware; Polycom User-Agents never carry the MAC.
+fn polycom_user_agent(ua: &str) -> Option<UaInfo> {
+    let rest = ua.trim().strip_prefix("FileTransport Poly")?;
+    let product = rest.split_whitespace().next()?;
+    let (name, firmware) = product.split_once("-UA/")?;
+    let model = name
+        .split_once('-')
+        .map(|(_, m)| m.to_ascii_lowercase())
+        .filter(|m| {
+            !m.is_empty()
+                && m.len() <= 32
+                && m.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        });
+    let firmware = Some(firmware.to_string()).filter(|f| {
+        !f.is_empty() && f.len() <= 32 && f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.')
+    });
+    Some(UaInfo {
+        model,
+        firmware,
+        mac: None,
+    })
+}
+
+/// Cisco SPA5xx and 78xx/88xx MPP 3PCC facts (vendors.md §3): common
+/// `spa$PSN.cfg` / `$PSN.xml` / `$PSN-3PCC.xml` without secrets, then the
+/// lowercase `$MA.xml` the common file's Profile_Rule_B points at.
+const CISCO: Provisioning = Provisioning {
+    files: &[
+        FileRule {
+            pattern: &[Part::Lit("spa"), Part::Digits(3), Part::Lit(".cfg")],
+            kind: FileKind::Common,
+            template: "cisco/common.xml",
+            content_type: "application/xml; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Lit("spa"), Part::Digits(3), Part::Lit("G.cfg")],
+            kind: FileKind::Common,
+            template: "cisco/common.xml",
+            content_type: "application/xml; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Lit("spa"), Part::Digits(3), Part::Lit("G2.cfg")],
+            kind: FileKind::Common,
+            template: "cisco/common.xml",
+            content_type: "application/xml; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Digits(4), Part::Lit(".xml")],
+            kind: FileKind::Common,
+            template: "cisco/common.xml",
+            content_type: "application/xml; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Digits(4), Part::Lit("-3PCC.xml")],
+            kind: FileKind::Common,
+            template: "cisco/common.xml",
+            content_type: "application/xml; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Mac(MacCase::Lower), Part::Lit(".xml")],
+            kind: FileKind::Main,
+            template: "cisco/mac.xml",
+            content_type: "application/xml; charset=utf-8",
+        },
+    ],
+    user_agent: Some(cisco_user_agent),
+    // SIP_Transport_N_ [src MPP guide].
+    transports: &[
+        (Transport::Udp, "UDP"),
+        (Transport::Tcp, "TCP"),
+        (Transport::Tls, "TLS"),
+    ],
+    // MPP Locale values (vendors.md §3.4); SPA ignores the element.
+    languages: &[
+        ("en-GB", "en-GB"),
+        ("en", "en-US"),
+        ("fr-CA", "fr-CA"),
+        ("fr", "fr-FR"),
+        ("de", "de-DE"),
+        ("es", "es-ES"),
+        ("it", "it-IT"),
+        ("nl", "nl-NL"),
+    ],
+    timezone_names: &[],
+};
+
+/// `Cisco/SPA508G-7.4.4 (0002FDFF2103)(CBT141400UK)` (model `spa508g`),
+/// `Cisco/SPA525G-7.4.7 (CBT141900G7)` (no MAC) and
+/// `Cisco-CP-7832-3PCC/11.0.1 (00562b043615)` (model `7832`).
+fn cisco_user_agent(ua: &str) -> Option<UaInfo> {
+    let ua = ua.trim();
+    let (product, rest) = ua.split_once(' ').unwrap_or((ua, ""));
+    let (model, firmware) = if let Some(p) = product.strip_prefix("Cisco-CP-") {
+        let (model, fw) = p.split_once('/')?;
+        (model.strip_suffix("-3PCC").unwrap_or(model), fw)
+    } else {
+        let p = product.strip_prefix("Cisco/")?;
+        p.split_once('-').unwrap_or((p, ""))
+    };
+    Some(UaInfo {
+        model: clean_model(model),
+        firmware: clean_firmware(firmware),
+        mac: first_paren_mac(rest),
+    })
+}
+
+fn clean_model(m: &str) -> Option<String> {
+    let m = m.to_ascii_lowercase();
+    (!m.is_empty() && m.len() <= 32 && m.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .then_some(m)
+}
+
+fn clean_firmware(f: &str) -> Option<String> {
+    (!f.is_empty()
+        && f.len() <= 32
+        && f.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-()".contains(&b)))
+    .then(|| f.to_string())
+}
+
+/// The MAC in the first `(…)` group, when it is 12 hex digits.
+fn first_paren_mac(s: &str) -> Option<Mac> {
+    let inner = s.trim_start().strip_prefix('(')?.split(')').next()?;
+    (inner.len() == 12 && inner.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| Mac::parse(inner).ok())
+        .flatten()
+}
+
 /// Every vendor autoprov knows. Sources: vendors.md (Wazo's DHCP classes).
 pub static VENDORS: &[Vendor] = &[
     Vendor {
@@ -343,7 +643,7 @@ pub static VENDORS: &[Vendor] = &[
         aliases: &["poly"],
         name: "Poly/Polycom",
         ouis: &[[0x00, 0x04, 0xf2], [0x64, 0x16, 0x7f], [0x48, 0x25, 0x67]],
-        provisioning: Provisioning::NONE,
+        provisioning: POLYCOM,
     },
     Vendor {
         id: "cisco",
@@ -357,14 +657,14 @@ pub static VENDORS: &[Vendor] = &[
             [0x10, 0xbd, 0x18],
             [0xd0, 0xec, 0x35],
         ],
-        provisioning: Provisioning::NONE,
+        provisioning: CISCO,
     },
     Vendor {
         id: "grandstream",
         aliases: &["gs"],
         name: "Grandstream",
         ouis: &[[0x00, 0x0b, 0x82], [0xc0, 0x74, 0xad], [0xec, 0x74, 0xd7]],
-        provisioning: Provisioning::NONE,
+        provisioning: GRANDSTREAM,
     },
     Vendor {
         id: "snom",
@@ -487,6 +787,56 @@ mod tests {
     }
 
     #[test]
+    fn grandstream_rows() {
+        let (v, i) =
+            parse_user_agent("Grandstream Model HW GXP2170 V1.xA SW 1.0.11.79 DevId 000b82aabbcc")
+                .unwrap();
+        assert_eq!(v.id, "grandstream");
+        assert_eq!(i.model.as_deref(), Some("gxp2170"));
+        assert_eq!(i.firmware.as_deref(), Some("1.0.11.79"));
+        assert_eq!(i.mac, Some(mac("000b82aabbcc")));
+        let (_, i) =
+            parse_user_agent("Grandstream Model HW GRP2614 SW 1.0.5.15 DevId c074ad0b63ee")
+                .unwrap();
+        assert_eq!(i.model.as_deref(), Some("grp2614"));
+        let (_, i) = parse_user_agent(
+            "Grandstream GXP2000 (gxp2000e.bin:1.2.5.3/boot55e.bin:1.1.6.9) DevId 000b822726c8",
+        )
+        .unwrap();
+        assert_eq!(i.model.as_deref(), Some("gxp2000"));
+        assert_eq!(i.mac, Some(mac("000b822726c8")));
+        for junk in [
+            "Grandstream",
+            "Grandstream DevId",
+            "Grandstream Model HW",
+            "grandstream \u{fffd} SW",
+        ] {
+            let (_, i) = parse_user_agent(junk).unwrap();
+            assert_eq!(i.mac, None, "{junk}");
+        }
+        let g = by_id("grandstream").unwrap();
+        let main = g.main_file().unwrap();
+        assert_eq!(
+            main.file_name(mac("000b82aabbcc")).as_deref(),
+            Some("cfg000b82aabbcc.xml")
+        );
+        let model = &g.provisioning.files[1];
+        assert_eq!(model.matches("cfggxp2170.xml"), Some(None));
+        // A model part never takes a MAC, so the per-MAC file is unambiguous.
+        assert_eq!(model.matches("cfg000b82aabbcc.xml"), None);
+        assert_eq!(model.matches("cfg.xml"), None);
+        assert_eq!(model.matches("cfggxp-2170.xml"), None);
+        assert_eq!(model.matches(&format!("cfg{}.xml", "a".repeat(17))), None);
+        let hits = crate::provision::path::matches("cfg000b82aabbcc.xml");
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].rule.kind, FileKind::Main);
+        // The legacy binary name has no rule (404).
+        assert!(crate::provision::path::matches("cfg000b82aabbcc").is_empty());
+        assert_eq!(g.transport_value(Transport::Tls), Some("2"));
+        assert_eq!(g.language_name("de-DE"), Some("de"));
+    }
+
+    #[test]
     fn value_maps() {
         let y = by_id("yealink").unwrap();
         assert_eq!(y.transport_value(Transport::Tls), Some("2"));
@@ -495,6 +845,91 @@ mod tests {
         assert_eq!(y.language_name("ja-JP"), None);
         assert_eq!(y.timezone_name("Europe/Paris"), Some("France(Paris)"));
         let p = by_id("polycom").unwrap();
-        assert!(p.provisioning.files.is_empty() && p.main_file().is_none());
+        assert_eq!(p.transport_value(Transport::Tls), Some("TLS"));
+        assert_eq!(p.language_name("de-AT"), Some("German_Germany"));
+        let c = by_id("cisco").unwrap();
+        assert_eq!(c.transport_value(Transport::Tcp), Some("TCP"));
+        assert_eq!(c.language_name("fr-CA"), Some("fr-CA"));
+        assert_eq!(c.language_name("fr-BE"), Some("fr-FR"));
+    }
+
+    #[test]
+    fn polycom_and_cisco_user_agents() {
+        let (v, i) =
+            parse_user_agent("FileTransport PolycomVVX-VVX_411-UA/5.9.0.9373 Type/Application")
+                .unwrap();
+        assert_eq!(v.id, "polycom");
+        assert_eq!(i.model.as_deref(), Some("vvx_411"));
+        assert_eq!(i.firmware.as_deref(), Some("5.9.0.9373"));
+        assert_eq!(i.mac, None);
+        let (_, i) =
+            parse_user_agent("FileTransport PolycomVVX-VVX_411-UA/5.9.0.x Type/Application")
+                .unwrap();
+        assert_eq!(i.firmware.as_deref(), Some("5.9.0.x"));
+        let (_, i) =
+            parse_user_agent("FileTransport PolycomSoundPointIP-SPIP_335-UA/3.2.1.0078").unwrap();
+        assert_eq!(i.model.as_deref(), Some("spip_335"));
+
+        let (v, i) = parse_user_agent("Cisco/SPA508G-7.4.4 (0002FDFF2103)(CBT141400UK)").unwrap();
+        assert_eq!(v.id, "cisco");
+        assert_eq!(i.model.as_deref(), Some("spa508g"));
+        assert_eq!(i.firmware.as_deref(), Some("7.4.4"));
+        assert_eq!(i.mac, Some(mac("0002fdff2103")));
+        let (_, i) = parse_user_agent("Cisco/SPA525G-7.4.7 (CBT141900G7)").unwrap();
+        assert_eq!((i.model.as_deref(), i.mac), (Some("spa525g"), None));
+        let (_, i) = parse_user_agent("Cisco-CP-7832-3PCC/11.0.1 (00562b043615)").unwrap();
+        assert_eq!(i.model.as_deref(), Some("7832"));
+        assert_eq!(i.firmware.as_deref(), Some("11.0.1"));
+        assert_eq!(i.mac, Some(mac("00562b043615")));
+        for junk in [
+            "Cisco/",
+            "Cisco-CP-",
+            "Cisco-CP-x",
+            "FileTransport Poly",
+            "Cisco/\u{fffd} (zz",
+        ] {
+            if let Some((_, i)) = parse_user_agent(junk) {
+                assert_eq!(i.mac, None, "{junk}");
+            }
+        }
+    }
+
+    #[test]
+    fn polycom_and_cisco_files() {
+        let p = by_id("polycom").unwrap();
+        let m = mac("0004f2aabbcc");
+        assert_eq!(
+            p.main_file().and_then(|r| r.file_name(m)).as_deref(),
+            Some("0004f2aabbcc-phone.cfg")
+        );
+        let c = by_id("cisco").unwrap();
+        assert_eq!(
+            c.main_file().and_then(|r| r.file_name(m)).as_deref(),
+            Some("0004f2aabbcc.xml")
+        );
+        let common = |name: &str| {
+            c.provisioning
+                .files
+                .iter()
+                .any(|r| r.kind == FileKind::Common && r.matches(name) == Some(None))
+        };
+        for ok in [
+            "spa504G.cfg",
+            "spa525G2.cfg",
+            "spa303.cfg",
+            "8841.xml",
+            "8841-3PCC.xml",
+        ] {
+            assert!(common(ok), "{ok}");
+        }
+        for no in [
+            "spa50G.cfg",
+            "spa504G.xml",
+            "884.xml",
+            "88410.xml",
+            "8841-3pcc.xml",
+        ] {
+            assert!(!common(no), "{no}");
+        }
     }
 }

@@ -124,7 +124,7 @@ fn refusals_all_look_like_an_unknown_mac() {
         server.get_https("/", None),
         server.get_http("/805ec0123456.cfg.bak", None),
         server.get_http("/y00000000096.cfg", None),
-        server.get_http("/0004f2aabbcc.cfg", None), // a Polycom phone: no such Yealink file
+        server.get_http("/0004f2aabbcc.boot", None), // a Polycom phone: no such Polycom file
     ];
     for r in &refused {
         assert_eq!(r, &unknown);

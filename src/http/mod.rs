@@ -2,8 +2,9 @@
 //! hyper-util auto builder (HTTP/1.1 and h2), tokio-rustls for TLS.
 //!
 //! Every slow or hostile client is bounded: TLS handshakes and request
-//! headers time out, headers are size-limited, request bodies are never read
-//! (only GET/HEAD are answered), and shutdown drains for a limited time.
+//! headers time out, headers are size-limited, request bodies are only read
+//! for bounded uploads (Polycom logs of known phones, everything else gets a
+//! 405), and shutdown drains for a limited time.
 
 pub mod policy;
 pub mod record;
@@ -12,6 +13,7 @@ pub mod tls;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,6 +46,10 @@ const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// Largest request body read (and discarded) before a 405; larger uploads
 /// are cut off.
 const MAX_DISCARDED_BODY: usize = 64 * 1024;
+/// Largest upload (a Polycom log) stored; larger ones get a 413.
+const MAX_UPLOAD: usize = 1024 * 1024;
+/// An upload must arrive within this time.
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What `serve` needs besides the provisioner.
 #[derive(Debug, Clone)]
@@ -55,6 +61,9 @@ pub struct ServeOptions {
     pub allow_secrets_over_http: bool,
     /// Fixed HTTPS base URL for the plain-HTTP bootstrap.
     pub https_url: Option<String>,
+    /// Where phones' uploads (Polycom logs) go, as `<dir>/<mac>/<file>`;
+    /// `None` refuses every upload.
+    pub uploads: Option<PathBuf>,
     /// How long shutdown waits for requests in flight.
     pub drain: Duration,
 }
@@ -115,6 +124,7 @@ impl Server {
             secrets_over_http: self.opts.allow_secrets_over_http,
             https_url: self.opts.https_url.clone(),
             https_port: self.https_addr.port(),
+            uploads: self.opts.uploads.clone(),
         });
         let builder = Arc::new(builder());
         let graceful = GracefulShutdown::new();
@@ -234,6 +244,7 @@ struct App {
     secrets_over_http: bool,
     https_url: Option<String>,
     https_port: u16,
+    uploads: Option<PathBuf>,
 }
 
 type Resp = Response<Full<Bytes>>;
@@ -242,6 +253,11 @@ impl App {
     async fn serve(&self, conn: ConnInfo, req: hyper::Request<Incoming>) -> Resp {
         if req.method() == Method::GET || req.method() == Method::HEAD {
             return self.handle(conn, req);
+        }
+        if req.method() == Method::PUT
+            && let Some((dir, file)) = self.upload_target(conn, &req)
+        {
+            return self.upload(conn, req, dir, file).await;
         }
         tracing::info!(peer = %conn.peer, method = %req.method(), "method not allowed");
         // Read (and drop) a small upload before refusing, so the client sees
@@ -253,17 +269,19 @@ impl App {
 
     fn handle(&self, conn: ConnInfo, req: hyper::Request<Incoming>) -> Resp {
         let ua = req.headers().get(USER_AGENT).and_then(|v| v.to_str().ok());
+        let https_url = self.bootstrap_url(&req, conn.local);
         let channel = if conn.secure || self.secrets_over_http {
             Channel::Secure
         } else {
             Channel::Bootstrap {
-                https_url: self.bootstrap_url(&req, conn.local),
+                https_url: https_url.clone(),
             }
         };
         let preq = provision::Request {
             path: req.uri().path(),
             user_agent: ua,
             channel,
+            https_url: Some(&https_url),
         };
         let (status, mut resp) = self.answer(conn, &preq);
         if req.method() == Method::HEAD {
@@ -278,6 +296,101 @@ impl App {
             status.as_u16(),
         ) {
             tracing::warn!(error = %e, "cannot record the fetch");
+        }
+        resp
+    }
+
+    /// Where a PUT may be stored: an upload name of the vendor of a known
+    /// phone, from an allowed source, with no contradicting User-Agent MAC.
+    /// `None` for anything else, which gets the same 405 as any other PUT.
+    fn upload_target(
+        &self,
+        conn: ConnInfo,
+        req: &hyper::Request<Incoming>,
+    ) -> Option<(PathBuf, String)> {
+        let root = self.uploads.as_ref()?;
+        if !self.policy.allows(conn.peer.ip()) {
+            return None;
+        }
+        let name = provision::path::file_name(req.uri().path())?;
+        let m = provision::path::matches(&name)
+            .into_iter()
+            .find(|m| m.rule.kind == crate::vendor::FileKind::Upload)?;
+        let mac = m.mac?;
+        let ua = req.headers().get(USER_AGENT).and_then(|v| v.to_str().ok());
+        if let Some((_, info)) = ua.and_then(crate::vendor::parse_user_agent)
+            && info.mac.is_some_and(|u| u != mac)
+        {
+            return None;
+        }
+        let store = self.provisioner.store();
+        let user = store.user_by_mac(mac).ok().flatten()?;
+        user.phones
+            .iter()
+            .any(|p| p.mac == mac && p.vendor == m.vendor.id)
+            .then(|| (root.join(mac.plain()), name))
+    }
+
+    /// Stores one bounded upload as `<dir>/<file>` (replacing an older one).
+    async fn upload(
+        &self,
+        conn: ConnInfo,
+        req: hyper::Request<Incoming>,
+        dir: PathBuf,
+        file: String,
+    ) -> Resp {
+        let ua = req
+            .headers()
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let path = req.uri().path().to_string();
+        let limited = http_body_util::Limited::new(req.into_body(), MAX_UPLOAD);
+        let (status, resp) = match tokio::time::timeout(UPLOAD_TIMEOUT, limited.collect()).await {
+            Ok(Ok(body)) => {
+                let bytes = body.to_bytes();
+                let (d, f) = (dir.clone(), file.clone());
+                match tokio::task::spawn_blocking(move || store_upload(&d, &f, &bytes)).await {
+                    Ok(Ok(())) => {
+                        tracing::info!(peer = %conn.peer, file = %file, "upload stored");
+                        (StatusCode::NO_CONTENT, empty(StatusCode::NO_CONTENT))
+                    }
+                    Ok(Err(e)) => {
+                        tracing::error!(peer = %conn.peer, file = %file, error = %e, "cannot store upload");
+                        (
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            plain(StatusCode::INTERNAL_SERVER_ERROR, b"internal error\n"),
+                        )
+                    }
+                    Err(_) => (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        plain(StatusCode::INTERNAL_SERVER_ERROR, b"internal error\n"),
+                    ),
+                }
+            }
+            Ok(Err(_)) | Err(_) => {
+                tracing::info!(peer = %conn.peer, file = %file, "upload too large or too slow");
+                (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    plain(StatusCode::PAYLOAD_TOO_LARGE, b"upload too large\n"),
+                )
+            }
+        };
+        let preq = provision::Request {
+            path: &path,
+            user_agent: ua.as_deref(),
+            channel: Channel::Secure,
+            https_url: None,
+        };
+        let id = self.provisioner.identify(&preq);
+        if let Err(e) = record::record(
+            self.provisioner.store(),
+            &id,
+            conn.peer.ip(),
+            ua.as_deref(),
+            status.as_u16(),
+        ) {
+            tracing::warn!(error = %e, "cannot record the upload");
         }
         resp
     }
@@ -359,6 +472,21 @@ fn plain(status: StatusCode, body: &'static [u8]) -> Resp {
     );
     r.headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// Writes `dir/file` through a temporary file and a rename, so a reader
+/// never sees half an upload. `file` is a checked vendor file name.
+fn store_upload(dir: &Path, file: &str, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{file}.part"));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, dir.join(file))
+}
+
+fn empty(status: StatusCode) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = status;
     r
 }
 

@@ -6,8 +6,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::TimeZone;
-use chrono_tz::{OffsetComponents, Tz};
+use chrono::{Datelike, TimeZone, Timelike};
+use chrono_tz::{OffsetComponents, OffsetName, Tz};
 use serde::Serialize;
 
 use crate::domain::{Site, User};
@@ -102,6 +102,33 @@ pub struct TimezoneCtx {
     pub name: Option<&'static str>,
     /// Whether the zone observes daylight saving time this year.
     pub dst: bool,
+    /// Standard (non-DST) offset east of UTC, in minutes.
+    pub offset_minutes: i32,
+    /// The zone's rule for this year as a POSIX TZ string
+    /// (`CET-1CEST,M3.5.0,M10.5.0/3`), the form of a TZif footer.
+    pub posix: String,
+    /// This year's DST changes, when the zone has exactly one DST period.
+    pub dst_rule: Option<DstRule>,
+}
+
+/// When DST starts and ends, as POSIX `Mm.w.d/time` rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DstRule {
+    /// Minutes added to the standard offset during DST.
+    pub save_minutes: i32,
+    pub start: DstChange,
+    pub end: DstChange,
+}
+
+/// One DST change: weekday `weekday` (0 = Sunday) of week `week` (1-4, or
+/// 5 = the last one) of month `month` (1-12), at `minute` minutes after
+/// local midnight by the clock in force before the change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DstChange {
+    pub month: u32,
+    pub week: u32,
+    pub weekday: u32,
+    pub minute: u32,
 }
 
 #[derive(Debug, Serialize)]
@@ -372,12 +399,171 @@ pub fn timezone(vendor: &Vendor, iana: &str) -> Result<TimezoneCtx, ContextError
             .map(|o| o.dst_offset().num_seconds() != 0)
             .unwrap_or(false)
     });
+    let (posix, dst_rule) = posix_rule(tz, now);
     Ok(TimezoneCtx {
         iana: tz.name().to_string(),
         offset: format_offset(base),
         name: vendor.timezone_name(tz.name()),
         dst,
+        offset_minutes: i32::try_from(base / 60).unwrap_or(0),
+        posix,
+        dst_rule,
     })
+}
+
+/// One instant's offset: total and DST part in seconds, and abbreviation.
+#[derive(Debug, Clone, PartialEq)]
+struct Instant {
+    total: i64,
+    dst: i64,
+    abbr: String,
+}
+
+fn instant(tz: Tz, secs: i64) -> Option<Instant> {
+    let d = chrono::DateTime::from_timestamp(secs, 0)?;
+    let o = tz.offset_from_utc_datetime(&d.naive_utc());
+    Some(Instant {
+        total: o.base_utc_offset().num_seconds() + o.dst_offset().num_seconds(),
+        dst: o.dst_offset().num_seconds(),
+        abbr: o.abbreviation().unwrap_or("").to_string(),
+    })
+}
+
+/// The POSIX TZ string of the calendar year containing `now`, and its DST
+/// rule. Changes are found day by day, then to the second. A year with other
+/// than one DST start and one DST end (no DST, or an odd zone) gives the
+/// standard time only.
+fn posix_rule(tz: Tz, now: i64) -> (String, Option<DstRule>) {
+    let year = chrono::DateTime::from_timestamp(now, 0).map_or(2026, |d| d.year());
+    let start = chrono::NaiveDate::from_ymd_opt(year, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or(now, |d| d.and_utc().timestamp());
+    let mut changes: Vec<(i64, Instant, Instant)> = Vec::new();
+    let mut prev = instant(tz, start);
+    for day in 1..=366 {
+        let t = start + day * 86_400;
+        let cur = instant(tz, t);
+        if let (Some(p), Some(c)) = (&prev, &cur)
+            && (p.total != c.total || p.dst != c.dst)
+        {
+            // The change is in (t - 1 day, t]: find its first second.
+            let (mut lo, mut hi) = (t - 86_400, t);
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if instant(tz, mid).as_ref() == Some(p) {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            changes.push((hi, p.clone(), c.clone()));
+        }
+        prev = cur;
+    }
+    let std_now = instant(tz, now);
+    let to_dst: Vec<_> = changes
+        .iter()
+        .filter(|(_, b, a)| b.dst == 0 && a.dst != 0)
+        .collect();
+    let to_std: Vec<_> = changes
+        .iter()
+        .filter(|(_, b, a)| b.dst != 0 && a.dst == 0)
+        .collect();
+    match (to_dst.as_slice(), to_std.as_slice(), changes.len()) {
+        ([(t_on, std, dst)], [(t_off, _, _)], 2) => {
+            let rule = DstRule {
+                save_minutes: i32::try_from(dst.dst / 60).unwrap_or(0),
+                start: dst_change(*t_on + std.total),
+                end: dst_change(*t_off + dst.total),
+            };
+            let mut s = format!(
+                "{}{}",
+                posix_abbr(&std.abbr, std.total),
+                posix_offset(std.total)
+            );
+            s.push_str(&posix_abbr(&dst.abbr, dst.total));
+            if dst.total != std.total + 3600 {
+                s.push_str(&posix_offset(dst.total));
+            }
+            for c in [&rule.start, &rule.end] {
+                s.push_str(&format!(",M{}.{}.{}", c.month, c.week, c.weekday));
+                if c.minute != 120 {
+                    s.push_str(&format!("/{}", posix_time(i64::from(c.minute) * 60)));
+                }
+            }
+            (s, Some(rule))
+        }
+        _ => {
+            // Standard time only: the offset in force now, less any DST.
+            let (total, abbr) = std_now
+                .map(|i| (i.total - i.dst, i.abbr))
+                .unwrap_or((0, String::new()));
+            (
+                format!("{}{}", posix_abbr(&abbr, total), posix_offset(total)),
+                None,
+            )
+        }
+    }
+}
+
+/// The change at local time `local` (seconds since the epoch, local clock).
+fn dst_change(local: i64) -> DstChange {
+    let d = chrono::DateTime::from_timestamp(local, 0).unwrap_or_default();
+    let date = d.date_naive();
+    let days_in_month = date
+        .with_day(1)
+        .and_then(|f| f.checked_add_months(chrono::Months::new(1)))
+        .and_then(|n| n.pred_opt())
+        .map_or(31, |l| l.day());
+    DstChange {
+        month: date.month(),
+        week: if date.day() + 7 > days_in_month {
+            5
+        } else {
+            (date.day() - 1) / 7 + 1
+        },
+        weekday: date.weekday().num_days_from_sunday(),
+        minute: d.hour() * 60 + d.minute(),
+    }
+}
+
+/// A POSIX zone abbreviation: alphabetic ones as they are, others quoted;
+/// a zone without one (tzdata's numeric `-03`) gets its offset, quoted.
+fn posix_abbr(abbr: &str, east: i64) -> String {
+    if abbr.len() >= 3 && abbr.bytes().all(|b| b.is_ascii_alphabetic()) {
+        abbr.to_string()
+    } else if !abbr.is_empty()
+        && abbr
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-')
+    {
+        format!("<{abbr}>")
+    } else {
+        let sign = if east < 0 { '-' } else { '+' };
+        let (h, m) = (east.abs() / 3600, east.abs() / 60 % 60);
+        if m == 0 {
+            format!("<{sign}{h:02}>")
+        } else {
+            format!("<{sign}{h:02}{m:02}>")
+        }
+    }
+}
+
+/// POSIX offsets count west of UTC: UTC+1 is `-1`, UTC-5 is `5`.
+fn posix_offset(east: i64) -> String {
+    let west = -east;
+    let sign = if west < 0 { "-" } else { "" };
+    format!("{sign}{}", posix_time(west.abs()))
+}
+
+/// `h`, `h:mm` or `h:mm:ss`.
+fn posix_time(secs: i64) -> String {
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    match (m, s) {
+        (0, 0) => format!("{h}"),
+        (_, 0) => format!("{h}:{m:02}"),
+        _ => format!("{h}:{m:02}:{s:02}"),
+    }
 }
 
 /// `3600` → `+1`, `-18000` → `-5`, `19800` → `+5:30`, `0` → `+0`.
@@ -415,6 +601,48 @@ mod tests {
         let kolkata = timezone(y, "Asia/Kolkata").unwrap();
         assert_eq!((kolkata.offset.as_str(), kolkata.dst), ("+5:30", false));
         assert!(timezone(y, "Mars/Base").is_err());
+    }
+
+    #[test]
+    fn posix_strings() {
+        let y = by_id("yealink").unwrap();
+        let tz = |z: &str| timezone(y, z).unwrap();
+        assert_eq!(tz("Europe/Berlin").posix, "CET-1CEST,M3.5.0,M10.5.0/3");
+        assert_eq!(tz("America/New_York").posix, "EST5EDT,M3.2.0,M11.1.0");
+        assert_eq!(tz("Asia/Kolkata").posix, "IST-5:30");
+        assert_eq!(tz("UTC").posix, "UTC0");
+        let berlin = tz("Europe/Berlin");
+        assert_eq!(berlin.offset_minutes, 60);
+        let rule = berlin.dst_rule.unwrap();
+        assert_eq!(rule.save_minutes, 60);
+        assert_eq!(
+            (rule.start.month, rule.start.week, rule.start.weekday),
+            (3, 5, 0)
+        );
+        assert_eq!((rule.end.month, rule.end.minute), (10, 180));
+        assert!(tz("Asia/Tokyo").dst_rule.is_none());
+        // Where the system has tzdata, our rule is its TZif footer.
+        for zone in [
+            "Europe/London",
+            "Europe/Paris",
+            "Europe/Helsinki",
+            "America/Chicago",
+            "America/Los_Angeles",
+            "America/Sao_Paulo",
+            "Australia/Sydney",
+            "Australia/Adelaide",
+            "Pacific/Auckland",
+            "Asia/Tokyo",
+            "Asia/Dubai",
+            "America/St_Johns",
+        ] {
+            let Ok(bytes) = std::fs::read(format!("/usr/share/zoneinfo/{zone}")) else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(&bytes);
+            let footer = text.trim_end_matches('\n').rsplit('\n').next().unwrap();
+            assert_eq!(tz(zone).posix, footer, "{zone}");
+        }
     }
 
     #[test]

@@ -47,6 +47,10 @@ pub struct Request<'a> {
     pub path: &'a str,
     pub user_agent: Option<&'a str>,
     pub channel: Channel,
+    /// This server's HTTPS base URL (`https://host:port/`) as the phone
+    /// reached it, when known: common files that point the phone at its
+    /// per-MAC file over HTTPS (Cisco's Profile_Rule_B) need it.
+    pub https_url: Option<&'a str>,
 }
 
 /// A file to send.
@@ -153,7 +157,11 @@ impl Provisioner {
     /// Answers one request: the rendered file or the reason for refusing.
     pub fn respond(&self, req: &Request<'_>) -> Result<Served, Refusal> {
         let name = path::file_name(req.path).ok_or(Refusal::NoSuchFile)?;
-        let candidates = path::matches(&name);
+        // Upload-only names (Polycom logs) are never served.
+        let candidates: Vec<path::Match> = path::matches(&name)
+            .into_iter()
+            .filter(|m| m.rule.kind != FileKind::Upload)
+            .collect();
         let ua = req.user_agent.and_then(vendor::parse_user_agent);
         let ua_info = ua.as_ref().map(|(_, i)| i);
         match candidates.iter().find_map(|m| m.mac) {
@@ -167,7 +175,7 @@ impl Provisioner {
                         .find(|m| ua.as_ref().is_some_and(|(v, _)| v.id == m.vendor.id))
                         .ok_or(Refusal::Ambiguous)?,
                 };
-                self.common(&name, chosen, ua_info)
+                self.common(&name, chosen, ua_info, req.https_url)
             }
         }
     }
@@ -238,10 +246,17 @@ impl Provisioner {
 
     /// A file the same for every phone: it may use what the User-Agent says
     /// about the requester, but never whether its MAC is in the store.
-    fn common(&self, name: &str, m: path::Match, ua: Option<&UaInfo>) -> Result<Served, Refusal> {
+    /// `server_url` is this server's HTTPS base URL when known.
+    fn common(
+        &self,
+        name: &str,
+        m: path::Match,
+        ua: Option<&UaInfo>,
+        https_url: Option<&str>,
+    ) -> Result<Served, Refusal> {
         let delivery = Delivery {
             secrets: false,
-            server_url: None,
+            server_url: https_url,
             repeat_minutes: self.settings.repeat_minutes,
         };
         let env = self.env(m.vendor, DEFAULT_SITE);

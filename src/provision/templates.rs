@@ -8,9 +8,9 @@
 use std::path::{Path, PathBuf};
 
 use minijinja::value::{Value, ValueKind};
-use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, escape_formatter};
+use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, escape_formatter};
 
-use crate::vendor::VENDORS;
+use crate::vendor::{FileKind, VENDORS};
 
 /// Default templates, by the names the vendor table uses.
 static DEFAULTS: &[(&str, &str)] = &[
@@ -25,6 +25,30 @@ static DEFAULTS: &[(&str, &str)] = &[
     (
         "yealink/mac.cfg",
         include_str!("../../phone_templates/yealink/mac.cfg"),
+    ),
+    (
+        "polycom/master.xml",
+        include_str!("../../phone_templates/polycom/master.xml"),
+    ),
+    (
+        "polycom/phone.xml",
+        include_str!("../../phone_templates/polycom/phone.xml"),
+    ),
+    (
+        "cisco/common.xml",
+        include_str!("../../phone_templates/cisco/common.xml"),
+    ),
+    (
+        "cisco/mac.xml",
+        include_str!("../../phone_templates/cisco/mac.xml"),
+    ),
+    (
+        "grandstream/mac.xml",
+        include_str!("../../phone_templates/grandstream/mac.xml"),
+    ),
+    (
+        "grandstream/common.xml",
+        include_str!("../../phone_templates/grandstream/common.xml"),
     ),
 ];
 
@@ -66,10 +90,15 @@ impl Templates {
             .map_err(|e| invalid("(syntax)", &e))?;
         env.set_syntax(syntax);
         env.set_loader(move |name| load(dir.as_deref(), name));
+        env.set_auto_escape_callback(auto_escape);
         env.set_formatter(checked_formatter);
         env.add_filter("zpad", zpad);
         let templates = Templates { env };
-        for rule in VENDORS.iter().flat_map(|v| v.provisioning.files) {
+        for rule in VENDORS
+            .iter()
+            .flat_map(|v| v.provisioning.files)
+            .filter(|r| r.kind != FileKind::Upload)
+        {
             templates
                 .env
                 .get_template(rule.template)
@@ -122,6 +151,33 @@ fn load(dir: Option<&Path>, name: &str) -> Result<Option<String>, Error> {
         .map(|(_, src)| src.to_string()))
 }
 
+/// XML-escape every printed value of templates named `*.xml`, `*.htm` or
+/// `*.html` (minijinja's HTML escape would also write `/` as `&#x2f;`, which
+/// phones' small XML parsers need not understand); nothing for the others.
+fn auto_escape(name: &str) -> AutoEscape {
+    if [".xml", ".htm", ".html"].iter().any(|e| name.ends_with(e)) {
+        AutoEscape::Custom("xml".into())
+    } else {
+        AutoEscape::None
+    }
+}
+
+/// `&`, `<`, `>`, `"` and `'` as XML's predefined entities.
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The default formatter, refusing what a phone must never receive.
 fn checked_formatter(
     out: &mut minijinja::Output,
@@ -143,6 +199,14 @@ fn checked_formatter(
     if has_break {
         // The value itself stays out of the message: it may be a password.
         return refuse("a value contains a line break or control character; refusing to emit it");
+    }
+    if matches!(state.auto_escape(), AutoEscape::Custom(n) if n == "xml") {
+        let text = match value.as_str() {
+            Some(s) if value.is_safe() => s.to_string(),
+            Some(s) => xml_escape(s),
+            None => xml_escape(&value.to_string()),
+        };
+        return std::fmt::Write::write_str(out, &text).map_err(Error::from);
     }
     escape_formatter(out, state, value)
 }
@@ -182,6 +246,30 @@ mod tests {
             assert!(!err.to_string().contains("evil"), "{err}");
         }
         assert!(t.env.render_str("a = {{ missing }}", context! {}).is_err());
+    }
+
+    #[test]
+    fn xml_templates_escape() {
+        let mut t = env();
+        t.env
+            .add_template("x/t.xml", "<a n=\"{{ x }}\">{{ x }}</a>")
+            .unwrap();
+        t.env.add_template("x/t.cfg", "a = {{ x }}").unwrap();
+        let ctx = || context! { x => "Ali \"x\" <b>& 'o' https://h/p" };
+        assert_eq!(
+            t.render("x/t.xml", ctx()).unwrap(),
+            "<a n=\"Ali &quot;x&quot; &lt;b&gt;&amp; &apos;o&apos; https://h/p\">\
+             Ali &quot;x&quot; &lt;b&gt;&amp; &apos;o&apos; https://h/p</a>"
+        );
+        assert_eq!(
+            t.render("x/t.cfg", ctx()).unwrap(),
+            "a = Ali \"x\" <b>& 'o' https://h/p"
+        );
+        assert!(t.render("x/t.xml", context! { x => "a\nb" }).is_err());
+        assert_eq!(
+            t.render("x/t.xml", context! { x => 5 }).unwrap(),
+            "<a n=\"5\">5</a>"
+        );
     }
 
     #[test]
