@@ -137,6 +137,10 @@ pub struct ImportArgs {
     /// Print generated SIP passwords in the report (once).
     #[arg(long)]
     pub show_secrets: bool,
+    /// A MAC already assigned to a user the file doesn't list moves to the
+    /// row that claims it (that user loses the phone) instead of being refused.
+    #[arg(long)]
+    pub reassign_macs: bool,
     /// Confirm a replace import (it deletes every user the file does not list).
     #[arg(long)]
     pub yes: bool,

@@ -252,6 +252,7 @@ fn import_before_serving(store: &SledStore, config: &Config, file: &Path) -> Res
             encoding: EncodingChoice::Auto,
         },
         show_secrets: false,
+        reassign_macs: false,
         file_name: file.display().to_string(),
     };
     let outcome = import::run(store, config, bytes, &opts, None).map_err(|e| runtime(e.into()))?;
@@ -405,6 +406,7 @@ fn cmd_import(data: &Path, config: &Config, args: ImportArgs) -> Result<u8, Fail
             },
         },
         show_secrets: args.show_secrets,
+        reassign_macs: args.reassign_macs,
         file_name,
     };
     let progress = (!args.no_progress

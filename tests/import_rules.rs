@@ -138,6 +138,18 @@ fn duplicate_macs_in_file_flag_every_row_and_against_store() {
             .unwrap()
             .contains("\"a\"")
     );
+    // --reassign-macs moves it, updating the user who loses it.
+    let r = env.import_csv(&csv(&["b,B,B,1002,805ec0123456,"]), &["--reassign-macs"]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let v = r.json();
+    assert_eq!((summary(&v, "created"), summary(&v, "updated")), (1, 1));
+    assert_eq!(v["warnings"][0]["code"], "W_MAC_REASSIGNED");
+    assert_eq!(env.user("a").unwrap()["phones"], serde_json::json!([]));
+    assert_eq!(env.user("b").unwrap()["phones"][0]["mac"], "805ec0123456");
+    // And back again by moving the phone in the same file, which is legal.
+    let r = env.import_csv(&csv(&["a,A,A,1001,805ec0123456,", "b,B,B,1002,,"]), &[]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert_eq!(env.user("a").unwrap()["phones"][0]["mac"], "805ec0123456");
     // Moving the phone in the same file is legal.
     let r = env.import_csv(&csv(&["a,A,A,1001,,", "b,B,B,1002,805ec0123456,"]), &[]);
     assert_eq!(r.code, 0, "{}", r.stdout);

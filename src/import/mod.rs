@@ -56,6 +56,8 @@ pub struct ImportOptions {
     pub source: Option<String>,
     pub read: ReadOptions,
     pub show_secrets: bool,
+    /// Move MACs from users the file doesn't list instead of refusing the row.
+    pub reassign_macs: bool,
     /// Shown in the history.
     pub file_name: String,
 }
@@ -204,6 +206,7 @@ pub fn run(
         source: opts.source.as_deref(),
         show_secrets: opts.show_secrets,
         mentions: &mentions,
+        reassign_macs: opts.reassign_macs,
     };
     let mut plan = plan::plan(&rows, &pctx);
     errors.append(&mut plan.errors);

@@ -45,6 +45,9 @@ pub struct PlanContext<'a> {
     /// Every username mentioned by any row, even rejected ones: sync and
     /// replace never delete a user whose row merely had an error.
     pub mentions: &'a [Mention],
+    /// Move a MAC from the user who has it to the row that claims it
+    /// (`--reassign-macs`) instead of refusing the row.
+    pub reassign_macs: bool,
 }
 
 fn issue(row: &RowData, column: &str, code: &'static str, message: String) -> Issue {
@@ -391,7 +394,16 @@ pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
         _ => Vec::new(),
     };
 
-    check_final_state(rows, &built, &existing, &deletes, snapshot, &mut p);
+    let moves = check_final_state(
+        rows,
+        &built,
+        &existing,
+        &deletes,
+        snapshot,
+        ctx.reassign_macs,
+        &mut p,
+    );
+    reassign(&moves, &existing, rows, &mut ordered, &mut p);
 
     // Changes, entries and generated secrets for rows that passed.
     for (i, b) in built {
@@ -464,8 +476,10 @@ fn check_final_state(
     existing: &HashMap<&str, &User>,
     deletes: &[&User],
     snapshot: &Snapshot,
+    reassign_macs: bool,
     p: &mut Plan,
-) {
+) -> Vec<MacMove> {
+    let mut moves = Vec::new();
     let in_file: HashSet<&str> = built
         .iter()
         .map(|(_, b)| b.user.username.as_str())
@@ -530,8 +544,12 @@ fn check_final_state(
                 None => {
                     mac_owner.insert(ph.mac.bytes(), Owner::Row(*i));
                 }
+                Some(Owner::Kept(other)) if reassign_macs => {
+                    moves.push(MacMove { mac: ph.mac, from: other.to_string(), row: *i });
+                    mac_owner.insert(ph.mac.bytes(), Owner::Row(*i));
+                }
                 Some(Owner::Kept(other)) => failed.push(issue(row, "mac", "E_MAC_TAKEN", format!(
-                    "MAC {} is assigned to user {other:?}; remove it from that user in the same file first",
+                    "MAC {} is assigned to user {other:?}; remove it from that user in the same file, or pass --reassign-macs to move it",
                     ph.mac.colon()
                 ))),
                 Some(Owner::Row(j)) => {
@@ -590,6 +608,78 @@ fn check_final_state(
             p.failed_rows.insert(r);
         }
         p.errors.push(e);
+    }
+    moves
+}
+
+/// A phone moving from a user the file doesn't list to the row claiming it.
+struct MacMove {
+    mac: crate::mac::Mac,
+    from: String,
+    /// Index into `rows` of the claiming row.
+    row: usize,
+}
+
+/// Turns MAC moves of rows that passed into updates of the users losing the
+/// phones, each with a warning naming both sides.
+fn reassign(
+    moves: &[MacMove],
+    existing: &HashMap<&str, &User>,
+    rows: &[RowData],
+    ordered: &mut Vec<(usize, ChangeEntry)>,
+    p: &mut Plan,
+) {
+    let mut losers: Vec<&str> = Vec::new();
+    for m in moves
+        .iter()
+        .filter(|m| !p.failed_rows.contains(&rows[m.row].row))
+    {
+        let row = &rows[m.row];
+        p.warnings.push(Issue {
+            row: Some(row.row),
+            line: Some(row.line),
+            column: Some("mac".into()),
+            code: "W_MAC_REASSIGNED",
+            message: format!(
+                "MAC {} moves from user {:?} to {:?}",
+                m.mac.colon(),
+                m.from,
+                row.username
+            ),
+        });
+        if !losers.contains(&m.from.as_str()) {
+            losers.push(&m.from);
+        }
+    }
+    for name in losers {
+        let Some(old) = existing.get(name) else {
+            continue;
+        };
+        let mut new = (*old).clone();
+        new.phones.retain(|ph| {
+            !moves.iter().any(|m| {
+                m.from == name && m.mac == ph.mac && !p.failed_rows.contains(&rows[m.row].row)
+            })
+        });
+        new.config_version += 1;
+        let first_row = moves
+            .iter()
+            .filter(|m| m.from == name)
+            .map(|m| rows[m.row].row)
+            .min()
+            .unwrap_or(0);
+        ordered.push((
+            first_row,
+            ChangeEntry {
+                username: name.to_string(),
+                action: "update",
+                fields: diff(old, &new, false),
+            },
+        ));
+        p.changes.changes.push(Change {
+            old: Some(Box::new((*old).clone())),
+            new: Some(Box::new(new)),
+        });
     }
 }
 
