@@ -263,11 +263,30 @@ pub fn run(
     drop((rows, mentions, snapshot));
 
     stage("hashing passwords");
+    // The one step long enough to deserve a real bar (~20 s at 100,000 rows).
+    if let Some(p) = progress
+        && !plan.pending_hashes.is_empty()
+    {
+        p.set_style(
+            indicatif::ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} ({eta})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        p.set_length(plan.pending_hashes.len() as u64);
+    }
     let hashes: Vec<(usize, String)> = plan
         .pending_hashes
         .par_iter()
-        .map(|(idx, pw)| (*idx, secret::hash_web_password(pw)))
+        .map(|(idx, pw)| {
+            let h = secret::hash_web_password(pw);
+            if let Some(p) = progress {
+                p.inc(1);
+            }
+            (*idx, h)
+        })
         .collect();
+    if let Some(p) = progress {
+        p.set_style(indicatif::ProgressStyle::default_spinner());
+    }
     for (idx, h) in hashes {
         if let Some(u) = plan
             .changes
