@@ -50,21 +50,7 @@ fn sigkill_during_apply_leaves_before_or_after_state() {
         let delay = window.mul_f64(f);
         let env = Env::new();
         assert_eq!(env.import(&before_csv, &[]).code, 0);
-        let mut child = Command::new(bin())
-            .arg("--data")
-            .arg(env.data())
-            .args([
-                "import",
-                big_csv.to_str().unwrap(),
-                "--no-progress",
-                "--format",
-                "json",
-            ])
-            .env("RUST_LOG", "autoprov=info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn import");
+        let mut child = spawn_logged_import(&env, &big_csv);
         // Wait until the importer says it is applying, then kill it.
         let stderr = child.stderr.take().expect("stderr");
         let mut lines = BufReader::new(stderr).lines();
@@ -104,21 +90,7 @@ fn sigkill_during_apply_leaves_before_or_after_state() {
 /// Runs the import with logs on and returns the time between "applying
 /// import" and "import applied and flushed".
 fn apply_window(env: &Env, csv: &std::path::Path) -> Duration {
-    let mut child = Command::new(bin())
-        .arg("--data")
-        .arg(env.data())
-        .args([
-            "import",
-            csv.to_str().unwrap(),
-            "--no-progress",
-            "--format",
-            "json",
-        ])
-        .env("RUST_LOG", "autoprov=info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn import");
+    let mut child = spawn_logged_import(env, csv);
     let stderr = child.stderr.take().expect("stderr");
     let mut start = None;
     let mut window = None;
@@ -132,4 +104,20 @@ fn apply_window(env: &Env, csv: &std::path::Path) -> Duration {
     }
     assert!(child.wait().expect("wait").success());
     window.expect("the import logged both apply lines")
+}
+
+/// Starts `autoprov import CSV` with info logs on a piped stderr, where it
+/// announces the apply step.
+fn spawn_logged_import(env: &Env, csv: &std::path::Path) -> std::process::Child {
+    Command::new(bin())
+        .arg("--data")
+        .arg(env.data())
+        .arg("import")
+        .arg(csv)
+        .args(["--no-progress", "--format", "json"])
+        .env("RUST_LOG", "autoprov=info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn import")
 }

@@ -341,6 +341,65 @@ fn split_list(v: &str) -> Vec<&str> {
     v.split(';').map(|s| s.trim_matches(WS)).collect()
 }
 
+/// One phone as a row gives it, before checking; the columns say where to
+/// point errors (all `phones` for the JSON form).
+struct PhoneInput<'a> {
+    mac: &'a str,
+    model: Option<String>,
+    ip: Option<&'a str>,
+    columns: [Column; 3],
+}
+
+/// Checks each phone of a row (MAC, vendor, IP, no MAC twice). Any error
+/// makes the whole cell count as absent, so nothing half-valid is applied.
+fn build_phones(ch: &mut Checker, inputs: Vec<PhoneInput>) -> Cell<Vec<Phone>> {
+    let mut phones: Vec<Phone> = Vec::new();
+    let mut ok = true;
+    for p in inputs {
+        let [mac_col, model_col, ip_col] = p.columns;
+        let result = check_mac(p.mac).map_err(|e| (mac_col, e)).and_then(|mac| {
+            let (vendor, model) =
+                vendor_for(mac, p.model.as_deref()).map_err(|e| (model_col, e))?;
+            let ip =
+                p.ip.map(check_phone_ip)
+                    .transpose()
+                    .map_err(|e| (ip_col, e))?;
+            if phones.iter().any(|q| q.mac == mac) {
+                let msg = format!("MAC {} is listed twice in this row", mac.colon());
+                return Err((mac_col, ("E_MAC_DUPLICATE", msg)));
+            }
+            Ok(Phone {
+                mac,
+                vendor,
+                model,
+                ip,
+            })
+        });
+        match result {
+            Ok(phone) => phones.push(phone),
+            Err((col, (code, msg))) => {
+                ch.err(col, code, msg);
+                ok = false;
+            }
+        }
+    }
+    if ok {
+        Cell::Value(phones)
+    } else {
+        Cell::Absent
+    }
+}
+
+fn check_phone_ip(s: &str) -> Result<Ipv4Addr, (&'static str, String)> {
+    match s.parse::<Ipv4Addr>() {
+        Ok(ip) if !ip.is_unspecified() && !ip.is_broadcast() && !ip.is_multicast() => Ok(ip),
+        _ => Err((
+            "E_PHONEIP",
+            format!("phone IP {s:?} is not a usable IPv4 address"),
+        )),
+    }
+}
+
 /// `mac` + `phone_model` + `phoneip`, `;`-separated and paired by position.
 fn phones_from_columns(ch: &mut Checker) -> Cell<Vec<Phone>> {
     let macs = match ch.cell(Column::Mac) {
@@ -349,90 +408,48 @@ fn phones_from_columns(ch: &mut Checker) -> Cell<Vec<Phone>> {
         Cell::Value(v) if v.eq_ignore_ascii_case("virtual") => return Cell::Value(Vec::new()),
         Cell::Value(v) => split_list(v),
     };
-    let models: Vec<&str> = match ch.cell(Column::PhoneModel) {
+    let models = match ch.cell(Column::PhoneModel) {
         Cell::Value(v) => split_list(v),
         _ => Vec::new(),
     };
-    let ips: Vec<&str> = match ch.cell(Column::PhoneIp) {
+    let ips = match ch.cell(Column::PhoneIp) {
         Cell::Value(v) => split_list(v),
         _ => Vec::new(),
     };
-    let mut ok = true;
-    if !models.is_empty() && models.len() != macs.len() {
-        ch.err(Column::PhoneModel, "E_PHONE_MODEL_COUNT", format!(
-            "{} MACs but {} phone models: give one model per MAC, in the same order (or none to use the MAC's OUI)",
-            macs.len(), models.len()
-        ));
-        ok = false;
-    }
-    if !ips.is_empty() && ips.len() != macs.len() {
-        ch.err(
-            Column::PhoneIp,
-            "E_PHONEIP_COUNT",
-            format!(
-                "{} MACs but {} phone IPs: give one IP per MAC, in the same order",
-                macs.len(),
-                ips.len()
-            ),
-        );
-        ok = false;
-    }
-    let mut phones = Vec::new();
-    for (i, m) in macs.iter().enumerate() {
-        let mac = match check_mac(m) {
-            Ok(mac) => mac,
-            Err((code, msg)) => {
-                ch.err(Column::Mac, code, msg);
-                ok = false;
-                continue;
-            }
-        };
-        let model = models.get(i).copied().filter(|s| !s.is_empty());
-        let (vendor, model) = match vendor_for(mac, model) {
-            Ok(vm) => vm,
-            Err((code, msg)) => {
-                ch.err(Column::PhoneModel, code, msg);
-                ok = false;
-                continue;
-            }
-        };
-        let ip = match ips.get(i).copied().filter(|s| !s.is_empty()) {
-            None => None,
-            Some(s) => match s.parse::<Ipv4Addr>() {
-                Ok(ip) if !ip.is_unspecified() && !ip.is_broadcast() && !ip.is_multicast() => {
-                    Some(ip)
-                }
-                _ => {
-                    ch.err(
-                        Column::PhoneIp,
-                        "E_PHONEIP",
-                        format!("phoneip {s:?} is not a usable IPv4 address"),
-                    );
-                    ok = false;
-                    continue;
-                }
-            },
-        };
-        if phones.iter().any(|p: &Phone| p.mac == mac) {
+    let mut counts_ok = true;
+    for (col, n, what) in [
+        (Column::PhoneModel, models.len(), "phone models"),
+        (Column::PhoneIp, ips.len(), "phone IPs"),
+    ] {
+        if n != 0 && n != macs.len() {
             ch.err(
-                Column::Mac,
-                "E_MAC_DUPLICATE",
-                format!("MAC {} is listed twice in this row", mac.colon()),
+                col,
+                "E_PHONE_COUNT",
+                format!(
+                    "{} MACs but {n} {what}: give one per MAC, in the same order (or none)",
+                    macs.len()
+                ),
             );
-            ok = false;
-            continue;
+            counts_ok = false;
         }
-        phones.push(Phone {
-            mac,
-            vendor,
-            model,
-            ip,
-        });
     }
-    if ok {
-        Cell::Value(phones)
-    } else {
-        Cell::Absent
+    let inputs = macs
+        .iter()
+        .enumerate()
+        .map(|(i, mac)| PhoneInput {
+            mac,
+            model: models
+                .get(i)
+                .filter(|s| !s.is_empty())
+                .map(|s| s.to_string()),
+            ip: ips.get(i).copied().filter(|s| !s.is_empty()),
+            columns: [Column::Mac, Column::PhoneModel, Column::PhoneIp],
+        })
+        .collect();
+    match build_phones(ch, inputs) {
+        Cell::Value(p) if counts_ok => Cell::Value(p),
+        Cell::Value(_) => Cell::Absent,
+        other => other,
     }
 }
 
@@ -456,77 +473,31 @@ fn phones_from_json(ch: &mut Checker) -> Cell<Vec<Phone>> {
     } else {
         serde_json::from_str(v)
     };
-    let list =
-        match parsed {
-            Ok(l) => l,
-            Err(e) => {
-                ch.err(Column::Phones, "E_PHONES_JSON", format!(
+    let list = match parsed {
+        Ok(l) => l,
+        Err(e) => {
+            let msg = format!(
                 "phones is not a JSON array of {{\"mac\", \"vendor\", \"model\"}} objects: {e}"
-            ));
-                return Cell::Absent;
-            }
-        };
-    let mut phones = Vec::new();
-    let mut ok = true;
-    for p in list {
-        let mac = match check_mac(p.mac.trim_matches(WS)) {
-            Ok(m) => m,
-            Err((code, msg)) => {
-                ch.err(Column::Phones, code, msg);
-                ok = false;
-                continue;
-            }
-        };
-        let spec = match (&p.vendor, &p.model) {
-            (Some(v), Some(m)) => Some(format!("{v}-{m}")),
-            (Some(v), None) => Some(v.clone()),
-            (None, Some(m)) => Some(m.clone()),
-            (None, None) => None,
-        };
-        let (vendor, model) = match vendor_for(mac, spec.as_deref()) {
-            Ok(vm) => vm,
-            Err((code, msg)) => {
-                ch.err(Column::Phones, code, msg);
-                ok = false;
-                continue;
-            }
-        };
-        let ip = match p.ip.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            None => None,
-            Some(s) => match s.parse::<Ipv4Addr>() {
-                Ok(ip) => Some(ip),
-                Err(_) => {
-                    ch.err(
-                        Column::Phones,
-                        "E_PHONEIP",
-                        format!("phone ip {s:?} is not an IPv4 address"),
-                    );
-                    ok = false;
-                    continue;
-                }
-            },
-        };
-        if phones.iter().any(|q: &Phone| q.mac == mac) {
-            ch.err(
-                Column::Phones,
-                "E_MAC_DUPLICATE",
-                format!("MAC {} is listed twice in this row", mac.colon()),
             );
-            ok = false;
-            continue;
+            ch.err(Column::Phones, "E_PHONES_JSON", msg);
+            return Cell::Absent;
         }
-        phones.push(Phone {
-            mac,
-            vendor,
-            model,
-            ip,
-        });
-    }
-    if ok {
-        Cell::Value(phones)
-    } else {
-        Cell::Absent
-    }
+    };
+    let inputs = list
+        .iter()
+        .map(|p| PhoneInput {
+            mac: p.mac.trim_matches(WS),
+            model: match (&p.vendor, &p.model) {
+                (Some(v), Some(m)) => Some(format!("{v}-{m}")),
+                (Some(v), None) => Some(v.clone()),
+                (None, Some(m)) => Some(m.clone()),
+                (None, None) => None,
+            },
+            ip: p.ip.as_deref().map(str::trim).filter(|s| !s.is_empty()),
+            columns: [Column::Phones; 3],
+        })
+        .collect();
+    build_phones(ch, inputs)
 }
 
 #[derive(Deserialize)]
