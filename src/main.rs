@@ -268,13 +268,16 @@ fn cmd_render(data: &Path, config: &Config, args: RenderArgs) -> Result<u8, Fail
     let templates = Templates::new(args.templates.as_deref()).map_err(|e| usage(e.into()))?;
     let store = open_store(data, config)?;
     let provisioner = Provisioner::new(Arc::new(store), templates, provision_settings(config))?;
-    let Some((_, vendor)) = provisioner.phone(mac)? else {
+    let Some((user, vendor)) = provisioner.phone(mac)? else {
         eprintln!("autoprov: no phone with MAC {} in the store", mac.colon());
         return Ok(1);
     };
     let file = match &args.file {
         Some(f) => f.trim_start_matches('/').to_string(),
-        None => match vendor.main_file().and_then(|r| r.file_name(mac)) {
+        None => match vendor.main_file().and_then(|r| {
+            let model = user.phones.iter().find(|p| p.mac == mac);
+            r.file_name_for(mac, model.and_then(|p| p.model.as_deref()))
+        }) {
             Some(f) => f,
             None => {
                 eprintln!(

@@ -50,6 +50,14 @@ static DEFAULTS: &[(&str, &str)] = &[
         "grandstream/common.xml",
         include_str!("../../phone_templates/grandstream/common.xml"),
     ),
+    (
+        "snom/mac.htm",
+        include_str!("../../phone_templates/snom/mac.htm"),
+    ),
+    (
+        "snom/common.htm",
+        include_str!("../../phone_templates/snom/common.htm"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
