@@ -517,6 +517,106 @@ fn snom_user_agent(ua: &str) -> Option<UaInfo> {
     })
 }
 
+/// Fanvil facts (vendors.md §6): a model common file, then lower-case
+/// `<mac>.cfg`; both in the XML `<sysConf>` syntax (§6.4 (a), the one for
+/// current X/V-series firmware). The newer `fanvil_*_v2_*.txt` names are
+/// firmware descriptors, not settings, and get a 404.
+const FANVIL: Provisioning = Provisioning {
+    files: &[
+        FileRule {
+            pattern: &[Part::Mac(MacCase::Lower), Part::Lit(".cfg")],
+            kind: FileKind::Main,
+            template: "fanvil/mac.xml",
+            content_type: "application/xml; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Lit("f0X4hw1.100.cfg")],
+            kind: FileKind::Common,
+            template: "fanvil/common.xml",
+            content_type: "application/xml; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Lit("f0X3shw1.100.cfg")],
+            kind: FileKind::Common,
+            template: "fanvil/common.xml",
+            content_type: "application/xml; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Lit("F0V00X600000.cfg")],
+            kind: FileKind::Common,
+            template: "fanvil/common.xml",
+            content_type: "application/xml; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Lit("F0000X600000.cfg")],
+            kind: FileKind::Common,
+            template: "fanvil/common.xml",
+            content_type: "application/xml; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Lit("F0V00X200000.cfg")],
+            kind: FileKind::Common,
+            template: "fanvil/common.xml",
+            content_type: "application/xml; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Lit("f0C00620000.cfg")],
+            kind: FileKind::Common,
+            template: "fanvil/common.xml",
+            content_type: "application/xml; charset=utf-8",
+        },
+    ],
+    user_agent: Some(fanvil_user_agent),
+    // sip/line/Transport: 0 UDP, 1 TCP; TLS is 3 in Wazo's map and the §6.6
+    // example but 2 in one FusionPBX template ([conflict], §10): 3 chosen.
+    transports: &[
+        (Transport::Udp, "0"),
+        (Transport::Tcp, "1"),
+        (Transport::Tls, "3"),
+    ],
+    // phone/display/DefaultLanguage codes (§6.4).
+    languages: &[
+        ("en", "en"),
+        ("fr", "fr"),
+        ("de", "de"),
+        ("it", "it"),
+        ("es", "es"),
+        ("nl", "nl"),
+        ("ru", "ru"),
+        ("pl", "pl"),
+        ("pt", "pt"),
+        ("tr", "tr"),
+    ],
+    timezone_names: &[],
+};
+
+/// `Fanvil X4 2.10.2.6887 0c383e07e16c`, `Fanvil X6U Pro 0.0.10 0c383e2cd782`.
+fn fanvil_user_agent(ua: &str) -> Option<UaInfo> {
+    let mut tokens = ua.split_whitespace();
+    if !tokens.next()?.eq_ignore_ascii_case("fanvil") {
+        return None;
+    }
+    let tokens: Vec<&str> = tokens.take(32).collect();
+    let model = tokens
+        .first()
+        .filter(|m| is_model(m))
+        .map(|m| m.to_ascii_lowercase());
+    let firmware = tokens
+        .iter()
+        .skip(1)
+        .find(|t| is_firmware(t))
+        .map(|f| f.to_string());
+    let mac = tokens
+        .last()
+        .filter(|m| m.len() == 12)
+        .and_then(|m| Mac::parse(m).ok());
+    Some(UaInfo {
+        model,
+        firmware,
+        mac,
+    })
+}
+
 /// A plausible model name out of a User-Agent.
 fn is_model(m: &str) -> bool {
     !m.is_empty() && m.len() <= 32 && m.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
@@ -777,7 +877,7 @@ pub static VENDORS: &[Vendor] = &[
         aliases: &[],
         name: "Fanvil",
         ouis: &[[0x00, 0xa8, 0x59], [0x0c, 0x38, 0x3e]],
-        provisioning: Provisioning::NONE,
+        provisioning: FANVIL,
     },
 ];
 
@@ -985,6 +1085,41 @@ mod tests {
         assert_eq!(s.timezone_name("Europe/Berlin"), Some("GER+1"));
         assert_eq!(s.language_name("de-AT"), Some("Deutsch"));
         assert_eq!(s.transport_value(Transport::Tls), Some("tls"));
+    }
+
+    #[test]
+    fn fanvil_rows() {
+        let (v, i) = parse_user_agent("Fanvil X4 2.10.2.6887 0c383e07e16c").unwrap();
+        assert_eq!(v.id, "fanvil");
+        assert_eq!(i.model.as_deref(), Some("x4"));
+        assert_eq!(i.firmware.as_deref(), Some("2.10.2.6887"));
+        assert_eq!(i.mac, Some(mac("0c383e07e16c")));
+        let (_, i) = parse_user_agent("Fanvil X6U Pro 0.0.10 0c383e2cd782").unwrap();
+        assert_eq!(i.model.as_deref(), Some("x6u"));
+        assert_eq!(i.firmware.as_deref(), Some("0.0.10"));
+        assert_eq!(i.mac, Some(mac("0c383e2cd782")));
+        for junk in ["Fanvil", "Fanvil \u{fffd}", "fanvil X4 zz 0c383e07e16"] {
+            let (_, i) = parse_user_agent(junk).unwrap();
+            assert_eq!(i.mac, None, "{junk}");
+        }
+        let f = by_id("fanvil").unwrap();
+        let main = f.main_file().unwrap();
+        assert_eq!(
+            main.file_name(mac("0c383e07e16c")).as_deref(),
+            Some("0c383e07e16c.cfg")
+        );
+        // Yealink, Polycom and Fanvil all name a file <mac>.cfg.
+        let hits = crate::provision::path::matches("0c383e07e16c.cfg");
+        assert!(hits.iter().any(|m| m.vendor.id == "fanvil"));
+        assert!(hits.iter().any(|m| m.vendor.id == "yealink"));
+        for common in ["f0X4hw1.100.cfg", "F0V00X600000.cfg", "f0C00620000.cfg"] {
+            let hits = crate::provision::path::matches(common);
+            assert_eq!(hits.len(), 1, "{common}");
+            assert_eq!(hits[0].rule.kind, FileKind::Common);
+        }
+        assert!(crate::provision::path::matches("fanvil_x4u_v2_hwv2_0.txt").is_empty());
+        assert_eq!(f.transport_value(Transport::Tls), Some("3"));
+        assert_eq!(f.language_name("it-IT"), Some("it"));
     }
 
     #[test]

@@ -58,6 +58,14 @@ static DEFAULTS: &[(&str, &str)] = &[
         "snom/common.htm",
         include_str!("../../phone_templates/snom/common.htm"),
     ),
+    (
+        "fanvil/mac.xml",
+        include_str!("../../phone_templates/fanvil/mac.xml"),
+    ),
+    (
+        "fanvil/common.xml",
+        include_str!("../../phone_templates/fanvil/common.xml"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
