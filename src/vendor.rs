@@ -1123,6 +1123,26 @@ mod tests {
     }
 
     #[test]
+    fn user_agent_parsers_never_panic() {
+        let samples = [
+            "Grandstream Model HW GXP2170 V1.xA SW 1.0.11.79 DevId 000b82aabbcc",
+            "Mozilla/4.0 (compatible; snomD785-SIP 10.1.33.33 2010.12-00004-g9ba52f5 000413922D24 SXM:0 UXM:0)",
+            "Fanvil X4 2.10.2.6887 0c383e07e16c",
+            "Yealink SIP-T54W 96.86.0.100 80:5e:c0:12:34:56",
+        ];
+        for ua in samples {
+            for (i, _) in ua.char_indices() {
+                for insert in ["", "é", "\u{1f600}", " ", "(", "-SIP", "\0"] {
+                    let s = format!("{}{insert}{}", &ua[..i], &ua[i..]);
+                    let _ = parse_user_agent(&s);
+                    let _ = parse_user_agent(&ua[..i]);
+                    let _ = parse_user_agent(&ua[i..]);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn value_maps() {
         let y = by_id("yealink").unwrap();
         assert_eq!(y.transport_value(Transport::Tls), Some("2"));
