@@ -158,11 +158,13 @@ pub fn run(
     }
 
     stage("validating");
-    let snapshot = store.snapshot()?;
+    // Rows need only the sites; the full snapshot is read after the raw
+    // records are gone, so the two never sit in memory together.
+    let sites = store.sites()?;
     let ctx = RowContext {
         map: &map,
         header_len: table.headers.len(),
-        sites: &snapshot.sites,
+        sites: &sites,
         policy: &config.import,
     };
     let record_count = table.records.len();
@@ -200,6 +202,7 @@ pub fn run(
     }
 
     stage("planning");
+    let snapshot = store.snapshot()?;
     let pctx = PlanContext {
         snapshot: &snapshot,
         mode: opts.mode,

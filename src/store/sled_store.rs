@@ -43,7 +43,7 @@ const REDO_CHUNK: u8 = b'p';
 const CHUNK_BYTES: usize = 4 << 20;
 
 /// sled's page cache; its 1 GiB default made a 100,000-user import peak at 2.4 GB.
-const CACHE_BYTES: u64 = 32 * 1024 * 1024;
+const CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Store on sled 0.34. Cheap to clone.
 #[derive(Clone)]
