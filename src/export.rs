@@ -71,6 +71,7 @@ pub fn write_csv<W: Write>(
     let mut sorted: Vec<&User> = users.iter().collect();
     sorted.sort_by(|a, b| a.username.cmp(&b.username));
     for u in sorted {
+        // The CSV has one transport per user; every line carries the same.
         let line = u.lines.first();
         // Mobile numbers keep their '+': only digits follow, nothing to evaluate.
         let mut rec = vec![
@@ -80,12 +81,17 @@ pub fn write_csv<W: Write>(
             opt(&u.display_name),
             opt(&u.email),
             u.mobile.clone().unwrap_or_default(),
-            line.map(|l| l.extension.clone()).unwrap_or_default(),
-            line.and_then(|l| l.sip_username.clone())
-                .unwrap_or_default(),
+            joined(&u.lines, |l| l.extension.clone()),
+            if u.lines.iter().any(|l| l.sip_username.is_some()) {
+                joined(&u.lines, |l| l.sip_username.clone().unwrap_or_default())
+            } else {
+                String::new()
+            },
         ];
         if include_secrets {
-            rec.push(line.map(|l| guard(&l.sip_password)).unwrap_or_default());
+            // Several lines: one password per extension, `;`-separated, as
+            // the import reads them back.
+            rec.push(guard(&joined(&u.lines, |l| l.sip_password.clone())));
             rec.push(u.voicemail_pin.clone().unwrap_or_default());
         }
         rec.extend([

@@ -591,3 +591,76 @@ fn stdin_import_and_usage_errors() {
     let r = env.run(&["import", "x.csv", "--mode", "bogus"]);
     assert_eq!(r.code, 2);
 }
+
+#[test]
+fn several_lines_per_user_pair_secrets_by_position() {
+    let env = Env::new();
+    let r = env.import_csv(
+        "username,first_name,extension,sip_password,sip_username\nm,Mo,2001;2002,pwA-1234;pwB-5678,;mo2auth\n",
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let m = env
+        .run(&["users", "show", "m", "--secrets", "--format", "json"])
+        .json();
+    let lines = m["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(
+        (
+            lines[0]["extension"].as_str(),
+            lines[0]["sip_password"].as_str(),
+            lines[0]["sip_username"].as_str()
+        ),
+        (Some("2001"), Some("pwA-1234"), Some("2001"))
+    );
+    assert_eq!(
+        (
+            lines[1]["extension"].as_str(),
+            lines[1]["sip_password"].as_str(),
+            lines[1]["sip_username"].as_str()
+        ),
+        (Some("2002"), Some("pwB-5678"), Some("mo2auth"))
+    );
+
+    // Counts must match; the message never shows the values.
+    let r = env.import_csv(
+        "username,extension,sip_password\nm,2001;2002,only-one;x;y\n",
+        &[],
+    );
+    assert_eq!(r.code, 1);
+    assert_eq!(codes(&r.json()), ["E_LINE_COUNT"]);
+    assert!(!r.stdout.contains("only-one"));
+    let r = env.import_csv("username,extension\nm,2001;2001\n", &[]);
+    assert_eq!(codes(&r.json()), ["E_EXTENSION_DUPLICATE"]);
+
+    // Replacing one extension: the kept line keeps its password, the new one
+    // gets a generated password reported with its extension.
+    let r = env.import_csv("username,extension\nm,2002;2003\n", &[]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let v = r.json();
+    assert_eq!(
+        v["generated"],
+        serde_json::json!([{"username": "m", "field": "sip_password", "extension": "2003"}])
+    );
+    assert_eq!(
+        v["changes"][0]["fields"]["extension"],
+        serde_json::json!(["2001;2002", "2002;2003"])
+    );
+    let m = env
+        .run(&["users", "show", "m", "--secrets", "--format", "json"])
+        .json();
+    assert_eq!(m["lines"][0]["sip_password"], "pwB-5678");
+    // Another user can now take 2001, not 2003.
+    let r = env.import_csv("username,first_name,extension\nn,No,2003\n", &[]);
+    assert_eq!(codes(&r.json()), ["E_EXTENSION_TAKEN"]);
+    assert_eq!(
+        env.import_csv("username,first_name,extension\nn,No,2001\n", &[])
+            .code,
+        0
+    );
+    // Export writes the lines back the same way, and re-imports unchanged.
+    let export = env.export(&["--include-secrets"]);
+    assert!(export.contains("2002;2003"), "{export}");
+    let p = env.file("e.csv", &export);
+    assert_eq!(summary(&env.import(&p, &[]).json(), "unchanged"), 2);
+}

@@ -71,46 +71,134 @@ fn merge<T: Clone>(old: Option<&T>, cell: &Cell<T>) -> Option<T> {
 /// What building one user produced besides the user.
 struct Built {
     user: User,
-    generated_sip: Option<String>,
+    /// Extensions whose SIP password this import generated, with the password.
+    generated_sip: Vec<(String, String)>,
     web_password: Option<String>,
     /// For an existing user: what changes (never empty; unchanged users are
     /// not kept as `Built` at all).
     diff: Option<FieldDiff>,
 }
 
-/// Applies a row's cells to the existing user (or a blank one).
-fn build_user(row: &RowData, old: Option<&User>, id: u64, source: Option<&str>) -> Built {
-    let mut generated_sip = None;
-    let old_line = old.and_then(|u| u.lines.first());
-    let extension = match &row.extension {
-        Cell::Absent => old_line.map(|l| l.extension.clone()),
-        Cell::Empty => None,
-        Cell::Value(e) => Some(e.clone()),
+/// Splits a per-line cell (`a;b`) into one entry per line. A single line
+/// takes the cell whole, so its password may contain `;`.
+fn per_line<'a>(
+    row: &RowData,
+    column: &'static str,
+    raw: &'a str,
+    n: usize,
+) -> Result<Vec<&'a str>, Issue> {
+    if n == 1 {
+        return Ok(vec![raw]);
+    }
+    let items: Vec<&str> = raw
+        .split(';')
+        .map(|s| s.trim_matches([' ', '\t']))
+        .collect();
+    if items.len() == n {
+        return Ok(items);
+    }
+    Err(issue(
+        row,
+        column,
+        "E_LINE_COUNT",
+        format!(
+            "the user has {n} extensions but {} {column} entries: give one per extension, ';'-separated, in the same order (values not shown)",
+            items.len()
+        ),
+    ))
+}
+
+/// The user's SIP lines after this row: one per extension. A line keeps the
+/// stored password and auth user of the same extension unless the row sets
+/// them; new lines get a generated password.
+fn build_lines(
+    row: &RowData,
+    old: Option<&User>,
+    generated: &mut Vec<(String, String)>,
+) -> Result<Vec<Line>, Issue> {
+    let old_lines = old.map(|u| u.lines.as_slice()).unwrap_or(&[]);
+    let exts: Vec<String> = match &row.extension {
+        Cell::Absent => old_lines.iter().map(|l| l.extension.clone()).collect(),
+        Cell::Empty => Vec::new(),
+        Cell::Value(v) => v.clone(),
     };
-    let mut lines: Vec<Line> = Vec::new();
-    if let Some(extension) = extension {
-        let sip_password = match (&row.sip_password, old_line) {
-            (Cell::Value(SecretInput::Set(p)), _) => p.clone(),
-            (Cell::Value(SecretInput::Regen), _) | (_, None) => {
+    let n = exts.len();
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let passwords: Vec<Option<SecretInput>> = match &row.sip_password {
+        Cell::Value(raw) => per_line(row, "sip_password", raw, n)?
+            .into_iter()
+            .map(|p| (!p.is_empty()).then(|| SecretInput::parse(p)))
+            .collect(),
+        _ => vec![None; n],
+    };
+    let usernames: Vec<Cell<String>> = match &row.sip_username {
+        Cell::Absent => vec![Cell::Absent; n],
+        Cell::Empty => vec![Cell::Empty; n],
+        Cell::Value(items) if items.len() == n => items
+            .iter()
+            .map(|u| {
+                if u.is_empty() {
+                    Cell::Empty
+                } else {
+                    Cell::Value(u.clone())
+                }
+            })
+            .collect(),
+        Cell::Value(items) => {
+            return Err(issue(
+                row,
+                "sip_username",
+                "E_LINE_COUNT",
+                format!(
+                    "the user has {n} extensions but {} sip_username entries: give one per extension, ';'-separated",
+                    items.len()
+                ),
+            ));
+        }
+    };
+    let mut lines = Vec::with_capacity(n);
+    for ((ext, pw), user) in exts.into_iter().zip(passwords).zip(usernames) {
+        let base = old_lines.iter().find(|l| l.extension == ext);
+        let sip_password = match (pw, base) {
+            (Some(SecretInput::Set(p)), _) => p,
+            (Some(SecretInput::Regen), _) | (None, None) => {
                 let p = secret::generate_sip_password();
-                generated_sip = Some(p.clone());
+                generated.push((ext.clone(), p.clone()));
                 p
             }
-            (_, Some(l)) => l.sip_password.clone(),
+            (None, Some(b)) => b.sip_password.clone(),
         };
+        if n > 1 && sip_password.contains(';') {
+            return Err(issue(
+                row,
+                "sip_password",
+                "E_SIP_PASSWORD",
+                format!(
+                    "extension {ext}'s SIP password contains ';', which separates the passwords of a user with several lines; set a new one or REGEN (value not shown)"
+                ),
+            ));
+        }
         lines.push(Line {
-            extension,
-            sip_username: merge(
-                old_line.and_then(|l| l.sip_username.as_ref()),
-                &row.sip_username,
-            ),
+            sip_username: merge(base.and_then(|b| b.sip_username.as_ref()), &user),
+            transport: merge(base.and_then(|b| b.transport.as_ref()), &row.transport),
+            extension: ext,
             sip_password,
-            transport: merge(old_line.and_then(|l| l.transport.as_ref()), &row.transport),
         });
     }
-    if let Some(o) = old {
-        lines.extend(o.lines.iter().skip(1).cloned());
-    }
+    Ok(lines)
+}
+
+/// Applies a row's cells to the existing user (or a blank one).
+fn build_user(
+    row: &RowData,
+    old: Option<&User>,
+    id: u64,
+    source: Option<&str>,
+) -> Result<Built, Issue> {
+    let mut generated_sip = Vec::new();
+    let lines = build_lines(row, old, &mut generated_sip)?;
     let user = User {
         id,
         username: row.username.clone(),
@@ -156,12 +244,12 @@ fn build_user(row: &RowData, old: Option<&User>, id: u64, source: Option<&str>) 
         Cell::Value(p) => Some(p.clone()),
         _ => None,
     };
-    Built {
+    Ok(Built {
         user,
         generated_sip,
         web_password,
         diff: None,
-    }
+    })
 }
 
 const MASK: &str = "***";
@@ -191,8 +279,15 @@ fn fields(u: &User, web_changed: bool) -> Vec<(&'static str, Option<String>)> {
         ("display_name", opt(&u.display_name)),
         ("email", opt(&u.email)),
         ("mobile", opt(&u.mobile)),
-        ("extension", l.map(|l| l.extension.clone())),
-        ("sip_username", l.and_then(|l| l.sip_username.clone())),
+        ("extension", join(&u.lines, |l| l.extension.clone())),
+        (
+            "sip_username",
+            if u.lines.iter().any(|l| l.sip_username.is_some()) {
+                join(&u.lines, |l| l.sip_username.clone().unwrap_or_default())
+            } else {
+                None
+            },
+        ),
         ("sip_password", l.map(|_| MASK.to_string())),
         (
             "web_password",
@@ -245,17 +340,17 @@ fn diff(old: &User, new: &User, web_changed: bool) -> FieldDiff {
             out.insert(name, [x, y]);
         }
     }
-    let (ol, nl) = (old.lines.first(), new.lines.first());
-    if let (Some(o), Some(n)) = (ol, nl)
-        && o.sip_password != n.sip_password
-    {
+    // A password change on a line that stays shows as masked old → new.
+    let rotated = new.lines.iter().any(|n| {
+        old.lines
+            .iter()
+            .any(|o| o.extension == n.extension && o.sip_password != n.sip_password)
+    });
+    if rotated {
         out.insert(
             "sip_password",
             [Some(MASK.into()), Some(format!("{MASK} (new)"))],
         );
-    }
-    if old.lines.len() > 1 && old.lines[1..] != new.lines[1..] {
-        out.insert("lines", [None, None]);
     }
     out
 }
@@ -338,7 +433,14 @@ pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
                 next_id - 1
             }
         };
-        let mut b = build_user(row, old, id, ctx.source);
+        let mut b = match build_user(row, old, id, ctx.source) {
+            Ok(b) => b,
+            Err(e) => {
+                p.errors.push(e);
+                p.failed_rows.insert(row.row);
+                continue;
+            }
+        };
         if old.is_none() && b.user.first_name.is_none() && b.user.display_name.is_none() {
             p.errors.push(issue(
                 row,
@@ -414,10 +516,12 @@ pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
         let old = existing.get(row.username.as_str()).copied();
         let web_changed = b.web_password.is_some() && !web_same.contains(&i);
         let mut user = b.user;
-        if let Some(pw) = &b.generated_sip {
+        let several = user.lines.len() > 1;
+        for (ext, pw) in &b.generated_sip {
             p.generated.push(Generated {
                 username: user.username.clone(),
                 field: "sip_password",
+                extension: several.then(|| ext.clone()),
                 value: ctx.show_secrets.then(|| pw.clone()),
             });
         }

@@ -67,6 +67,9 @@ pub struct ChangeEntry {
 pub struct Generated {
     pub username: String,
     pub field: &'static str,
+    /// Which line, for users with several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extension: Option<String>,
     /// Only with `--show-secrets`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,

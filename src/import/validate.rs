@@ -34,6 +34,17 @@ pub enum SecretInput {
     Regen,
 }
 
+impl SecretInput {
+    /// `REGEN` (any case) asks for a new generated secret.
+    pub fn parse(v: &str) -> SecretInput {
+        if v.eq_ignore_ascii_case("regen") {
+            SecretInput::Regen
+        } else {
+            SecretInput::Set(v.to_string())
+        }
+    }
+}
+
 /// One valid row, typed.
 #[derive(Debug, Clone, Default)]
 pub struct RowData {
@@ -45,9 +56,13 @@ pub struct RowData {
     pub display_name: Cell<String>,
     pub email: Cell<String>,
     pub mobile: Cell<String>,
-    pub extension: Cell<String>,
-    pub sip_password: Cell<SecretInput>,
-    pub sip_username: Cell<String>,
+    /// One or more extensions (`1001;1002`): one SIP line each.
+    pub extension: Cell<Vec<String>>,
+    /// As written; split per line by the plan, which knows how many lines the
+    /// user ends up with (a single line's password may contain `;`).
+    pub sip_password: Cell<String>,
+    /// One entry per extension; an empty entry means "same as the extension".
+    pub sip_username: Cell<Vec<String>>,
     pub web_password: Cell<String>,
     pub voicemail_pin: Cell<String>,
     pub enabled: Cell<bool>,
@@ -217,6 +232,37 @@ fn check_extension(v: &str) -> Result<String, (&'static str, String)> {
         ));
     }
     Ok(v.to_string())
+}
+
+/// `1001` or `1001;1002`: each an extension, none twice.
+fn check_extensions(v: &str) -> Result<Vec<String>, (&'static str, String)> {
+    let mut out: Vec<String> = Vec::new();
+    for item in split_list(v) {
+        let ext = check_extension(item)?;
+        if out.contains(&ext) {
+            return Err((
+                "E_EXTENSION_DUPLICATE",
+                format!("extension {ext} is listed twice in this row"),
+            ));
+        }
+        out.push(ext);
+    }
+    Ok(out)
+}
+
+/// One `;`-separated sip_username entry; empty means "the extension".
+fn check_sip_username(v: &str) -> Result<String, (&'static str, String)> {
+    let ok = v.len() <= 64
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+'));
+    if ok {
+        Ok(v.to_string())
+    } else {
+        Err((
+            "E_SIP_USERNAME",
+            format!("sip_username {v:?} may only contain letters, digits, '.', '_', '-' and '+'"),
+        ))
+    }
 }
 
 fn check_email(v: &str) -> Result<String, (&'static str, String)> {
@@ -651,33 +697,19 @@ pub fn validate_row(rec: &Record, ctx: &RowContext) -> Result<RowData, RowReject
     d.display_name = ch.text(Column::DisplayName);
     d.email = ch.parse(Column::Email, check_email);
     d.mobile = ch.parse(Column::Mobile, check_mobile);
-    d.extension = ch.parse(Column::Extension, check_extension);
+    d.extension = ch.parse(Column::Extension, check_extensions);
     d.sip_password = ch.parse(Column::SipPassword, |v| {
-        if v.eq_ignore_ascii_case("regen") {
-            Ok(SecretInput::Regen)
-        } else if v.chars().any(char::is_control) {
+        if v.chars().any(char::is_control) {
             Err((
                 "E_SIP_PASSWORD",
-                "sip_password contains a line break or control character".into(),
+                "sip_password contains a line break or control character (value not shown)".into(),
             ))
         } else {
-            Ok(SecretInput::Set(unguard(v).to_string()))
+            Ok(unguard(v).to_string())
         }
     });
     d.sip_username = ch.parse(Column::SipUsername, |v| {
-        if v.len() <= 64
-            && v.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+'))
-        {
-            Ok(v.to_string())
-        } else {
-            Err((
-                "E_SIP_USERNAME",
-                format!(
-                    "sip_username {v:?} may only contain letters, digits, '.', '_', '-' and '+'"
-                ),
-            ))
-        }
+        split_list(v).into_iter().map(check_sip_username).collect()
     });
     let policy = ctx.policy;
     d.web_password = ch.parse(Column::WebPassword, |v| {
