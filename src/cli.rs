@@ -42,6 +42,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print exactly the bytes a phone gets over HTTPS for one of its files.
     Render(RenderArgs),
+    /// Print the per-vendor DHCP options (and reservations) for a site's DHCP server.
+    DhcpSnippet(DhcpSnippetArgs),
 }
 
 #[derive(Debug, Args)]
@@ -62,6 +64,48 @@ pub struct ServeArgs {
     /// Serve full configs, SIP passwords included, over plain HTTP too (legacy fleets).
     #[arg(long)]
     pub allow_secrets_over_http: bool,
+    #[command(flatten)]
+    pub dhcp: DhcpArgs,
+}
+
+/// The DHCP flags of `serve`.
+#[derive(Debug, Args)]
+pub struct DhcpArgs {
+    /// Answer phones' DHCP on this interface, or the interface holding this IPv4 address (port 67).
+    #[arg(long, value_name = "IFACE|ADDR")]
+    pub dhcp: Option<String>,
+    /// options-only answers DHCPINFORM and never hands out addresses; full is not available yet.
+    #[arg(long, value_enum, default_value = "options-only", requires = "dhcp")]
+    pub dhcp_mode: DhcpMode,
+    /// Address pool START-END (full mode).
+    #[arg(long, value_name = "START-END", requires = "dhcp")]
+    pub dhcp_pool: Option<String>,
+    /// URL that options 66/160/43 carry (default: the plain-HTTP listener, on the DHCP interface's address if it listens on all).
+    #[arg(long, value_name = "URL")]
+    pub provision_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DhcpMode {
+    OptionsOnly,
+    Full,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SnippetFormat {
+    Isc,
+    Kea,
+    Dnsmasq,
+}
+
+#[derive(Debug, Args)]
+pub struct DhcpSnippetArgs {
+    /// The DHCP server the snippet is for.
+    #[arg(long, value_enum)]
+    pub format: SnippetFormat,
+    /// URL that options 66/160/43 carry (default: the configured plain-HTTP listener).
+    #[arg(long, value_name = "URL")]
+    pub provision_url: Option<String>,
 }
 
 #[derive(Debug, Args)]

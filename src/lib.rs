@@ -5,6 +5,7 @@
 //! HTTP or sled.
 
 pub mod config;
+pub mod dhcp;
 pub mod domain;
 pub mod export;
 pub mod http;

@@ -3,6 +3,7 @@
 //! file problem, 3 runtime failure).
 
 mod cli;
+mod dhcp_cmd;
 
 /// `println!` that ends the process quietly when stdout is closed (e.g.
 /// `autoprov users | head`) instead of panicking on the broken pipe.
@@ -167,6 +168,7 @@ fn run(cli: Cli) -> Result<u8, Fail> {
         }
         Command::Serve(args) => cmd_serve(&cli.data, &config, args),
         Command::Render(args) => cmd_render(&cli.data, &config, args),
+        Command::DhcpSnippet(args) => dhcp_cmd::cmd_snippet(&cli.data, &config, &args),
     }
 }
 
@@ -181,6 +183,7 @@ fn provision_settings(config: &Config) -> provision::Settings {
 }
 
 fn cmd_serve(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> {
+    dhcp_cmd::check(&args.dhcp)?;
     let templates = Templates::new(args.templates.as_deref()).map_err(|e| usage(e.into()))?;
     let store = open_store(data, config)?;
     if let Some(file) = &args.import {
@@ -215,6 +218,7 @@ fn cmd_serve(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> 
         uploads: Some(data.join("uploads")),
         drain: DRAIN_LIMIT,
     };
+    let dhcp = dhcp_cmd::prepare(&args.dhcp, opts.http, store.clone())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -227,9 +231,13 @@ fn cmd_serve(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> 
         })?;
         eprintln!("autoprov: listening on http://{}", server.http_addr());
         eprintln!("autoprov: listening on https://{}", server.https_addr());
+        let dhcp_task = dhcp.map(dhcp_cmd::Prepared::start).transpose()?;
         server
             .run(provisioner, autoprov::http::shutdown_signal())
             .await;
+        if let Some(task) = dhcp_task {
+            task.abort();
+        }
         Ok::<(), Fail>(())
     })?;
     store.flush()?;

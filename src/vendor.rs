@@ -22,6 +22,86 @@ pub struct Vendor {
     /// How the vendor's phones are provisioned over HTTP(S);
     /// [`Provisioning::NONE`] until someone writes the vendor's templates.
     pub provisioning: Provisioning,
+    /// How the vendor's phones find the provisioning server over DHCP.
+    pub dhcp: Dhcp,
+}
+
+/// A vendor's DHCP facts (vendors.md §x.3 and §8): how its phones say who
+/// they are in option 60, and which options they read the server from.
+#[derive(Debug)]
+pub struct Dhcp {
+    /// Option 60 (vendor class) tests; any one matching classifies the phone.
+    pub classes: &'static [ClassMatch],
+    /// The options the phone reads, in the order autoprov adds them. Sent
+    /// whether or not option 55 asked: no vendor documents its PRL (§8).
+    pub options: &'static [DhcpOption],
+    /// Option 67 value, when the vendor reads a file name from it; phones
+    /// expand their own placeholders in it.
+    pub boot_file: Option<&'static str>,
+    /// What option 43 carries when [`DhcpOption::VendorSpecific`] is listed.
+    pub option43: Option43,
+}
+
+/// One way a vendor class (option 60) identifies a vendor. Matching ignores
+/// ASCII case and trailing NULs (Cisco MPP ends its class with one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClassMatch {
+    /// The class starts with this text (`yealink`, `Cisco SPA504G`).
+    Prefix(&'static str),
+    /// RFC 3925 form: the first 4 bytes are this IANA enterprise number
+    /// (Polycom sends 13885 = `00 00 36 3d`).
+    Enterprise(u32),
+}
+
+/// A provisioning option a vendor's phones read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DhcpOption {
+    /// 66: the provisioning URL as text.
+    ServerName,
+    /// 67: [`Dhcp::boot_file`].
+    BootFile,
+    /// 150: the server's IPv4 addresses (Cisco TFTP list).
+    TftpAddresses,
+    /// 160: the provisioning URL as text (Polycom custom default, Cisco MPP).
+    ProvisioningUrl160,
+    /// 43: vendor-specific, laid out as [`Dhcp::option43`] says.
+    VendorSpecific,
+}
+
+impl DhcpOption {
+    /// The option code on the wire.
+    pub fn code(self) -> u8 {
+        match self {
+            DhcpOption::ServerName => 66,
+            DhcpOption::BootFile => 67,
+            DhcpOption::TftpAddresses => 150,
+            DhcpOption::ProvisioningUrl160 => 160,
+            DhcpOption::VendorSpecific => 43,
+        }
+    }
+}
+
+/// The layout of option 43 for a vendor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Option43 {
+    /// The vendor does not read option 43.
+    None,
+    /// The whole option is the provisioning URL as text (Grandstream, and
+    /// W's Fanvil config).
+    Url,
+    /// Sub-option TLVs, each carrying the provisioning URL, closed by 255
+    /// (the Aastra-style layout; no current row needs it).
+    UrlSubOptions(&'static [u8]),
+}
+
+impl Dhcp {
+    /// A vendor autoprov has no DHCP facts for: only OUI classification.
+    pub const NONE: Dhcp = Dhcp {
+        classes: &[],
+        options: &[],
+        boot_file: None,
+        option43: Option43::None,
+    };
 }
 
 /// Everything the provisioning server needs to know about one vendor.
@@ -836,6 +916,14 @@ pub static VENDORS: &[Vendor] = &[
             [0xc4, 0xfc, 0x22],
             [0xf0, 0x16, 0x53],
         ],
+        // §1.3: class `yealink` [k]; option 66 with a full URL. 43 is ACS
+        // information on Yealink, so it is not sent.
+        dhcp: Dhcp {
+            classes: &[ClassMatch::Prefix("yealink")],
+            options: &[DhcpOption::ServerName],
+            boot_file: None,
+            option43: Option43::None,
+        },
     },
     Vendor {
         id: "polycom",
@@ -843,6 +931,14 @@ pub static VENDORS: &[Vendor] = &[
         name: "Poly/Polycom",
         ouis: &[[0x00, 0x04, 0xf2], [0x64, 0x16, 0x7f], [0x48, 0x25, 0x67]],
         provisioning: POLYCOM,
+        // §2.3: binary RFC 3925 class (enterprise 13885), or text
+        // `Polycom-…`; default boot server order is 160, then 66.
+        dhcp: Dhcp {
+            classes: &[ClassMatch::Enterprise(13885), ClassMatch::Prefix("Polycom")],
+            options: &[DhcpOption::ServerName, DhcpOption::ProvisioningUrl160],
+            boot_file: None,
+            option43: Option43::None,
+        },
     },
     Vendor {
         id: "cisco",
@@ -857,6 +953,23 @@ pub static VENDORS: &[Vendor] = &[
             [0xd0, 0xec, 0x35],
         ],
         provisioning: CISCO,
+        // §3.3: `Cisco SPA504G`, `CISCO SPA112`, `LINKSYS SPA-942`, MPP
+        // `Cisco Systems, Inc. IP Phone CP-7841-3PCC\0`; MPP reads
+        // 66,160,159,150,… and SPA reads 66 (150 on some firmware).
+        dhcp: Dhcp {
+            classes: &[
+                ClassMatch::Prefix("Cisco"),
+                ClassMatch::Prefix("CISCO"),
+                ClassMatch::Prefix("LINKSYS"),
+            ],
+            options: &[
+                DhcpOption::ServerName,
+                DhcpOption::TftpAddresses,
+                DhcpOption::ProvisioningUrl160,
+            ],
+            boot_file: None,
+            option43: Option43::None,
+        },
     },
     Vendor {
         id: "grandstream",
@@ -864,6 +977,13 @@ pub static VENDORS: &[Vendor] = &[
         name: "Grandstream",
         ouis: &[[0x00, 0x0b, 0x82], [0xc0, 0x74, 0xad], [0xec, 0x74, 0xd7]],
         provisioning: GRANDSTREAM,
+        // §4.3: class `Grandstream <MODEL>` (configurable); 66 and 43 (URL).
+        dhcp: Dhcp {
+            classes: &[ClassMatch::Prefix("Grandstream")],
+            options: &[DhcpOption::ServerName, DhcpOption::VendorSpecific],
+            boot_file: None,
+            option43: Option43::Url,
+        },
     },
     Vendor {
         id: "snom",
@@ -871,6 +991,15 @@ pub static VENDORS: &[Vendor] = &[
         name: "Snom",
         ouis: &[[0x00, 0x04, 0x13], [0x00, 0x08, 0x7b]],
         provisioning: SNOM,
+        // §5.3: class `snom<model>`; 66 = server, 67 = file name, in which
+        // the phone expands `{phone_type}` (snomD785) and then also tries
+        // the `-<MAC>` variant (§5.1).
+        dhcp: Dhcp {
+            classes: &[ClassMatch::Prefix("snom")],
+            options: &[DhcpOption::ServerName, DhcpOption::BootFile],
+            boot_file: Some("{phone_type}.htm"),
+            option43: Option43::None,
+        },
     },
     Vendor {
         id: "fanvil",
@@ -878,6 +1007,14 @@ pub static VENDORS: &[Vendor] = &[
         name: "Fanvil",
         ouis: &[[0x00, 0xa8, 0x59], [0x0c, 0x38, 0x3e]],
         provisioning: FANVIL,
+        // §6.3: option 60 only if configured (`Fanvil X4SG`); 66 and 43
+        // (raw text URL, as W sends it).
+        dhcp: Dhcp {
+            classes: &[ClassMatch::Prefix("Fanvil")],
+            options: &[DhcpOption::ServerName, DhcpOption::VendorSpecific],
+            boot_file: None,
+            option43: Option43::Url,
+        },
     },
 ];
 

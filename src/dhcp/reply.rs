@@ -1,0 +1,249 @@
+//! The provisioning options a vendor's phones get, and the DHCPACK that
+//! answers a DHCPINFORM (RFC 2131 §4.3.5).
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use dhcproto::v4::{self, DhcpOption, MessageType, OptionCode, UnknownOption};
+use dhcproto::{Encodable, Encoder};
+
+use super::packet::Request;
+use crate::vendor::{self, Option43, Vendor};
+
+/// What the site hands to phones, whatever their vendor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provision {
+    /// The provisioning URL (66, 160, 43): plain HTTP by default, because the
+    /// HTTP file is the staged bootstrap that moves phones to HTTPS.
+    pub url: String,
+    /// Addresses for option 150 (Cisco's TFTP list).
+    pub tftp: Vec<Ipv4Addr>,
+}
+
+/// The raw `(code, value)` options for `vendor`, in the vendor's order.
+pub fn vendor_options(vendor: &Vendor, p: &Provision) -> Vec<(u8, Vec<u8>)> {
+    let d = &vendor.dhcp;
+    let url = p.url.as_bytes();
+    d.options
+        .iter()
+        .filter_map(|o| {
+            let value = match o {
+                vendor::DhcpOption::ServerName | vendor::DhcpOption::ProvisioningUrl160 => {
+                    url.to_vec()
+                }
+                vendor::DhcpOption::BootFile => d.boot_file?.as_bytes().to_vec(),
+                vendor::DhcpOption::TftpAddresses => {
+                    p.tftp.iter().flat_map(|a| a.octets()).collect()
+                }
+                vendor::DhcpOption::VendorSpecific => option43(d.option43, url)?,
+            };
+            // One option carries 255 bytes; dhcproto splits longer ones
+            // (RFC 3396), but an empty one says nothing.
+            (!value.is_empty()).then(|| (o.code(), value))
+        })
+        .collect()
+}
+
+/// Option 43 for a layout; `None` when the vendor sends none.
+fn option43(layout: Option43, url: &[u8]) -> Option<Vec<u8>> {
+    match layout {
+        Option43::None => None,
+        Option43::Url => Some(url.to_vec()),
+        Option43::UrlSubOptions(codes) => {
+            // A sub-option's length is one byte: cut at 255, never wrap.
+            let url = &url[..url.len().min(255)];
+            let mut out = Vec::new();
+            for code in codes {
+                out.push(*code);
+                out.push(url.len() as u8);
+                out.extend_from_slice(url);
+            }
+            out.push(255);
+            Some(out)
+        }
+    }
+}
+
+/// Encoding a reply failed (only on a bug: every input is bounded).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot encode the DHCP reply: {0}")]
+pub struct EncodeError(String);
+
+/// The DHCPACK for an INFORM: no address, no lease time (§4.3.5), the
+/// vendor's options whatever option 55 asked for.
+pub fn inform_ack(
+    req: &Request,
+    server_id: Ipv4Addr,
+    options: &[(u8, Vec<u8>)],
+) -> Result<Vec<u8>, EncodeError> {
+    let mac = req.mac.bytes();
+    let mut m = v4::Message::new_with_id(
+        req.xid,
+        req.ciaddr,
+        Ipv4Addr::UNSPECIFIED,
+        Ipv4Addr::UNSPECIFIED,
+        req.giaddr,
+        &mac,
+    );
+    m.set_opcode(v4::Opcode::BootReply)
+        .set_flags(v4::Flags::new(req.flags));
+    let o = m.opts_mut();
+    o.insert(DhcpOption::MessageType(MessageType::Ack));
+    o.insert(DhcpOption::ServerIdentifier(server_id));
+    for (code, value) in options {
+        o.insert(raw_option(*code, value.clone()));
+    }
+    let mut buf = Vec::with_capacity(576);
+    m.encode(&mut Encoder::new(&mut buf))
+        .map_err(|e| EncodeError(e.to_string()))?;
+    Ok(buf)
+}
+
+/// Raw options go in as `Unknown`, so dhcproto writes the bytes as given:
+/// its typed 150 holds one address only, and 160 has no type (§1.4).
+fn raw_option(code: u8, value: Vec<u8>) -> DhcpOption {
+    match code {
+        66 => DhcpOption::TFTPServerName(value),
+        67 => DhcpOption::BootfileName(value),
+        43 => DhcpOption::VendorExtensions(value),
+        _ => DhcpOption::Unknown(UnknownOption::new(OptionCode::Unknown(code), value)),
+    }
+}
+
+/// Where the answer to an INFORM goes: through the relay that forwarded
+/// it, else to the address the client says it has (unicast to port 68,
+/// §4.3.5), else broadcast.
+pub fn inform_destination(req: &Request) -> SocketAddrV4 {
+    if !req.giaddr.is_unspecified() {
+        SocketAddrV4::new(req.giaddr, 67)
+    } else if !req.ciaddr.is_unspecified() {
+        SocketAddrV4::new(req.ciaddr, 68)
+    } else {
+        SocketAddrV4::new(Ipv4Addr::BROADCAST, 68)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dhcp::packet::{parse, tests::request};
+    use crate::vendor::by_id;
+    use dhcproto::v4::borrowed;
+
+    fn site() -> Provision {
+        Provision {
+            url: "http://10.99.0.1:8080/".into(),
+            tftp: vec![Ipv4Addr::new(10, 99, 0, 1), Ipv4Addr::new(10, 99, 0, 2)],
+        }
+    }
+
+    fn codes(id: &str) -> Vec<(u8, Vec<u8>)> {
+        vendor_options(by_id(id).unwrap(), &site())
+    }
+
+    const URL: &[u8] = b"http://10.99.0.1:8080/";
+
+    #[test]
+    fn per_vendor_options() {
+        assert_eq!(codes("yealink"), vec![(66, URL.to_vec())]);
+        assert_eq!(
+            codes("polycom"),
+            vec![(66, URL.to_vec()), (160, URL.to_vec())]
+        );
+        assert_eq!(
+            codes("cisco"),
+            vec![
+                (66, URL.to_vec()),
+                (150, vec![10, 99, 0, 1, 10, 99, 0, 2]),
+                (160, URL.to_vec())
+            ]
+        );
+        assert_eq!(
+            codes("grandstream"),
+            vec![(66, URL.to_vec()), (43, URL.to_vec())]
+        );
+        assert_eq!(
+            codes("snom"),
+            vec![(66, URL.to_vec()), (67, b"{phone_type}.htm".to_vec())]
+        );
+        assert_eq!(
+            codes("fanvil"),
+            vec![(66, URL.to_vec()), (43, URL.to_vec())]
+        );
+    }
+
+    #[test]
+    fn cisco_without_addresses_gets_no_empty_150() {
+        let p = Provision {
+            tftp: vec![],
+            ..site()
+        };
+        let o = vendor_options(by_id("cisco").unwrap(), &p);
+        assert!(o.iter().all(|(c, _)| *c != 150));
+    }
+
+    #[test]
+    fn sub_option_layout() {
+        let o = option43(Option43::UrlSubOptions(&[2, 3]), b"http://x/").unwrap();
+        assert_eq!(&o[..2], &[2, 9]);
+        assert_eq!(&o[11..13], &[3, 9]);
+        assert_eq!(o.last(), Some(&255));
+        let long = vec![b'a'; 400];
+        let o = option43(Option43::UrlSubOptions(&[2]), &long).unwrap();
+        assert_eq!(o[1], 255);
+        assert_eq!(o.len(), 2 + 255 + 1);
+    }
+
+    #[test]
+    fn ack_carries_every_option_on_the_wire() {
+        let mac = [0x00, 0x26, 0x99, 1, 2, 3];
+        let req = parse(&request(mac, 8, &[(60, b"Cisco SPA504G"), (55, &[1, 3])])).unwrap();
+        let bytes = inform_ack(&req, Ipv4Addr::new(10, 99, 0, 1), &codes("cisco")).unwrap();
+        let m = borrowed::Message::new(&bytes).unwrap();
+        assert_eq!(m.xid(), req.xid);
+        assert_eq!(m.yiaddr(), Ipv4Addr::UNSPECIFIED);
+        let got: Vec<(u8, Vec<u8>)> = m
+            .opts()
+            .map(|o| (u8::from(o.code()), o.data().to_vec()))
+            .collect();
+        let get = |c: u8| got.iter().find(|(k, _)| *k == c).map(|(_, v)| v.clone());
+        assert_eq!(get(53), Some(vec![5]));
+        assert_eq!(get(54), Some(vec![10, 99, 0, 1]));
+        assert_eq!(get(66).as_deref(), Some(URL));
+        assert_eq!(get(150), Some(vec![10, 99, 0, 1, 10, 99, 0, 2]));
+        assert_eq!(get(160).as_deref(), Some(URL));
+        // INFORM answers carry no lease time.
+        assert_eq!(get(51), None);
+        assert_eq!(got.iter().filter(|(c, _)| *c == 150).count(), 1);
+    }
+
+    #[test]
+    fn long_urls_are_split_not_truncated() {
+        let p = Provision {
+            url: format!("http://prov.example.com/{}/", "d".repeat(300)),
+            tftp: vec![],
+        };
+        let req = parse(&request([0, 4, 0xf2, 1, 2, 3], 8, &[])).unwrap();
+        let opts = vendor_options(by_id("polycom").unwrap(), &p);
+        let bytes = inform_ack(&req, Ipv4Addr::new(10, 0, 0, 1), &opts).unwrap();
+        let m = borrowed::Message::new(&bytes).unwrap();
+        let o160 = m.opts().find(|o| u8::from(o.code()) == 160).unwrap();
+        assert_eq!(o160.data(), p.url.as_bytes());
+    }
+
+    #[test]
+    fn destinations() {
+        let mac = [0x80, 0x5e, 0xc0, 1, 2, 3];
+        let mut b = request(mac, 8, &[]);
+        let r = parse(&b).unwrap();
+        assert_eq!(
+            inform_destination(&r),
+            "255.255.255.255:68".parse().unwrap()
+        );
+        b[12..16].copy_from_slice(&[10, 99, 0, 50]);
+        let r = parse(&b).unwrap();
+        assert_eq!(inform_destination(&r), "10.99.0.50:68".parse().unwrap());
+        b[24..28].copy_from_slice(&[10, 1, 0, 1]);
+        let r = parse(&b).unwrap();
+        assert_eq!(inform_destination(&r), "10.1.0.1:67".parse().unwrap());
+    }
+}
