@@ -60,6 +60,7 @@ impl Prepared {
     /// Binds port 67 and spawns the responder; call inside the runtime.
     pub fn start(self) -> Result<tokio::task::JoinHandle<()>, Fail> {
         let socket = server::bind(&self.target, 67).map_err(|e| runtime(e.into()))?;
+        eprintln!("autoprov: DHCP listening on {} port 67", self.target.iface);
         Ok(tokio::spawn(server::run(socket, self.responder)))
     }
 }
