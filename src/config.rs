@@ -10,6 +10,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use crate::domain::{DEFAULT_SITE, Site, Transport};
+pub use crate::http::auth::{AuthScheme, Credential};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -62,6 +63,21 @@ impl Default for ListenConfig {
 pub struct TlsConfig {
     pub cert: Option<PathBuf>,
     pub key: Option<PathBuf>,
+    /// PEM bundle of CAs whose client certificates are accepted (mutual
+    /// TLS), e.g. the vendors' factory device CAs.
+    pub client_ca: Option<PathBuf>,
+    /// With `client_ca`: `optional` (default: a verified certificate counts
+    /// as authentication, clients without one use credentials) or
+    /// `required` (no certificate, no handshake).
+    pub client_auth: Option<ClientAuth>,
+}
+
+/// How a client certificate is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientAuth {
+    Optional,
+    Required,
 }
 
 /// `[policy]`: who may fetch provisioning files at all. Everyone else gets
@@ -72,6 +88,60 @@ pub struct PolicyConfig {
     /// Source ranges allowed; loopback and private ranges by default, so zero
     /// touch works on a private phone network and nothing is open beyond it.
     pub allow: Vec<IpNet>,
+    /// Schemes accepted once `credentials` are configured. Digest by
+    /// default: Basic sends the password readable over the plain-HTTP
+    /// listener, so it is an explicit choice (`basic` or `any`).
+    pub auth: AuthScheme,
+    /// Provisioning credentials phones must present (Digest or Basic).
+    /// Empty (the default): no HTTP authentication, the allow-list alone.
+    /// Several at once for rotation.
+    pub credentials: Vec<Credential>,
+    /// Digest realm.
+    pub realm: String,
+    /// Digest nonce lifetime; an older nonce gets a 401 with `stale=true`.
+    pub nonce_seconds: u64,
+    /// Miss throttling and bans.
+    pub misses: MissConfig,
+}
+
+/// `[policy.misses]`: how a source that keeps missing is slowed, then
+/// banned. A miss is an unknown MAC, a User-Agent naming another MAC, a
+/// refused source or bad credentials; files that simply don't exist (phones
+/// ask for many optional ones) and first, credential-less 401s are not.
+///
+/// The defaults are sized for a NATed site: 100 phones not yet imported,
+/// each missing a few per-MAC names per boot, stay well under `ban_after`,
+/// while a scanner gets 500 MACs per 20 minutes per address (a vendor OUI
+/// holds 16.7 million).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MissConfig {
+    /// Length of the counting window.
+    pub window_seconds: u64,
+    /// Misses in a window after which answers are delayed.
+    pub throttle_after: u32,
+    /// The delay, per answer, once throttled.
+    pub throttle_delay_ms: u64,
+    /// Misses in a window after which the source is banned.
+    pub ban_after: u32,
+    /// How long a ban lasts.
+    pub ban_seconds: u64,
+    /// Sources tracked at most (bounded memory); the least recently seen
+    /// one is dropped first.
+    pub max_sources: usize,
+}
+
+impl Default for MissConfig {
+    fn default() -> Self {
+        MissConfig {
+            window_seconds: 600,
+            throttle_after: 50,
+            throttle_delay_ms: 1000,
+            ban_after: 500,
+            ban_seconds: 600,
+            max_sources: 65_536,
+        }
+    }
 }
 
 impl Default for PolicyConfig {
@@ -87,7 +157,50 @@ impl Default for PolicyConfig {
         .iter()
         .filter_map(|s| s.parse().ok())
         .collect();
-        PolicyConfig { allow }
+        PolicyConfig {
+            allow,
+            auth: AuthScheme::Digest,
+            credentials: Vec::new(),
+            realm: "autoprov".into(),
+            nonce_seconds: 300,
+            misses: MissConfig::default(),
+        }
+    }
+}
+
+impl PolicyConfig {
+    fn validate(&self) -> Result<(), String> {
+        for c in &self.credentials {
+            if c.user.is_empty() || c.password.is_empty() {
+                return Err("policy.credentials need a non-empty user and password".into());
+            }
+            if c.user.contains(':') || c.user.chars().any(|ch| ch.is_control() || ch == '"') {
+                return Err(format!(
+                    "policy.credentials user {:?} must not contain ':', '\"' or control characters",
+                    c.user
+                ));
+            }
+        }
+        let realm_ok = !self.realm.is_empty()
+            && !self
+                .realm
+                .chars()
+                .any(|c| c.is_control() || c == '"' || c == '\\');
+        if !realm_ok {
+            return Err("policy.realm must be non-empty, without quotes or backslashes".into());
+        }
+        let m = &self.misses;
+        if self.nonce_seconds == 0
+            || m.window_seconds == 0
+            || m.throttle_after == 0
+            || m.ban_after == 0
+            || m.max_sources == 0
+        {
+            return Err(
+                "policy.nonce_seconds and the policy.misses counts must be at least 1".into(),
+            );
+        }
+        Ok(())
     }
 }
 
@@ -105,6 +218,9 @@ pub struct ProvisionConfig {
     /// Re-check interval in the plain-HTTP bootstrap file, short so that the
     /// phone comes back soon over HTTPS for its passwords.
     pub bootstrap_repeat_minutes: u32,
+    /// Per-MAC files over HTTPS only for requests carrying the per-device
+    /// credentials the plain-HTTP bootstrap hands out.
+    pub require_device_auth: bool,
 }
 
 impl Default for ProvisionConfig {
@@ -114,6 +230,7 @@ impl Default for ProvisionConfig {
             https_url: None,
             repeat_minutes: 1440,
             bootstrap_repeat_minutes: 5,
+            require_device_auth: false,
         }
     }
 }
@@ -218,7 +335,11 @@ impl Config {
         if file.tls.cert.is_some() != file.tls.key.is_some() {
             return Err("tls.cert and tls.key must be given together".into());
         }
+        if file.tls.client_auth.is_some() && file.tls.client_ca.is_none() {
+            return Err("tls.client_auth needs tls.client_ca".into());
+        }
         file.provision.validate()?;
+        file.policy.validate()?;
         Ok(Config {
             import: file.import,
             sites,
@@ -304,5 +425,27 @@ mod tests {
         assert!(Config::parse("[policy]\nallow = [\"10.0.0.0/33\"]\n").is_err());
         assert!(Config::parse("[tls]\ncert = \"a.pem\"\n").is_err());
         assert!(Config::parse("[provision]\nhttps_url = \"http://x/\"\n").is_err());
+    }
+
+    #[test]
+    fn auth_sections() {
+        let d = Config::default();
+        assert!(d.policy.credentials.is_empty() && d.policy.auth == AuthScheme::Digest);
+        let c = Config::parse(
+            "[policy]\nauth = \"any\"\n[[policy.credentials]]\nuser = \"a\"\npassword = \"x\"\n\
+             [[policy.credentials]]\nuser = \"b\"\npassword = \"y\"\n[policy.misses]\nban_seconds = 2\n\
+             [tls]\nclient_ca = \"ca.pem\"\nclient_auth = \"required\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.policy.credentials.len(), 2);
+        assert_eq!(c.policy.misses.ban_seconds, 2);
+        assert_eq!(c.policy.misses.ban_after, 500);
+        assert_eq!(c.tls.client_auth, Some(ClientAuth::Required));
+        assert!(Config::parse("[tls]\nclient_auth = \"optional\"\n").is_err());
+        assert!(Config::parse("[policy]\nauth = \"ntlm\"\n").is_err());
+        assert!(
+            Config::parse("[[policy.credentials]]\nuser = \"a:b\"\npassword = \"x\"\n").is_err()
+        );
+        assert!(Config::parse("[policy.misses]\nban_after = 0\n").is_err());
     }
 }

@@ -34,8 +34,12 @@ use clap::Parser;
 use serde_json::{Value, json};
 
 use autoprov::config::Config;
+use autoprov::config::{ClientAuth, MissConfig};
 use autoprov::domain::User;
-use autoprov::http::{AccessPolicy, CertSource, ServeError, ServeOptions, Server};
+use autoprov::http::auth::{Authenticator, ServerKey};
+use autoprov::http::{
+    AccessPolicy, CertSource, ClientCa, GuardSettings, ServeError, ServeOptions, Server,
+};
 use autoprov::import::read::{EncodingChoice, ReadOptions};
 use autoprov::import::{self, ImportOptions, Mode};
 use autoprov::mac::Mac;
@@ -211,12 +215,17 @@ fn cmd_serve(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> 
         http: args.http.unwrap_or(config.listen.http),
         https: args.https.unwrap_or(config.listen.https),
         cert,
-        policy: AccessPolicy::new(config.policy.allow.clone()),
+        policy: access_policy(data, config)?,
         allow_secrets_over_http: args.allow_secrets_over_http
             || config.provision.allow_secrets_over_http,
         https_url: config.provision.https_url.clone(),
         uploads: Some(data.join("uploads")),
         drain: DRAIN_LIMIT,
+        client_ca: config.tls.client_ca.as_ref().map(|bundle| ClientCa {
+            bundle: bundle.clone(),
+            required: config.tls.client_auth == Some(ClientAuth::Required),
+        }),
+        misses: guard_settings(&config.policy.misses),
     };
     let dhcp = dhcp_cmd::prepare(&args.dhcp, opts.http, store.clone())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -243,6 +252,35 @@ fn cmd_serve(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> 
     store.flush()?;
     eprintln!("autoprov: stopped");
     Ok(0)
+}
+
+/// The allow-list, plus Digest/Basic when credentials are configured (the
+/// nonce key is made once in the data directory).
+fn access_policy(data: &Path, config: &Config) -> Result<AccessPolicy, Fail> {
+    let p = &config.policy;
+    let policy = AccessPolicy::new(p.allow.clone());
+    if p.credentials.is_empty() {
+        return Ok(policy);
+    }
+    let key = ServerKey::load_or_create(&data.join("auth.key")).map_err(|e| runtime(e.into()))?;
+    Ok(policy.with_auth(Authenticator::new(
+        p.auth,
+        p.realm.clone(),
+        p.credentials.clone(),
+        key,
+        Duration::from_secs(p.nonce_seconds),
+    )))
+}
+
+fn guard_settings(m: &MissConfig) -> GuardSettings {
+    GuardSettings {
+        window: Duration::from_secs(m.window_seconds),
+        throttle_after: m.throttle_after,
+        delay: Duration::from_millis(m.throttle_delay_ms),
+        ban_after: m.ban_after,
+        ban: Duration::from_secs(m.ban_seconds),
+        max_sources: m.max_sources,
+    }
 }
 
 /// `serve --import FILE`: an upsert import with its text report on stderr.

@@ -6,6 +6,8 @@
 //! for bounded uploads (Polycom logs of known phones, everything else gets a
 //! 405), and shutdown drains for a limited time.
 
+pub mod auth;
+pub mod guard;
 pub mod policy;
 pub mod record;
 pub mod tls;
@@ -21,7 +23,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{
-    ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderValue, USER_AGENT,
+    ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderValue,
+    USER_AGENT, WWW_AUTHENTICATE,
 };
 use hyper::service::service_fn;
 use hyper::{Method, Response, StatusCode};
@@ -32,9 +35,12 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use crate::provision::{self, Channel, NOT_FOUND_BODY, Provisioner};
+use crate::provision::{self, Channel, NOT_FOUND_BODY, Provisioner, Refusal};
+use auth::{Presented, Verdict};
+pub use guard::GuardSettings;
+use guard::{Gate, MissGuard};
 pub use policy::AccessPolicy;
-pub use tls::{CertSource, TlsError};
+pub use tls::{CertSource, ClientCa, TlsError};
 
 /// A client must finish the TLS handshake within this time.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -66,6 +72,10 @@ pub struct ServeOptions {
     pub uploads: Option<PathBuf>,
     /// How long shutdown waits for requests in flight.
     pub drain: Duration,
+    /// Mutual TLS, when configured.
+    pub client_ca: Option<ClientCa>,
+    /// Miss throttling and bans.
+    pub misses: GuardSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,7 +102,7 @@ pub struct Server {
 impl Server {
     /// Loads (or creates) the certificate and binds both ports.
     pub async fn bind(opts: ServeOptions) -> Result<Server, ServeError> {
-        let tls = tls::server_config(&opts.cert, &[opts.https.ip()])?;
+        let tls = tls::server_config_with(&opts.cert, &[opts.https.ip()], opts.client_ca.as_ref())?;
         let http = listen(opts.http).await?;
         let https = listen(opts.https).await?;
         let http_addr = http.local_addr().unwrap_or(opts.http);
@@ -125,6 +135,8 @@ impl Server {
             https_url: self.opts.https_url.clone(),
             https_port: self.https_addr.port(),
             uploads: self.opts.uploads.clone(),
+            guard: MissGuard::new(self.opts.misses.clone()),
+            cert_optional: self.opts.client_ca.as_ref().is_some_and(|c| !c.required),
         });
         let builder = Arc::new(builder());
         let graceful = GracefulShutdown::new();
@@ -145,7 +157,12 @@ impl Server {
                         let watcher = graceful.watcher();
                         tokio::spawn(async move {
                             match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                                Ok(Ok(tls)) => serve_conn(tls, conn, &app, &builder, watcher),
+                                Ok(Ok(tls)) => {
+                                    // The verifier checked any certificate sent; with
+                                    // client_auth optional, none may have been.
+                                    let conn = ConnInfo { client_cert: tls.get_ref().1.peer_certificates().is_some(), ..conn };
+                                    serve_conn(tls, conn, &app, &builder, watcher)
+                                }
                                 Ok(Err(e)) => tracing::debug!(peer = %conn.peer, error = %e, "TLS handshake failed"),
                                 Err(_) => tracing::debug!(peer = %conn.peer, "TLS handshake timed out"),
                             }
@@ -201,6 +218,8 @@ struct ConnInfo {
     peer: SocketAddr,
     local: SocketAddr,
     secure: bool,
+    /// A client certificate verified against `[tls] client_ca`.
+    client_cert: bool,
 }
 
 fn conn_info(tcp: &tokio::net::TcpStream, peer: SocketAddr, secure: bool) -> ConnInfo {
@@ -209,6 +228,7 @@ fn conn_info(tcp: &tokio::net::TcpStream, peer: SocketAddr, secure: bool) -> Con
         peer,
         local: tcp.local_addr().unwrap_or(peer),
         secure,
+        client_cert: false,
     }
 }
 
@@ -222,19 +242,86 @@ fn serve_conn<IO>(
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let app = app.clone();
+    let activity = Arc::new(Activity::new());
+    let seen = activity.clone();
     let service = service_fn(move |req| {
-        let app = app.clone();
-        async move { Ok::<_, Infallible>(app.serve(conn, req).await) }
+        let (app, seen) = (app.clone(), seen.clone());
+        async move {
+            seen.begin();
+            let resp = app.serve(conn, req).await;
+            seen.end();
+            Ok::<_, Infallible>(resp)
+        }
     });
     let served = builder
         .serve_connection(TokioIo::new(io), service)
         .into_owned();
     let fut = watcher.watch(served);
     tokio::spawn(async move {
-        if let Err(e) = fut.await {
-            tracing::debug!(peer = %conn.peer, error = %e, "connection ended with an error");
+        tokio::select! {
+            r = fut => if let Err(e) = r {
+                tracing::debug!(peer = %conn.peer, error = %e, "connection ended with an error");
+            },
+            _ = activity.idle_for(IDLE_TIMEOUT) => {
+                tracing::debug!(peer = %conn.peer, "idle connection closed");
+            }
         }
     });
+}
+
+/// A connection must send a request within this time of opening (or of its
+/// last answer). hyper's header timeout only starts with the first byte of
+/// a request head, and the HTTP/1-or-2 detection before it waits forever, so
+/// without this a client that connects and says nothing holds a socket and
+/// a task for good.
+const IDLE_TIMEOUT: Duration = HEADER_TIMEOUT;
+
+/// Requests in flight on one connection and when the last one began or
+/// ended, for the idle watchdog.
+struct Activity {
+    in_flight: std::sync::atomic::AtomicUsize,
+    last: std::sync::Mutex<tokio::time::Instant>,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
+            last: std::sync::Mutex::new(tokio::time::Instant::now()),
+        }
+    }
+
+    fn touch(&self) {
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = tokio::time::Instant::now();
+    }
+
+    fn begin(&self) {
+        self.in_flight
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.touch();
+    }
+
+    fn end(&self) {
+        self.in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.touch();
+    }
+
+    /// Completes once no request has been in flight for `limit`.
+    async fn idle_for(&self, limit: Duration) {
+        loop {
+            let last = *self.last.lock().unwrap_or_else(|p| p.into_inner());
+            let busy = self.in_flight.load(std::sync::atomic::Ordering::SeqCst) > 0;
+            if !busy && last.elapsed() >= limit {
+                return;
+            }
+            tokio::time::sleep_until(last + limit).await;
+            if busy {
+                // A slow upload or throttled answer: look again later.
+                tokio::time::sleep(limit).await;
+            }
+        }
+    }
 }
 
 /// Shared per-server state.
@@ -245,12 +332,37 @@ struct App {
     https_url: Option<String>,
     https_port: u16,
     uploads: Option<PathBuf>,
+    guard: MissGuard,
+    /// Mutual TLS is optional: per-MAC files over HTTPS need a client
+    /// certificate unless credentials are configured.
+    cert_optional: bool,
+}
+
+/// The access decision for one request, before the provisioner is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Granted,
+    /// 401 with a challenge; `bad` when wrong credentials were presented.
+    Challenge {
+        stale: bool,
+        bad: Option<&'static str>,
+    },
+    /// The same 404 as an unknown MAC.
+    Refused(&'static str),
 }
 
 type Resp = Response<Full<Bytes>>;
 
 impl App {
     async fn serve(&self, conn: ConnInfo, req: hyper::Request<Incoming>) -> Resp {
+        match self.guard.gate(conn.peer.ip()) {
+            Gate::Pass => {}
+            Gate::Throttle(delay) => tokio::time::sleep(delay).await,
+            Gate::Banned => {
+                tracing::debug!(peer = %conn.peer, "refused: source banned for misses");
+                return not_found();
+            }
+        }
         if req.method() == Method::GET || req.method() == Method::HEAD {
             return self.handle(conn, req);
         }
@@ -283,7 +395,12 @@ impl App {
             channel,
             https_url: Some(&https_url),
         };
-        let (status, mut resp) = self.answer(conn, &preq);
+        let presented = Presented {
+            method: req.method().as_str(),
+            uri: request_target(&req),
+            authorization: req.headers().get(AUTHORIZATION).map(|v| v.as_bytes()),
+        };
+        let (status, mut resp) = self.answer(conn, &presented, &preq);
         if req.method() == Method::HEAD {
             head_only(&mut resp);
         }
@@ -310,6 +427,14 @@ impl App {
     ) -> Option<(PathBuf, String)> {
         let root = self.uploads.as_ref()?;
         if !self.policy.allows(conn.peer.ip()) {
+            return None;
+        }
+        let presented = Presented {
+            method: req.method().as_str(),
+            uri: request_target(req),
+            authorization: req.headers().get(AUTHORIZATION).map(|v| v.as_bytes()),
+        };
+        if self.authorize(conn, &presented, req.uri().path()) != Access::Granted {
             return None;
         }
         let name = provision::path::file_name(req.uri().path())?;
@@ -396,11 +521,37 @@ impl App {
     }
 
     /// The response, after the access policy and the provisioner had their say.
-    fn answer(&self, conn: ConnInfo, preq: &provision::Request<'_>) -> (StatusCode, Resp) {
+    fn answer(
+        &self,
+        conn: ConnInfo,
+        presented: &Presented<'_>,
+        preq: &provision::Request<'_>,
+    ) -> (StatusCode, Resp) {
         let scheme = if conn.secure { "https" } else { "http" };
         if !self.policy.allows(conn.peer.ip()) {
             tracing::info!(peer = %conn.peer, scheme, path = ?preq.path, "refused: source not in policy.allow");
+            self.miss(conn);
             return (StatusCode::NOT_FOUND, not_found());
+        }
+        match self.authorize(conn, presented, preq.path) {
+            Access::Granted => {}
+            Access::Challenge { stale, bad } => {
+                match bad {
+                    Some(why) => {
+                        tracing::info!(peer = %conn.peer, scheme, path = ?preq.path, reason = why, "refused: bad credentials");
+                        self.miss(conn);
+                    }
+                    None => {
+                        tracing::debug!(peer = %conn.peer, scheme, path = ?preq.path, stale, "authentication challenge")
+                    }
+                }
+                return (StatusCode::UNAUTHORIZED, self.challenge(stale));
+            }
+            Access::Refused(why) => {
+                tracing::info!(peer = %conn.peer, scheme, path = ?preq.path, reason = why, "refused");
+                self.miss(conn);
+                return (StatusCode::NOT_FOUND, not_found());
+            }
         }
         match self.provisioner.respond(preq) {
             Ok(served) => {
@@ -419,8 +570,64 @@ impl App {
             }
             Err(r) => {
                 tracing::info!(peer = %conn.peer, scheme, path = ?preq.path, reason = %r, "not found");
+                if is_miss(&r) {
+                    self.miss(conn);
+                }
                 (StatusCode::NOT_FOUND, not_found())
             }
+        }
+    }
+
+    /// Credentials first, before anything about the MAC is looked up, so
+    /// the 401 is the same for every name. A verified client certificate
+    /// stands in for credentials.
+    fn authorize(&self, conn: ConnInfo, presented: &Presented<'_>, path: &str) -> Access {
+        if conn.client_cert {
+            return Access::Granted;
+        }
+        if let Some(auth) = self.policy.auth() {
+            return match auth.check(presented) {
+                Verdict::Ok => Access::Granted,
+                Verdict::Missing => Access::Challenge {
+                    stale: false,
+                    bad: None,
+                },
+                Verdict::Stale => Access::Challenge {
+                    stale: true,
+                    bad: None,
+                },
+                Verdict::Bad(why) => Access::Challenge {
+                    stale: false,
+                    bad: Some(why),
+                },
+            };
+        }
+        if self.cert_optional && conn.secure && names_a_mac(path) {
+            return Access::Refused("per-MAC file without a client certificate");
+        }
+        Access::Granted
+    }
+
+    /// A 401 with one `WWW-Authenticate` per accepted scheme.
+    fn challenge(&self, stale: bool) -> Resp {
+        let mut r = plain(StatusCode::UNAUTHORIZED, b"authentication required\n");
+        for c in self
+            .policy
+            .auth()
+            .map(|a| a.challenges(stale))
+            .unwrap_or_default()
+        {
+            if let Ok(v) = HeaderValue::from_str(&c) {
+                r.headers_mut().append(WWW_AUTHENTICATE, v);
+            }
+        }
+        r
+    }
+
+    /// Counts a miss against the source; says so when it starts a ban.
+    fn miss(&self, conn: ConnInfo) {
+        if self.guard.miss(conn.peer.ip()) {
+            tracing::warn!(peer = %conn.peer, "source banned after too many misses");
         }
     }
 
@@ -442,6 +649,29 @@ impl App {
         });
         format!("https://{host}:{}/", self.https_port)
     }
+}
+
+/// Refusals that name a MAC, which a prober would be after; a file name no
+/// vendor uses is not a miss (phones ask for many optional files).
+fn is_miss(r: &Refusal) -> bool {
+    matches!(
+        r,
+        Refusal::UnknownMac(_) | Refusal::UaMismatch { .. } | Refusal::WrongVendor { .. }
+    )
+}
+
+/// Whether the path is a per-MAC file name of some vendor.
+fn names_a_mac(path: &str) -> bool {
+    provision::path::file_name(path)
+        .is_some_and(|n| provision::path::matches(&n).iter().any(|m| m.mac.is_some()))
+}
+
+/// The request target as the client sent it, which Digest's `uri` covers.
+fn request_target<B>(req: &hyper::Request<B>) -> &str {
+    req.uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/")
 }
 
 /// The host of a `Host` header (without port), if it is a plain DNS name,

@@ -1,6 +1,10 @@
-//! Who may fetch provisioning files: allowed source ranges.
+//! Who may fetch provisioning files: allowed source ranges, then
+//! credentials when configured (see `auth`).
 
 use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::auth::Authenticator;
 
 use ipnet::IpNet;
 
@@ -9,11 +13,24 @@ use ipnet::IpNet;
 #[derive(Debug, Clone)]
 pub struct AccessPolicy {
     allow: Vec<IpNet>,
+    /// HTTP authentication, when credentials are configured.
+    auth: Option<Arc<Authenticator>>,
 }
 
 impl AccessPolicy {
     pub fn new(allow: Vec<IpNet>) -> AccessPolicy {
-        AccessPolicy { allow }
+        AccessPolicy { allow, auth: None }
+    }
+
+    /// Requires Digest/Basic credentials (or a verified client
+    /// certificate) on top of the allow-list.
+    pub fn with_auth(mut self, auth: Authenticator) -> AccessPolicy {
+        self.auth = Some(Arc::new(auth));
+        self
+    }
+
+    pub fn auth(&self) -> Option<&Authenticator> {
+        self.auth.as_deref()
     }
 
     /// IPv4-mapped IPv6 sources (dual-stack sockets) are checked as IPv4.

@@ -7,8 +7,10 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::ServerConfig;
 use rustls::crypto::CryptoProvider;
+use rustls::server::WebPkiClientVerifier;
+use rustls::server::danger::ClientCertVerifier;
+use rustls::{RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -27,6 +29,8 @@ pub enum TlsError {
     },
     #[error("cannot generate the self-signed certificate: {0}")]
     Generate(#[from] rcgen::Error),
+    #[error("the client CA bundle is not usable: {0}")]
+    ClientCa(String),
     #[error("the certificate and key are not usable together: {0}")]
     Rustls(#[from] rustls::Error),
 }
@@ -50,9 +54,28 @@ pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(p)
 }
 
+/// Mutual TLS: the CAs client certificates must chain to, and whether a
+/// client without one may still connect.
+#[derive(Debug, Clone)]
+pub struct ClientCa {
+    pub bundle: PathBuf,
+    pub required: bool,
+}
+
 /// Loads or generates the certificate and builds the rustls config
 /// (TLS 1.2 and 1.3, ALPN h2 and http/1.1).
 pub fn server_config(source: &CertSource, names: &[IpAddr]) -> Result<Arc<ServerConfig>, TlsError> {
+    server_config_with(source, names, None)
+}
+
+/// As [`server_config`], asking for client certificates when `client` is
+/// given. With `required: false` a client may send none (rustls then
+/// reports no peer certificate); one it sends must verify.
+pub fn server_config_with(
+    source: &CertSource,
+    names: &[IpAddr],
+    client: Option<&ClientCa>,
+) -> Result<Arc<ServerConfig>, TlsError> {
     let (cert_path, key_path) = match source {
         CertSource::Files { cert, key } => (cert.clone(), key.clone()),
         CertSource::SelfSigned { dir } => ensure_self_signed(dir, names)?,
@@ -66,12 +89,37 @@ pub fn server_config(source: &CertSource, names: &[IpAddr]) -> Result<Arc<Server
         });
     }
     let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| read_error(&key_path, e))?;
-    let mut config = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)?;
+    let builder =
+        ServerConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?;
+    let builder = match client {
+        None => builder.with_no_client_auth(),
+        Some(ca) => builder.with_client_cert_verifier(client_verifier(ca)?),
+    };
+    let mut config = builder.with_single_cert(certs, key)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+fn client_verifier(ca: &ClientCa) -> Result<Arc<dyn ClientCertVerifier>, TlsError> {
+    let mut roots = RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(&ca.bundle)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| read_error(&ca.bundle, e))?;
+    let (added, _ignored) = roots.add_parsable_certificates(certs);
+    if added == 0 {
+        return Err(TlsError::NoCert {
+            path: ca.bundle.display().to_string(),
+        });
+    }
+    let builder = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider());
+    let builder = if ca.required {
+        builder
+    } else {
+        builder.allow_unauthenticated()
+    };
+    builder
+        .build()
+        .map_err(|e| TlsError::ClientCa(e.to_string()))
 }
 
 fn read_error(path: &Path, e: rustls_pki_types::pem::Error) -> TlsError {

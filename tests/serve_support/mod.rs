@@ -54,13 +54,18 @@ impl Server {
     /// Starts `autoprov --data DATA [global...] serve --http 127.0.0.1:0
     /// --https 127.0.0.1:0 [extra...]` and waits for both `listening on` lines.
     pub fn start(data: &Path, global: &[&str], extra: &[&str]) -> Server {
+        Server::start_logging(data, global, extra, "autoprov=info")
+    }
+
+    /// As `start`, with this `RUST_LOG` filter.
+    pub fn start_logging(data: &Path, global: &[&str], extra: &[&str], filter: &str) -> Server {
         let mut child = Command::new(BIN)
             .arg("--data")
             .arg(data)
             .args(global)
             .args(["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0"])
             .args(extra)
-            .env("RUST_LOG", "autoprov=info")
+            .env("RUST_LOG", filter)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

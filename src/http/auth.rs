@@ -1,0 +1,617 @@
+//! HTTP authentication for provisioning requests: Digest (RFC 7616, MD5 and
+//! SHA-256, `qop=auth`) and Basic, against the `[[policy.credentials]]` the
+//! admin configured. Several credentials are valid at once so a fleet can be
+//! moved from an old password to a new one without a flag day.
+//!
+//! Nonces are stateless: `hex(unix seconds) || hex(HMAC-SHA256(key, ...))`,
+//! so nothing is stored per client (no table a flood could grow) and a
+//! restart with the same key (kept in the data directory) keeps outstanding
+//! nonces valid. An HMAC that does not verify is a forged nonce; one that
+//! verifies but is older than the lifetime is stale and gets a fresh
+//! challenge with `stale=true`, so the phone retries without asking anyone
+//! for a password. Within its lifetime a nonce may be replayed (no `nc`
+//! tracking): acceptable for a file the same request would get anyway, and
+//! the lifetime bounds it.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use hmac::{Hmac, Mac as _};
+use md5::Md5;
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Length of the server key in bytes.
+const KEY_LEN: usize = 32;
+/// Bytes of the HMAC kept in a nonce: 128 bits cannot be guessed.
+const NONCE_TAG_LEN: usize = 16;
+/// Longest Authorization header parsed; longer ones are refused unparsed.
+const MAX_AUTHORIZATION: usize = 4096;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("cannot read the server key {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot write the server key {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the server key {path} is not {KEY_LEN} bytes; remove it to have a new one made")]
+    Length { path: String },
+}
+
+/// The server's secret for nonces (and derived per-device credentials):
+/// random, made once, kept owner-readable in the data directory.
+#[derive(Clone)]
+pub struct ServerKey([u8; KEY_LEN]);
+
+impl std::fmt::Debug for ServerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerKey(..)")
+    }
+}
+
+impl ServerKey {
+    /// Reads `path`, or creates it with fresh random bytes.
+    pub fn load_or_create(path: &Path) -> Result<ServerKey, KeyError> {
+        let shown = || path.display().to_string();
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                let key: [u8; KEY_LEN] = bytes
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| KeyError::Length { path: shown() })?;
+                Ok(ServerKey(key))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key: [u8; KEY_LEN] = rand::random();
+                write_private(path, &key).map_err(|source| KeyError::Write {
+                    path: shown(),
+                    source,
+                })?;
+                Ok(ServerKey(key))
+            }
+            Err(source) => Err(KeyError::Read {
+                path: shown(),
+                source,
+            }),
+        }
+    }
+
+    /// A key from fixed bytes (tests).
+    pub fn from_bytes(bytes: [u8; KEY_LEN]) -> ServerKey {
+        ServerKey(bytes)
+    }
+
+    /// HMAC-SHA256 over `parts`, each length-prefixed so that no two
+    /// different part lists hash alike.
+    pub fn tag(&self, parts: &[&[u8]]) -> [u8; 32] {
+        // new_from_slice accepts any key length; KEY_LEN bytes always fit.
+        let mut mac = match HmacSha256::new_from_slice(&self.0) {
+            Ok(m) => m,
+            Err(_) => unreachable!("HMAC takes keys of any length"),
+        };
+        for p in parts {
+            mac.update(&(p.len() as u64).to_be_bytes());
+            mac.update(p);
+        }
+        mac.finalize().into_bytes().into()
+    }
+}
+
+/// Creates `path` readable by the owner only (and its directory).
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)?.write_all(bytes)
+}
+
+/// Which schemes a client may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthScheme {
+    Digest,
+    Basic,
+    Any,
+}
+
+impl AuthScheme {
+    fn digest(self) -> bool {
+        matches!(self, AuthScheme::Digest | AuthScheme::Any)
+    }
+    fn basic(self) -> bool {
+        matches!(self, AuthScheme::Basic | AuthScheme::Any)
+    }
+}
+
+/// One user name and password a phone may present.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credential {
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("user", &self.user)
+            .field("password", &"..")
+            .finish()
+    }
+}
+
+/// What the Authorization header amounted to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Good credentials.
+    Ok,
+    /// No (usable) credentials: challenge, not a miss. Phones always try
+    /// without credentials first.
+    Missing,
+    /// A correct response to a nonce past its lifetime: challenge again
+    /// with `stale=true`, not a miss.
+    Stale,
+    /// Wrong password, unknown user, forged nonce, unparsable header: a
+    /// challenge like any other, but counted as a miss.
+    Bad(&'static str),
+}
+
+/// Checks credentials and makes challenges.
+#[derive(Debug, Clone)]
+pub struct Authenticator {
+    scheme: AuthScheme,
+    realm: String,
+    credentials: Vec<Credential>,
+    key: ServerKey,
+    nonce_lifetime: Duration,
+}
+
+/// The request facts Digest covers.
+#[derive(Debug, Clone, Copy)]
+pub struct Presented<'a> {
+    pub method: &'a str,
+    /// The request target as sent (path and query).
+    pub uri: &'a str,
+    pub authorization: Option<&'a [u8]>,
+}
+
+impl Authenticator {
+    pub fn new(
+        scheme: AuthScheme,
+        realm: String,
+        credentials: Vec<Credential>,
+        key: ServerKey,
+        nonce_lifetime: Duration,
+    ) -> Authenticator {
+        Authenticator {
+            scheme,
+            realm,
+            credentials,
+            key,
+            nonce_lifetime,
+        }
+    }
+
+    /// Checks one request's Authorization header.
+    pub fn check(&self, req: &Presented<'_>) -> Verdict {
+        let Some(raw) = req.authorization else {
+            return Verdict::Missing;
+        };
+        if raw.len() > MAX_AUTHORIZATION {
+            return Verdict::Bad("authorization header too long");
+        }
+        let Ok(value) = std::str::from_utf8(raw) else {
+            return Verdict::Bad("authorization header not UTF-8");
+        };
+        let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
+        if scheme.eq_ignore_ascii_case("digest") && self.scheme.digest() {
+            self.check_digest(req, rest)
+        } else if scheme.eq_ignore_ascii_case("basic") && self.scheme.basic() {
+            self.check_basic(rest.trim())
+        } else {
+            Verdict::Bad("authentication scheme not accepted")
+        }
+    }
+
+    fn check_basic(&self, b64: &str) -> Verdict {
+        let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(b64) else {
+            return Verdict::Bad("basic credentials not base64");
+        };
+        let Some(colon) = bytes.iter().position(|&b| b == b':') else {
+            return Verdict::Bad("basic credentials without a colon");
+        };
+        let (user, password) = (&bytes[..colon], &bytes[colon + 1..]);
+        // Compare against every credential so timing does not tell which
+        // user names exist.
+        let mut ok = subtle::Choice::from(0);
+        for c in &self.credentials {
+            ok |= c.user.as_bytes().ct_eq(user) & c.password.as_bytes().ct_eq(password);
+        }
+        if bool::from(ok) {
+            Verdict::Ok
+        } else {
+            Verdict::Bad("wrong basic credentials")
+        }
+    }
+
+    fn check_digest(&self, req: &Presented<'_>, params: &str) -> Verdict {
+        let Some(p) = DigestParams::parse(params) else {
+            return Verdict::Bad("digest parameters unparsable");
+        };
+        let Some(alg) = Algorithm::from_param(p.algorithm) else {
+            return Verdict::Bad("digest algorithm not supported");
+        };
+        if p.realm != self.realm {
+            return Verdict::Bad("digest realm differs");
+        }
+        if p.qop != "auth" || p.nc.is_empty() || p.cnonce.is_empty() {
+            return Verdict::Bad("digest without qop=auth");
+        }
+        if p.uri != req.uri {
+            return Verdict::Bad("digest uri differs from the request");
+        }
+        let fresh = match self.nonce_age(p.nonce) {
+            None => return Verdict::Bad("forged or unknown nonce"),
+            Some(age) => age <= self.nonce_lifetime,
+        };
+        let ha2 = alg.hash(&format!("{}:{}", req.method, p.uri));
+        let mut ok = subtle::Choice::from(0);
+        for c in self.credentials.iter().filter(|c| c.user == p.username) {
+            let ha1 = alg.hash(&format!("{}:{}:{}", c.user, self.realm, c.password));
+            let expected = alg.hash(&format!(
+                "{ha1}:{}:{}:{}:{}:{ha2}",
+                p.nonce, p.nc, p.cnonce, p.qop
+            ));
+            ok |= expected
+                .as_bytes()
+                .ct_eq(p.response.to_ascii_lowercase().as_bytes());
+        }
+        match (bool::from(ok), fresh) {
+            (true, true) => Verdict::Ok,
+            (true, false) => Verdict::Stale,
+            (false, _) => Verdict::Bad("wrong digest response"),
+        }
+    }
+
+    /// The `WWW-Authenticate` values for a 401, strongest first (RFC 7616
+    /// §3.7: SHA-256 before MD5).
+    pub fn challenges(&self, stale: bool) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.scheme.digest() {
+            let nonce = self.nonce(SystemTime::now());
+            let stale = if stale { ", stale=true" } else { "" };
+            for alg in ["SHA-256", "MD5"] {
+                out.push(format!(
+                    "Digest realm=\"{}\", qop=\"auth\", algorithm={alg}, nonce=\"{nonce}\"{stale}",
+                    self.realm
+                ));
+            }
+        }
+        if self.scheme.basic() {
+            out.push(format!("Basic realm=\"{}\", charset=\"UTF-8\"", self.realm));
+        }
+        out
+    }
+
+    /// `hex(seconds) + hex(tag)` for the given time.
+    pub fn nonce(&self, at: SystemTime) -> String {
+        let secs = at
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let tag = self.nonce_tag(secs);
+        format!("{secs:016x}{}", hex::encode(tag))
+    }
+
+    fn nonce_tag(&self, secs: u64) -> [u8; NONCE_TAG_LEN] {
+        let full = self.key.tag(&[
+            b"autoprov digest nonce",
+            self.realm.as_bytes(),
+            &secs.to_be_bytes(),
+        ]);
+        let mut tag = [0u8; NONCE_TAG_LEN];
+        tag.copy_from_slice(&full[..NONCE_TAG_LEN]);
+        tag
+    }
+
+    /// How old a nonce this server made is; `None` for anything it did not
+    /// make. A nonce from the future (clock stepped back) counts as age 0.
+    fn nonce_age(&self, nonce: &str) -> Option<Duration> {
+        if nonce.len() != 16 + 2 * NONCE_TAG_LEN || !nonce.is_ascii() {
+            return None;
+        }
+        let (secs_hex, tag_hex) = nonce.split_at(16);
+        let secs = u64::from_str_radix(secs_hex, 16).ok()?;
+        let tag = hex::decode(tag_hex).ok()?;
+        if !bool::from(tag.as_slice().ct_eq(&self.nonce_tag(secs))) {
+            return None;
+        }
+        let made = UNIX_EPOCH.checked_add(Duration::from_secs(secs))?;
+        Some(SystemTime::now().duration_since(made).unwrap_or_default())
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Algorithm {
+    Md5,
+    Sha256,
+}
+
+impl Algorithm {
+    /// RFC 7616: absent means MD5. The `-sess` variants are not offered.
+    fn from_param(p: Option<&str>) -> Option<Algorithm> {
+        match p {
+            None => Some(Algorithm::Md5),
+            Some(a) if a.eq_ignore_ascii_case("MD5") => Some(Algorithm::Md5),
+            Some(a) if a.eq_ignore_ascii_case("SHA-256") => Some(Algorithm::Sha256),
+            Some(_) => None,
+        }
+    }
+
+    fn hash(self, s: &str) -> String {
+        match self {
+            Algorithm::Md5 => hex::encode(Md5::digest(s.as_bytes())),
+            Algorithm::Sha256 => hex::encode(Sha256::digest(s.as_bytes())),
+        }
+    }
+}
+
+/// The parameters of a Digest Authorization header that are checked.
+#[derive(Debug, Default)]
+struct DigestParams<'a> {
+    username: String,
+    realm: String,
+    nonce: &'a str,
+    uri: String,
+    response: &'a str,
+    algorithm: Option<&'a str>,
+    qop: &'a str,
+    nc: &'a str,
+    cnonce: &'a str,
+}
+
+impl<'a> DigestParams<'a> {
+    /// Parses `name=value, name="quoted \" value", ...`. `None` on any
+    /// syntax error or a missing required parameter.
+    fn parse(s: &'a str) -> Option<DigestParams<'a>> {
+        let mut p = DigestParams::default();
+        let (mut have_user, mut have_realm, mut have_uri) = (false, false, false);
+        let mut rest = s.trim_start();
+        while !rest.is_empty() {
+            let (name, value, after) = param(rest)?;
+            match name.to_ascii_lowercase().as_str() {
+                "username" => (p.username, have_user) = (value.unescaped(), true),
+                "realm" => (p.realm, have_realm) = (value.unescaped(), true),
+                "uri" => (p.uri, have_uri) = (value.unescaped(), true),
+                "nonce" => p.nonce = value.raw,
+                "response" => p.response = value.raw,
+                "algorithm" => p.algorithm = Some(value.raw),
+                "qop" => p.qop = value.raw,
+                "nc" => p.nc = value.raw,
+                "cnonce" => p.cnonce = value.raw,
+                _ => {}
+            }
+            rest = after;
+        }
+        (have_user && have_realm && have_uri && !p.nonce.is_empty() && !p.response.is_empty())
+            .then_some(p)
+    }
+}
+
+/// A parameter value: the text between the quotes (escapes still in) or
+/// the bare token.
+struct Value<'a> {
+    raw: &'a str,
+    quoted: bool,
+}
+
+impl Value<'_> {
+    fn unescaped(&self) -> String {
+        if !self.quoted {
+            return self.raw.to_string();
+        }
+        let mut out = String::with_capacity(self.raw.len());
+        let mut chars = self.raw.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => out.extend(chars.next()),
+                c => out.push(c),
+            }
+        }
+        out
+    }
+}
+
+/// One `name=value` and the text after it (past the comma).
+fn param(s: &str) -> Option<(&str, Value<'_>, &str)> {
+    let (name, rest) = s.split_once('=')?;
+    let name = name.trim();
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return None;
+    }
+    let rest = rest.trim_start();
+    let (value, after) = if let Some(inner) = rest.strip_prefix('"') {
+        let end = closing_quote(inner)?;
+        let after = &inner[end + 1..];
+        (
+            Value {
+                raw: &inner[..end],
+                quoted: true,
+            },
+            after,
+        )
+    } else {
+        let end = rest.find(',').unwrap_or(rest.len());
+        (
+            Value {
+                raw: rest[..end].trim(),
+                quoted: false,
+            },
+            &rest[end..],
+        )
+    };
+    let after = after.trim_start();
+    let after = match after.strip_prefix(',') {
+        Some(a) => a.trim_start(),
+        None if after.is_empty() => after,
+        None => return None,
+    };
+    Some((name, value, after))
+}
+
+/// Byte index of the quote that ends a quoted string (escapes skipped).
+fn closing_quote(s: &str) -> Option<usize> {
+    let mut escaped = false;
+    for (i, b) in s.bytes().enumerate() {
+        match (escaped, b) {
+            (true, _) => escaped = false,
+            (false, b'\\') => escaped = true,
+            (false, b'"') => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth(scheme: AuthScheme) -> Authenticator {
+        Authenticator::new(
+            scheme,
+            "autoprov".into(),
+            vec![
+                Credential {
+                    user: "prov".into(),
+                    password: "old-pass".into(),
+                },
+                Credential {
+                    user: "prov".into(),
+                    password: "new-pass".into(),
+                },
+            ],
+            ServerKey::from_bytes([7; 32]),
+            Duration::from_secs(300),
+        )
+    }
+
+    fn digest_header(a: &Authenticator, nonce: &str, password: &str, alg: Algorithm) -> String {
+        let ha1 = alg.hash(&format!("prov:autoprov:{password}"));
+        let ha2 = alg.hash("GET:/x.cfg");
+        let resp = alg.hash(&format!("{ha1}:{nonce}:00000001:abc:auth:{ha2}"));
+        let name = match alg {
+            Algorithm::Md5 => "MD5",
+            Algorithm::Sha256 => "SHA-256",
+        };
+        let _ = a;
+        format!(
+            "Digest username=\"prov\", realm=\"autoprov\", nonce=\"{nonce}\", uri=\"/x.cfg\", \
+             algorithm={name}, response=\"{resp}\", qop=auth, nc=00000001, cnonce=\"abc\""
+        )
+    }
+
+    fn check(a: &Authenticator, h: &str) -> Verdict {
+        a.check(&Presented {
+            method: "GET",
+            uri: "/x.cfg",
+            authorization: Some(h.as_bytes()),
+        })
+    }
+
+    #[test]
+    fn digest_good_bad_stale_forged() {
+        let a = auth(AuthScheme::Digest);
+        let nonce = a.nonce(SystemTime::now());
+        for alg in [Algorithm::Md5, Algorithm::Sha256] {
+            for pw in ["old-pass", "new-pass"] {
+                assert_eq!(check(&a, &digest_header(&a, &nonce, pw, alg)), Verdict::Ok);
+            }
+            assert!(matches!(
+                check(&a, &digest_header(&a, &nonce, "nope", alg)),
+                Verdict::Bad(_)
+            ));
+        }
+        let old = a.nonce(SystemTime::now() - Duration::from_secs(301));
+        let h = digest_header(&a, &old, "new-pass", Algorithm::Md5);
+        assert_eq!(check(&a, &h), Verdict::Stale);
+        let forged = format!("{}{}", &nonce[..16], "0".repeat(32));
+        let h = digest_header(&a, &forged, "new-pass", Algorithm::Md5);
+        assert!(matches!(check(&a, &h), Verdict::Bad(_)));
+        // Basic is not accepted in digest mode.
+        assert!(matches!(
+            check(&a, "Basic cHJvdjpuZXctcGFzcw=="),
+            Verdict::Bad(_)
+        ));
+    }
+
+    #[test]
+    fn basic_and_garbage() {
+        let a = auth(AuthScheme::Any);
+        assert_eq!(check(&a, "Basic cHJvdjpuZXctcGFzcw=="), Verdict::Ok);
+        assert_eq!(check(&a, "basic cHJvdjpvbGQtcGFzcw=="), Verdict::Ok);
+        for bad in [
+            "Basic cHJvdjp3cm9uZw==",
+            "Basic !!!",
+            "Basic",
+            "Digest",
+            "Digest username=",
+            "Digest username=\"unterminated",
+            "Digest a=b c=d",
+            "Bearer x",
+            "",
+            "Digest username=\"prov\", realm=\"autoprov\", nonce=\"zz\", uri=\"/x.cfg\", response=\"1\", qop=auth, nc=1, cnonce=x",
+        ] {
+            assert!(matches!(check(&a, bad), Verdict::Bad(_)), "{bad}");
+        }
+        assert!(matches!(
+            a.check(&Presented {
+                method: "GET",
+                uri: "/",
+                authorization: Some(&[0xff, 0xfe]),
+            }),
+            Verdict::Bad(_)
+        ));
+        assert_eq!(
+            a.check(&Presented {
+                method: "GET",
+                uri: "/",
+                authorization: None
+            }),
+            Verdict::Missing
+        );
+        assert_eq!(a.challenges(false).len(), 3);
+        assert!(a.challenges(true)[0].ends_with("stale=true"));
+    }
+
+    #[test]
+    fn quoted_params() {
+        let p = DigestParams::parse(
+            r#"username="a\"b", realm="r", uri="/u", nonce="n", response="r", x=1"#,
+        )
+        .unwrap();
+        assert_eq!(p.username, "a\"b");
+        assert!(DigestParams::parse(r#"username="a" realm="r""#).is_none());
+    }
+}

@@ -1,0 +1,611 @@
+//! Authentication and abuse resistance with real curl: Digest (MD5 and
+//! SHA-256, stale and forged nonces), Basic, credential rotation, mutual
+//! TLS, miss throttling and bans, slow clients, and no secret in any log.
+
+mod serve_support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use md5::Md5;
+use sha2::{Digest, Sha256};
+
+use serve_support::*;
+
+const SIP_PASSWORD: &str = "Alice-Sip-2024-xyz";
+const OLD: &str = "Prov-Old-Secret-1";
+const NEW: &str = "Prov-New-Secret-2";
+
+fn imported() -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    import(&data, &users_csv());
+    (tmp, data)
+}
+
+fn config(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+/// One response with its headers (lower-case names).
+#[derive(Debug)]
+struct Full {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Full {
+    fn header_values(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+/// curl with the response headers kept (`-D`).
+fn curl_full(url: &str, extra: &[&str]) -> Full {
+    let dir = tempfile::tempdir().unwrap();
+    let (hdr, body) = (dir.path().join("h"), dir.path().join("b"));
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "20", "-o"])
+        .arg(&body)
+        .arg("-D")
+        .arg(&hdr)
+        .args(["-w", "%{http_code}"])
+        .args(extra)
+        .arg(url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "curl {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let raw = std::fs::read_to_string(&hdr).unwrap_or_default();
+    // With --digest curl shows both responses' headers; keep the last.
+    let last = raw
+        .split("\r\n\r\n")
+        .filter(|b| !b.trim().is_empty())
+        .last()
+        .unwrap_or("");
+    let headers = last
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Full {
+        status: String::from_utf8_lossy(&out.stdout).trim().parse().unwrap(),
+        headers,
+        body: String::from_utf8_lossy(&std::fs::read(&body).unwrap_or_default()).to_string(),
+    }
+}
+
+fn https(server: &Server, path: &str, extra: &[&str]) -> Full {
+    let cacert = server.cert();
+    let mut args = vec!["--cacert", cacert.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    curl_full(&format!("{}{path}", server.https), &args)
+}
+
+/// `param="value"` out of a challenge.
+fn challenge_param(challenge: &str, name: &str) -> String {
+    let start = challenge
+        .find(&format!("{name}=\""))
+        .unwrap_or_else(|| panic!("{name} in {challenge}"))
+        + name.len()
+        + 2;
+    let len = challenge[start..].find('"').unwrap();
+    challenge[start..start + len].to_string()
+}
+
+fn hash(alg: &str, s: &str) -> String {
+    match alg {
+        "MD5" => hex::encode(Md5::digest(s.as_bytes())),
+        _ => hex::encode(Sha256::digest(s.as_bytes())),
+    }
+}
+
+/// A Digest Authorization header computed by hand (RFC 7616 §3.4.1).
+fn digest_header(alg: &str, nonce: &str, user: &str, password: &str, uri: &str) -> String {
+    let ha1 = hash(alg, &format!("{user}:autoprov:{password}"));
+    let ha2 = hash(alg, &format!("GET:{uri}"));
+    let (nc, cnonce) = ("00000001", "0a4f113b");
+    let response = hash(alg, &format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
+    format!(
+        "Authorization: Digest username=\"{user}\", realm=\"autoprov\", nonce=\"{nonce}\", \
+         uri=\"{uri}\", algorithm={alg}, qop=auth, nc={nc}, cnonce=\"{cnonce}\", response=\"{response}\""
+    )
+}
+
+const AUTH_CONFIG: &str = r#"
+[policy]
+auth = "any"
+nonce_seconds = 2
+[[policy.credentials]]
+user = "prov"
+password = "Prov-Old-Secret-1"
+[[policy.credentials]]
+user = "prov"
+password = "Prov-New-Secret-2"
+[[policy.credentials]]
+user = "fleet2"
+password = "Prov-New-Secret-2"
+"#;
+
+#[test]
+fn digest_basic_rotation_stale_and_forged_nonces() {
+    let (tmp, data) = imported();
+    let cfg = config(tmp.path(), "auth.toml", AUTH_CONFIG);
+    let server = Server::start_logging(&data, &["--config", &cfg], &[], "autoprov=debug");
+
+    // Without credentials: the same 401 for a known and an unknown MAC.
+    let known = https(&server, "/805ec0123456.cfg", &["-A", UA]);
+    let unknown = https(&server, "/805ec0000001.cfg", &["-A", UA]);
+    assert_eq!(known.status, 401);
+    assert_eq!((known.status, &known.body), (unknown.status, &unknown.body));
+    let challenges = known.header_values("www-authenticate");
+    assert_eq!(challenges.len(), 3, "{challenges:?}");
+    assert!(challenges[0].contains("algorithm=SHA-256") && challenges[0].contains("qop=\"auth\""));
+    assert!(challenges[1].contains("algorithm=MD5"));
+    assert!(challenges[2].starts_with("Basic realm=\"autoprov\""));
+
+    // curl --digest, both credentials of the rotation, HTTPS and HTTP.
+    for pw in [OLD, NEW] {
+        let up = format!("prov:{pw}");
+        let r = https(
+            &server,
+            "/805ec0123456.cfg",
+            &["-A", UA, "--digest", "-u", &up],
+        );
+        assert_eq!(r.status, 200, "{r:?}");
+        assert!(r.body.contains(SIP_PASSWORD));
+        let b = curl_full(
+            &format!("{}/805ec0123456.cfg", server.http),
+            &["-A", UA, "--digest", "-u", &up],
+        );
+        assert_eq!(b.status, 200);
+        assert!(!b.body.contains(SIP_PASSWORD));
+    }
+    let other_user = format!("fleet2:{NEW}");
+    assert_eq!(
+        https(
+            &server,
+            "/805ec0123456.cfg",
+            &["--digest", "-u", &other_user]
+        )
+        .status,
+        200
+    );
+    // Authenticated, unknown MAC: the usual 404.
+    let up = format!("prov:{NEW}");
+    let miss = https(&server, "/805ec0000001.cfg", &["--digest", "-u", &up]);
+    assert_eq!((miss.status, miss.body.as_str()), (404, "not found\n"));
+
+    // Wrong password, unknown user: challenged again.
+    for bad in ["prov:wrong-password", "nobody:Prov-New-Secret-2"] {
+        let r = https(&server, "/805ec0123456.cfg", &["--digest", "-u", bad]);
+        assert_eq!(r.status, 401);
+        let r = https(&server, "/805ec0123456.cfg", &["--basic", "-u", bad]);
+        assert_eq!(r.status, 401);
+    }
+
+    // Basic (curl's default for -u), both passwords.
+    for pw in [OLD, NEW] {
+        let r = https(&server, "/805ec0123456.cfg", &["-u", &format!("prov:{pw}")]);
+        assert_eq!(r.status, 200);
+    }
+
+    // Hand-made Digest responses: fresh nonce accepted for both algorithms...
+    let nonce = challenge_param(challenges[0], "nonce");
+    for alg in ["MD5", "SHA-256"] {
+        let h = digest_header(alg, &nonce, "prov", NEW, "/805ec0123456.cfg");
+        let r = https(&server, "/805ec0123456.cfg", &["-H", &h]);
+        assert_eq!(r.status, 200, "{alg}");
+        // ... but not for another file than the one it was computed for.
+        let r = https(&server, "/805ec0123457.cfg", &["-H", &h]);
+        assert_eq!(r.status, 401);
+    }
+    // A forged nonce (right shape, wrong HMAC): 401 without stale.
+    let forged = format!("{}{}", &nonce[..16], "ab".repeat(16));
+    let h = digest_header("MD5", &forged, "prov", NEW, "/805ec0123456.cfg");
+    let r = https(&server, "/805ec0123456.cfg", &["-H", &h]);
+    assert_eq!(r.status, 401);
+    assert!(!r.header_values("www-authenticate")[0].contains("stale"));
+    // Garbage parameters: a clean 401, no panic.
+    for junk in [
+        "Authorization: Digest",
+        "Authorization: Digest username=\"prov, realm=",
+        "Authorization: Digest nonce=\"\u{00e9}\"",
+        "Authorization: Basic %%%",
+        "Authorization: Basic cHJvdg==",
+    ] {
+        assert_eq!(
+            https(&server, "/805ec0123456.cfg", &["-H", junk]).status,
+            401
+        );
+    }
+    // The nonce expires (nonce_seconds = 2): stale=true, and a new nonce.
+    std::thread::sleep(Duration::from_millis(3100));
+    let h = digest_header("MD5", &nonce, "prov", NEW, "/805ec0123456.cfg");
+    let r = https(&server, "/805ec0123456.cfg", &["-H", &h]);
+    assert_eq!(r.status, 401);
+    let fresh = r.header_values("www-authenticate");
+    assert!(fresh[0].contains("stale=true"), "{fresh:?}");
+    assert_ne!(challenge_param(fresh[0], "nonce"), nonce);
+    let h = digest_header(
+        "SHA-256",
+        &challenge_param(fresh[0], "nonce"),
+        "prov",
+        NEW,
+        "/805ec0123456.cfg",
+    );
+    assert_eq!(https(&server, "/805ec0123456.cfg", &["-H", &h]).status, 200);
+
+    let (status, log) = server.stop();
+    assert!(status.success());
+    assert!(log.contains("refused: bad credentials"), "{log}");
+    assert!(log.contains("authentication challenge"), "{log}");
+    for secret in [
+        SIP_PASSWORD,
+        OLD,
+        NEW,
+        "cHJvdjpQcm92",
+        "response=",
+        "Digest username",
+    ] {
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+    }
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+#[test]
+fn digest_only_refuses_basic() {
+    let (tmp, data) = imported();
+    let cfg = config(
+        tmp.path(),
+        "digest.toml",
+        "[[policy.credentials]]\nuser = \"prov\"\npassword = \"Prov-New-Secret-2\"\n",
+    );
+    let server = Server::start(&data, &["--config", &cfg], &[]);
+    let r = https(&server, "/805ec0123456.cfg", &[]);
+    assert_eq!(r.header_values("www-authenticate").len(), 2);
+    let up = format!("prov:{NEW}");
+    assert_eq!(
+        https(&server, "/805ec0123456.cfg", &["-u", &up]).status,
+        401
+    );
+    assert_eq!(
+        https(&server, "/805ec0123456.cfg", &["--digest", "-u", &up]).status,
+        200
+    );
+    // Common files need credentials too (the challenge never depends on the name).
+    assert_eq!(
+        https(&server, "/y000000000096.cfg", &["-A", UA]).status,
+        401
+    );
+    server.stop();
+}
+
+/// A test CA and a phone certificate it signed, plus one it did not.
+fn pki(dir: &Path) {
+    let sh = r#"
+set -e
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.crt -days 30 -subj "/CN=Test Phone CA" \
+  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
+printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' > ext.cnf
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout phone.key -out phone.csr -subj "/O=Yealink/CN=805ec0123456"
+openssl x509 -req -in phone.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out phone.crt -days 30 -extfile ext.cnf
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout rogue.key -out rogue.crt -days 30 -subj "/CN=805ec0123456"
+"#;
+    let out = Command::new("sh")
+        .args(["-c", sh])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// curl's exit code and status for an HTTPS GET (a failed handshake is a
+/// non-zero exit).
+fn mtls_get(server: &Server, path: &str, cert: Option<(&Path, &str)>) -> (i32, String) {
+    let cacert = server.cert();
+    let mut cmd = Command::new("curl");
+    cmd.args([
+        "-sS",
+        "--max-time",
+        "20",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+    ])
+    .arg("--cacert")
+    .arg(&cacert);
+    if let Some((dir, name)) = cert {
+        cmd.arg("--cert")
+            .arg(dir.join(format!("{name}.crt")))
+            .arg("--key")
+            .arg(dir.join(format!("{name}.key")));
+    }
+    let out = cmd.arg(format!("{}{path}", server.https)).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+    )
+}
+
+#[test]
+fn mutual_tls_required_and_optional() {
+    let (tmp, data) = imported();
+    let pki_dir = tmp.path().join("pki");
+    std::fs::create_dir_all(&pki_dir).unwrap();
+    pki(&pki_dir);
+    let ca = pki_dir.join("ca.crt");
+
+    let cfg = config(
+        tmp.path(),
+        "required.toml",
+        &format!(
+            "[tls]\nclient_ca = {:?}\nclient_auth = \"required\"\n",
+            ca.to_str().unwrap()
+        ),
+    );
+    let server = Server::start(&data, &["--config", &cfg], &[]);
+    assert_eq!(
+        mtls_get(&server, "/805ec0123456.cfg", Some((&pki_dir, "phone"))),
+        (0, "200".to_string())
+    );
+    let (code, _) = mtls_get(&server, "/805ec0123456.cfg", None);
+    assert_ne!(code, 0, "handshake without a client certificate must fail");
+    let (code, _) = mtls_get(&server, "/805ec0123456.cfg", Some((&pki_dir, "rogue")));
+    assert_ne!(code, 0, "a certificate from another CA must fail");
+    // Plain HTTP is unaffected (the bootstrap has no secrets).
+    assert_eq!(server.get_http("/805ec0123456.cfg", Some(UA)).status, 200);
+    server.stop();
+
+    // Optional: per-MAC files need the certificate; common files don't.
+    let cfg = config(
+        tmp.path(),
+        "optional.toml",
+        &format!("[tls]\nclient_ca = {:?}\n", ca.to_str().unwrap()),
+    );
+    let server = Server::start(&data, &["--config", &cfg], &[]);
+    assert_eq!(
+        mtls_get(&server, "/805ec0123456.cfg", Some((&pki_dir, "phone"))),
+        (0, "200".to_string())
+    );
+    let without = server.get_https("/805ec0123456.cfg", Some(UA));
+    assert_eq!(without, server.get_https("/805ec0000001.cfg", Some(UA)));
+    assert_eq!(without.status, 404);
+    assert_eq!(server.get_https("/y000000000096.cfg", Some(UA)).status, 200);
+    server.stop();
+
+    // Optional with credentials: either one will do.
+    let cfg = config(
+        tmp.path(),
+        "optional-creds.toml",
+        &format!(
+            "[tls]\nclient_ca = {:?}\n[[policy.credentials]]\nuser = \"prov\"\npassword = \"{NEW}\"\n",
+            ca.to_str().unwrap()
+        ),
+    );
+    let server = Server::start(&data, &["--config", &cfg], &[]);
+    assert_eq!(
+        mtls_get(&server, "/805ec0123456.cfg", Some((&pki_dir, "phone"))),
+        (0, "200".to_string())
+    );
+    assert_eq!(mtls_get(&server, "/805ec0123456.cfg", None).1, "401");
+    let up = format!("prov:{NEW}");
+    assert_eq!(
+        https(&server, "/805ec0123456.cfg", &["--digest", "-u", &up]).status,
+        200
+    );
+    server.stop();
+}
+
+fn timed_get(server: &Server, path: &str, extra: &[&str]) -> (u16, Duration) {
+    let t = Instant::now();
+    let r = curl_full(&format!("{}{path}", server.http), extra);
+    (r.status, t.elapsed())
+}
+
+#[test]
+fn miss_flood_is_throttled_then_banned_then_recovers() {
+    let (tmp, data) = imported();
+    let cfg = config(
+        tmp.path(),
+        "misses.toml",
+        "[policy.misses]\nwindow_seconds = 60\nthrottle_after = 3\nthrottle_delay_ms = 400\nban_after = 6\nban_seconds = 3\n",
+    );
+    let server = Server::start(&data, &["--config", &cfg], &[]);
+    // Files no vendor uses are not misses (phones ask for optional ones).
+    for _ in 0..5 {
+        assert_eq!(timed_get(&server, "/nothing-here.txt", &[]).0, 404);
+    }
+    for i in 0..3 {
+        let (status, took) = timed_get(&server, &format!("/805ec00000{i:02}.cfg"), &[]);
+        assert_eq!(status, 404);
+        assert!(took < Duration::from_millis(350), "{took:?}");
+    }
+    // Throttled: still answered, late.
+    for i in 3..6 {
+        let (status, took) = timed_get(&server, &format!("/805ec00000{i:02}.cfg"), &[]);
+        assert_eq!(status, 404);
+        assert!(took >= Duration::from_millis(400), "{took:?}");
+    }
+    // Banned: even the real phone's file is the same 404, answered at once.
+    let (status, took) = timed_get(&server, "/805ec0123456.cfg", &["-A", UA]);
+    assert_eq!(status, 404);
+    assert!(took < Duration::from_millis(350), "{took:?}");
+    assert_eq!(
+        server.get_https("/805ec0123456.cfg", Some(UA)),
+        server.get_https("/805ec0000001.cfg", None)
+    );
+    // Another source is not affected.
+    let other = curl_full(
+        &format!("{}/805ec0123456.cfg", server.http),
+        &["--interface", "127.0.0.2", "-A", UA],
+    );
+    assert_eq!(other.status, 200);
+    // The ban ends.
+    std::thread::sleep(Duration::from_millis(3200));
+    assert_eq!(timed_get(&server, "/805ec0123456.cfg", &["-A", UA]).0, 200);
+    let (status, log) = server.stop();
+    assert!(status.success());
+    assert!(log.contains("source banned after too many misses"), "{log}");
+}
+
+#[test]
+fn bad_credentials_count_as_misses() {
+    let (tmp, data) = imported();
+    let cfg = config(
+        tmp.path(),
+        "authmiss.toml",
+        "[policy]\nauth = \"basic\"\n[[policy.credentials]]\nuser = \"prov\"\npassword = \"Prov-New-Secret-2\"\n\
+         [policy.misses]\nthrottle_after = 100\nban_after = 4\nban_seconds = 60\n",
+    );
+    let server = Server::start(&data, &["--config", &cfg], &[]);
+    // Plain challenges (no credentials) are the normal first step: no miss.
+    for _ in 0..6 {
+        assert_eq!(timed_get(&server, "/805ec0123456.cfg", &[]).0, 401);
+    }
+    for _ in 0..4 {
+        assert_eq!(
+            timed_get(&server, "/805ec0123456.cfg", &["-u", "prov:guess"]).0,
+            401
+        );
+    }
+    let up = format!("prov:{NEW}");
+    assert_eq!(timed_get(&server, "/805ec0123456.cfg", &["-u", &up]).0, 404);
+    server.stop();
+}
+
+/// Reads until the peer closes (or `limit`); true when it closed.
+fn closed_within(s: &mut TcpStream, limit: Duration) -> bool {
+    s.set_read_timeout(Some(limit)).unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+#[test]
+fn slow_clients_do_not_block_others() {
+    let (_tmp, data) = imported();
+    let server = Server::start(&data, &[], &[]);
+    let http_addr = server.http.trim_start_matches("http://").to_string();
+    let https_addr = server.https.trim_start_matches("https://").to_string();
+    // Many connections that say nothing, on both ports...
+    let mut silent: Vec<TcpStream> = (0..50)
+        .flat_map(|_| {
+            [
+                TcpStream::connect(&http_addr).unwrap(),
+                TcpStream::connect(&https_addr).unwrap(),
+            ]
+        })
+        .collect();
+    // ... and some that send half a request head.
+    let mut half: Vec<TcpStream> = (0..20)
+        .map(|_| {
+            let mut s = TcpStream::connect(&http_addr).unwrap();
+            s.write_all(b"GET /805ec0123456.cfg HTTP/1.1\r\nHost: x\r\nUser-Agent: Yea")
+                .unwrap();
+            s
+        })
+        .collect();
+    let t = Instant::now();
+    for _ in 0..5 {
+        assert_eq!(server.get_http("/805ec0123456.cfg", Some(UA)).status, 200);
+        assert_eq!(server.get_https("/805ec0123456.cfg", Some(UA)).status, 200);
+    }
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    // The server drops them after its header/handshake timeout (10 s).
+    assert!(closed_within(&mut half[0], Duration::from_secs(15)));
+    assert!(closed_within(&mut silent[0], Duration::from_secs(5)));
+    assert!(closed_within(&mut silent[1], Duration::from_secs(5)));
+    drop(half);
+    drop(silent);
+    let (status, log) = server.stop();
+    assert!(status.success());
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+#[test]
+fn oversized_header_and_body_are_refused_cleanly() {
+    let (_tmp, data) = imported();
+    let server = Server::start(&data, &[], &[]);
+    let addr = server.http.trim_start_matches("http://").to_string();
+    // One header line over the 16 KiB head limit, and many small ones.
+    for head in [
+        format!(
+            "GET /805ec0123456.cfg HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {}\r\n\r\n",
+            "A".repeat(20 * 1024)
+        ),
+        format!(
+            "GET /805ec0123456.cfg HTTP/1.1\r\nHost: x\r\n{}\r\n",
+            "X-Pad: 0123456789abcdef\r\n".repeat(1000)
+        ),
+    ] {
+        let mut s = TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        let _ = s.write_all(head.as_bytes());
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        let text = String::from_utf8_lossy(&out);
+        assert!(
+            text.is_empty() || text.starts_with("HTTP/1.1 431"),
+            "{text}"
+        );
+    }
+    // A log upload over 1 MiB for a known Polycom phone: 413, not stored.
+    let upload = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(upload.path(), vec![b'x'; 2 * 1024 * 1024]).unwrap();
+    let put = curl(
+        &format!("{}/0004f2aabbcc-app.log", server.http),
+        &[
+            "-X",
+            "PUT",
+            "--data-binary",
+            &format!("@{}", upload.path().display()),
+        ],
+    );
+    assert_eq!(put.status, 413);
+    assert!(
+        !data
+            .join("uploads/0004f2aabbcc/0004f2aabbcc-app.log")
+            .exists()
+    );
+    // A GET with a large body is answered without reading it into memory.
+    let get = curl(
+        &format!("{}/805ec0123456.cfg", server.http),
+        &[
+            "-X",
+            "GET",
+            "--data-binary",
+            &format!("@{}", upload.path().display()),
+        ],
+    );
+    assert_eq!(get.status, 200);
+    assert_eq!(server.get_https("/805ec0123456.cfg", Some(UA)).status, 200);
+    let (status, log) = server.stop();
+    assert!(status.success());
+    assert!(!log.contains("panicked"), "{log}");
+}
