@@ -21,7 +21,10 @@ pub fn record(
     status: u16,
 ) -> Result<(), StoreError> {
     let Some(mac) = id.mac else { return Ok(()) };
-    if store.user_by_mac(mac)?.is_none() {
+    // A per-MAC file just served (200) was rendered for a phone in the
+    // store; anything else is looked up.
+    let served_per_mac = status == 200 && id.mac_in_path;
+    if !served_per_mac && store.user_by_mac(mac)?.is_none() {
         return Ok(());
     }
     let mut state: PhoneState = store.phone_state(mac)?.unwrap_or_default();

@@ -381,11 +381,35 @@ fn keys(env: &Env<'_>, user: &User, lines: &[LineCtx]) -> Vec<KeyCtx> {
 /// Standard offset, DST use and vendor name of an IANA zone. The standard
 /// offset is taken now, so a zone that changed its base offset in the past
 /// gets today's value.
+///
+/// Every rendered file needs this, and working out the year's DST rule takes
+/// a few hundred zone look-ups, so results are kept per vendor and zone for
+/// the hour they were computed in (a boot storm renders thousands of files
+/// for a handful of zones).
 pub fn timezone(vendor: &Vendor, iana: &str) -> Result<TimezoneCtx, ContextError> {
+    type Cache = HashMap<(&'static str, Tz), (i64, TimezoneCtx)>;
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<Cache>> = std::sync::OnceLock::new();
     let tz: Tz = iana
         .parse()
         .map_err(|_| ContextError::Timezone(iana.to_string()))?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let hour = now.div_euclid(3600);
+    let cache = CACHE.get_or_init(Default::default);
+    let key = (vendor.id, tz);
+    if let Some((h, ctx)) = cache.lock().ok().as_ref().and_then(|c| c.get(&key))
+        && *h == hour
+    {
+        return Ok(ctx.clone());
+    }
+    let ctx = timezone_at(vendor, tz, now);
+    if let Ok(mut c) = cache.lock() {
+        c.insert(key, (hour, ctx.clone()));
+    }
+    Ok(ctx)
+}
+
+/// [`timezone`] of `tz` at the Unix time `now`, uncached.
+fn timezone_at(vendor: &Vendor, tz: Tz, now: i64) -> TimezoneCtx {
     let at = |secs: i64| {
         chrono::DateTime::from_timestamp(secs, 0)
             .map(|d| tz.offset_from_utc_datetime(&d.naive_utc()))
@@ -400,7 +424,7 @@ pub fn timezone(vendor: &Vendor, iana: &str) -> Result<TimezoneCtx, ContextError
             .unwrap_or(false)
     });
     let (posix, dst_rule) = posix_rule(tz, now);
-    Ok(TimezoneCtx {
+    TimezoneCtx {
         iana: tz.name().to_string(),
         offset: format_offset(base),
         name: vendor.timezone_name(tz.name()),
@@ -408,7 +432,7 @@ pub fn timezone(vendor: &Vendor, iana: &str) -> Result<TimezoneCtx, ContextError
         offset_minutes: i32::try_from(base / 60).unwrap_or(0),
         posix,
         dst_rule,
-    })
+    }
 }
 
 /// One instant's offset: total and DST part in seconds, and abbreviation.

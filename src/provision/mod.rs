@@ -97,6 +97,9 @@ pub struct Identity {
     pub file: Option<String>,
     /// The MAC from the path, else from the User-Agent.
     pub mac: Option<Mac>,
+    /// Whether `mac` came from the path: a 200 for such a name means the
+    /// phone was found in the store (a per-MAC file was served).
+    pub mac_in_path: bool,
     pub ua: Option<UaInfo>,
 }
 
@@ -144,6 +147,7 @@ impl Provisioner {
             .and_then(|f| path::matches(f).into_iter().find_map(|m| m.mac));
         Identity {
             mac: path_mac.or(ua.as_ref().and_then(|u| u.mac)),
+            mac_in_path: path_mac.is_some(),
             file,
             ua,
         }
