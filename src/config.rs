@@ -218,9 +218,16 @@ pub struct ProvisionConfig {
     /// Re-check interval in the plain-HTTP bootstrap file, short so that the
     /// phone comes back soon over HTTPS for its passwords.
     pub bootstrap_repeat_minutes: u32,
-    /// Per-MAC files over HTTPS only for requests carrying the per-device
-    /// credentials the plain-HTTP bootstrap hands out.
+    /// Per-MAC files over HTTPS only for requests carrying the phone's own
+    /// credentials, which its main file hands out (implies
+    /// `issue_device_credentials`).
     pub require_device_auth: bool,
+    /// Put each phone's own provisioning credentials (user = MAC, password
+    /// derived from `<data>/auth.key`) into its main file, bootstrap and
+    /// full, without enforcing them yet. Turn this on one repeat interval
+    /// before `require_device_auth`, so phones already on HTTPS have them
+    /// when they are first asked. Yealink, Polycom and Snom only.
+    pub issue_device_credentials: bool,
 }
 
 impl Default for ProvisionConfig {
@@ -231,6 +238,7 @@ impl Default for ProvisionConfig {
             repeat_minutes: 1440,
             bootstrap_repeat_minutes: 5,
             require_device_auth: false,
+            issue_device_credentials: false,
         }
     }
 }

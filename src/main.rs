@@ -36,7 +36,7 @@ use serde_json::{Value, json};
 use autoprov::config::Config;
 use autoprov::config::{ClientAuth, MissConfig};
 use autoprov::domain::User;
-use autoprov::http::auth::{Authenticator, ServerKey};
+use autoprov::http::auth::{Authenticator, Credential, ServerKey};
 use autoprov::http::{
     AccessPolicy, CertSource, ClientCa, GuardSettings, ServeError, ServeOptions, Server,
 };
@@ -179,11 +179,23 @@ fn run(cli: Cli) -> Result<u8, Fail> {
 /// How long shutdown waits for requests in flight before closing them.
 const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
-fn provision_settings(config: &Config) -> provision::Settings {
-    provision::Settings {
-        repeat_minutes: config.provision.repeat_minutes,
-        bootstrap_repeat_minutes: config.provision.bootstrap_repeat_minutes,
-    }
+fn provision_settings(data: &Path, config: &Config) -> Result<provision::Settings, Fail> {
+    let p = &config.provision;
+    let device_key = if p.issue_device_credentials || p.require_device_auth {
+        Some(server_key(data)?)
+    } else {
+        None
+    };
+    Ok(provision::Settings {
+        repeat_minutes: p.repeat_minutes,
+        bootstrap_repeat_minutes: p.bootstrap_repeat_minutes,
+        device_key,
+    })
+}
+
+/// `<data>/auth.key`, made on first use.
+fn server_key(data: &Path) -> Result<ServerKey, Fail> {
+    ServerKey::load_or_create(&data.join("auth.key")).map_err(|e| runtime(e.into()))
 }
 
 fn cmd_serve(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> {
@@ -200,7 +212,7 @@ fn cmd_serve(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> 
     let provisioner = Arc::new(Provisioner::new(
         store.clone(),
         templates,
-        provision_settings(config),
+        provision_settings(data, config)?,
     )?);
     let cert = match (&config.tls.cert, &config.tls.key) {
         (Some(cert), Some(key)) => CertSource::Files {
@@ -258,18 +270,28 @@ fn cmd_serve(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> 
 /// nonce key is made once in the data directory).
 fn access_policy(data: &Path, config: &Config) -> Result<AccessPolicy, Fail> {
     let p = &config.policy;
-    let policy = AccessPolicy::new(p.allow.clone());
-    if p.credentials.is_empty() {
+    let mut policy = AccessPolicy::new(p.allow.clone());
+    let device = config.provision.require_device_auth;
+    if p.credentials.is_empty() && !device {
         return Ok(policy);
     }
-    let key = ServerKey::load_or_create(&data.join("auth.key")).map_err(|e| runtime(e.into()))?;
-    Ok(policy.with_auth(Authenticator::new(
-        p.auth,
-        p.realm.clone(),
-        p.credentials.clone(),
-        key,
-        Duration::from_secs(p.nonce_seconds),
-    )))
+    let key = server_key(data)?;
+    let authenticator = |credentials: Vec<Credential>| {
+        Authenticator::new(
+            p.auth,
+            p.realm.clone(),
+            credentials,
+            key.clone(),
+            Duration::from_secs(p.nonce_seconds),
+        )
+    };
+    if !p.credentials.is_empty() {
+        policy = policy.with_auth(authenticator(p.credentials.clone()));
+    }
+    if device {
+        policy = policy.with_device_auth(authenticator(Vec::new()));
+    }
+    Ok(policy)
 }
 
 fn guard_settings(m: &MissConfig) -> GuardSettings {
@@ -313,7 +335,11 @@ fn cmd_render(data: &Path, config: &Config, args: RenderArgs) -> Result<u8, Fail
     let mac = Mac::parse(&args.mac).map_err(|e| usage(e.into()))?;
     let templates = Templates::new(args.templates.as_deref()).map_err(|e| usage(e.into()))?;
     let store = open_store(data, config)?;
-    let provisioner = Provisioner::new(Arc::new(store), templates, provision_settings(config))?;
+    let provisioner = Provisioner::new(
+        Arc::new(store),
+        templates,
+        provision_settings(data, config)?,
+    )?;
     let Some((user, vendor)) = provisioner.phone(mac)? else {
         eprintln!("autoprov: no phone with MAC {} in the store", mac.colon());
         return Ok(1);

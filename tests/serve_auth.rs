@@ -609,3 +609,98 @@ fn oversized_header_and_body_are_refused_cleanly() {
     assert!(status.success());
     assert!(!log.contains("panicked"), "{log}");
 }
+
+/// `key = value` out of a Yealink file.
+fn yealink_value(text: &str, key: &str) -> Option<String> {
+    text.lines()
+        .filter_map(|l| l.split_once(" = "))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v.to_string())
+}
+
+#[test]
+fn per_device_credentials_from_the_bootstrap() {
+    let (tmp, data) = imported();
+    let cfg = config(
+        tmp.path(),
+        "device.toml",
+        "[provision]\nrequire_device_auth = true\n",
+    );
+    let server = Server::start_logging(&data, &["--config", &cfg], &[], "autoprov=debug");
+    // The plain-HTTP bootstrap hands the phone its own credentials.
+    let boot = server.get_http("/805ec0123456.cfg", Some(UA));
+    assert_eq!(boot.status, 200);
+    let text = boot.text();
+    assert!(!text.contains(SIP_PASSWORD));
+    let user = yealink_value(&text, "static.auto_provision.server.username").unwrap();
+    let password = yealink_value(&text, "static.auto_provision.server.password").unwrap();
+    assert_eq!(user, "805ec0123456");
+    assert!(password.len() == 20 && password.bytes().all(|b| b.is_ascii_hexdigit()));
+    // Stable across requests (derived, not random per fetch).
+    assert_eq!(
+        server.get_http("/805ec0123456.cfg", Some(UA)).body,
+        boot.body
+    );
+
+    // Over HTTPS the per-MAC file needs them; the challenge is the same for
+    // an unknown MAC; common files don't.
+    let bare = https(&server, "/805ec0123456.cfg", &["-A", UA]);
+    let unknown = https(&server, "/805ec0000001.cfg", &["-A", UA]);
+    assert_eq!(bare.status, 401);
+    assert_eq!((bare.status, &bare.body), (unknown.status, &unknown.body));
+    assert_eq!(
+        https(&server, "/y000000000096.cfg", &["-A", UA]).status,
+        200
+    );
+    let own = format!("{user}:{password}");
+    let full = https(
+        &server,
+        "/805ec0123456.cfg",
+        &["-A", UA, "--digest", "-u", &own],
+    );
+    assert_eq!(full.status, 200);
+    assert!(full.body.contains(SIP_PASSWORD));
+    // The full file keeps the same credentials.
+    assert_eq!(
+        yealink_value(&full.body, "static.auto_provision.server.password").as_deref(),
+        Some(password.as_str())
+    );
+    // One phone's credentials don't open another phone's file.
+    let other = https(&server, "/805ec0abcdef.cfg", &["--digest", "-u", &own]);
+    assert_eq!(other.status, 401);
+
+    // Polycom and Snom bootstraps carry their vendors' keys.
+    let poly = server.get_http("/0004f2aabbcc-phone.cfg", None).text();
+    assert!(poly.contains("device.prov.user=\"0004f2aabbcc\""), "{poly}");
+    assert!(poly.contains("device.prov.password=\""), "{poly}");
+    let snom = server.get_http("/snomD785-000413AABBCC.htm", None).text();
+    assert!(
+        snom.contains("<http_client_user perm=\"R\">000413aabbcc</http_client_user>"),
+        "{snom}"
+    );
+    assert!(snom.contains("<http_client_pass perm=\"R\">"), "{snom}");
+
+    let (status, log) = server.stop();
+    assert!(status.success());
+    assert!(
+        !log.contains(&password),
+        "device password in the log:\n{log}"
+    );
+    assert!(!log.contains(SIP_PASSWORD));
+}
+
+#[test]
+fn device_auth_spares_vendors_without_the_keys() {
+    let (tmp, data) = imported();
+    let cfg = config(
+        tmp.path(),
+        "device.toml",
+        "[provision]\nrequire_device_auth = true\n",
+    );
+    let server = Server::start(&data, &["--config", &cfg], &[]);
+    // Cisco and Grandstream files have nowhere to put the credentials.
+    assert_eq!(https(&server, "/002699aabb01.xml", &[]).status, 200);
+    assert_eq!(https(&server, "/cfg000b82aabbcc.xml", &[]).status, 200);
+    assert_eq!(https(&server, "/0004f2aabbcc-phone.cfg", &[]).status, 401);
+    server.stop();
+}

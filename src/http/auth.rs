@@ -90,6 +90,19 @@ impl ServerKey {
         ServerKey(bytes)
     }
 
+    /// The provisioning credentials of one phone: user name = its MAC (12
+    /// lower-case hex digits), password = 20 hex digits of an HMAC of the
+    /// MAC. Derived, so nothing is stored and they survive a restart;
+    /// replacing `auth.key` replaces every phone's password at once.
+    pub fn device_credential(&self, mac: &crate::mac::Mac) -> Credential {
+        let user = mac.plain();
+        let tag = self.tag(&[b"autoprov device password", user.as_bytes()]);
+        Credential {
+            password: hex::encode(&tag[..10]),
+            user,
+        }
+    }
+
     /// HMAC-SHA256 over `parts`, each length-prefixed so that no two
     /// different part lists hash alike.
     pub fn tag(&self, parts: &[&[u8]]) -> [u8; 32] {
@@ -209,8 +222,20 @@ impl Authenticator {
         }
     }
 
-    /// Checks one request's Authorization header.
+    /// Checks one request's Authorization header against the configured
+    /// credentials.
     pub fn check(&self, req: &Presented<'_>) -> Verdict {
+        self.check_as(req, &self.credentials)
+    }
+
+    /// The server key (nonces, per-device credentials).
+    pub fn key(&self) -> &ServerKey {
+        &self.key
+    }
+
+    /// Checks one request's Authorization header against `credentials`
+    /// (e.g. one phone's own).
+    pub fn check_as(&self, req: &Presented<'_>, credentials: &[Credential]) -> Verdict {
         let Some(raw) = req.authorization else {
             return Verdict::Missing;
         };
@@ -222,36 +247,20 @@ impl Authenticator {
         };
         let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
         if scheme.eq_ignore_ascii_case("digest") && self.scheme.digest() {
-            self.check_digest(req, rest)
+            self.check_digest(req, rest, credentials)
         } else if scheme.eq_ignore_ascii_case("basic") && self.scheme.basic() {
-            self.check_basic(rest.trim())
+            check_basic(rest.trim(), credentials)
         } else {
             Verdict::Bad("authentication scheme not accepted")
         }
     }
 
-    fn check_basic(&self, b64: &str) -> Verdict {
-        let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(b64) else {
-            return Verdict::Bad("basic credentials not base64");
-        };
-        let Some(colon) = bytes.iter().position(|&b| b == b':') else {
-            return Verdict::Bad("basic credentials without a colon");
-        };
-        let (user, password) = (&bytes[..colon], &bytes[colon + 1..]);
-        // Compare against every credential so timing does not tell which
-        // user names exist.
-        let mut ok = subtle::Choice::from(0);
-        for c in &self.credentials {
-            ok |= c.user.as_bytes().ct_eq(user) & c.password.as_bytes().ct_eq(password);
-        }
-        if bool::from(ok) {
-            Verdict::Ok
-        } else {
-            Verdict::Bad("wrong basic credentials")
-        }
-    }
-
-    fn check_digest(&self, req: &Presented<'_>, params: &str) -> Verdict {
+    fn check_digest(
+        &self,
+        req: &Presented<'_>,
+        params: &str,
+        credentials: &[Credential],
+    ) -> Verdict {
         let Some(p) = DigestParams::parse(params) else {
             return Verdict::Bad("digest parameters unparsable");
         };
@@ -273,7 +282,7 @@ impl Authenticator {
         };
         let ha2 = alg.hash(&format!("{}:{}", req.method, p.uri));
         let mut ok = subtle::Choice::from(0);
-        for c in self.credentials.iter().filter(|c| c.user == p.username) {
+        for c in credentials.iter().filter(|c| c.user == p.username) {
             let ha1 = alg.hash(&format!("{}:{}:{}", c.user, self.realm, c.password));
             let expected = alg.hash(&format!(
                 "{ha1}:{}:{}:{}:{}:{ha2}",
@@ -345,6 +354,28 @@ impl Authenticator {
         }
         let made = UNIX_EPOCH.checked_add(Duration::from_secs(secs))?;
         Some(SystemTime::now().duration_since(made).unwrap_or_default())
+    }
+}
+
+/// Basic credentials: `base64(user:password)`.
+fn check_basic(b64: &str, credentials: &[Credential]) -> Verdict {
+    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(b64) else {
+        return Verdict::Bad("basic credentials not base64");
+    };
+    let Some(colon) = bytes.iter().position(|&b| b == b':') else {
+        return Verdict::Bad("basic credentials without a colon");
+    };
+    let (user, password) = (&bytes[..colon], &bytes[colon + 1..]);
+    // Compare against every credential so timing does not tell which
+    // user names exist.
+    let mut ok = subtle::Choice::from(0);
+    for c in credentials {
+        ok |= c.user.as_bytes().ct_eq(user) & c.password.as_bytes().ct_eq(password);
+    }
+    if bool::from(ok) {
+        Verdict::Ok
+    } else {
+        Verdict::Bad("wrong basic credentials")
     }
 }
 

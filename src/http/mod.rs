@@ -585,27 +585,35 @@ impl App {
         if conn.client_cert {
             return Access::Granted;
         }
+        if conn.secure
+            && let Some(dev) = self.policy.device_auth()
+            && let Some(mac) = path_mac(path)
+            && self.device_auth_applies(mac)
+        {
+            let own = dev.key().device_credential(&mac);
+            return access(dev.check_as(presented, std::slice::from_ref(&own)));
+        }
         if let Some(auth) = self.policy.auth() {
-            return match auth.check(presented) {
-                Verdict::Ok => Access::Granted,
-                Verdict::Missing => Access::Challenge {
-                    stale: false,
-                    bad: None,
-                },
-                Verdict::Stale => Access::Challenge {
-                    stale: true,
-                    bad: None,
-                },
-                Verdict::Bad(why) => Access::Challenge {
-                    stale: false,
-                    bad: Some(why),
-                },
-            };
+            return access(auth.check(presented));
         }
         if self.cert_optional && conn.secure && names_a_mac(path) {
             return Access::Refused("per-MAC file without a client certificate");
         }
         Access::Granted
+    }
+
+    /// Whether `mac`'s per-MAC files need its own credentials: not for a
+    /// phone whose vendor's templates don't hand them out (it could never
+    /// present them). An unknown MAC is challenged like a real one.
+    fn device_auth_applies(&self, mac: crate::mac::Mac) -> bool {
+        match self.provisioner.store().user_by_mac(mac) {
+            Ok(Some(user)) => {
+                user.phones.iter().find(|p| p.mac == mac).is_none_or(|p| {
+                    provision::DEVICE_CREDENTIAL_VENDORS.contains(&p.vendor.as_str())
+                })
+            }
+            Ok(None) | Err(_) => true,
+        }
     }
 
     /// A 401 with one `WWW-Authenticate` per accepted scheme.
@@ -614,6 +622,7 @@ impl App {
         for c in self
             .policy
             .auth()
+            .or(self.policy.device_auth())
             .map(|a| a.challenges(stale))
             .unwrap_or_default()
         {
@@ -658,6 +667,31 @@ fn is_miss(r: &Refusal) -> bool {
         r,
         Refusal::UnknownMac(_) | Refusal::UaMismatch { .. } | Refusal::WrongVendor { .. }
     )
+}
+
+/// The access decision for a credential check.
+fn access(v: Verdict) -> Access {
+    match v {
+        Verdict::Ok => Access::Granted,
+        Verdict::Missing => Access::Challenge {
+            stale: false,
+            bad: None,
+        },
+        Verdict::Stale => Access::Challenge {
+            stale: true,
+            bad: None,
+        },
+        Verdict::Bad(why) => Access::Challenge {
+            stale: false,
+            bad: Some(why),
+        },
+    }
+}
+
+/// The MAC of a per-MAC file name of some vendor.
+fn path_mac(path: &str) -> Option<crate::mac::Mac> {
+    let name = provision::path::file_name(path)?;
+    provision::path::matches(&name).iter().find_map(|m| m.mac)
 }
 
 /// Whether the path is a per-MAC file name of some vendor.

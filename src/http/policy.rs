@@ -15,11 +15,18 @@ pub struct AccessPolicy {
     allow: Vec<IpNet>,
     /// HTTP authentication, when credentials are configured.
     auth: Option<Arc<Authenticator>>,
+    /// Per-device credentials required for per-MAC files over HTTPS
+    /// (`require_device_auth`); its own credential list is unused.
+    device_auth: Option<Arc<Authenticator>>,
 }
 
 impl AccessPolicy {
     pub fn new(allow: Vec<IpNet>) -> AccessPolicy {
-        AccessPolicy { allow, auth: None }
+        AccessPolicy {
+            allow,
+            auth: None,
+            device_auth: None,
+        }
     }
 
     /// Requires Digest/Basic credentials (or a verified client
@@ -31,6 +38,17 @@ impl AccessPolicy {
 
     pub fn auth(&self) -> Option<&Authenticator> {
         self.auth.as_deref()
+    }
+
+    /// Requires each phone's own derived credentials (see
+    /// `ServerKey::device_credential`) for its per-MAC files over HTTPS.
+    pub fn with_device_auth(mut self, auth: Authenticator) -> AccessPolicy {
+        self.device_auth = Some(Arc::new(auth));
+        self
+    }
+
+    pub fn device_auth(&self) -> Option<&Authenticator> {
+        self.device_auth.as_deref()
     }
 
     /// IPv4-mapped IPv6 sources (dual-stack sockets) are checked as IPv4.

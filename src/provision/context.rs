@@ -138,6 +138,10 @@ pub struct ProvisioningCtx {
     /// Set on the plain-HTTP bootstrap: the HTTPS URL to move to.
     pub server_url: Option<String>,
     pub repeat_minutes: u32,
+    /// The phone's own provisioning user and password, when issued (main
+    /// files only; set by the provisioner, not from `Delivery`).
+    pub username: Option<String>,
+    pub password: Option<String>,
 }
 
 /// Read-only facts the builder needs beyond the user.
@@ -247,6 +251,8 @@ fn provisioning(d: &Delivery<'_>) -> ProvisioningCtx {
         secrets: d.secrets,
         server_url: d.server_url.map(str::to_string),
         repeat_minutes: d.repeat_minutes,
+        username: None,
+        password: None,
     }
 }
 

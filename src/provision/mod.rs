@@ -24,11 +24,18 @@ pub use templates::{TemplateError, Templates};
 /// not allowed, User-Agent MAC mismatch, bad name): no enumeration oracle.
 pub const NOT_FOUND_BODY: &[u8] = b"not found\n";
 
+/// Vendors whose main-file templates carry the per-device provisioning
+/// credentials (their key names are known: vendors.md §1.4, §2.4, §5.4).
+pub const DEVICE_CREDENTIAL_VENDORS: &[&str] = &["yealink", "polycom", "snom"];
+
 /// Provisioning settings from the config's `[provision]` section.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub repeat_minutes: u32,
     pub bootstrap_repeat_minutes: u32,
+    /// Issue per-device provisioning credentials derived with this key in
+    /// each phone's main file.
+    pub device_key: Option<crate::http::auth::ServerKey>,
 }
 
 /// How the answer may be delivered.
@@ -230,11 +237,18 @@ impl Provisioner {
             },
         };
         let env = self.env(m.vendor, &user.site);
-        let ctx = match m.rule.kind {
+        let mut ctx = match m.rule.kind {
             FileKind::Main => context::for_user(&env, &user, mac, ua, &delivery),
             _ => context::device_only(&env, Some(mac), ua, &delivery),
         }
         .map_err(|e| render_error(name, &e))?;
+        if m.rule.kind == FileKind::Main
+            && let Some(key) = &self.settings.device_key
+        {
+            let own = key.device_credential(&mac);
+            ctx.provisioning.username = Some(own.user);
+            ctx.provisioning.password = Some(own.password);
+        }
         let body = self
             .templates
             .render(m.rule.template, Value::from(minijinja::value::Serde(&ctx)))
