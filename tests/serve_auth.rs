@@ -704,3 +704,47 @@ fn device_auth_spares_vendors_without_the_keys() {
     assert_eq!(https(&server, "/0004f2aabbcc-phone.cfg", &[]).status, 401);
     server.stop();
 }
+
+#[test]
+fn uploads_are_challenged_like_fetches() {
+    let (tmp, data) = imported();
+    let cfg = config(tmp.path(), "upload.toml", AUTH_CONFIG);
+    let server = Server::start(&data, &["--config", &cfg], &[]);
+    let url = format!("{}/0004f2aabbcc-app.log", server.https);
+    let cacert = server.cert();
+    let put = |extra: &[&str]| {
+        let mut args = vec![
+            "--cacert",
+            cacert.to_str().unwrap(),
+            "-X",
+            "PUT",
+            "--data-binary",
+            "boot log line",
+        ];
+        args.extend_from_slice(extra);
+        curl(&url, &args).status
+    };
+    assert_eq!(put(&[]), 401);
+    assert_eq!(put(&["--digest", "-u", "prov:wrong"]), 401);
+    let up = format!("prov:{NEW}");
+    assert_eq!(put(&["--digest", "-u", &up]), 204);
+    let stored = data.join("uploads/0004f2aabbcc/0004f2aabbcc-app.log");
+    assert_eq!(std::fs::read_to_string(stored).unwrap(), "boot log line");
+    // Authenticated, but not an upload name: still a 405.
+    let cfg_put = curl(
+        &format!("{}/0004f2aabbcc-phone.cfg", server.https),
+        &[
+            "--cacert",
+            cacert.to_str().unwrap(),
+            "-X",
+            "PUT",
+            "--data-binary",
+            "x",
+            "--digest",
+            "-u",
+            &up,
+        ],
+    );
+    assert_eq!(cfg_put.status, 405);
+    server.stop();
+}

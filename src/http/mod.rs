@@ -366,17 +366,41 @@ impl App {
         if req.method() == Method::GET || req.method() == Method::HEAD {
             return self.handle(conn, req);
         }
-        if req.method() == Method::PUT
-            && let Some((dir, file)) = self.upload_target(conn, &req)
-        {
-            return self.upload(conn, req, dir, file).await;
+        let mut refusal = method_not_allowed();
+        if req.method() == Method::PUT {
+            if let Some((stale, bad)) = self.upload_challenge(conn, &req) {
+                if let Some(why) = bad {
+                    tracing::info!(peer = %conn.peer, reason = why, "refused upload: bad credentials");
+                    self.miss(conn);
+                }
+                refusal = self.challenge(stale);
+            } else if let Some((dir, file)) = self.upload_target(conn, &req) {
+                return self.upload(conn, req, dir, file).await;
+            }
         }
-        tracing::info!(peer = %conn.peer, method = %req.method(), "method not allowed");
+        tracing::info!(peer = %conn.peer, method = %req.method(), status = %refusal.status(), "not accepted");
         // Read (and drop) a small upload before refusing, so the client sees
-        // the 405 instead of a reset while it is still sending.
+        // the answer instead of a reset while it is still sending.
         let limited = http_body_util::Limited::new(req.into_body(), MAX_DISCARDED_BODY);
         let _ = tokio::time::timeout(HEADER_TIMEOUT, limited.collect()).await;
-        method_not_allowed()
+        refusal
+    }
+
+    /// A PUT from an allowed source that needs credentials first gets the
+    /// same 401 as a GET (phones authenticate only when challenged), before
+    /// anything about the name is looked up.
+    fn upload_challenge(
+        &self,
+        conn: ConnInfo,
+        req: &hyper::Request<Incoming>,
+    ) -> Option<(bool, Option<&'static str>)> {
+        if self.uploads.is_none() || !self.policy.allows(conn.peer.ip()) {
+            return None;
+        }
+        match self.authorize(conn, &presented(req), req.uri().path()) {
+            Access::Challenge { stale, bad } => Some((stale, bad)),
+            Access::Granted | Access::Refused(_) => None,
+        }
     }
 
     fn handle(&self, conn: ConnInfo, req: hyper::Request<Incoming>) -> Resp {
@@ -395,12 +419,7 @@ impl App {
             channel,
             https_url: Some(&https_url),
         };
-        let presented = Presented {
-            method: req.method().as_str(),
-            uri: request_target(&req),
-            authorization: req.headers().get(AUTHORIZATION).map(|v| v.as_bytes()),
-        };
-        let (status, mut resp) = self.answer(conn, &presented, &preq);
+        let (status, mut resp) = self.answer(conn, &presented(&req), &preq);
         if req.method() == Method::HEAD {
             head_only(&mut resp);
         }
@@ -429,12 +448,7 @@ impl App {
         if !self.policy.allows(conn.peer.ip()) {
             return None;
         }
-        let presented = Presented {
-            method: req.method().as_str(),
-            uri: request_target(req),
-            authorization: req.headers().get(AUTHORIZATION).map(|v| v.as_bytes()),
-        };
-        if self.authorize(conn, &presented, req.uri().path()) != Access::Granted {
+        if self.authorize(conn, &presented(req), req.uri().path()) != Access::Granted {
             return None;
         }
         let name = provision::path::file_name(req.uri().path())?;
@@ -698,6 +712,15 @@ fn path_mac(path: &str) -> Option<crate::mac::Mac> {
 fn names_a_mac(path: &str) -> bool {
     provision::path::file_name(path)
         .is_some_and(|n| provision::path::matches(&n).iter().any(|m| m.mac.is_some()))
+}
+
+/// What a request offers for authentication.
+fn presented<B>(req: &hyper::Request<B>) -> Presented<'_> {
+    Presented {
+        method: req.method().as_str(),
+        uri: request_target(req),
+        authorization: req.headers().get(AUTHORIZATION).map(|v| v.as_bytes()),
+    }
 }
 
 /// The request target as the client sent it, which Digest's `uri` covers.
