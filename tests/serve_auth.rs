@@ -748,3 +748,47 @@ fn uploads_are_challenged_like_fetches() {
     assert_eq!(cfg_put.status, 405);
     server.stop();
 }
+
+#[test]
+fn throttled_source_cannot_parallelise_past_the_delay() {
+    let (tmp, data) = imported();
+    let cfg = config(
+        tmp.path(),
+        "parallel.toml",
+        "[policy.misses]\nthrottle_after = 2\nthrottle_delay_ms = 1500\nban_after = 100\n",
+    );
+    let server = Server::start(&data, &["--config", &cfg], &[]);
+    for i in 0..2 {
+        assert_eq!(
+            timed_get(&server, &format!("/805ec00000{i:02}.cfg"), &[]).0,
+            404
+        );
+    }
+    let url = format!("{}/805ec0123456.cfg", server.http);
+    let answers: Vec<(u16, Duration)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                s.spawn(|| {
+                    let t = Instant::now();
+                    (curl_full(&url, &["-A", UA]).status, t.elapsed())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let served: Vec<_> = answers.iter().filter(|(s, _)| *s == 200).collect();
+    let turned_away: Vec<_> = answers.iter().filter(|(s, _)| *s == 404).collect();
+    assert_eq!(served.len(), 2, "{answers:?}");
+    assert!(
+        served
+            .iter()
+            .all(|(_, d)| *d >= Duration::from_millis(1500))
+    );
+    assert_eq!(turned_away.len(), 4, "{answers:?}");
+    assert!(
+        turned_away
+            .iter()
+            .all(|(_, d)| *d < Duration::from_millis(1000))
+    );
+    server.stop();
+}

@@ -34,14 +34,37 @@ pub struct GuardSettings {
     pub max_sources: usize,
 }
 
+/// Answers a throttled source may have in flight at once. Without a cap,
+/// parallel connections would multiply the throttled rate; with it a
+/// throttled source gets about this many answers per delay (2/s by
+/// default), and further parallel requests the 404 at once, unlooked-up.
+const THROTTLED_IN_FLIGHT: u32 = 2;
+
 /// What to do with a request from a source, before answering it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Gate {
+#[derive(Debug)]
+pub enum Gate<'a> {
     Pass,
-    /// Answer after this delay.
-    Throttle(Duration),
+    /// Answer after this delay; the slot is held until the answer is done.
+    Throttle(Duration, Slot<'a>),
+    /// Throttled and already at its parallel limit: the 404 at once.
+    Busy,
     /// Answer the 404 at once, whatever was asked.
     Banned,
+}
+
+/// One of a throttled source's in-flight answers; released on drop.
+#[derive(Debug)]
+pub struct Slot<'a> {
+    guard: &'a MissGuard,
+    key: IpAddr,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        if let Some(e) = self.guard.lock().get_mut(&self.key) {
+            e.in_flight = e.in_flight.saturating_sub(1);
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -50,6 +73,8 @@ struct Entry {
     misses: u32,
     banned_until: Option<Instant>,
     last_seen: Instant,
+    /// Throttled answers in flight.
+    in_flight: u32,
 }
 
 /// Per-source miss counters.
@@ -68,7 +93,7 @@ impl MissGuard {
     }
 
     /// Whether (and how) to answer `ip` now.
-    pub fn gate(&self, ip: IpAddr) -> Gate {
+    pub fn gate(&self, ip: IpAddr) -> Gate<'_> {
         self.gate_at(ip, Instant::now())
     }
 
@@ -77,7 +102,7 @@ impl MissGuard {
         self.miss_at(ip, Instant::now())
     }
 
-    fn gate_at(&self, ip: IpAddr, now: Instant) -> Gate {
+    fn gate_at(&self, ip: IpAddr, now: Instant) -> Gate<'_> {
         let key = source_key(ip);
         let mut table = self.lock();
         let Some(e) = table.get_mut(&key) else {
@@ -95,11 +120,14 @@ impl MissGuard {
             table.remove(&key);
             return Gate::Pass;
         }
-        if e.misses >= self.settings.throttle_after {
-            Gate::Throttle(self.settings.delay)
-        } else {
-            Gate::Pass
+        if e.misses < self.settings.throttle_after {
+            return Gate::Pass;
         }
+        if e.in_flight >= THROTTLED_IN_FLIGHT {
+            return Gate::Busy;
+        }
+        e.in_flight += 1;
+        Gate::Throttle(self.settings.delay, Slot { guard: self, key })
     }
 
     fn miss_at(&self, ip: IpAddr, now: Instant) -> bool {
@@ -114,6 +142,7 @@ impl MissGuard {
             misses: 0,
             banned_until: None,
             last_seen: now,
+            in_flight: 0,
         });
         e.last_seen = now;
         if e.banned_until.is_some_and(|u| now < u) {
@@ -125,6 +154,7 @@ impl MissGuard {
                 misses: 0,
                 banned_until: None,
                 last_seen: now,
+                in_flight: e.in_flight,
             };
         }
         e.misses = e.misses.saturating_add(1);
@@ -198,22 +228,35 @@ mod tests {
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         let t = Instant::now();
         for _ in 0..3 {
-            assert_eq!(g.gate_at(ip, t), Gate::Pass);
+            assert!(matches!(g.gate_at(ip, t), Gate::Pass));
             assert!(!g.miss_at(ip, t));
         }
-        assert_eq!(g.gate_at(ip, t), Gate::Throttle(Duration::from_millis(500)));
+        {
+            // Two throttled answers at once, the third is turned away.
+            let a = g.gate_at(ip, t);
+            assert!(matches!(a, Gate::Throttle(d, _) if d == Duration::from_millis(500)));
+            let b = g.gate_at(ip, t);
+            assert!(matches!(b, Gate::Throttle(..)));
+            assert!(matches!(g.gate_at(ip, t), Gate::Busy));
+            drop(a);
+            assert!(matches!(g.gate_at(ip, t), Gate::Throttle(..)));
+        }
         assert!(!g.miss_at(ip, t));
         assert!(g.miss_at(ip, t));
-        assert_eq!(g.gate_at(ip, t + Duration::from_secs(29)), Gate::Banned);
+        let later = t + Duration::from_secs(29);
+        assert!(matches!(g.gate_at(ip, later), Gate::Banned));
         // Other sources are unaffected; a ban ends.
-        assert_eq!(g.gate_at("10.0.0.2".parse().unwrap(), t), Gate::Pass);
-        assert_eq!(g.gate_at(ip, t + Duration::from_secs(31)), Gate::Pass);
+        let other_ip = "10.0.0.2".parse().unwrap();
+        assert!(matches!(g.gate_at(other_ip, t), Gate::Pass));
+        let after = t + Duration::from_secs(31);
+        assert!(matches!(g.gate_at(ip, after), Gate::Pass));
         // A window without a ban resets by itself.
         let other: IpAddr = "10.0.0.3".parse().unwrap();
         for _ in 0..4 {
             g.miss_at(other, t);
         }
-        assert_eq!(g.gate_at(other, t + Duration::from_secs(61)), Gate::Pass);
+        let next_window = t + Duration::from_secs(61);
+        assert!(matches!(g.gate_at(other, next_window), Gate::Pass));
     }
 
     #[test]
@@ -223,10 +266,8 @@ mod tests {
         for i in 0..5u32 {
             g.miss_at(format!("2001:db8::{i:x}").parse().unwrap(), t);
         }
-        assert_eq!(
-            g.gate_at("2001:db8::ffff".parse().unwrap(), t),
-            Gate::Banned
-        );
+        let same_64 = "2001:db8::ffff".parse().unwrap();
+        assert!(matches!(g.gate_at(same_64, t), Gate::Banned));
         for i in 0..10u8 {
             g.miss_at(
                 IpAddr::from([192, 0, 2, i]),

@@ -355,14 +355,22 @@ type Resp = Response<Full<Bytes>>;
 
 impl App {
     async fn serve(&self, conn: ConnInfo, req: hyper::Request<Incoming>) -> Resp {
-        match self.guard.gate(conn.peer.ip()) {
-            Gate::Pass => {}
-            Gate::Throttle(delay) => tokio::time::sleep(delay).await,
+        // Held (for a throttled source) until the answer is made.
+        let _slot = match self.guard.gate(conn.peer.ip()) {
+            Gate::Pass => None,
+            Gate::Throttle(delay, slot) => {
+                tokio::time::sleep(delay).await;
+                Some(slot)
+            }
+            Gate::Busy => {
+                tracing::debug!(peer = %conn.peer, "refused: throttled source at its parallel limit");
+                return not_found();
+            }
             Gate::Banned => {
                 tracing::debug!(peer = %conn.peer, "refused: source banned for misses");
                 return not_found();
             }
-        }
+        };
         if req.method() == Method::GET || req.method() == Method::HEAD {
             return self.handle(conn, req);
         }
