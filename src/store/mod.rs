@@ -102,6 +102,9 @@ pub trait Store {
         record: &ImportRecord,
     ) -> Result<(), StoreError>;
     fn users(&self) -> Result<Vec<User>, StoreError>;
+    /// Visits every user one at a time, for callers that only need a little
+    /// of each (100,000 decoded users at once cost ~150 MB).
+    fn for_each_user(&self, f: &mut dyn FnMut(User)) -> Result<(), StoreError>;
     fn user(&self, username: &str) -> Result<Option<User>, StoreError>;
     fn user_by_mac(&self, mac: Mac) -> Result<Option<User>, StoreError>;
     fn sites(&self) -> Result<Vec<Site>, StoreError>;

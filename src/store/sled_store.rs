@@ -319,6 +319,14 @@ impl Store for SledStore {
         self.scan(USER, "user")
     }
 
+    fn for_each_user(&self, f: &mut dyn FnMut(User)) -> Result<(), StoreError> {
+        for kv in self.records.scan_prefix([USER, b'/']) {
+            let (_, v) = kv?;
+            f(decode("user", &v)?);
+        }
+        Ok(())
+    }
+
     fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
         match self.records.get(key(USER, username.as_bytes()))? {
             None => Ok(None),
