@@ -87,19 +87,15 @@ fn boot_sequence_over_https_matches_golden_and_render() {
     );
 
     // render prints exactly what HTTPS sent, whatever the User-Agent.
-    for args in [
-        vec!["render", "80:5e:c0:12:34:56"],
-        vec!["render", ALICE_MAC, "--user-agent", UA],
-        vec!["render", "805E.C012.3456", "--file", "805ec0123456.cfg"],
-    ] {
-        let out = autoprov(&data, &args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(out.stdout, main.body, "{args:?}");
-    }
+    assert_render_equals(
+        &data,
+        &[
+            vec!["render", "80:5e:c0:12:34:56"],
+            vec!["render", ALICE_MAC, "--user-agent", UA],
+            vec!["render", "805E.C012.3456", "--file", "805ec0123456.cfg"],
+        ],
+        &main.body,
+    );
     let out = autoprov(
         &data,
         &[

@@ -340,3 +340,17 @@ pub fn phone(data: &Path, mac: &str) -> serde_json::Value {
         .cloned()
         .unwrap_or_else(|| panic!("no phone {mac}"))
 }
+
+/// Runs each `autoprov render ...` and checks it prints exactly `body` (the
+/// bytes the HTTPS listener sent), so the admin's preview is the truth.
+pub fn assert_render_equals(data: &Path, cases: &[Vec<&str>], body: &[u8]) {
+    for args in cases {
+        let out = autoprov(data, args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.stdout, body, "{args:?}");
+    }
+}
