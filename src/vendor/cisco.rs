@@ -1,0 +1,142 @@
+//! Cisco: everything autoprov knows about the vendor, in one place.
+
+use super::*;
+use crate::domain::Transport;
+use crate::mac::Mac;
+
+pub const VENDOR: Vendor = Vendor {
+    id: "cisco",
+    aliases: &[],
+    name: "Cisco",
+    ouis: &[
+        [0x00, 0x26, 0x99],
+        [0x50, 0x3d, 0xe5],
+        [0x00, 0xe1, 0x6d],
+        [0x00, 0xda, 0x55],
+        [0x10, 0xbd, 0x18],
+        [0xd0, 0xec, 0x35],
+    ],
+    provisioning: CISCO,
+    // §3.3: `Cisco SPA504G`, `CISCO SPA112`, `LINKSYS SPA-942`, MPP
+    // `Cisco Systems, Inc. IP Phone CP-7841-3PCC\0`; MPP reads
+    // 66,160,159,150,… and SPA reads 66 (150 on some firmware).
+    dhcp: Dhcp {
+        classes: &[
+            ClassMatch::Prefix("Cisco"),
+            ClassMatch::Prefix("CISCO"),
+            ClassMatch::Prefix("LINKSYS"),
+        ],
+        options: &[
+            DhcpOption::ServerName,
+            DhcpOption::TftpAddresses,
+            DhcpOption::ProvisioningUrl160,
+        ],
+        boot_file: None,
+        option43: Option43::None,
+    },
+};
+
+/// Cisco SPA5xx and 78xx/88xx MPP 3PCC facts (vendors.md §3): common
+/// `spa$PSN.cfg` / `$PSN.xml` / `$PSN-3PCC.xml` without secrets, then the
+/// lowercase `$MA.xml` the common file's Profile_Rule_B points at.
+const CISCO: Provisioning = Provisioning {
+    files: &[
+        FileRule {
+            pattern: &[Part::Lit("spa"), Part::Digits(3), Part::Lit(".cfg")],
+            kind: FileKind::Common,
+            template: "cisco/common.xml",
+            content_type: "application/xml; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Lit("spa"), Part::Digits(3), Part::Lit("G.cfg")],
+            kind: FileKind::Common,
+            template: "cisco/common.xml",
+            content_type: "application/xml; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Lit("spa"), Part::Digits(3), Part::Lit("G2.cfg")],
+            kind: FileKind::Common,
+            template: "cisco/common.xml",
+            content_type: "application/xml; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Digits(4), Part::Lit(".xml")],
+            kind: FileKind::Common,
+            template: "cisco/common.xml",
+            content_type: "application/xml; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Digits(4), Part::Lit("-3PCC.xml")],
+            kind: FileKind::Common,
+            template: "cisco/common.xml",
+            content_type: "application/xml; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Mac(MacCase::Lower), Part::Lit(".xml")],
+            kind: FileKind::Main,
+            template: "cisco/mac.xml",
+            content_type: "application/xml; charset=utf-8",
+        },
+    ],
+    user_agent: Some(cisco_user_agent),
+    // SIP_Transport_N_ [src MPP guide].
+    transports: &[
+        (Transport::Udp, "UDP"),
+        (Transport::Tcp, "TCP"),
+        (Transport::Tls, "TLS"),
+    ],
+    // MPP Locale values (vendors.md §3.4); SPA ignores the element.
+    languages: &[
+        ("en-GB", "en-GB"),
+        ("en", "en-US"),
+        ("fr-CA", "fr-CA"),
+        ("fr", "fr-FR"),
+        ("de", "de-DE"),
+        ("es", "es-ES"),
+        ("it", "it-IT"),
+        ("nl", "nl-NL"),
+    ],
+    timezone_names: &[],
+};
+
+/// `Cisco/SPA508G-7.4.4 (0002FDFF2103)(CBT141400UK)` (model `spa508g`),
+/// `Cisco/SPA525G-7.4.7 (CBT141900G7)` (no MAC) and
+/// `Cisco-CP-7832-3PCC/11.0.1 (00562b043615)` (model `7832`).
+fn cisco_user_agent(ua: &str) -> Option<UaInfo> {
+    let ua = ua.trim();
+    let (product, rest) = ua.split_once(' ').unwrap_or((ua, ""));
+    let (model, firmware) = if let Some(p) = product.strip_prefix("Cisco-CP-") {
+        let (model, fw) = p.split_once('/')?;
+        (model.strip_suffix("-3PCC").unwrap_or(model), fw)
+    } else {
+        let p = product.strip_prefix("Cisco/")?;
+        p.split_once('-').unwrap_or((p, ""))
+    };
+    Some(UaInfo {
+        model: clean_model(model),
+        firmware: clean_firmware(firmware),
+        mac: first_paren_mac(rest),
+    })
+}
+
+fn clean_model(m: &str) -> Option<String> {
+    let m = m.to_ascii_lowercase();
+    (!m.is_empty() && m.len() <= 32 && m.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .then_some(m)
+}
+
+fn clean_firmware(f: &str) -> Option<String> {
+    (!f.is_empty()
+        && f.len() <= 32
+        && f.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-()".contains(&b)))
+    .then(|| f.to_string())
+}
+
+/// The MAC in the first `(…)` group, when it is 12 hex digits.
+fn first_paren_mac(s: &str) -> Option<Mac> {
+    let inner = s.trim_start().strip_prefix('(')?.split(')').next()?;
+    (inner.len() == 12 && inner.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| Mac::parse(inner).ok())
+        .flatten()
+}

@@ -1,0 +1,100 @@
+//! Polycom: everything autoprov knows about the vendor, in one place.
+
+use super::*;
+use crate::domain::Transport;
+
+pub const VENDOR: Vendor = Vendor {
+    id: "polycom",
+    aliases: &["poly"],
+    name: "Poly/Polycom",
+    ouis: &[[0x00, 0x04, 0xf2], [0x64, 0x16, 0x7f], [0x48, 0x25, 0x67]],
+    provisioning: POLYCOM,
+    // §2.3: binary RFC 3925 class (enterprise 13885), or text
+    // `Polycom-…`; default boot server order is 160, then 66.
+    dhcp: Dhcp {
+        classes: &[ClassMatch::Enterprise(13885), ClassMatch::Prefix("Polycom")],
+        options: &[DhcpOption::ServerName, DhcpOption::ProvisioningUrl160],
+        boot_file: None,
+        option43: Option43::None,
+    },
+};
+
+/// Poly/Polycom UC Software facts (vendors.md §2): the phone asks for
+/// `<mac>.cfg` (per-phone master), else `000000000000.cfg`, then each
+/// `CONFIG_FILES` entry; logs come back as PUTs. All names lowercase.
+const POLYCOM: Provisioning = Provisioning {
+    files: &[
+        FileRule {
+            pattern: &[Part::Lit("000000000000.cfg")],
+            kind: FileKind::Common,
+            template: "polycom/master.xml",
+            content_type: "application/xml; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Mac(MacCase::Lower), Part::Lit(".cfg")],
+            kind: FileKind::PerMac,
+            template: "polycom/master.xml",
+            content_type: "application/xml; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Mac(MacCase::Lower), Part::Lit("-phone.cfg")],
+            kind: FileKind::Main,
+            template: "polycom/phone.xml",
+            content_type: "application/xml; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Mac(MacCase::Lower), Part::Lit("-boot.log")],
+            kind: FileKind::Upload,
+            template: "",
+            content_type: "text/plain; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Mac(MacCase::Lower), Part::Lit("-app.log")],
+            kind: FileKind::Upload,
+            template: "",
+            content_type: "text/plain; charset=utf-8",
+        },
+    ],
+    user_agent: Some(polycom_user_agent),
+    // reg.N.server.M.transport [2src].
+    transports: &[
+        (Transport::Udp, "UDPOnly"),
+        (Transport::Tcp, "TCPOnly"),
+        (Transport::Tls, "TLS"),
+    ],
+    // lcl.ml.lang names from vendors.md §2.4 (Wazo's map).
+    languages: &[
+        ("en", "English_United_States"),
+        ("fr", "French_France"),
+        ("de", "German_Germany"),
+        ("es", "Spanish_Spain"),
+        ("it", "Italian_Italy"),
+        ("nl", "Dutch_Netherlands"),
+    ],
+    timezone_names: &[],
+};
+
+/// `FileTransport PolycomVVX-VVX_411-UA/5.9.0.9373 Type/Application`,
+/// `FileTransport PolycomSoundPointIP-SPIP_335-UA/3.2.1.0078`: model
+/// (`vvx_411`) and firmware; Polycom User-Agents never carry the MAC.
+fn polycom_user_agent(ua: &str) -> Option<UaInfo> {
+    let rest = ua.trim().strip_prefix("FileTransport Poly")?;
+    let product = rest.split_whitespace().next()?;
+    let (name, firmware) = product.split_once("-UA/")?;
+    let model = name
+        .split_once('-')
+        .map(|(_, m)| m.to_ascii_lowercase())
+        .filter(|m| {
+            !m.is_empty()
+                && m.len() <= 32
+                && m.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        });
+    let firmware = Some(firmware.to_string()).filter(|f| {
+        !f.is_empty() && f.len() <= 32 && f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.')
+    });
+    Some(UaInfo {
+        model,
+        firmware,
+        mac: None,
+    })
+}

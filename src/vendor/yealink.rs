@@ -1,0 +1,128 @@
+//! Yealink: everything autoprov knows about the vendor, in one place.
+
+use super::*;
+use crate::domain::Transport;
+use crate::mac::Mac;
+
+pub const VENDOR: Vendor = Vendor {
+    id: "yealink",
+    aliases: &[],
+    name: "Yealink",
+    provisioning: YEALINK,
+    ouis: &[
+        [0x00, 0x15, 0x65],
+        [0xe4, 0x34, 0xd7],
+        [0x80, 0x5e, 0xc0],
+        [0x80, 0x5e, 0x0c],
+        [0x24, 0x9a, 0xd8],
+        [0x44, 0xdb, 0xd2],
+        [0x64, 0x4f, 0x56],
+        [0xec, 0x1d, 0xa9],
+        [0x34, 0x97, 0xd7],
+        [0xb0, 0x61, 0xa9],
+        [0xc4, 0xfc, 0x22],
+        [0xf0, 0x16, 0x53],
+    ],
+    // §1.3: class `yealink` [k]; option 66 with a full URL. 43 is ACS
+    // information on Yealink, so it is not sent.
+    dhcp: Dhcp {
+        classes: &[ClassMatch::Prefix("yealink")],
+        options: &[DhcpOption::ServerName],
+        boot_file: None,
+        option43: Option43::None,
+    },
+};
+
+/// Yealink facts (vendors.md §1): boot files, common `y0000000000XX.cfg`
+/// named after the firmware's first field, lowercase `<mac>.cfg`.
+const YEALINK: Provisioning = Provisioning {
+    files: &[
+        FileRule {
+            pattern: &[Part::Mac(MacCase::Lower), Part::Lit(".boot")],
+            kind: FileKind::PerMac,
+            template: "yealink/boot",
+            content_type: "text/plain; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Lit("y000000000000.boot")],
+            kind: FileKind::Common,
+            template: "yealink/boot",
+            content_type: "text/plain; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Lit("y"), Part::Digits(12), Part::Lit(".cfg")],
+            kind: FileKind::Common,
+            template: "yealink/common.cfg",
+            content_type: "text/plain; charset=utf-8",
+        },
+        FileRule {
+            pattern: &[Part::Mac(MacCase::Lower), Part::Lit(".cfg")],
+            kind: FileKind::Main,
+            template: "yealink/mac.cfg",
+            content_type: "text/plain; charset=utf-8",
+        },
+    ],
+    user_agent: Some(yealink_user_agent),
+    // account.N.sip_server.M.transport_type [2src].
+    transports: &[
+        (Transport::Udp, "0"),
+        (Transport::Tcp, "1"),
+        (Transport::Tls, "2"),
+    ],
+    // lang.gui / lang.wui names from vendors.md §1.4 (Wazo's map).
+    languages: &[
+        ("en", "English"),
+        ("fr", "French"),
+        ("de", "German"),
+        ("it", "Italian"),
+        ("es", "Spanish"),
+    ],
+    // local_time.time_zone_name: France(Paris) from vendors.md §1.4 [k];
+    // Pakistan(Islamabad) and India(Calcutta) from the Yealink admin
+    // guide's AutoDST section. Add rows only from Yealink's own list.
+    timezone_names: &[
+        ("Europe/Paris", "France(Paris)"),
+        ("Asia/Karachi", "Pakistan(Islamabad)"),
+        ("Asia/Kolkata", "India(Calcutta)"),
+    ],
+};
+
+/// `Yealink SIP-T54W 96.86.0.100 80:5e:c0:12:34:56`, `Yealink SIP VP-T49G …`,
+/// `Yealink W52P …`, and the MAC-less `Yealink-T46G 28.71.0.81 28.1.0.128.0.0.0`.
+fn yealink_user_agent(ua: &str) -> Option<UaInfo> {
+    let lower = ua.trim().to_ascii_lowercase();
+    let rest = lower.strip_prefix("yealink")?;
+    let rest = match rest.as_bytes().first() {
+        Some(b' ') | Some(b'\t') => rest,
+        Some(b'-') => &rest[1..],
+        _ => return None,
+    };
+    let mut tokens = rest.split_whitespace().peekable();
+    if tokens.peek() == Some(&"sip") {
+        tokens.next();
+    }
+    let model = tokens
+        .next()
+        .map(|m| m.strip_prefix("sip-").unwrap_or(m))
+        .filter(|m| {
+            !m.is_empty()
+                && m.len() <= 32
+                && m.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        .map(str::to_string);
+    let firmware = tokens
+        .next()
+        .filter(|f| {
+            f.len() <= 32 && f.contains('.') && f.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        })
+        .map(str::to_string);
+    let mac = tokens
+        .next()
+        .filter(|m| m.len() == 17)
+        .and_then(|m| Mac::parse(m).ok());
+    Some(UaInfo {
+        model,
+        firmware,
+        mac,
+    })
+}
