@@ -191,9 +191,7 @@ fn spa_and_mpp_boot_sequences_over_https() {
         ("Primary_NTP_Server", "pool.ntp.org"),
         ("Resync_Periodic", "86400"),
     ];
-    for (k, v) in expect {
-        assert_eq!(s.get(k).map(String::as_str), Some(v), "{k}");
-    }
+    assert_settings(&s, &expect);
     assert!(!s.contains_key("Profile_Rule_B"));
     assert_eq!(s, golden(&format!("{SPA}.xml")));
     // The MAC in the request is lowercase; the UA's uppercase one matches.

@@ -157,9 +157,7 @@ fn fanvil_boot_sequence_over_https() {
         ("dsskey/dssSide[1]/Fkey[3]/Value", "4003@1/ba"),
         ("dsskey/dssSide[1]/Fkey[3]/Title", "Front Desk"),
     ];
-    for (k, v) in expect {
-        assert_eq!(m.get(k).map(String::as_str), Some(v), "{k}");
-    }
+    assert_settings(&m, &expect);
     assert!(!m.contains_key("ap/FlashServerIP"));
     assert!(
         main.text().contains("&lt;b&gt;&amp;"),

@@ -167,9 +167,7 @@ fn grandstream_boot_sequence_over_https() {
         ("P194", "1"),
         ("P193", "1440"),
     ];
-    for (k, v) in expect {
-        assert_eq!(m.get(k).map(String::as_str), Some(v), "{k}");
-    }
+    assert_settings(&m, &expect);
     assert!(!m.contains_key("P237") && !m.contains_key("P212"));
     assert!(
         main.text().contains("&lt;b&gt;&amp;"),

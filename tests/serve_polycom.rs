@@ -178,9 +178,7 @@ fn boot_sequence_over_https_matches_golden_and_render() {
         ("prov.polling.enabled", "1"),
         ("prov.polling.period", "86400"),
     ];
-    for (k, v) in expect {
-        assert_eq!(p.get(k).map(String::as_str), Some(v), "{k}");
-    }
+    assert_settings(&p, &expect);
     assert!(!p.keys().any(|k| k.starts_with("device.")), "{p:?}");
     assert_eq!(p, golden_attrs(&format!("{PAUL}-phone.cfg")));
     // The master and the common files carry no secrets.

@@ -188,9 +188,7 @@ fn snom_boot_sequence_over_https() {
         ("fkey[2]", "blf sip:3003@pbx.example.com"),
         ("fkey[2]@label", "Front Desk"),
     ];
-    for (k, v) in expect {
-        assert_eq!(m.get(k).map(String::as_str), Some(v), "{k}");
-    }
+    assert_settings(&m, &expect);
     assert!(!m.contains_key("setting_server"));
     assert!(
         main.text().contains("&lt;b&gt;&amp;"),

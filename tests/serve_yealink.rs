@@ -64,9 +64,7 @@ fn boot_sequence_over_https_matches_golden_and_render() {
         ("static.auto_provision.repeat.enable", "1"),
         ("static.auto_provision.repeat.minutes", "1440"),
     ];
-    for (k, v) in expect {
-        assert_eq!(m.get(k).map(String::as_str), Some(v), "{k}");
-    }
+    assert_settings(&m, &expect);
     assert!(!m.contains_key("static.auto_provision.server.url"));
     assert_eq!(m, golden("yealink/805ec0123456.cfg"));
 

@@ -249,17 +249,7 @@ impl Provisioner {
             ctx.provisioning.username = Some(own.user);
             ctx.provisioning.password = Some(own.password);
         }
-        let body = self
-            .templates
-            .render(m.rule.template, Value::from(minijinja::value::Serde(&ctx)))
-            .map_err(|e| render_error(name, &e))?;
-        Ok(Served {
-            body: body.into_bytes(),
-            content_type: m.rule.content_type,
-            file: name.to_string(),
-            vendor: m.vendor.id,
-            staged,
-        })
+        self.render(name, m, &ctx, staged)
     }
 
     /// A file the same for every phone: it may use what the User-Agent says
@@ -280,16 +270,27 @@ impl Provisioner {
         let env = self.env(m.vendor, DEFAULT_SITE);
         let ctx = context::device_only(&env, ua.and_then(|u| u.mac), ua, &delivery)
             .map_err(|e| render_error(name, &e))?;
+        self.render(name, &m, &ctx, false)
+    }
+
+    /// Renders the matched rule's template with `ctx` into what is sent.
+    fn render(
+        &self,
+        name: &str,
+        m: &path::Match,
+        ctx: &impl serde::Serialize,
+        staged: bool,
+    ) -> Result<Served, Refusal> {
         let body = self
             .templates
-            .render(m.rule.template, Value::from(minijinja::value::Serde(&ctx)))
+            .render(m.rule.template, Value::from(minijinja::value::Serde(ctx)))
             .map_err(|e| render_error(name, &e))?;
         Ok(Served {
             body: body.into_bytes(),
             content_type: m.rule.content_type,
             file: name.to_string(),
             vendor: m.vendor.id,
-            staged: false,
+            staged,
         })
     }
 

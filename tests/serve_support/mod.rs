@@ -354,3 +354,11 @@ pub fn assert_render_equals(data: &Path, cases: &[Vec<&str>], body: &[u8]) {
         assert_eq!(out.stdout, body, "{args:?}");
     }
 }
+
+/// Checks each expected `key = value` of a parsed config, naming the key
+/// that differs.
+pub fn assert_settings(settings: &BTreeMap<String, String>, expect: &[(&str, &str)]) {
+    for (k, v) in expect {
+        assert_eq!(settings.get(*k).map(String::as_str), Some(*v), "{k}");
+    }
+}
