@@ -2,7 +2,7 @@
 //! autoprov runs with no file at all.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
@@ -264,6 +264,66 @@ impl ProvisionConfig {
     }
 }
 
+/// `[dhcp]`: the DHCP responder `serve` runs (flags override each key).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DhcpConfig {
+    /// Interface name, or one of its IPv4 addresses, as for `--dhcp`.
+    pub listen: Option<String>,
+    pub mode: DhcpModeConfig,
+    /// Full mode: `START-END` on the interface's network.
+    pub pool: Option<String>,
+    pub router: Option<Ipv4Addr>,
+    pub dns: Vec<Ipv4Addr>,
+    pub ntp: Vec<Ipv4Addr>,
+    pub lease_seconds: u32,
+    /// What options 66/160/43 carry (default: the plain-HTTP listener).
+    pub provision_url: Option<String>,
+    /// Networks behind DHCP relays (`[[dhcp.relay]]`), chosen by giaddr or
+    /// the relay's link selection.
+    pub relay: Vec<RelayNetwork>,
+}
+
+impl Default for DhcpConfig {
+    fn default() -> Self {
+        DhcpConfig {
+            listen: None,
+            mode: DhcpModeConfig::OptionsOnly,
+            pool: None,
+            router: None,
+            dns: Vec::new(),
+            ntp: Vec::new(),
+            // Phones on a provisioning VLAN stay for days; a day keeps
+            // renewals rare without stranding addresses for long.
+            lease_seconds: 86_400,
+            provision_url: None,
+            relay: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DhcpModeConfig {
+    OptionsOnly,
+    Full,
+}
+
+/// One `[[dhcp.relay]]` network.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelayNetwork {
+    pub network: ipnet::Ipv4Net,
+    pub pool: String,
+    pub router: Option<Ipv4Addr>,
+    #[serde(default)]
+    pub dns: Vec<Ipv4Addr>,
+    #[serde(default)]
+    pub ntp: Vec<Ipv4Addr>,
+    /// Defaults to `[dhcp] lease_seconds`.
+    pub lease_seconds: Option<u32>,
+}
+
 /// A site as written in the config (`[sites.NAME]`); missing keys take the defaults.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -288,6 +348,7 @@ struct ConfigFile {
     tls: TlsConfig,
     policy: PolicyConfig,
     provision: ProvisionConfig,
+    dhcp: DhcpConfig,
 }
 
 /// The validated configuration.
@@ -300,6 +361,7 @@ pub struct Config {
     pub tls: TlsConfig,
     pub policy: PolicyConfig,
     pub provision: ProvisionConfig,
+    pub dhcp: DhcpConfig,
 }
 
 impl Default for Config {
@@ -311,6 +373,7 @@ impl Default for Config {
             tls: TlsConfig::default(),
             policy: PolicyConfig::default(),
             provision: ProvisionConfig::default(),
+            dhcp: DhcpConfig::default(),
         }
     }
 }
@@ -355,6 +418,7 @@ impl Config {
             tls: file.tls,
             policy: file.policy,
             provision: file.provision,
+            dhcp: file.dhcp,
         })
     }
 }

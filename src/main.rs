@@ -199,7 +199,7 @@ fn server_key(data: &Path) -> Result<ServerKey, Fail> {
 }
 
 fn cmd_serve(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> {
-    dhcp_cmd::check(&args.dhcp)?;
+    dhcp_cmd::check(&args.dhcp, &config.dhcp)?;
     let templates = Templates::new(args.templates.as_deref()).map_err(|e| usage(e.into()))?;
     let store = open_store(data, config)?;
     if let Some(file) = &args.import {
@@ -239,7 +239,7 @@ fn cmd_serve(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> 
         }),
         misses: guard_settings(&config.policy.misses),
     };
-    let dhcp = dhcp_cmd::prepare(&args.dhcp, opts.http, store.clone())?;
+    let dhcp = dhcp_cmd::prepare(&args.dhcp, &config.dhcp, opts.http, store.clone())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
