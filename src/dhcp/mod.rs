@@ -419,6 +419,7 @@ mod tests {
         assert_eq!(get(58), Some(1800u32.to_be_bytes().to_vec()));
         assert_eq!(get(160).as_deref(), Some(&b"http://10.99.0.1:8080/"[..]));
         assert_eq!(get(82).as_deref(), Some(agent));
+        assert_eq!(m.opts().filter(|o| u8::from(o.code()) == 82).count(), 1);
         // A client of no known vendor still gets an address, without
         // provisioning options.
         let Outcome::Reply { bytes, vendor, .. } =

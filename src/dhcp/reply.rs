@@ -122,13 +122,38 @@ pub fn build(
     for (code, value) in options {
         o.insert(raw_option(*code, value.clone()));
     }
-    if let Some(agent) = req.options.get(&82) {
-        o.insert(raw_option(82, agent.clone()));
-    }
     let mut buf = Vec::with_capacity(576);
     m.encode(&mut Encoder::new(&mut buf))
         .map_err(|e| EncodeError(e.to_string()))?;
+    if let Some(agent) = req.options.get(&82) {
+        append_last(&mut buf, 82, agent)?;
+    }
     Ok(buf)
+}
+
+/// Puts an option right before the End option of an encoded message.
+/// Option 82 goes in this way: dhcproto keys a raw option by its own
+/// `Unknown(82)` code, which its encoder both writes in order and again as
+/// "the" relay option at the end, so it went out twice.
+fn append_last(buf: &mut Vec<u8>, code: u8, data: &[u8]) -> Result<(), EncodeError> {
+    let mut i = 240;
+    while let Some(&c) = buf.get(i) {
+        match c {
+            255 => {
+                let mut opt = Vec::with_capacity(data.len() + 4);
+                for chunk in data.chunks(255) {
+                    opt.push(code);
+                    opt.push(chunk.len() as u8);
+                    opt.extend_from_slice(chunk);
+                }
+                buf.splice(i..i, opt);
+                return Ok(());
+            }
+            0 => i += 1,
+            _ => i += 2 + usize::from(*buf.get(i + 1).unwrap_or(&0)),
+        }
+    }
+    Err(EncodeError("no End option in the encoded reply".into()))
 }
 
 /// Lease time (51) with renewal (58, half) and rebinding (59, 7/8) times.
