@@ -282,6 +282,11 @@ pub struct DhcpConfig {
     /// Networks behind DHCP relays (`[[dhcp.relay]]`), chosen by giaddr or
     /// the relay's link selection.
     pub relay: Vec<RelayNetwork>,
+    /// Per-MAC flood limit: packets in a burst, and sustained per second.
+    /// A booting phone sends a handful; load tools that replay a few
+    /// hundred MACs at thousands of packets a second need more.
+    pub flood_burst: f64,
+    pub flood_per_second: f64,
 }
 
 impl Default for DhcpConfig {
@@ -298,6 +303,8 @@ impl Default for DhcpConfig {
             lease_seconds: 86_400,
             provision_url: None,
             relay: Vec::new(),
+            flood_burst: 8.0,
+            flood_per_second: 2.0,
         }
     }
 }

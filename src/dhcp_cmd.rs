@@ -77,6 +77,12 @@ pub fn check(args: &DhcpArgs, config: &DhcpConfig) -> Result<(), Fail> {
     if let Some(url) = s.url {
         check_url(url)?;
     }
+    let positive = |x: f64| x.is_finite() && x > 0.0;
+    if !positive(config.flood_burst) || !positive(config.flood_per_second) {
+        return Err(usage(anyhow!(
+            "[dhcp] flood_burst and flood_per_second must be positive numbers"
+        )));
+    }
     Ok(())
 }
 
@@ -99,7 +105,11 @@ pub fn prepare(
         provision.clone(),
         target.server_ip,
         phones,
-        limit::Limits::default(),
+        limit::Limits {
+            burst: config.flood_burst,
+            per_second: config.flood_per_second,
+            ..limit::Limits::default()
+        },
     );
     match (s.mode, s.pool) {
         (DhcpMode::Full, Some(pool)) => {
