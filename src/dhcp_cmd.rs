@@ -168,15 +168,13 @@ fn subnets(target: &Target, pool: &str, config: &DhcpConfig) -> Result<Vec<Subne
 }
 
 impl Prepared {
-    /// Binds port 67 and spawns the responder; call inside the runtime.
-    pub fn start(self) -> Result<tokio::task::JoinHandle<()>, Fail> {
+    /// Binds port 67 and starts the server thread.
+    pub fn start(self) -> Result<server::Running, Fail> {
         let socket = server::bind(&self.target, 67).map_err(|e| runtime(e.into()))?;
+        let running = server::spawn(socket, self.responder, self.store)
+            .map_err(|e| runtime(anyhow!("cannot start the DHCP thread: {e}")))?;
         eprintln!("autoprov: DHCP listening on {} port 67", self.target.iface);
-        Ok(tokio::spawn(server::run(
-            socket,
-            self.responder,
-            self.store,
-        )))
+        Ok(running)
     }
 }
 

@@ -256,8 +256,8 @@ fn cmd_serve(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> 
         server
             .run(provisioner, autoprov::http::shutdown_signal())
             .await;
-        if let Some(task) = dhcp_task {
-            task.abort();
+        if let Some(running) = dhcp_task {
+            running.stop();
         }
         Ok::<(), Fail>(())
     })?;

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ipnet::Ipv4Net;
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::net::UdpSocket;
+use std::net::UdpSocket as StdUdpSocket;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::iface;
 use super::phones::KnownPhones;
@@ -76,7 +77,7 @@ fn target(a: &iface::IfAddr) -> Target {
 /// requests (the usual INFORM from a phone without a reply address) only
 /// reach a socket bound to the wildcard address, and SO_BINDTODEVICE keeps
 /// it to this interface.
-pub fn bind(target: &Target, port: u16) -> Result<UdpSocket, DhcpError> {
+pub fn bind(target: &Target, port: u16) -> Result<StdUdpSocket, DhcpError> {
     let fail = |source| DhcpError::Bind {
         iface: target.iface.clone(),
         port,
@@ -90,10 +91,9 @@ pub fn bind(target: &Target, port: u16) -> Result<UdpSocket, DhcpError> {
         tracing::debug!(error = %e, "DHCP: receive buffer left at the system default");
     }
     s.bind_device(Some(target.iface.as_bytes())).map_err(fail)?;
-    s.set_nonblocking(true).map_err(fail)?;
     let addr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port));
     s.bind(&addr.into()).map_err(fail)?;
-    UdpSocket::from_std(s.into()).map_err(fail)
+    Ok(s.into())
 }
 
 /// Packets handled per store write, at most: under load the socket has a
@@ -110,52 +110,112 @@ struct Pending {
     durable: bool,
 }
 
-/// Serves until the task is dropped. One task, with group commit: it
-/// takes every packet already queued (up to [`BATCH`]), decides them all,
-/// makes their leases durable in one store write, then sends the replies.
-/// No ACK leaves before its lease is on disk, and the ~2 ms fsync is
-/// shared by the whole batch instead of paid per client.
-pub async fn run<S: Store + Send + Sync + 'static>(
-    socket: UdpSocket,
-    mut responder: Responder,
+/// The running DHCP thread.
+pub struct Running {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops the thread after its current batch and waits for it.
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if self.thread.join().is_err() {
+            tracing::error!("DHCP: the server thread panicked");
+        }
+    }
+}
+
+/// Starts the server on a thread of its own. DHCP is one socket and a
+/// tight loop whose only wait is the lease fsync: on a plain thread that
+/// wait blocks nothing else, where on the async runtime each batch had to
+/// hand its worker over (`block_in_place`), and the context switches cost
+/// more than the packets did.
+pub fn spawn<S: Store + Send + Sync + 'static>(
+    socket: StdUdpSocket,
+    responder: Responder,
     store: Arc<S>,
-) {
+) -> std::io::Result<Running> {
+    socket.set_read_timeout(Some(STOP_CHECK))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let thread = std::thread::Builder::new()
+        .name("dhcp".into())
+        .spawn(move || run(&socket, responder, store.as_ref(), &flag))?;
+    Ok(Running { stop, thread })
+}
+
+/// How often a waiting server looks at its stop flag.
+const STOP_CHECK: Duration = Duration::from_millis(250);
+
+/// The loop, with group commit: it takes every packet already queued (up
+/// to [`BATCH`]), decides them all, makes their leases durable in one
+/// store write, then sends the replies. No ACK leaves before its lease is
+/// on disk, and the ~2 ms fsync is shared by the whole batch instead of
+/// paid per client.
+fn run<S: Store>(socket: &StdUdpSocket, mut responder: Responder, store: &S, stop: &AtomicBool) {
     let mut buf = vec![0u8; 4096];
     let mut pending: Vec<Pending> = Vec::with_capacity(BATCH);
     let mut writes: Vec<Lease> = Vec::new();
     let mut checked = Instant::now();
-    loop {
-        match socket.recv_from(&mut buf).await {
+    while !stop.load(Ordering::Relaxed) {
+        if checked.elapsed() >= RELOAD_CHECK {
+            checked = Instant::now();
+            reload_phones(store, &mut responder);
+        }
+        match socket.recv_from(&mut buf) {
             Ok((len, _)) => decide(&mut responder, &buf[..len], &mut pending, &mut writes),
+            Err(e) if is_timeout(&e) => continue,
             Err(e) => {
                 tracing::warn!(error = %e, "DHCP: receive failed");
                 continue;
             }
         }
-        while pending.len() < BATCH {
-            match socket.try_recv_from(&mut buf) {
-                Ok((len, _)) => decide(&mut responder, &buf[..len], &mut pending, &mut writes),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "DHCP: receive failed");
-                    break;
-                }
-            }
-        }
-        let durable = writes.is_empty() || persist(store.as_ref(), &mut writes);
+        drain(socket, &mut buf, &mut responder, &mut pending, &mut writes);
+        let durable = writes.is_empty() || persist(store, &mut writes);
         for p in pending.drain(..) {
             if p.durable && !durable {
                 continue;
             }
-            if let Err(e) = socket.send_to(&p.bytes, p.to).await {
+            if let Err(e) = socket.send_to(&p.bytes, p.to) {
                 tracing::warn!(error = %e, mac = %p.mac.colon(), to = %p.to, "DHCP: reply not sent");
             }
         }
-        if checked.elapsed() >= RELOAD_CHECK {
-            checked = Instant::now();
-            reload_phones(store.as_ref(), &mut responder);
+    }
+}
+
+/// Takes what is already queued on the socket, without waiting.
+fn drain(
+    socket: &StdUdpSocket,
+    buf: &mut [u8],
+    responder: &mut Responder,
+    pending: &mut Vec<Pending>,
+    writes: &mut Vec<Lease>,
+) {
+    if let Err(e) = socket.set_nonblocking(true) {
+        tracing::warn!(error = %e, "DHCP: cannot drain the socket");
+        return;
+    }
+    for _ in 1..BATCH {
+        match socket.recv_from(buf) {
+            Ok((len, _)) => decide(responder, &buf[..len], pending, writes),
+            Err(e) if is_timeout(&e) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, "DHCP: receive failed");
+                break;
+            }
         }
     }
+    if let Err(e) = socket.set_nonblocking(false) {
+        tracing::warn!(error = %e, "DHCP: socket left non-blocking");
+    }
+}
+
+fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
 }
 
 /// Runs the responder on one datagram and queues what it decided.
@@ -189,7 +249,7 @@ fn decide(r: &mut Responder, packet: &[u8], pending: &mut Vec<Pending>, writes: 
 /// Writes the batch's leases durably. On failure the ACKs that depend on
 /// them are not sent: the clients retry, and the retry writes again.
 fn persist<S: Store>(store: &S, writes: &mut Vec<Lease>) -> bool {
-    let result = tokio::task::block_in_place(|| store.put_leases(writes));
+    let result = store.put_leases(writes);
     writes.clear();
     match result {
         Ok(()) => true,
@@ -204,7 +264,7 @@ fn persist<S: Store>(store: &S, writes: &mut Vec<Lease>) -> bool {
 fn reload_phones<S: Store>(store: &S, responder: &mut Responder) {
     match store.generation() {
         Ok(g) if g == responder.phones_generation() => {}
-        Ok(_) => match tokio::task::block_in_place(|| KnownPhones::load(store)) {
+        Ok(_) => match KnownPhones::load(store) {
             Ok(phones) => {
                 tracing::info!(
                     phones = phones.len(),
