@@ -527,4 +527,23 @@ mod tests {
         );
         assert!(Config::parse("[policy.misses]\nban_after = 0\n").is_err());
     }
+
+    #[test]
+    fn dhcp_section() {
+        let d = Config::default();
+        assert_eq!(d.dhcp.mode, DhcpModeConfig::OptionsOnly);
+        assert_eq!(d.dhcp.lease_seconds, 86_400);
+        let c = Config::parse(
+            "[dhcp]\nlisten = \"eth1\"\nmode = \"full\"\npool = \"10.0.0.10-10.0.0.99\"\n\
+             dns = [\"10.0.0.1\"]\n[[dhcp.relay]]\nnetwork = \"10.1.0.0/24\"\npool = \"10.1.0.10-10.1.0.20\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.dhcp.mode, DhcpModeConfig::Full);
+        assert_eq!(c.dhcp.listen.as_deref(), Some("eth1"));
+        assert_eq!(c.dhcp.relay.len(), 1);
+        assert_eq!(c.dhcp.relay[0].lease_seconds, None);
+        assert!(Config::parse("[dhcp]\nmode = \"relay\"\n").is_err());
+        assert!(Config::parse("[dhcp]\ndns = [\"x\"]\n").is_err());
+        assert!(Config::parse("[[dhcp.relay]]\nnetwork = \"10.1.0.0/24\"\n").is_err());
+    }
 }

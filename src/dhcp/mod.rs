@@ -105,7 +105,8 @@ pub struct Responder {
     limit: FloodLimit,
     /// `None`: options-only mode.
     full: Option<Full>,
-    pub stats: Stats,
+    /// Shared, so a metrics endpoint can read them while the DHCP thread runs.
+    pub stats: std::sync::Arc<Stats>,
 }
 
 impl Responder {
@@ -122,7 +123,7 @@ impl Responder {
             phones,
             limit: FloodLimit::new(limits),
             full: None,
-            stats: Stats::default(),
+            stats: std::sync::Arc::new(Stats::default()),
         }
     }
 
