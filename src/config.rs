@@ -70,6 +70,11 @@ pub struct TlsConfig {
     /// as authentication, clients without one use credentials) or
     /// `required` (no certificate, no handshake).
     pub client_auth: Option<ClientAuth>,
+    /// The certificate phones are told to trust (served at `/ca.pem` and
+    /// put into the vendors' trust settings); by default the last
+    /// certificate of `cert` (or the self-signed one). Set it when `cert`
+    /// does not end with the CA that signed it.
+    pub phone_ca: Option<PathBuf>,
 }
 
 /// How a client certificate is asked for.

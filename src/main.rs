@@ -181,6 +181,8 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
 fn provision_settings(data: &Path, config: &Config) -> Result<provision::Settings, Fail> {
     let p = &config.provision;
+    let phone_ca = autoprov::http::tls::phone_ca(&cert_source(data, config), config.tls.phone_ca.as_deref())
+        .map_err(|e| usage(e.into()))?;
     let device_key = if p.issue_device_credentials || p.require_device_auth {
         Some(server_key(data)?)
     } else {
@@ -190,7 +192,22 @@ fn provision_settings(data: &Path, config: &Config) -> Result<provision::Setting
         repeat_minutes: p.repeat_minutes,
         bootstrap_repeat_minutes: p.bootstrap_repeat_minutes,
         device_key,
+        phone_ca,
     })
+}
+
+/// The HTTPS certificate: `[tls] cert/key`, else the self-signed one in
+/// `<data>/certs/`.
+fn cert_source(data: &Path, config: &Config) -> CertSource {
+    match (&config.tls.cert, &config.tls.key) {
+        (Some(cert), Some(key)) => CertSource::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        },
+        _ => CertSource::SelfSigned {
+            dir: data.join("certs"),
+        },
+    }
 }
 
 /// `<data>/auth.key`, made on first use.
@@ -209,23 +226,18 @@ fn cmd_serve(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> 
         }
     }
     let store = Arc::new(store);
+    let https = args.https.unwrap_or(config.listen.https);
+    let cert = cert_source(data, config);
+    // Generated before the provisioner reads it for the phones' trust settings.
+    autoprov::http::tls::prepare(&cert, &[https.ip()]).map_err(|e| usage(e.into()))?;
     let provisioner = Arc::new(Provisioner::new(
         store.clone(),
         templates,
         provision_settings(data, config)?,
     )?);
-    let cert = match (&config.tls.cert, &config.tls.key) {
-        (Some(cert), Some(key)) => CertSource::Files {
-            cert: cert.clone(),
-            key: key.clone(),
-        },
-        _ => CertSource::SelfSigned {
-            dir: data.join("certs"),
-        },
-    };
     let opts = ServeOptions {
         http: args.http.unwrap_or(config.listen.http),
-        https: args.https.unwrap_or(config.listen.https),
+        https,
         cert,
         policy: access_policy(data, config)?,
         allow_secrets_over_http: args.allow_secrets_over_http
@@ -377,6 +389,7 @@ fn cmd_render(data: &Path, config: &Config, args: RenderArgs) -> Result<u8, Fail
         user_agent: args.user_agent.as_deref(),
         channel: Channel::Secure,
         https_url: config.provision.https_url.as_deref(),
+        http_url: None,
     };
     match provisioner.respond(&req) {
         Ok(served) => {

@@ -148,6 +148,9 @@ fn spa_and_mpp_boot_sequences_over_https() {
                 "{path}"
             );
             assert_eq!(c["Resync_On_Reset"], "Yes");
+            // Our certificate as the custom CA, over plain HTTP (the phone
+            // cannot check our HTTPS before it has it).
+            assert_eq!(c["Custom_CA_Rule"], format!("{}/ca.pem", server.http));
             assert!(!r.text().contains("Password"), "{path}");
             assert!(!c.contains_key("User_ID_1_"));
             commons.push(r.body);
@@ -262,8 +265,13 @@ fn plain_http_bootstrap_and_identical_refusals() {
     let mut f = flat_profile(&full.body);
     f.remove("Password_1_");
     f.remove("Resync_Periodic");
+    let ca = curl(&s["Custom_CA_Rule"], &[]);
+    assert_eq!(ca.status, 200);
+    assert_eq!(openssl_fingerprint(&ca.body), server.cert_fingerprint());
+    assert!(!f.contains_key("Custom_CA_Rule"), "HTTPS: trusted already");
     let mut s2 = s.clone();
     s2.remove("Profile_Rule_B");
+    s2.remove("Custom_CA_Rule");
     s2.remove("Resync_Periodic");
     assert_eq!(f, s2);
 

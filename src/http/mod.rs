@@ -134,6 +134,7 @@ impl Server {
             secrets_over_http: self.opts.allow_secrets_over_http,
             https_url: self.opts.https_url.clone(),
             https_port: self.https_addr.port(),
+            http_port: self.http_addr.port(),
             uploads: self.opts.uploads.clone(),
             guard: MissGuard::new(self.opts.misses.clone()),
             cert_optional: self.opts.client_ca.as_ref().is_some_and(|c| !c.required),
@@ -331,6 +332,7 @@ struct App {
     secrets_over_http: bool,
     https_url: Option<String>,
     https_port: u16,
+    http_port: u16,
     uploads: Option<PathBuf>,
     guard: MissGuard,
     /// Mutual TLS is optional: per-MAC files over HTTPS need a client
@@ -414,6 +416,7 @@ impl App {
     fn handle(&self, conn: ConnInfo, req: hyper::Request<Incoming>) -> Resp {
         let ua = req.headers().get(USER_AGENT).and_then(|v| v.to_str().ok());
         let https_url = self.bootstrap_url(&req, conn.local);
+        let http_url = self.base_url("http", self.http_port, &req, conn.local);
         let channel = if conn.secure || self.secrets_over_http {
             Channel::Secure
         } else {
@@ -426,6 +429,7 @@ impl App {
             user_agent: ua,
             channel,
             https_url: Some(&https_url),
+            http_url: Some(&http_url),
         };
         let (status, mut resp) = self.answer(conn, &presented(&req), &preq);
         if req.method() == Method::HEAD {
@@ -528,6 +532,7 @@ impl App {
             user_agent: ua.as_deref(),
             channel: Channel::Secure,
             https_url: None,
+            http_url: None,
         };
         let id = self.provisioner.identify(&preq);
         if let Err(e) = record::record(
@@ -554,6 +559,14 @@ impl App {
             tracing::info!(peer = %conn.peer, scheme, path = ?preq.path, "refused: source not in policy.allow");
             self.miss(conn);
             return (StatusCode::NOT_FOUND, not_found());
+        }
+        // The CA is public and needed before a phone can check anything
+        // (or hold credentials): no authentication, allow-list only.
+        if preq.path == provision::CA_PATH
+            && let Some(ca) = self.provisioner.phone_ca()
+        {
+            tracing::info!(peer = %conn.peer, scheme, file = "ca.pem", "served");
+            return (StatusCode::OK, pem(ca.pem()));
         }
         match self.authorize(conn, presented, preq.path) {
             Access::Granted => {}
@@ -668,6 +681,18 @@ impl App {
         if let Some(u) = &self.https_url {
             return u.clone();
         }
+        self.base_url("https", self.https_port, req, local)
+    }
+
+    /// `<scheme>://<host>:<port>/` for the host the phone used to reach us,
+    /// else the address it connected to.
+    fn base_url(
+        &self,
+        scheme: &str,
+        port: u16,
+        req: &hyper::Request<Incoming>,
+        local: SocketAddr,
+    ) -> String {
         let from_header = req.uri().host().map(str::to_string).or_else(|| {
             req.headers()
                 .get(HOST)
@@ -678,7 +703,7 @@ impl App {
             std::net::IpAddr::V6(v6) => format!("[{v6}]"),
             v4 => v4.to_string(),
         });
-        format!("https://{host}:{}/", self.https_port)
+        format!("{scheme}://{host}:{port}/")
     }
 }
 
@@ -797,6 +822,18 @@ fn method_not_allowed() -> Resp {
     );
     r.headers_mut()
         .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+    r
+}
+
+/// A certificate for phones to load.
+fn pem(body: String) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/x-pem-file"),
+    );
+    r.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 

@@ -26,6 +26,21 @@ pub struct Context {
     pub language: Option<&'static str>,
     pub timezone: TimezoneCtx,
     pub provisioning: ProvisioningCtx,
+    /// The certificate the phone is told to trust; `none` when there is
+    /// none yet (set by the provisioner, not from the store).
+    pub ca: Option<CaCtx>,
+}
+
+/// The certificate behind our HTTPS, in the forms vendors load it.
+#[derive(Debug, Serialize)]
+pub struct CaCtx {
+    /// Plain-HTTP URL of the PEM; only on files a phone fetches before it
+    /// trusts our HTTPS (bootstrap and common files).
+    pub url: Option<String>,
+    /// Canonical PEM (base64 lines between BEGIN/END, LF line ends).
+    pub pem: String,
+    /// The DER as one base64 line.
+    pub base64: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -186,6 +201,7 @@ pub fn device_only(
         language: env.vendor.language_name(&env.site.language),
         timezone: timezone(env.vendor, &env.site.timezone)?,
         provisioning: provisioning(delivery),
+        ca: None,
     })
 }
 
@@ -219,6 +235,7 @@ pub fn for_user(
         language: env.vendor.language_name(lang_tag),
         timezone: timezone(env.vendor, tz)?,
         provisioning: provisioning(delivery),
+        ca: None,
     })
 }
 
