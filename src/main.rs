@@ -181,8 +181,9 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
 fn provision_settings(data: &Path, config: &Config) -> Result<provision::Settings, Fail> {
     let p = &config.provision;
-    let phone_ca = autoprov::http::tls::phone_ca(&cert_source(data, config), config.tls.phone_ca.as_deref())
-        .map_err(|e| usage(e.into()))?;
+    let phone_ca =
+        autoprov::http::tls::phone_ca(&cert_source(data, config), config.tls.phone_ca.as_deref())
+            .map_err(|e| usage(e.into()))?;
     let device_key = if p.issue_device_credentials || p.require_device_auth {
         Some(server_key(data)?)
     } else {

@@ -116,9 +116,21 @@ fn hash(alg: &str, s: &str) -> String {
 
 /// A Digest Authorization header computed by hand (RFC 7616 §3.4.1).
 fn digest_header(alg: &str, nonce: &str, user: &str, password: &str, uri: &str) -> String {
+    digest_header_nc(alg, nonce, user, password, uri, "00000001")
+}
+
+/// The same with a given nonce count.
+fn digest_header_nc(
+    alg: &str,
+    nonce: &str,
+    user: &str,
+    password: &str,
+    uri: &str,
+    nc: &str,
+) -> String {
     let ha1 = hash(alg, &format!("{user}:autoprov:{password}"));
     let ha2 = hash(alg, &format!("GET:{uri}"));
-    let (nc, cnonce) = ("00000001", "0a4f113b");
+    let cnonce = "0a4f113b";
     let response = hash(alg, &format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
     format!(
         "Authorization: Digest username=\"{user}\", realm=\"autoprov\", nonce=\"{nonce}\", \
@@ -265,6 +277,52 @@ fn digest_basic_rotation_stale_and_forged_nonces() {
         assert!(!log.contains(secret), "{secret} in the log:\n{log}");
     }
     assert!(!log.contains("panicked"), "{log}");
+}
+
+#[test]
+fn replayed_digest_header_is_refused_and_a_fresh_count_accepted() {
+    let (tmp, data) = imported();
+    let cfg = config(
+        tmp.path(),
+        "replay.toml",
+        &format!("[[policy.credentials]]\nuser = \"prov\"\npassword = \"{NEW}\"\n"),
+    );
+    let server = Server::start(&data, &["--config", &cfg], &[]);
+    let path = "/805ec0123456.cfg";
+    let challenge = https(&server, path, &["-A", UA]);
+    assert_eq!(challenge.status, 401);
+    let nonce = challenge_param(challenge.header_values("www-authenticate")[0], "nonce");
+
+    let first = digest_header_nc("SHA-256", &nonce, "prov", NEW, path, "00000001");
+    let ok = https(&server, path, &["-A", UA, "-H", &first]);
+    assert_eq!(ok.status, 200);
+    assert!(ok.body.contains(SIP_PASSWORD));
+    // The captured header, sent again within the nonce lifetime: refused
+    // with a plain challenge (not stale), on either listener.
+    for r in [
+        https(&server, path, &["-A", UA, "-H", &first]),
+        curl_full(&format!("{}{path}", server.http), &["-A", UA, "-H", &first]),
+    ] {
+        assert_eq!(r.status, 401);
+        assert!(!r.body.contains(SIP_PASSWORD));
+        assert!(!r.header_values("www-authenticate")[0].contains("stale"));
+    }
+    // The client's next count on the same nonce is accepted, once.
+    let second = digest_header_nc("SHA-256", &nonce, "prov", NEW, path, "00000002");
+    assert_eq!(https(&server, path, &["-A", UA, "-H", &second]).status, 200);
+    assert_eq!(https(&server, path, &["-A", UA, "-H", &second]).status, 401);
+    // curl --digest (a fresh nonce and count each time) keeps working.
+    let up = format!("prov:{NEW}");
+    for _ in 0..2 {
+        assert_eq!(
+            https(&server, path, &["-A", UA, "--digest", "-u", &up]).status,
+            200
+        );
+    }
+    let (status, log) = server.stop();
+    assert!(status.success());
+    assert!(log.contains("digest nonce count replayed"), "{log}");
+    assert!(!log.contains(SIP_PASSWORD) && !log.contains(NEW));
 }
 
 #[test]

@@ -188,10 +188,7 @@ fn boot_sequence_over_https_matches_golden_and_render() {
         str::to_string,
     );
     assert_eq!(p["device.sec.TLS.customCaCert1.set"], "1");
-    assert!(
-        !p.keys().any(|k| k.starts_with("device.prov")),
-        "{p:?}"
-    );
+    assert!(!p.keys().any(|k| k.starts_with("device.prov")), "{p:?}");
     assert_eq!(p, golden_attrs(&format!("{PAUL}-phone.cfg")));
     // The master and the common files carry no secrets.
     for body in [&master.body, &default.body] {

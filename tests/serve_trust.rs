@@ -40,7 +40,8 @@ fn yealink_bootstrap_loads_our_certificate_from_ca_pem() {
     let full = server.get_https("/805ec0123456.cfg", Some(UA));
     let f = yealink_settings(&full.body, false);
     assert!(
-        !f.keys().any(|k| k.contains("trusted_certificates") || k.contains("security.")),
+        !f.keys()
+            .any(|k| k.contains("trusted_certificates") || k.contains("security.")),
         "{f:?}"
     );
     let (status, log) = server.stop();

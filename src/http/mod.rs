@@ -377,15 +377,28 @@ impl App {
             return self.handle(conn, req);
         }
         let mut refusal = method_not_allowed();
-        if req.method() == Method::PUT {
-            if let Some((stale, bad)) = self.upload_challenge(conn, &req) {
-                if let Some(why) = bad {
-                    tracing::info!(peer = %conn.peer, reason = why, "refused upload: bad credentials");
-                    self.miss(conn);
+        // A PUT from an allowed source that needs credentials first gets
+        // the same 401 as a GET (phones authenticate only when challenged),
+        // before anything about the name is looked up. Checked once: a
+        // Digest nonce count may only be used once.
+        if req.method() == Method::PUT
+            && self.uploads.is_some()
+            && self.policy.allows(conn.peer.ip())
+        {
+            match self.authorize(conn, &presented(&req), req.uri().path()) {
+                Access::Challenge { stale, bad } => {
+                    if let Some(why) = bad {
+                        tracing::info!(peer = %conn.peer, reason = why, "refused upload: bad credentials");
+                        self.miss(conn);
+                    }
+                    refusal = self.challenge(stale);
                 }
-                refusal = self.challenge(stale);
-            } else if let Some((dir, file)) = self.upload_target(conn, &req) {
-                return self.upload(conn, req, dir, file).await;
+                Access::Granted => {
+                    if let Some((dir, file)) = self.upload_target(&req) {
+                        return self.upload(conn, req, dir, file).await;
+                    }
+                }
+                Access::Refused(_) => {}
             }
         }
         tracing::info!(peer = %conn.peer, method = %req.method(), status = %refusal.status(), "not accepted");
@@ -394,23 +407,6 @@ impl App {
         let limited = http_body_util::Limited::new(req.into_body(), MAX_DISCARDED_BODY);
         let _ = tokio::time::timeout(HEADER_TIMEOUT, limited.collect()).await;
         refusal
-    }
-
-    /// A PUT from an allowed source that needs credentials first gets the
-    /// same 401 as a GET (phones authenticate only when challenged), before
-    /// anything about the name is looked up.
-    fn upload_challenge(
-        &self,
-        conn: ConnInfo,
-        req: &hyper::Request<Incoming>,
-    ) -> Option<(bool, Option<&'static str>)> {
-        if self.uploads.is_none() || !self.policy.allows(conn.peer.ip()) {
-            return None;
-        }
-        match self.authorize(conn, &presented(req), req.uri().path()) {
-            Access::Challenge { stale, bad } => Some((stale, bad)),
-            Access::Granted | Access::Refused(_) => None,
-        }
     }
 
     fn handle(&self, conn: ConnInfo, req: hyper::Request<Incoming>) -> Resp {
@@ -448,21 +444,11 @@ impl App {
         resp
     }
 
-    /// Where a PUT may be stored: an upload name of the vendor of a known
-    /// phone, from an allowed source, with no contradicting User-Agent MAC.
-    /// `None` for anything else, which gets the same 405 as any other PUT.
-    fn upload_target(
-        &self,
-        conn: ConnInfo,
-        req: &hyper::Request<Incoming>,
-    ) -> Option<(PathBuf, String)> {
+    /// Where an authorised PUT may be stored: an upload name of the vendor
+    /// of a known phone, with no contradicting User-Agent MAC. `None` for
+    /// anything else, which gets the same 405 as any other PUT.
+    fn upload_target(&self, req: &hyper::Request<Incoming>) -> Option<(PathBuf, String)> {
         let root = self.uploads.as_ref()?;
-        if !self.policy.allows(conn.peer.ip()) {
-            return None;
-        }
-        if self.authorize(conn, &presented(req), req.uri().path()) != Access::Granted {
-            return None;
-        }
         let name = provision::path::file_name(req.uri().path())?;
         let m = provision::path::matches(&name)
             .into_iter()

@@ -180,10 +180,7 @@ impl PhoneCa {
 /// (the self-signed certificate itself, or the top of a configured chain,
 /// which is where a private CA goes). `None` when the self-signed
 /// certificate was not generated yet (`render` before the first `serve`).
-pub fn phone_ca(
-    source: &CertSource,
-    explicit: Option<&Path>,
-) -> Result<Option<PhoneCa>, TlsError> {
+pub fn phone_ca(source: &CertSource, explicit: Option<&Path>) -> Result<Option<PhoneCa>, TlsError> {
     let (path, last) = match (explicit, source) {
         (Some(p), _) => (p.to_path_buf(), false),
         (None, CertSource::Files { cert, .. }) => (cert.clone(), true),
