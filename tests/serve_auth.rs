@@ -747,8 +747,17 @@ fn per_device_credentials_from_the_bootstrap() {
     assert!(!log.contains(SIP_PASSWORD));
 }
 
+/// The text of the first `<tag>…</tag>` in a body.
+fn element_text(body: &str, tag: &str) -> String {
+    let open = format!("<{tag}");
+    let start = body.find(&open).unwrap_or_else(|| panic!("no <{tag}> in:\n{body}"));
+    let start = start + body[start..].find('>').expect("tag closes") + 1;
+    let end = start + body[start..].find(&format!("</{tag}>")).expect("end tag");
+    body[start..end].to_string()
+}
+
 #[test]
-fn device_auth_spares_vendors_without_the_keys() {
+fn device_credentials_for_cisco_grandstream_and_fanvil() {
     let (tmp, data) = imported();
     let cfg = config(
         tmp.path(),
@@ -756,11 +765,60 @@ fn device_auth_spares_vendors_without_the_keys() {
         "[provision]\nrequire_device_auth = true\n",
     );
     let server = Server::start(&data, &["--config", &cfg], &[]);
-    // Cisco and Grandstream files have nowhere to put the credentials.
-    assert_eq!(https(&server, "/002699aabb01.xml", &[]).status, 200);
-    assert_eq!(https(&server, "/cfg000b82aabbcc.xml", &[]).status, 200);
-    assert_eq!(https(&server, "/0004f2aabbcc-phone.cfg", &[]).status, 401);
-    server.stop();
+    let mut issued = Vec::new();
+    // Cisco: the bootstrap's Profile_Rule carries them as --uid/--pwd.
+    let boot = server.get_http("/002699aabb01.xml", None);
+    assert_eq!(boot.status, 200);
+    let rule = element_text(&boot.text(), "Profile_Rule");
+    let (opts, url) = rule
+        .strip_prefix('[')
+        .and_then(|r| r.split_once("] "))
+        .unwrap_or_else(|| panic!("{rule}"));
+    assert_eq!(url, format!("{}/$MA.xml", server.https));
+    let words: Vec<&str> = opts.split(' ').collect();
+    assert_eq!(words[..3], ["--uid", "002699aabb01", "--pwd"]);
+    issued.push(("/002699aabb01.xml", words[1].to_string(), words[3].to_string()));
+    // Grandstream: P1360/P1361.
+    let gs = server.get_http("/cfg000b82aabbcc.xml", None).text();
+    issued.push((
+        "/cfg000b82aabbcc.xml",
+        element_text(&gs, "P1360"),
+        element_text(&gs, "P1361"),
+    ));
+    // Fanvil: Download_Username/Download_Password.
+    let fv = server.get_http("/0c383e07e16c.cfg", None).text();
+    issued.push((
+        "/0c383e07e16c.cfg",
+        element_text(&fv, "Download_Username"),
+        element_text(&fv, "Download_Password"),
+    ));
+    for ((path, user, password), mac) in issued
+        .iter()
+        .zip(["002699aabb01", "000b82aabbcc", "0c383e07e16c"])
+    {
+        // User name = the MAC.
+        assert_eq!(user, mac);
+        assert!(password.len() == 20 && password.bytes().all(|b| b.is_ascii_hexdigit()));
+        // Over HTTPS the file needs them, and they open it.
+        assert_eq!(https(&server, path, &[]).status, 401, "{path}");
+        let own = format!("{user}:{password}");
+        let full = https(&server, path, &["--digest", "-u", &own]);
+        assert_eq!(full.status, 200, "{path}");
+        // The full file hands out the same ones.
+        assert!(full.body.contains(password.as_str()), "{path}");
+    }
+    // One phone's credentials don't open another's file.
+    let (_, user, password) = &issued[0];
+    let own = format!("{user}:{password}");
+    assert_eq!(
+        https(&server, "/cfg000b82aabbcc.xml", &["--digest", "-u", &own]).status,
+        401
+    );
+    let (status, log) = server.stop();
+    assert!(status.success());
+    for (_, _, password) in &issued {
+        assert!(!log.contains(password.as_str()), "device password in the log");
+    }
 }
 
 #[test]

@@ -630,7 +630,8 @@ impl App {
         match self.provisioner.store().user_by_mac(mac) {
             Ok(Some(user)) => {
                 user.phones.iter().find(|p| p.mac == mac).is_none_or(|p| {
-                    provision::DEVICE_CREDENTIAL_VENDORS.contains(&p.vendor.as_str())
+                    crate::vendor::by_id(&p.vendor)
+                        .is_some_and(|v| v.provisioning.device_credentials)
                 })
             }
             Ok(None) | Err(_) => true,

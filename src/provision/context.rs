@@ -152,6 +152,13 @@ pub struct ProvisioningCtx {
     pub secrets: bool,
     /// Set on the plain-HTTP bootstrap: the HTTPS URL to move to.
     pub server_url: Option<String>,
+    /// Common files only: this server's plain-HTTP base URL, where a phone
+    /// finds its staged bootstrap (Cisco's Profile_Rule_B).
+    pub plain_url: Option<String>,
+    /// Main files only: this server's HTTPS base URL when known (the one
+    /// the phone used, or `[provision] https_url`), for a vendor whose
+    /// credentials ride in the URL rule itself (Cisco).
+    pub https_url: Option<String>,
     pub repeat_minutes: u32,
     /// The phone's own provisioning user and password, when issued (main
     /// files only; set by the provisioner, not from `Delivery`).
@@ -267,6 +274,8 @@ fn provisioning(d: &Delivery<'_>) -> ProvisioningCtx {
     ProvisioningCtx {
         secrets: d.secrets,
         server_url: d.server_url.map(str::to_string),
+        plain_url: None,
+        https_url: None,
         repeat_minutes: d.repeat_minutes,
         username: None,
         password: None,

@@ -24,10 +24,6 @@ pub use templates::{TemplateError, Templates};
 /// not allowed, User-Agent MAC mismatch, bad name): no enumeration oracle.
 pub const NOT_FOUND_BODY: &[u8] = b"not found\n";
 
-/// Vendors whose main-file templates carry the per-device provisioning
-/// credentials (their key names are known: vendors.md §1.4, §2.4, §5.4).
-pub const DEVICE_CREDENTIAL_VENDORS: &[&str] = &["yealink", "polycom", "snom"];
-
 /// Provisioning settings from the config's `[provision]` section.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -260,6 +256,7 @@ impl Provisioner {
             let own = key.device_credential(&mac);
             ctx.provisioning.username = Some(own.user);
             ctx.provisioning.password = Some(own.password);
+            ctx.provisioning.https_url = req.https_url.map(str::to_string);
         }
         // The CA's URL only where the phone does not trust our HTTPS yet
         // (the bootstrap); a file fetched over HTTPS came through it.
@@ -288,6 +285,7 @@ impl Provisioner {
         // Common files may move a phone to HTTPS (Cisco's Profile_Rule_B),
         // so they may have to say where the CA is.
         ctx.ca = self.ca(req.http_url);
+        ctx.provisioning.plain_url = req.http_url.map(str::to_string);
         self.render(name, &m, &ctx, false)
     }
 
