@@ -474,6 +474,86 @@ fn mutual_tls_required_and_optional() {
     server.stop();
 }
 
+#[test]
+fn client_certificate_is_bound_to_the_mac_it_names() {
+    let (tmp, data) = imported();
+    let dir = tmp.path().join("pki");
+    std::fs::create_dir_all(&dir).unwrap();
+    make_ca(&dir);
+    let client = ["extendedKeyUsage=clientAuth"];
+    // Alice's Yealink (MAC in the CN), Bob's Polycom (MAC in a SAN), and a
+    // certificate naming no MAC at all.
+    make_cert(&dir, "yealink", "/O=Yealink/CN=805ec0123456", &client);
+    make_cert(
+        &dir,
+        "polycom",
+        "/O=Polycom/CN=Polycom device",
+        &[
+            "extendedKeyUsage=clientAuth",
+            "subjectAltName=DNS:0004f2aabbcc.phones.example",
+        ],
+    );
+    make_cert(&dir, "admin", "/CN=provisioning admin", &client);
+    for mode in ["required", "optional"] {
+        let cfg = config(
+            tmp.path(),
+            &format!("{mode}.toml"),
+            &format!(
+                "[tls]\nclient_ca = {:?}\nclient_auth = \"{mode}\"\n",
+                dir.join("ca.crt").to_str().unwrap()
+            ),
+        );
+        let server = Server::start(&data, &["--config", &cfg], &[]);
+        let get = |cert: &str, path: &str| {
+            let cacert = server.cert();
+            let (crt, key) = (
+                dir.join(format!("{cert}.crt")),
+                dir.join(format!("{cert}.key")),
+            );
+            curl(
+                &format!("{}{path}", server.https),
+                &[
+                    "--cacert",
+                    cacert.to_str().unwrap(),
+                    "--cert",
+                    crt.to_str().unwrap(),
+                    "--key",
+                    key.to_str().unwrap(),
+                ],
+            )
+        };
+        // Its own files.
+        let own = get("yealink", "/805ec0123456.cfg");
+        assert_eq!(own.status, 200, "{mode}: {}", server.log());
+        assert!(own.text().contains(SIP_PASSWORD));
+        assert_eq!(
+            get("polycom", "/0004f2aabbcc-phone.cfg").status,
+            200,
+            "{mode}"
+        );
+        // Another phone's file: the same 404 as a MAC nobody has.
+        let unknown = get("yealink", "/805ec0000001.cfg");
+        assert_eq!(unknown.status, 404);
+        for r in [
+            get("yealink", "/0004f2aabbcc-phone.cfg"),
+            get("yealink", "/805ec0abcdef.cfg"),
+            get("polycom", "/805ec0123456.cfg"),
+        ] {
+            assert_eq!(r, unknown, "{mode}");
+        }
+        // Common files are no one's.
+        assert_eq!(get("polycom", "/y000000000096.cfg").status, 200);
+        // A certificate naming no MAC is not bound.
+        assert_eq!(get("admin", "/805ec0123456.cfg").status, 200, "{mode}");
+        let (status, log) = server.stop();
+        assert!(status.success());
+        assert!(
+            log.contains("client certificate names another MAC"),
+            "{log}"
+        );
+    }
+}
+
 fn timed_get(server: &Server, path: &str, extra: &[&str]) -> (u16, Duration) {
     let t = Instant::now();
     let r = curl_full(&format!("{}{path}", server.http), extra);
@@ -750,7 +830,9 @@ fn per_device_credentials_from_the_bootstrap() {
 /// The text of the first `<tag>…</tag>` in a body.
 fn element_text(body: &str, tag: &str) -> String {
     let open = format!("<{tag}");
-    let start = body.find(&open).unwrap_or_else(|| panic!("no <{tag}> in:\n{body}"));
+    let start = body
+        .find(&open)
+        .unwrap_or_else(|| panic!("no <{tag}> in:\n{body}"));
     let start = start + body[start..].find('>').expect("tag closes") + 1;
     let end = start + body[start..].find(&format!("</{tag}>")).expect("end tag");
     body[start..end].to_string()
@@ -777,7 +859,11 @@ fn device_credentials_for_cisco_grandstream_and_fanvil() {
     assert_eq!(url, format!("{}/$MA.xml", server.https));
     let words: Vec<&str> = opts.split(' ').collect();
     assert_eq!(words[..3], ["--uid", "002699aabb01", "--pwd"]);
-    issued.push(("/002699aabb01.xml", words[1].to_string(), words[3].to_string()));
+    issued.push((
+        "/002699aabb01.xml",
+        words[1].to_string(),
+        words[3].to_string(),
+    ));
     // Grandstream: P1360/P1361.
     let gs = server.get_http("/cfg000b82aabbcc.xml", None).text();
     issued.push((
@@ -792,9 +878,10 @@ fn device_credentials_for_cisco_grandstream_and_fanvil() {
         element_text(&fv, "Download_Username"),
         element_text(&fv, "Download_Password"),
     ));
-    for ((path, user, password), mac) in issued
-        .iter()
-        .zip(["002699aabb01", "000b82aabbcc", "0c383e07e16c"])
+    for ((path, user, password), mac) in
+        issued
+            .iter()
+            .zip(["002699aabb01", "000b82aabbcc", "0c383e07e16c"])
     {
         // User name = the MAC.
         assert_eq!(user, mac);
@@ -817,7 +904,10 @@ fn device_credentials_for_cisco_grandstream_and_fanvil() {
     let (status, log) = server.stop();
     assert!(status.success());
     for (_, _, password) in &issued {
-        assert!(!log.contains(password.as_str()), "device password in the log");
+        assert!(
+            !log.contains(password.as_str()),
+            "device password in the log"
+        );
     }
 }
 

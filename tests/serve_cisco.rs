@@ -100,10 +100,7 @@ fn flat_profile(body: &[u8]) -> BTreeMap<String, String> {
                 Some(rest) => {
                     let (opts, url) = rest.split_once("] ").expect("closed options");
                     let words: Vec<&str> = opts.split(' ').collect();
-                    assert!(
-                        matches!(words.as_slice(), ["--uid", _, "--pwd", _]),
-                        "{v}"
-                    );
+                    assert!(matches!(words.as_slice(), ["--uid", _, "--pwd", _]), "{v}");
                     url
                 }
                 None => v.as_str(),

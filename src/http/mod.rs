@@ -7,6 +7,7 @@
 //! 405), and shutdown drains for a limited time.
 
 pub mod auth;
+pub mod client_cert;
 pub mod guard;
 pub mod policy;
 pub mod record;
@@ -37,6 +38,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::provision::{self, Channel, NOT_FOUND_BODY, Provisioner, Refusal};
 use auth::{Presented, Verdict};
+use client_cert::ClientCert;
 pub use guard::GuardSettings;
 use guard::{Gate, MissGuard};
 pub use policy::AccessPolicy;
@@ -161,7 +163,10 @@ impl Server {
                                 Ok(Ok(tls)) => {
                                     // The verifier checked any certificate sent; with
                                     // client_auth optional, none may have been.
-                                    let conn = ConnInfo { client_cert: tls.get_ref().1.peer_certificates().is_some(), ..conn };
+                                    let client_cert = tls.get_ref().1.peer_certificates()
+                                        .and_then(|certs| certs.first())
+                                        .map(|der| ClientCert::from_der(der));
+                                    let conn = ConnInfo { client_cert, ..conn };
                                     serve_conn(tls, conn, &app, &builder, watcher)
                                 }
                                 Ok(Err(e)) => tracing::debug!(peer = %conn.peer, error = %e, "TLS handshake failed"),
@@ -219,8 +224,9 @@ struct ConnInfo {
     peer: SocketAddr,
     local: SocketAddr,
     secure: bool,
-    /// A client certificate verified against `[tls] client_ca`.
-    client_cert: bool,
+    /// A client certificate verified against `[tls] client_ca`, and the
+    /// MACs it names.
+    client_cert: Option<ClientCert>,
 }
 
 fn conn_info(tcp: &tokio::net::TcpStream, peer: SocketAddr, secure: bool) -> ConnInfo {
@@ -229,7 +235,7 @@ fn conn_info(tcp: &tokio::net::TcpStream, peer: SocketAddr, secure: bool) -> Con
         peer,
         local: tcp.local_addr().unwrap_or(peer),
         secure,
-        client_cert: false,
+        client_cert: None,
     }
 }
 
@@ -601,9 +607,15 @@ impl App {
 
     /// Credentials first, before anything about the MAC is looked up, so
     /// the 401 is the same for every name. A verified client certificate
-    /// stands in for credentials.
+    /// stands in for credentials, for its own MAC's files when it names one.
     fn authorize(&self, conn: ConnInfo, presented: &Presented<'_>, path: &str) -> Access {
-        if conn.client_cert {
+        if let Some(cert) = conn.client_cert {
+            // A device certificate opens its own phone's files only.
+            if let Some(mac) = path_mac(path)
+                && !cert.allows(mac)
+            {
+                return Access::Refused("client certificate names another MAC");
+            }
             return Access::Granted;
         }
         if conn.secure
@@ -628,12 +640,9 @@ impl App {
     /// present them). An unknown MAC is challenged like a real one.
     fn device_auth_applies(&self, mac: crate::mac::Mac) -> bool {
         match self.provisioner.store().user_by_mac(mac) {
-            Ok(Some(user)) => {
-                user.phones.iter().find(|p| p.mac == mac).is_none_or(|p| {
-                    crate::vendor::by_id(&p.vendor)
-                        .is_some_and(|v| v.provisioning.device_credentials)
-                })
-            }
+            Ok(Some(user)) => user.phones.iter().find(|p| p.mac == mac).is_none_or(|p| {
+                crate::vendor::by_id(&p.vendor).is_some_and(|v| v.provisioning.device_credentials)
+            }),
             Ok(None) | Err(_) => true,
         }
     }
