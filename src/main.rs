@@ -285,7 +285,8 @@ fn access_policy(data: &Path, config: &Config) -> Result<AccessPolicy, Fail> {
     let p = &config.policy;
     let mut policy = AccessPolicy::new(p.allow.clone());
     let device = config.provision.require_device_auth;
-    if p.credentials.is_empty() && !device {
+    let sites = &config.site_credentials;
+    if p.credentials.is_empty() && sites.is_empty() && !device {
         return Ok(policy);
     }
     let key = server_key(data)?;
@@ -298,7 +299,14 @@ fn access_policy(data: &Path, config: &Config) -> Result<AccessPolicy, Fail> {
             Duration::from_secs(p.nonce_seconds),
         )
     };
-    if !p.credentials.is_empty() {
+    if !sites.is_empty() {
+        let by_site = sites.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        policy = policy.with_credentials(
+            authenticator(p.credentials.clone()),
+            &p.credentials,
+            by_site,
+        );
+    } else if !p.credentials.is_empty() {
         policy = policy.with_auth(authenticator(p.credentials.clone()));
     }
     if device {

@@ -326,6 +326,69 @@ fn replayed_digest_header_is_refused_and_a_fresh_count_accepted() {
 }
 
 #[test]
+fn site_credentials_open_only_their_sites_phones() {
+    let (tmp, data) = imported();
+    let cfg = config(
+        tmp.path(),
+        "sites.toml",
+        &format!(
+            "[[policy.credentials]]\nuser = \"prov\"\npassword = \"{NEW}\"\n\
+             [sites.berlin]\nsip_server = \"pbx-ber.example.com\"\n\
+             [[sites.berlin.credentials]]\nuser = \"ber\"\npassword = \"Berlin-Secret-1\"\n"
+        ),
+    );
+    let csv = tmp.path().join("berlin.csv");
+    std::fs::write(
+        &csv,
+        "username,first_name,extension,sip_password,mac,phone_model,site\n\
+         bert,Bert,2001,Bert-Sip-2001-xyz,805ec0b0b0b0,yealink-t54w,berlin\n",
+    )
+    .unwrap();
+    let out = autoprov(&data, &["--config", &cfg, "import", csv.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let server = Server::start_logging(&data, &["--config", &cfg], &[], "autoprov=debug");
+    let global = format!("prov:{NEW}");
+    let berlin = "ber:Berlin-Secret-1";
+    // curl's own User-Agent: no phone's MAC in it.
+    let get = |path: &str, up: &str| https(&server, path, &["--digest", "-u", up]);
+
+    // Each site's phones open with their own credentials.
+    let bert = get("/805ec0b0b0b0.cfg", berlin);
+    assert_eq!(bert.status, 200);
+    assert!(bert.body.contains("Bert-Sip-2001-xyz") && bert.body.contains("pbx-ber.example.com"));
+    assert_eq!(get("/805ec0123456.cfg", &global).status, 200);
+    // The other site's credentials: the same 404 as a MAC nobody has.
+    let unknown = get("/805ec0000001.cfg", &global);
+    assert_eq!(
+        (unknown.status, unknown.body.as_str()),
+        (404, "not found\n")
+    );
+    for r in [
+        get("/805ec0b0b0b0.cfg", &global),
+        get("/805ec0123456.cfg", berlin),
+        get("/805ec0000001.cfg", berlin),
+    ] {
+        assert_eq!((r.status, r.body.as_str()), (404, "not found\n"));
+    }
+    // No or wrong credentials: the usual 401, whoever's phone it is.
+    assert_eq!(https(&server, "/805ec0b0b0b0.cfg", &[]).status, 401);
+    assert_eq!(get("/805ec0b0b0b0.cfg", "ber:wrong").status, 401);
+    assert_eq!(get("/805ec0123456.cfg", "ber:wrong").status, 401);
+    // Common files take any valid credential.
+    for up in [global.as_str(), berlin] {
+        assert_eq!(get("/y000000000096.cfg", up).status, 200);
+    }
+    let (status, log) = server.stop();
+    assert!(status.success());
+    assert!(log.contains("credentials of another site"), "{log}");
+    assert!(!log.contains("Berlin-Secret-1") && !log.contains("Bert-Sip-2001-xyz"));
+}
+
+#[test]
 fn digest_only_refuses_basic() {
     let (tmp, data) = imported();
     let cfg = config(

@@ -627,12 +627,51 @@ impl App {
             return access(dev.check_as(presented, std::slice::from_ref(&own)));
         }
         if let Some(auth) = self.policy.auth() {
-            return access(auth.check(presented));
+            return self.http_auth(auth, presented, path);
         }
         if self.cert_optional && conn.secure && names_a_mac(path) {
             return Access::Refused("per-MAC file without a client certificate");
         }
         Access::Granted
+    }
+
+    /// Digest/Basic. A phone's files want its site's own credentials when
+    /// the site has some (`[sites.NAME] credentials`), else the global ones;
+    /// common files take any valid credential. Credentials that are valid
+    /// only for another site get the same 404 as an unknown MAC rather than
+    /// a 401, so a credential holder learns nothing about which MACs exist
+    /// elsewhere.
+    fn http_auth(
+        &self,
+        auth: &auth::Authenticator,
+        presented: &Presented<'_>,
+        path: &str,
+    ) -> Access {
+        if !self.policy.has_site_credentials() {
+            return access(auth.check(presented));
+        }
+        let Some(mac) = path_mac(path) else {
+            return access(auth.check_as(presented, self.policy.all_credentials()));
+        };
+        let site = match self.provisioner.store().user_by_mac(mac) {
+            Ok(Some(user)) => Some(user.site),
+            Ok(None) | Err(_) => None,
+        };
+        let verdict = match site
+            .as_deref()
+            .and_then(|s| self.policy.site_credentials(s))
+        {
+            Some(own) => auth.check_as(presented, own),
+            None => auth.check(presented),
+        };
+        match verdict {
+            Verdict::Bad(_)
+                if auth.check_as(presented, self.policy.all_credentials()) == Verdict::Ok =>
+            {
+                Access::Refused("credentials of another site")
+            }
+            v => access(v),
+        }
     }
 
     /// Whether `mac`'s per-MAC files need its own credentials: not for a
