@@ -25,13 +25,10 @@ fn two_lines_reach_every_vendor() {
     ] {
         let out = env.run(&["render", mac]);
         assert_eq!(out.code, 0, "{mac}: {}", out.stderr);
-        for needle in ["3001", "3002", "FirstLinePw1", "SecondLinePw2"] {
-            assert!(
-                out.stdout.contains(needle),
-                "{mac}: main file lacks {needle}:\n{}",
-                out.stdout
-            );
-        }
+        assert_contains_all(
+            &out.stdout,
+            &["3001", "3002", "FirstLinePw1", "SecondLinePw2"],
+        );
     }
     // Yealink: both accounts, on TLS (transport 2, port 5061).
     let y = env.run(&["render", "805ec0303030"]).stdout;
@@ -47,27 +44,32 @@ fn two_lines_reach_every_vendor() {
     // Grandstream: account 2 in the P4xx block; accounts 3-6 in P5xx-P8xx,
     // and a seventh line has nowhere to go (six accounts at most).
     let g = env.run(&["render", "000b82303030"]).stdout;
-    for element in [
-        "<P404>3002</P404>",
-        "<P406>SecondLinePw2</P406>",
-        "<P448>2</P448>",
-    ] {
-        assert!(g.contains(element), "missing {element} in:\n{g}");
-    }
+    assert_contains_all(
+        &g,
+        &[
+            "<P404>3002</P404>",
+            "<P406>SecondLinePw2</P406>",
+            "<P448>2</P448>",
+        ],
+    );
     let seven = env.run(&["render", "000b82404040"]);
     assert_eq!(seven.code, 0, "{}", seven.stderr);
-    for element in [
-        "<P504>4003</P504>",
-        "<P604>4004</P604>",
-        "<P704>4005</P704>",
-        "<P804>4006</P804>",
-        "<P848>0</P848>",
-    ] {
-        assert!(
-            seven.stdout.contains(element),
-            "missing {element} in:\n{}",
-            seven.stdout
-        );
-    }
+    assert_contains_all(
+        &seven.stdout,
+        &[
+            "<P504>4003</P504>",
+            "<P604>4004</P604>",
+            "<P704>4005</P704>",
+            "<P804>4006</P804>",
+            "<P848>0</P848>",
+        ],
+    );
     assert!(!seven.stdout.contains("4007"), "{}", seven.stdout);
+}
+
+/// Fails naming the first of `needles` that `text` lacks.
+fn assert_contains_all(text: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(text.contains(needle), "missing {needle} in:\n{text}");
+    }
 }

@@ -100,15 +100,15 @@ fn a_configured_chain_hands_out_its_ca() {
     let data = tmp.path().join("data");
     import(&data, &users_csv());
     let config = tmp.path().join("autoprov.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+    let tls_config = |extra: &str| {
+        let text = format!(
+            "[tls]\ncert = \"{}\"\nkey = \"{}\"\n{extra}",
             pki.join("chain.pem").display(),
             pki.join("srv.key").display()
-        ),
-    )
-    .unwrap();
+        );
+        std::fs::write(&config, text).unwrap();
+    };
+    tls_config("");
     let server = Server::start(&data, &["--config", config.to_str().unwrap()], &[]);
     let ca_fingerprint = openssl_fingerprint(&std::fs::read(pki.join("ca.crt")).unwrap());
     // The top of the chain, which is what a phone must trust.
@@ -124,16 +124,10 @@ fn a_configured_chain_hands_out_its_ca() {
     drop(server);
 
     // `phone_ca` overrides the choice.
-    std::fs::write(
-        &config,
-        format!(
-            "[tls]\ncert = \"{}\"\nkey = \"{}\"\nphone_ca = \"{}\"\n",
-            pki.join("chain.pem").display(),
-            pki.join("srv.key").display(),
-            pki.join("srv.crt").display()
-        ),
-    )
-    .unwrap();
+    tls_config(&format!(
+        "phone_ca = \"{}\"\n",
+        pki.join("srv.crt").display()
+    ));
     let server = Server::start(&data, &["--config", config.to_str().unwrap()], &[]);
     let srv_fingerprint = openssl_fingerprint(&std::fs::read(pki.join("srv.crt")).unwrap());
     let ca = server.get_http("/ca.pem", None);

@@ -819,12 +819,16 @@ fn host_part(h: &str) -> Option<String> {
 }
 
 fn plain(status: StatusCode, body: &'static [u8]) -> Resp {
-    let mut r = Response::new(Full::new(Bytes::from_static(body)));
+    let mut r = typed("text/plain; charset=utf-8", Bytes::from_static(body));
     *r.status_mut() = status;
-    r.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
+    r
+}
+
+/// A 200 with this body and type, never cached (phones must see changes).
+fn typed(content_type: &'static str, body: Bytes) -> Resp {
+    let mut r = Response::new(Full::new(body));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     r.headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
@@ -862,23 +866,11 @@ fn method_not_allowed() -> Resp {
 
 /// A certificate for phones to load.
 fn pem(body: String) -> Resp {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
-    r.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/x-pem-file"),
-    );
-    r.headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
+    typed("application/x-pem-file", Bytes::from(body))
 }
 
 fn ok(served: provision::Served) -> Resp {
-    let mut r = Response::new(Full::new(Bytes::from(served.body)));
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(served.content_type));
-    r.headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
+    typed(served.content_type, Bytes::from(served.body))
 }
 
 /// A HEAD answer: the GET headers with the length stated, no body (h2

@@ -201,18 +201,14 @@ impl Fetched {
 pub fn curl(url: &str, extra: &[&str]) -> Fetched {
     let dir = tempfile::tempdir().expect("tempdir");
     let body = dir.path().join("body");
-    let out = Command::new("curl")
-        .args(["-sS", "--path-as-is", "--max-time", "20", "-o"])
-        .arg(&body)
-        .args(["-w", "%{http_code} %{content_type}"])
-        .args(extra)
-        .arg(url)
-        .output()
-        .expect("curl is installed");
-    assert!(
-        out.status.success(),
-        "curl {url} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        Command::new("curl")
+            .args(["-sS", "--path-as-is", "--max-time", "20", "-o"])
+            .arg(&body)
+            .args(["-w", "%{http_code} %{content_type}"])
+            .args(extra)
+            .arg(url),
+        &format!("curl {url}"),
     );
     let w = String::from_utf8_lossy(&out.stdout).to_string();
     let (code, ctype) = w.split_once(' ').unwrap_or((&w, ""));
@@ -432,34 +428,42 @@ pub fn mask_ca(
     *value = CA_PLACEHOLDER.to_string();
 }
 
-/// Runs openssl with these arguments in `dir`, insisting it succeeds.
-pub fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl is installed");
+/// Runs a command to completion, insisting it starts and succeeds.
+pub fn run_ok(cmd: &mut Command, what: &str) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
     assert!(
         out.status.success(),
-        "openssl {args:?}: {}",
+        "{what} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    out
 }
+
+/// Runs openssl with these arguments in `dir`, insisting it succeeds.
+pub fn openssl(dir: &Path, args: &[&str]) {
+    run_ok(
+        Command::new("openssl").args(args).current_dir(dir),
+        &format!("openssl {args:?}"),
+    );
+}
+
+/// openssl arguments for a new P-256 key (test-peers.md §4).
+const NEW_P256_KEY: [&str; 6] = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-keyout",
+];
 
 /// A test CA (`ca.crt`, `ca.key`) in `dir`, made the test-peers.md §4 way
 /// (with keyUsage and basicConstraints).
 pub fn make_ca(dir: &Path) {
-    openssl(
-        dir,
+    let args = [
+        &["req", "-x509"][..],
+        &NEW_P256_KEY,
         &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
             "ca.key",
             "-out",
             "ca.crt",
@@ -467,64 +471,37 @@ pub fn make_ca(dir: &Path) {
             "30",
             "-subj",
             "/CN=Test Phone CA",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
         ],
-    );
+        &["-addext", "basicConstraints=critical,CA:TRUE"],
+        &["-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+    ]
+    .concat();
+    openssl(dir, &args);
 }
 
 /// `<name>.crt`/`<name>.key` signed by the CA in `dir`, with this subject
 /// and extension lines (`extendedKeyUsage=...`, `subjectAltName=...`).
 pub fn make_cert(dir: &Path, name: &str, subject: &str, extensions: &[&str]) {
-    let (key, csr, crt, ext) = (
-        format!("{name}.key"),
-        format!("{name}.csr"),
-        format!("{name}.crt"),
-        format!("{name}.ext"),
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &key,
-            "-out",
-            &csr,
-            "-subj",
-            subject,
-        ],
-    );
+    let [key, csr, crt, ext] = ["key", "csr", "crt", "ext"].map(|e| format!("{name}.{e}"));
+    let args = [
+        &["req"][..],
+        &NEW_P256_KEY,
+        &[&key, "-out", &csr, "-subj", subject],
+    ]
+    .concat();
+    openssl(dir, &args);
     let mut lines = vec![
         "basicConstraints=critical,CA:FALSE",
         "keyUsage=critical,digitalSignature",
     ];
     lines.extend_from_slice(extensions);
     std::fs::write(dir.join(&ext), lines.join("\n") + "\n").expect("write extensions");
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            &crt,
-            "-days",
-            "30",
-            "-extfile",
-            &ext,
-        ],
-    );
+    let signing = ["-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial"];
+    let args = [
+        &["x509", "-req", "-in", &csr][..],
+        &signing,
+        &["-out", &crt, "-days", "30", "-extfile", &ext],
+    ]
+    .concat();
+    openssl(dir, &args);
 }
