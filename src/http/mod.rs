@@ -558,7 +558,7 @@ impl App {
             && let Some(ca) = self.provisioner.phone_ca()
         {
             tracing::info!(peer = %conn.peer, scheme, file = "ca.pem", "served");
-            return (StatusCode::OK, pem(ca.pem()));
+            return (StatusCode::OK, pem(ca.pem().to_string()));
         }
         match self.authorize(conn, presented, preq.path) {
             Access::Granted => {}

@@ -146,32 +146,39 @@ pub fn prepare(source: &CertSource, names: &[IpAddr]) -> Result<(), TlsError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhoneCa {
     der: Vec<u8>,
+    /// The forms templates use, made once (every bootstrap renders them).
+    pem: String,
+    base64: String,
 }
 
 impl PhoneCa {
+    fn new(der: Vec<u8>) -> PhoneCa {
+        use base64::Engine as _;
+        let base64 = base64::engine::general_purpose::STANDARD.encode(&der);
+        let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+        for chunk in base64.as_bytes().chunks(64) {
+            // base64 output is ASCII, so every chunk is valid UTF-8.
+            pem.push_str(&String::from_utf8_lossy(chunk));
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+        PhoneCa { der, pem, base64 }
+    }
+
     pub fn der(&self) -> &[u8] {
         &self.der
     }
 
     /// The DER as one line of standard base64.
-    pub fn base64(&self) -> String {
-        use base64::Engine as _;
-        base64::engine::general_purpose::STANDARD.encode(&self.der)
+    pub fn base64(&self) -> &str {
+        &self.base64
     }
 
     /// Canonical PEM: 64-column base64 between the BEGIN/END lines, LF
     /// line ends, nothing else (no "Bag Attributes" or comments a
     /// configured file may carry), so templates may embed it verbatim.
-    pub fn pem(&self) -> String {
-        let b64 = self.base64();
-        let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-        for chunk in b64.as_bytes().chunks(64) {
-            // base64 output is ASCII, so every chunk is valid UTF-8.
-            out.push_str(&String::from_utf8_lossy(chunk));
-            out.push('\n');
-        }
-        out.push_str("-----END CERTIFICATE-----\n");
-        out
+    pub fn pem(&self) -> &str {
+        &self.pem
     }
 }
 
@@ -199,9 +206,7 @@ pub fn phone_ca(source: &CertSource, explicit: Option<&Path>) -> Result<Option<P
     let der = chosen.ok_or_else(|| TlsError::NoCert {
         path: path.display().to_string(),
     })?;
-    Ok(Some(PhoneCa {
-        der: der.as_ref().to_vec(),
-    }))
+    Ok(Some(PhoneCa::new(der.as_ref().to_vec())))
 }
 
 /// `<dir>/cert.pem` and `<dir>/key.pem`, generated if neither exists.

@@ -58,8 +58,8 @@ pub struct Request<'a> {
     pub user_agent: Option<&'a str>,
     pub channel: Channel,
     /// This server's HTTPS base URL (`https://host:port/`) as the phone
-    /// reached it, when known: common files that point the phone at its
-    /// per-MAC file over HTTPS (Cisco's Profile_Rule_B) need it.
+    /// reached it, when known: a main file that restates where the phone
+    /// fetches it over HTTPS (Cisco's Profile_Rule with credentials) needs it.
     pub https_url: Option<&'a str>,
     /// This server's plain-HTTP base URL (`http://host:port/`) as the phone
     /// reached it, when known: where a phone that does not trust our HTTPS
@@ -282,8 +282,8 @@ impl Provisioner {
         let env = self.env(m.vendor, DEFAULT_SITE);
         let mut ctx = context::device_only(&env, ua.and_then(|u| u.mac), ua, &delivery)
             .map_err(|e| render_error(name, &e))?;
-        // Common files may move a phone to HTTPS (Cisco's Profile_Rule_B),
-        // so they may have to say where the CA is.
+        // Common files may send a phone on to its plain-HTTP bootstrap
+        // (Cisco's Profile_Rule_B) and say where the CA is.
         ctx.ca = self.ca(req.http_url);
         ctx.provisioning.plain_url = req.http_url.map(str::to_string);
         self.render(name, &m, &ctx, false)
@@ -298,8 +298,8 @@ impl Provisioner {
     fn ca(&self, http_url: Option<&str>) -> Option<context::CaCtx> {
         self.settings.phone_ca.as_ref().map(|ca| context::CaCtx {
             url: http_url.map(|u| format!("{}{}", u, CA_PATH.trim_start_matches('/'))),
-            pem: ca.pem(),
-            base64: ca.base64(),
+            pem: ca.pem().to_string(),
+            base64: ca.base64().to_string(),
         })
     }
 
