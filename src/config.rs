@@ -70,6 +70,11 @@ pub struct TlsConfig {
     /// as authentication, clients without one use credentials) or
     /// `required` (no certificate, no handshake).
     pub client_auth: Option<ClientAuth>,
+    /// The certificate phones are told to trust (served at `/ca.pem` and
+    /// put into the vendors' trust settings); by default the last
+    /// certificate of `cert` (or the self-signed one). Set it when `cert`
+    /// does not end with the CA that signed it.
+    pub phone_ca: Option<PathBuf>,
 }
 
 /// How a client certificate is asked for.
@@ -168,19 +173,26 @@ impl Default for PolicyConfig {
     }
 }
 
+/// Checks credentials as Digest and Basic need them (`what` names them in
+/// the message).
+fn validate_credentials(credentials: &[Credential], what: &str) -> Result<(), String> {
+    for c in credentials {
+        if c.user.is_empty() || c.password.is_empty() {
+            return Err(format!("{what} need a non-empty user and password"));
+        }
+        if c.user.contains(':') || c.user.chars().any(|ch| ch.is_control() || ch == '"') {
+            return Err(format!(
+                "{what} user {:?} must not contain ':', '\"' or control characters",
+                c.user
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl PolicyConfig {
     fn validate(&self) -> Result<(), String> {
-        for c in &self.credentials {
-            if c.user.is_empty() || c.password.is_empty() {
-                return Err("policy.credentials need a non-empty user and password".into());
-            }
-            if c.user.contains(':') || c.user.chars().any(|ch| ch.is_control() || ch == '"') {
-                return Err(format!(
-                    "policy.credentials user {:?} must not contain ':', '\"' or control characters",
-                    c.user
-                ));
-            }
-        }
+        validate_credentials(&self.credentials, "policy.credentials")?;
         let realm_ok = !self.realm.is_empty()
             && !self
                 .realm
@@ -344,6 +356,9 @@ struct SiteConfig {
     timezone: Option<String>,
     /// `"1000-1999"`.
     extension_range: Option<String>,
+    /// Provisioning credentials for this site's phones instead of
+    /// `[[policy.credentials]]` (several at once for rotation).
+    credentials: Vec<Credential>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -369,6 +384,9 @@ pub struct Config {
     pub policy: PolicyConfig,
     pub provision: ProvisionConfig,
     pub dhcp: DhcpConfig,
+    /// Sites with provisioning credentials of their own (`[sites.NAME]
+    /// credentials`); kept here, not in the store, because they are secrets.
+    pub site_credentials: BTreeMap<String, Vec<Credential>>,
 }
 
 impl Default for Config {
@@ -381,6 +399,7 @@ impl Default for Config {
             policy: PolicyConfig::default(),
             provision: ProvisionConfig::default(),
             dhcp: DhcpConfig::default(),
+            site_credentials: BTreeMap::new(),
         }
     }
 }
@@ -404,10 +423,16 @@ impl Config {
     pub fn parse(text: &str) -> Result<Config, String> {
         let file: ConfigFile = toml::from_str(text).map_err(|e| e.to_string())?;
         let mut sites = Vec::new();
+        let mut site_credentials = BTreeMap::new();
         if !file.sites.contains_key(DEFAULT_SITE) {
             sites.push(Site::default());
         }
-        for (name, sc) in file.sites {
+        for (name, mut sc) in file.sites {
+            let credentials = std::mem::take(&mut sc.credentials);
+            if !credentials.is_empty() {
+                validate_credentials(&credentials, &format!("sites.{name}.credentials"))?;
+                site_credentials.insert(name.clone(), credentials);
+            }
             sites.push(build_site(name, sc)?);
         }
         if file.tls.cert.is_some() != file.tls.key.is_some() {
@@ -426,6 +451,7 @@ impl Config {
             policy: file.policy,
             provision: file.provision,
             dhcp: file.dhcp,
+            site_credentials,
         })
     }
 }
@@ -545,5 +571,21 @@ mod tests {
         assert!(Config::parse("[dhcp]\nmode = \"relay\"\n").is_err());
         assert!(Config::parse("[dhcp]\ndns = [\"x\"]\n").is_err());
         assert!(Config::parse("[[dhcp.relay]]\nnetwork = \"10.1.0.0/24\"\n").is_err());
+    }
+
+    #[test]
+    fn site_credentials() {
+        let c = Config::parse(
+            "[sites.berlin]\n[[sites.berlin.credentials]]\nuser = \"ber\"\npassword = \"b1\"\n\
+             [[sites.berlin.credentials]]\nuser = \"ber\"\npassword = \"b2\"\n[sites.paris]\n",
+        )
+        .unwrap();
+        assert_eq!(c.site_credentials.len(), 1);
+        assert_eq!(c.site_credentials["berlin"].len(), 2);
+        assert!(c.sites.iter().any(|s| s.name == "paris"));
+        assert!(
+            Config::parse("[[sites.x.credentials]]\nuser = \"a:b\"\npassword = \"p\"\n").is_err()
+        );
+        assert!(Config::parse("[[sites.x.credentials]]\nuser = \"a\"\npassword = \"\"\n").is_err());
     }
 }
