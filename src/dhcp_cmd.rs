@@ -125,10 +125,7 @@ pub fn prepare(
                 subnets.len() - 1,
                 provision.url
             );
-            responder = responder.with_full(Full {
-                subnets,
-                pool: Pool::load(leases),
-            });
+            responder = responder.with_full(Full::new(subnets, Pool::load(leases)));
         }
         _ => eprintln!(
             "autoprov: DHCP options-only on {} ({}), phones get {}",

@@ -45,13 +45,13 @@ fn subnet(net: &str, range: &str) -> Subnet {
 
 thread_local! {
     static FULL: RefCell<(Responder, u64)> = RefCell::new((
-        responder().with_full(Full {
-            subnets: vec![
+        responder().with_full(Full::new(
+            vec![
                 subnet("10.0.0.0/24", "10.0.0.10-10.0.0.13"),
                 subnet("10.9.0.0/24", "10.9.0.10-10.9.0.11"),
             ],
-            pool: Pool::default(),
-        }),
+            Pool::default(),
+        )),
         0,
     ));
 }

@@ -9,6 +9,7 @@ use dhcproto::v4::MessageType;
 use super::packet::Request;
 use super::phones::KnownPhones;
 use super::pool::{Pool, Refusal, Reservations};
+use super::reply::RawOption;
 use super::subnet::{self, Subnet};
 use crate::domain::Lease;
 
@@ -38,9 +39,37 @@ pub enum Decision {
 pub struct Full {
     pub subnets: Vec<Subnet>,
     pub pool: Pool,
+    /// Per subnet, its options with and without lease times, encoded once
+    /// (they are the same for every client of the subnet).
+    options: Vec<[Vec<RawOption>; 2]>,
 }
 
 impl Full {
+    pub fn new(subnets: Vec<Subnet>, pool: Pool) -> Full {
+        let options = subnets
+            .iter()
+            .map(|s| {
+                let plain = s.options();
+                let mut leased = plain.clone();
+                leased.extend(super::reply::lease_times(s.lease_seconds));
+                [leased, plain]
+            })
+            .collect();
+        Full {
+            subnets,
+            pool,
+            options,
+        }
+    }
+
+    /// The options of subnet `i`: with lease times for OFFER/ACK, without
+    /// for an INFORM's answer.
+    pub fn subnet_options(&self, i: usize, lease: bool) -> &[RawOption] {
+        self.options
+            .get(i)
+            .map_or(&[], |o| o[usize::from(!lease)].as_slice())
+    }
+
     /// Decides the answer to `req` at Unix time `now`.
     pub fn decide(
         &mut self,
@@ -148,8 +177,8 @@ mod tests {
     const MAC: [u8; 6] = [0x80, 0x5e, 0xc0, 0x12, 0x34, 0x56];
 
     fn full() -> Full {
-        Full {
-            subnets: vec![
+        Full::new(
+            vec![
                 Subnet::new(
                     "10.99.0.0/24".parse().unwrap(),
                     parse_range("10.99.0.10-10.99.0.20").unwrap(),
@@ -157,8 +186,8 @@ mod tests {
                 )
                 .unwrap(),
             ],
-            pool: Pool::default(),
-        }
+            Pool::default(),
+        )
     }
 
     fn req(mac: [u8; 6], t: u8, opts: &[(u8, &[u8])]) -> Request {

@@ -1,9 +1,9 @@
 //! Per-MAC flood limit: a token bucket per client, so one looping phone (or
 //! a spoofing tool) cannot take the responder away from the others.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use super::FastMap;
 use crate::mac::Mac;
 
 /// Bucket size and refill rate.
@@ -41,14 +41,14 @@ struct Bucket {
 #[derive(Debug)]
 pub struct FloodLimit {
     limits: Limits,
-    buckets: HashMap<Mac, Bucket>,
+    buckets: FastMap<Mac, Bucket>,
 }
 
 impl FloodLimit {
     pub fn new(limits: Limits) -> FloodLimit {
         FloodLimit {
             limits,
-            buckets: HashMap::new(),
+            buckets: FastMap::default(),
         }
     }
 

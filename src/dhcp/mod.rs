@@ -33,10 +33,12 @@ use full::{Decision, Full};
 use limit::FloodLimit;
 use packet::{Malformed, Request};
 use phones::KnownPhones;
-pub use reply::Provision;
+pub use reply::{Provision, RawOption};
 
-/// Raw `(code, value)` options, in the order they go out.
-type Options = Vec<(u8, Vec<u8>)>;
+/// The hash maps of the packet path (flood buckets, leases, phones): keys
+/// come from clients, so the hasher is seeded per process like std's, but
+/// foldhash costs a fraction of SipHash per lookup.
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// What the responder did with one datagram.
 #[derive(Debug)]
@@ -99,8 +101,9 @@ impl Stats {
 
 /// The decision part of the DHCP server: bytes in, an [`Outcome`] out.
 pub struct Responder {
-    provision: Provision,
     server_id: Ipv4Addr,
+    /// Each vendor's provisioning options, built once.
+    vendor_opts: Vec<(&'static str, Vec<RawOption>)>,
     phones: KnownPhones,
     limit: FloodLimit,
     /// `None`: options-only mode.
@@ -117,9 +120,13 @@ impl Responder {
         phones: KnownPhones,
         limits: limit::Limits,
     ) -> Responder {
+        let vendor_opts = crate::vendor::VENDORS
+            .iter()
+            .map(|v| (v.id, reply::vendor_options(v, &provision)))
+            .collect();
         Responder {
-            provision,
             server_id,
+            vendor_opts,
             phones,
             limit: FloodLimit::new(limits),
             full: None,
@@ -181,73 +188,84 @@ impl Responder {
             Stats::bump(&self.stats.ignored);
             return Outcome::NotInform(req.mac, req.msg_type);
         }
-        let Some((vendor, opts)) = self.vendor_options(req) else {
+        let Some(vendor) = self.vendor_options(req) else {
             Stats::bump(&self.stats.ignored);
             return Outcome::UnknownVendor(req.mac);
         };
-        let answer = (Some(vendor), opts);
-        self.reply(
-            req,
-            MessageType::Ack,
-            Ipv4Addr::UNSPECIFIED,
-            answer,
-            Vec::new(),
-        )
+        let answer = Answer {
+            kind: MessageType::Ack,
+            yiaddr: Ipv4Addr::UNSPECIFIED,
+            subnet: &[],
+            vendor: Some(vendor),
+            extra: None,
+        };
+        self.reply(req, answer, Vec::new())
     }
 
-    /// The phone's vendor and its options: the imported phone's vendor
-    /// first, then option 60, then the OUI.
-    fn vendor_options(&self, req: &Request) -> Option<(&'static str, Options)> {
+    /// The phone's vendor and its options (built once per vendor): the
+    /// imported phone's vendor first, then option 60, then the OUI.
+    fn vendor_options(&self, req: &Request) -> Option<(&'static str, &[RawOption])> {
         let stored = self.phones.vendor(req.mac).map(|v| v.id);
         let (vendor, source) = classify::classify(stored, req.vendor_class(), req.mac)?;
         tracing::debug!(mac = %req.mac.colon(), vendor = vendor.id, by = ?source, "DHCP: phone vendor");
-        Some((vendor.id, reply::vendor_options(vendor, &self.provision)))
+        self.vendor_opts
+            .iter()
+            .find(|(id, _)| *id == vendor.id)
+            .map(|(id, o)| (*id, o.as_slice()))
     }
 
     fn full_answer(&self, req: &Request, decision: Decision) -> Outcome {
-        let subnet_opts = |i: usize, lease: bool| {
-            let s = self.full.as_ref().and_then(|f| f.subnets.get(i));
-            let mut o = s.map(|s| s.options()).unwrap_or_default();
-            if let (Some(s), true) = (s, lease) {
-                o.extend(reply::lease_times(s.lease_seconds));
-            }
-            o
+        let subnet = |i: usize, lease: bool| {
+            self.full
+                .as_ref()
+                .map_or(&[][..], |f| f.subnet_options(i, lease))
         };
-        let with_vendor = |mut opts: Options| match self.vendor_options(req) {
-            Some((id, v)) => {
-                opts.extend(v);
-                (Some(id), opts)
-            }
-            None => (None, opts),
-        };
-        let (kind, yiaddr, answer, writes) = match decision {
-            Decision::Offer { ip, subnet } => (
-                MessageType::Offer,
-                ip,
-                with_vendor(subnet_opts(subnet, true)),
+        let vendor = self.vendor_options(req);
+        let (answer, writes) = match decision {
+            Decision::Offer { ip, subnet: i } => (
+                Answer {
+                    kind: MessageType::Offer,
+                    yiaddr: ip,
+                    subnet: subnet(i, true),
+                    vendor,
+                    extra: None,
+                },
                 Vec::new(),
             ),
-            Decision::Ack { ip, subnet, writes } => (
-                MessageType::Ack,
+            Decision::Ack {
                 ip,
-                with_vendor(subnet_opts(subnet, true)),
+                subnet: i,
+                writes,
+            } => (
+                Answer {
+                    kind: MessageType::Ack,
+                    yiaddr: ip,
+                    subnet: subnet(i, true),
+                    vendor,
+                    extra: None,
+                },
                 writes,
             ),
-            Decision::Inform { subnet } => (
-                MessageType::Ack,
-                Ipv4Addr::UNSPECIFIED,
-                with_vendor(subnet.map(|i| subnet_opts(i, false)).unwrap_or_default()),
+            Decision::Inform { subnet: i } => (
+                Answer {
+                    kind: MessageType::Ack,
+                    yiaddr: Ipv4Addr::UNSPECIFIED,
+                    subnet: i.map_or(&[][..], |i| subnet(i, false)),
+                    vendor,
+                    extra: None,
+                },
                 Vec::new(),
             ),
             Decision::Nak(why) => {
                 tracing::info!(mac = %req.mac.colon(), reason = %why, "DHCP: NAK");
-                let message = (56, why.to_string().into_bytes());
-                (
-                    MessageType::Nak,
-                    Ipv4Addr::UNSPECIFIED,
-                    (None, vec![message]),
-                    Vec::new(),
-                )
+                let answer = Answer {
+                    kind: MessageType::Nak,
+                    yiaddr: Ipv4Addr::UNSPECIFIED,
+                    subnet: &[],
+                    vendor: None,
+                    extra: Some((56, why.to_string().into_bytes())),
+                };
+                (answer, Vec::new())
             }
             Decision::Record(lease) => {
                 let counter = match lease.state {
@@ -267,27 +285,23 @@ impl Responder {
                 return Outcome::Ignored(req.mac, why);
             }
         };
-        self.reply(req, kind, yiaddr, answer, writes)
+        self.reply(req, answer, writes)
     }
 
-    fn reply(
-        &self,
-        req: &Request,
-        kind: MessageType,
-        yiaddr: Ipv4Addr,
-        (vendor, opts): (Option<&'static str>, Options),
-        writes: Vec<Lease>,
-    ) -> Outcome {
-        match reply::build(req, kind, yiaddr, self.server_id, &opts) {
+    fn reply(&self, req: &Request, a: Answer, writes: Vec<Lease>) -> Outcome {
+        let vendor_opts = a.vendor.map_or(&[][..], |(_, o)| o);
+        let extra = a.extra.as_slice();
+        let groups = [a.subnet, vendor_opts, extra];
+        match reply::build(req, a.kind, a.yiaddr, self.server_id, &groups) {
             Ok(bytes) => {
-                self.stats.count_reply(kind);
-                tracing::info!(mac = %req.mac.colon(), kind = ?kind, %yiaddr, "DHCP: answered");
+                self.stats.count_reply(a.kind);
+                tracing::info!(mac = %req.mac.colon(), kind = ?a.kind, yiaddr = %a.yiaddr, "DHCP: answered");
                 Outcome::Reply {
                     bytes,
-                    to: reply::destination(req, kind),
+                    to: reply::destination(req, a.kind),
                     mac: req.mac,
-                    kind,
-                    vendor,
+                    kind: a.kind,
+                    vendor: a.vendor.map(|(id, _)| id),
                     writes,
                 }
             }
@@ -298,6 +312,15 @@ impl Responder {
             }
         }
     }
+}
+
+/// What a reply says: its kind, the address, and its option groups.
+struct Answer<'a> {
+    kind: MessageType,
+    yiaddr: Ipv4Addr,
+    subnet: &'a [RawOption],
+    vendor: Option<(&'static str, &'a [RawOption])>,
+    extra: Option<RawOption>,
 }
 
 #[cfg(test)]
@@ -392,10 +415,7 @@ mod tests {
             3600,
         )
         .unwrap();
-        let mut r = responder().with_full(Full {
-            subnets: vec![subnet],
-            pool: pool::Pool::default(),
-        });
+        let mut r = responder().with_full(Full::new(vec![subnet], pool::Pool::default()));
         let agent: &[u8] = &[1, 3, b'p', b'1', b'0'];
         let mut b = request([0, 4, 0xf2, 1, 2, 3], 1, &[(82, agent)]);
         b[24..28].copy_from_slice(&[10, 99, 0, 2]);

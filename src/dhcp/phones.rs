@@ -2,9 +2,9 @@
 //! and reserved address (`phoneip`), held in memory so a packet costs no
 //! store read, and reloaded when an import changes the store.
 
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
+use super::FastMap;
 use crate::mac::Mac;
 use crate::store::{Store, StoreError};
 use crate::vendor::{self, Vendor};
@@ -18,8 +18,8 @@ struct Known {
 /// The imported phones, by MAC, and the reserved addresses, by address.
 #[derive(Debug, Default)]
 pub struct KnownPhones {
-    by_mac: HashMap<Mac, Known>,
-    reserved: HashMap<Ipv4Addr, Mac>,
+    by_mac: FastMap<Mac, Known>,
+    reserved: FastMap<Ipv4Addr, Mac>,
     /// The store generation this was read at.
     pub generation: u64,
 }

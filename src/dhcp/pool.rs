@@ -7,9 +7,9 @@
 //! simply offered again. Time comes in from outside (Unix seconds), so the
 //! tests need no sleeping.
 
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
+use super::FastMap;
 use super::subnet::Subnet;
 use crate::domain::{Lease, LeaseState};
 use crate::mac::Mac;
@@ -69,12 +69,12 @@ pub struct Reservations<'a> {
 /// The lease table.
 #[derive(Debug, Default)]
 pub struct Pool {
-    slots: HashMap<Ipv4Addr, Slot>,
+    slots: FastMap<Ipv4Addr, Slot>,
     /// The address each client holds, or last held.
-    by_mac: HashMap<Mac, Ipv4Addr>,
+    by_mac: FastMap<Mac, Ipv4Addr>,
     /// Next never-used candidate per subnet, so allocation is O(1) until
     /// the pool has been used through once.
-    cursors: HashMap<Ipv4Addr, u32>,
+    cursors: FastMap<Ipv4Addr, u32>,
 }
 
 impl Pool {

@@ -9,6 +9,9 @@ use dhcproto::{Encodable, Encoder};
 use super::packet::Request;
 use crate::vendor::{self, Option43, Vendor};
 
+/// One option as it goes on the wire: code and value bytes.
+pub type RawOption = (u8, Vec<u8>);
+
 /// What the site hands to phones, whatever their vendor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Provision {
@@ -20,7 +23,7 @@ pub struct Provision {
 }
 
 /// The raw `(code, value)` options for `vendor`, in the vendor's order.
-pub fn vendor_options(vendor: &Vendor, p: &Provision) -> Vec<(u8, Vec<u8>)> {
+pub fn vendor_options(vendor: &Vendor, p: &Provision) -> Vec<RawOption> {
     let d = &vendor.dhcp;
     let url = p.url.as_bytes();
     d.options
@@ -73,26 +76,27 @@ pub struct EncodeError(String);
 pub fn inform_ack(
     req: &Request,
     server_id: Ipv4Addr,
-    options: &[(u8, Vec<u8>)],
+    options: &[RawOption],
 ) -> Result<Vec<u8>, EncodeError> {
     build(
         req,
         MessageType::Ack,
         Ipv4Addr::UNSPECIFIED,
         server_id,
-        options,
+        &[options],
     )
 }
 
 /// A reply of `kind` to `req` (RFC 2131 table 3): `yiaddr` is the address
-/// offered or bound (unspecified for INFORM and NAK), `options` go in as
-/// given after 53 and 54, and a relay's option 82 is echoed (RFC 3046).
+/// offered or bound (unspecified for INFORM and NAK), the option groups
+/// (subnet, vendor, …) go in as given after 53 and 54, and a relay's
+/// option 82 is echoed (RFC 3046).
 pub fn build(
     req: &Request,
     kind: MessageType,
     yiaddr: Ipv4Addr,
     server_id: Ipv4Addr,
-    options: &[(u8, Vec<u8>)],
+    groups: &[&[RawOption]],
 ) -> Result<Vec<u8>, EncodeError> {
     let mac = req.mac.bytes();
     let nak = kind == MessageType::Nak;
@@ -119,7 +123,7 @@ pub fn build(
     let o = m.opts_mut();
     o.insert(DhcpOption::MessageType(kind));
     o.insert(DhcpOption::ServerIdentifier(server_id));
-    for (code, value) in options {
+    for (code, value) in groups.iter().flat_map(|g| g.iter()) {
         o.insert(raw_option(*code, value.clone()));
     }
     let mut buf = Vec::with_capacity(576);
@@ -157,7 +161,7 @@ fn append_last(buf: &mut Vec<u8>, code: u8, data: &[u8]) -> Result<(), EncodeErr
 }
 
 /// Lease time (51) with renewal (58, half) and rebinding (59, 7/8) times.
-pub fn lease_times(seconds: u32) -> [(u8, Vec<u8>); 3] {
+pub fn lease_times(seconds: u32) -> [RawOption; 3] {
     let t2 = (u64::from(seconds) * 7 / 8) as u32;
     [
         (51, seconds.to_be_bytes().to_vec()),

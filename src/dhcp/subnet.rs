@@ -6,6 +6,8 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
+use super::reply::RawOption;
+
 use super::packet::Request;
 
 /// Why a subnet definition was refused.
@@ -92,7 +94,7 @@ impl Subnet {
 
     /// The options every OFFER/ACK on this subnet carries: mask (1),
     /// router (3), DNS (6), NTP (42).
-    pub fn options(&self) -> Vec<(u8, Vec<u8>)> {
+    pub fn options(&self) -> Vec<RawOption> {
         let list = |ips: &[Ipv4Addr]| ips.iter().flat_map(|a| a.octets()).collect::<Vec<u8>>();
         let mut out = vec![(1, self.network.netmask().octets().to_vec())];
         if let Some(r) = self.router {
