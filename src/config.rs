@@ -45,6 +45,8 @@ impl Default for ImportPolicy {
 pub struct ListenConfig {
     pub http: SocketAddr,
     pub https: SocketAddr,
+    /// The admin API: an address, or `"off"`.
+    pub admin: AdminAddr,
 }
 
 impl Default for ListenConfig {
@@ -52,6 +54,62 @@ impl Default for ListenConfig {
         ListenConfig {
             http: SocketAddr::from(([127, 0, 0, 1], 8080)),
             https: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            admin: AdminAddr::default(),
+        }
+    }
+}
+
+/// Where the admin API's TCP listener binds, or `off` (the Unix socket in
+/// the data directory stays, for the CLI).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdminAddr(pub Option<SocketAddr>);
+
+impl Default for AdminAddr {
+    fn default() -> Self {
+        AdminAddr(Some(SocketAddr::from(([127, 0, 0, 1], 8081))))
+    }
+}
+
+impl std::str::FromStr for AdminAddr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "off" | "none" | "disabled" => Ok(AdminAddr(None)),
+            _ => s.parse().map(|a| AdminAddr(Some(a))).map_err(|_| {
+                format!("admin listener {s:?} must be an address like 127.0.0.1:8081, or off")
+            }),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for AdminAddr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// `[admin]`: the admin API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Largest request body (an import), in bytes. A 100,000-user CSV is
+    /// about 15 MB.
+    pub max_body_bytes: usize,
+    /// Let requests from loopback addresses in without a token (only
+    /// those: the opt-in never opens the API to the network).
+    pub anonymous_loopback: bool,
+    /// Allow secrets (SIP passwords, PINs) in answers over the TCP listener
+    /// when a request asks for them; the Unix socket always may.
+    pub expose_secrets: bool,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            max_body_bytes: 64 * 1024 * 1024,
+            anonymous_loopback: false,
+            expose_secrets: false,
         }
     }
 }
@@ -288,6 +346,7 @@ struct ConfigFile {
     tls: TlsConfig,
     policy: PolicyConfig,
     provision: ProvisionConfig,
+    admin: AdminConfig,
 }
 
 /// The validated configuration.
@@ -300,6 +359,7 @@ pub struct Config {
     pub tls: TlsConfig,
     pub policy: PolicyConfig,
     pub provision: ProvisionConfig,
+    pub admin: AdminConfig,
 }
 
 impl Default for Config {
@@ -311,6 +371,7 @@ impl Default for Config {
             tls: TlsConfig::default(),
             policy: PolicyConfig::default(),
             provision: ProvisionConfig::default(),
+            admin: AdminConfig::default(),
         }
     }
 }
@@ -348,6 +409,9 @@ impl Config {
         }
         file.provision.validate()?;
         file.policy.validate()?;
+        if file.admin.max_body_bytes == 0 {
+            return Err("admin.max_body_bytes must be at least 1".into());
+        }
         Ok(Config {
             import: file.import,
             sites,
@@ -355,6 +419,7 @@ impl Config {
             tls: file.tls,
             policy: file.policy,
             provision: file.provision,
+            admin: file.admin,
         })
     }
 }

@@ -57,6 +57,11 @@ pub fn prepare(
 }
 
 impl Prepared {
+    /// The responder's counters, for `/metrics`.
+    pub fn stats(&self) -> Arc<autoprov::dhcp::Stats> {
+        self.responder.stats.clone()
+    }
+
     /// Binds port 67 and spawns the responder; call inside the runtime.
     pub fn start(self) -> Result<tokio::task::JoinHandle<()>, Fail> {
         let socket = server::bind(&self.target, 67).map_err(|e| runtime(e.into()))?;

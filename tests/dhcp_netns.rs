@@ -181,6 +181,7 @@ fn start_server(n: &Netns, data: &Path) -> Serve {
         .arg("--data")
         .arg(data)
         .args(["serve", "--http", "0.0.0.0:8080", "--https", "0.0.0.0:8443"])
+        .args(["--admin", "127.0.0.1:0"])
         .args(["--dhcp", &n.srv_if])
         .env("RUST_LOG", "autoprov=info")
         .stdin(Stdio::null())

@@ -72,7 +72,8 @@ pub struct Responder {
     server_id: Ipv4Addr,
     stored: StoredVendor,
     limit: FloodLimit,
-    pub stats: Stats,
+    /// Shared, so `/metrics` can read them while the responder runs.
+    pub stats: std::sync::Arc<Stats>,
 }
 
 impl Responder {
@@ -87,7 +88,7 @@ impl Responder {
             server_id,
             stored,
             limit: FloodLimit::new(limits),
-            stats: Stats::default(),
+            stats: Default::default(),
         }
     }
 

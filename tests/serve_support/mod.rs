@@ -46,6 +46,8 @@ pub struct Server {
     child: Option<Child>,
     pub http: String,
     pub https: String,
+    /// The admin API's base URL (`http://127.0.0.1:PORT`).
+    pub admin: String,
     pub data: PathBuf,
     stderr: Arc<Mutex<String>>,
 }
@@ -64,6 +66,7 @@ impl Server {
             .arg(data)
             .args(global)
             .args(["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0"])
+            .args(["--admin", "127.0.0.1:0"])
             .args(extra)
             .env("RUST_LOG", filter)
             .stdin(Stdio::null())
@@ -81,6 +84,9 @@ impl Server {
                 if let Some(url) = line.strip_prefix("autoprov: listening on ") {
                     let _ = tx.send(url.to_string());
                 }
+                if let Some(url) = line.strip_prefix("autoprov: admin API on ") {
+                    let _ = tx.send(format!("admin {url}"));
+                }
                 sink.lock().expect("log").push_str(&(line + "\n"));
             }
         });
@@ -88,14 +94,16 @@ impl Server {
             child: Some(child),
             http: String::new(),
             https: String::new(),
+            admin: String::new(),
             data: data.to_path_buf(),
             stderr: log,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
-        while server.http.is_empty() || server.https.is_empty() {
+        while server.http.is_empty() || server.https.is_empty() || server.admin.is_empty() {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left.min(Duration::from_millis(200))) {
                 Ok(url) if url.starts_with("https://") => server.https = url,
+                Ok(url) if url.starts_with("admin ") => server.admin = url[6..].to_string(),
                 Ok(url) => server.http = url,
                 Err(_) => {
                     let exited = server
