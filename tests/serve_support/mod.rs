@@ -370,3 +370,85 @@ pub fn assert_settings(settings: &BTreeMap<String, String>, expect: &[(&str, &st
         assert_eq!(settings.get(*k).map(String::as_str), Some(*v), "{k}");
     }
 }
+
+/// One admin API answer as curl saw it, headers included.
+#[derive(Debug, Clone)]
+pub struct ApiAnswer {
+    pub status: u16,
+    /// The raw header block, lower-cased names.
+    pub headers: String,
+    pub body: Vec<u8>,
+}
+
+impl ApiAnswer {
+    pub fn header(&self, name: &str) -> Option<String> {
+        let want = format!("{}:", name.to_ascii_lowercase());
+        self.headers.lines().find_map(|l| {
+            l.to_ascii_lowercase()
+                .starts_with(&want)
+                .then(|| l[want.len()..].trim().to_string())
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).expect("UTF-8 body")
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+/// `METHOD <admin>/<path>` with real curl, as `Bearer token` when given;
+/// `extra` adds curl arguments (a body, headers).
+pub fn api(
+    server: &Server,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    extra: &[&str],
+) -> ApiAnswer {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (body, headers) = (dir.path().join("body"), dir.path().join("headers"));
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sS", "--max-time", "60", "-X", method, "-o"])
+        .arg(&body)
+        .arg("-D")
+        .arg(&headers)
+        .args(["-w", "%{http_code}"]);
+    if let Some(t) = token {
+        cmd.args(["-H", &format!("Authorization: Bearer {t}")]);
+    }
+    let out = cmd
+        .args(extra)
+        .arg(format!("{}{path}", server.admin))
+        .output()
+        .expect("curl is installed");
+    assert!(
+        out.status.success(),
+        "curl {path} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ApiAnswer {
+        status: String::from_utf8_lossy(&out.stdout)
+            .parse()
+            .expect("status code"),
+        headers: std::fs::read_to_string(&headers).unwrap_or_default(),
+        body: std::fs::read(&body).unwrap_or_default(),
+    }
+}
+
+/// `autoprov admin token create --name NAME`: the printed token.
+pub fn create_token(data: &Path, name: &str) -> String {
+    let out = autoprov(data, &["admin", "token", "create", "--name", name]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("UTF-8")
+        .trim()
+        .to_string()
+}
