@@ -106,9 +106,9 @@ fn api_import_report_equals_the_cli_report() {
     let text = std::fs::read_to_string(&good).unwrap();
     // One bad MAC and one unknown column: errors and warnings both.
     let bad = tmp.path().join("bad.csv");
-    let bad_text =
-        text.replace("0c383e07e16c", "0c383e07e16z")
-            .replacen("email,", "emial,", 1);
+    let bad_text = text
+        .replace("0c383e07e16c", "0c383e07e16z")
+        .replacen("email,", "emial,", 1);
     assert_ne!(bad_text, text);
     std::fs::write(&bad, bad_text).unwrap();
     let not_csv = tmp.path().join("not.csv");
