@@ -36,8 +36,11 @@ pub struct AdminServer {
 }
 
 impl AdminServer {
-    /// Binds `tcp` (when enabled) and `<data>/admin.sock`. The caller holds
-    /// the store's lock, so a socket file left behind is stale: replaced.
+    /// Binds `tcp` (when enabled; failure is an error, like any port) and
+    /// `<data>/admin.sock`. The caller holds the store's lock, so a socket
+    /// file left behind is stale: replaced. A socket that cannot be made
+    /// (e.g. a data path longer than the 108 bytes a socket address holds)
+    /// is only warned about: provisioning must not depend on it.
     pub async fn bind(
         tcp: Option<SocketAddr>,
         data: &Path,
@@ -50,21 +53,14 @@ impl AdminServer {
             ),
             None => None,
         };
-        let path = data.join(SOCKET);
-        let sock_err = |source| AdminServeError::Socket {
-            path: path.display().to_string(),
-            source,
+        let unix = match bind_socket(&data.join(SOCKET)) {
+            Ok(u) => Some(u),
+            Err(e) => {
+                eprintln!("autoprov: warning: {e}; CLI commands cannot reach this server");
+                None
+            }
         };
-        let _ = std::fs::remove_file(&path);
-        let unix = UnixListener::bind(&path).map_err(sock_err)?;
-        // The peer-uid check at accept closes the moment between bind and chmod.
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-            .map_err(sock_err)?;
-        Ok(AdminServer {
-            tcp,
-            unix: Some((unix, path)),
-        })
+        Ok(AdminServer { tcp, unix })
     }
 
     pub fn tcp_addr(&self) -> Option<SocketAddr> {
@@ -126,6 +122,19 @@ impl AdminServer {
             }
         }
     }
+}
+
+fn bind_socket(path: &Path) -> Result<(UnixListener, PathBuf), AdminServeError> {
+    let err = |source| AdminServeError::Socket {
+        path: path.display().to_string(),
+        source,
+    };
+    let _ = std::fs::remove_file(path);
+    let unix = UnixListener::bind(path).map_err(err)?;
+    // The peer-uid check at accept covers the moment between bind and chmod.
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
+    Ok((unix, path.to_path_buf()))
 }
 
 async fn accept_tcp(
