@@ -9,29 +9,84 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::dhcp::Stats;
 
+/// A counter with two labels, e.g. fetches by vendor and status.
+#[derive(Debug)]
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    labels: [&'static str; 2],
+    values: Mutex<BTreeMap<[String; 2], u64>>,
+}
+
+impl Family {
+    const fn new(name: &'static str, help: &'static str, labels: [&'static str; 2]) -> Family {
+        Family {
+            name,
+            help,
+            labels,
+            values: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn bump(&self, a: &str, b: &str) {
+        let mut m = self.values.lock().unwrap_or_else(|p| p.into_inner());
+        *m.entry([a.to_string(), b.to_string()]).or_default() += 1;
+    }
+
+    fn render(&self, out: &mut String) {
+        family(out, self.name, self.help);
+        let [la, lb] = self.labels;
+        for ([a, b], n) in self.values.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(
+                out,
+                "{}{{{la}=\"{}\",{lb}=\"{}\"}} {n}",
+                self.name,
+                escape(a),
+                escape(b)
+            );
+        }
+    }
+}
+
 /// Everything counted since the server started. Shared by the provisioning
 /// listeners (fetches, bans), the admin API (imports) and DHCP.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Metrics {
-    /// (vendor, HTTP status) → requests.
-    fetches: Mutex<BTreeMap<(&'static str, u16), u64>>,
-    /// (mode, result) → import runs through the admin API.
-    imports: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    fetches: Family,
+    imports: Family,
     bans: AtomicU64,
     dhcp: Mutex<Option<std::sync::Arc<Stats>>>,
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            fetches: Family::new(
+                "autoprov_config_fetches_total",
+                "Provisioning requests by vendor served and HTTP status.",
+                ["vendor", "status"],
+            ),
+            imports: Family::new(
+                "autoprov_import_runs_total",
+                "Imports through the admin API by mode and result.",
+                ["mode", "result"],
+            ),
+            bans: AtomicU64::new(0),
+            dhcp: Mutex::new(None),
+        }
+    }
+}
+
 impl Metrics {
     /// One provisioning request; `vendor` is `"unknown"` when it was not served.
-    pub fn fetch(&self, vendor: &'static str, status: u16) {
-        let mut m = self.fetches.lock().unwrap_or_else(|p| p.into_inner());
-        *m.entry((vendor, status)).or_default() += 1;
+    pub fn fetch(&self, vendor: &str, status: u16) {
+        self.fetches.bump(vendor, &status.to_string());
     }
 
-    /// One import run; `result` is `applied`, `dry_run`, `refused` or `failed`.
-    pub fn import(&self, mode: &'static str, result: &'static str) {
-        let mut m = self.imports.lock().unwrap_or_else(|p| p.into_inner());
-        *m.entry((mode, result)).or_default() += 1;
+    /// One import run; `result` is `applied`, `dry_run`, `refused`,
+    /// `file_error` or `failed`.
+    pub fn import(&self, mode: &str, result: &str) {
+        self.imports.bump(mode, result);
     }
 
     /// A source was banned for misses.
@@ -47,39 +102,8 @@ impl Metrics {
     /// The text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        family(
-            &mut out,
-            "autoprov_config_fetches_total",
-            "Provisioning requests by vendor served and HTTP status.",
-        );
-        for ((vendor, status), n) in self
-            .fetches
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
-            let _ = writeln!(
-                out,
-                "autoprov_config_fetches_total{{vendor=\"{}\",status=\"{status}\"}} {n}",
-                escape(vendor)
-            );
-        }
-        family(
-            &mut out,
-            "autoprov_import_runs_total",
-            "Imports through the admin API by mode and result.",
-        );
-        for ((mode, result), n) in self
-            .imports
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
-            let _ = writeln!(
-                out,
-                "autoprov_import_runs_total{{mode=\"{mode}\",result=\"{result}\"}} {n}"
-            );
-        }
+        self.fetches.render(&mut out);
+        self.imports.render(&mut out);
         family(
             &mut out,
             "autoprov_bans_total",

@@ -9,6 +9,21 @@ use std::path::Path;
 
 use serve_support::*;
 
+/// A served store with the example users and a token named `ci`.
+fn serving() -> (tempfile::TempDir, std::path::PathBuf, Server, String) {
+    serving_logged("autoprov=info")
+}
+
+/// As [`serving`], with this `RUST_LOG` filter.
+fn serving_logged(filter: &str) -> (tempfile::TempDir, std::path::PathBuf, Server, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    import(&data, &users_csv());
+    let server = Server::start_logging(&data, &[], &[], filter);
+    let token = create_token(&data, "ci");
+    (tmp, data, server, token)
+}
+
 /// Every endpoint once, as (method, path, curl extras) that succeed with a
 /// valid token.
 fn endpoints(csv: &Path) -> Vec<(&'static str, String, Vec<String>)> {
@@ -48,12 +63,8 @@ fn assert_refused(a: &ApiAnswer, what: &str) {
 
 #[test]
 fn every_endpoint_needs_a_valid_token_and_revoking_takes_effect_at_once() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    import(&data, &users_csv());
-    let server = Server::start(&data, &[], &[]);
-    // Created while the server holds the store.
-    let token = create_token(&data, "ci");
+    // The token is created while the server holds the store.
+    let (_tmp, data, server, token) = serving();
     let eps = endpoints(&users_csv());
     for ep in &eps {
         let what = format!("{} {}", ep.0, ep.1);
@@ -92,8 +103,7 @@ fn every_endpoint_needs_a_valid_token_and_revoking_takes_effect_at_once() {
         "{listed}"
     );
     assert!(!listed.contains(&other), "token list shows a token");
-    let (status, _) = server.stop();
-    assert!(status.success());
+    server.stop_ok();
 }
 
 /// The same imports, in the same order, through the CLI on a stopped store
@@ -198,10 +208,27 @@ fn api_import_report_equals_the_cli_report() {
         }
     }
     // The applied steps left both stores alike.
-    let (status, _) = server.stop();
-    assert!(status.success());
+    server.stop_ok();
     let users = |d: &Path| autoprov(d, &["users", "--format", "json"]).stdout;
     assert_eq!(users(&cli_data), users(&api_data));
+}
+
+/// `POST <path>` with `csv` as the raw body.
+fn post_csv(server: &Server, token: &str, path: &str, csv: &Path) -> ApiAnswer {
+    let body = format!("@{}", csv.display());
+    api(server, "POST", path, Some(token), &["--data-binary", &body])
+}
+
+/// Alice's display name in her own file, and in Hans's BLF key on her.
+fn alice_as_served(server: &Server) -> (String, String, Vec<u8>) {
+    let alice = server.get_https("/805ec0123456.cfg", Some(UA));
+    let hans = server.get_https("/805ec0abcdef.cfg", None);
+    assert_eq!((alice.status, hans.status), (200, 200), "{}", server.log());
+    (
+        yealink_settings(&alice.body, false)["account.1.display_name"].clone(),
+        yealink_settings(&hans.body, false)["linekey.2.label"].clone(),
+        alice.body,
+    )
 }
 
 /// An import through the API applies to the store the provisioning
@@ -209,21 +236,11 @@ fn api_import_report_equals_the_cli_report() {
 /// own file and for another phone's BLF label naming that user.
 #[test]
 fn import_while_serving_changes_the_next_fetch() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    import(&data, &users_csv());
-    let server = Server::start(&data, &[], &[]);
-    let token = create_token(&data, "ci");
-    let alice = server.get_https("/805ec0123456.cfg", Some(UA));
-    let hans = server.get_https("/805ec0abcdef.cfg", None);
-    assert_eq!((alice.status, hans.status), (200, 200));
+    let (tmp, _data, server, token) = serving();
+    let (own, blf, _) = alice_as_served(&server);
     assert_eq!(
-        yealink_settings(&alice.body, false)["account.1.display_name"],
-        "Alice Martin"
-    );
-    assert_eq!(
-        yealink_settings(&hans.body, false)["linekey.2.label"],
-        "Alice Martin"
+        (own.as_str(), blf.as_str()),
+        ("Alice Martin", "Alice Martin")
     );
 
     let text = std::fs::read_to_string(users_csv()).unwrap();
@@ -234,27 +251,15 @@ fn import_while_serving_changes_the_next_fetch() {
     assert_ne!(text, changed, "fixture row not found");
     let csv = tmp.path().join("users2.csv");
     std::fs::write(&csv, changed).unwrap();
-    let body = format!("@{}", csv.display());
-    let r = api(
-        &server,
-        "POST",
-        "/api/v1/import",
-        Some(&token),
-        &["--data-binary", &body],
-    );
+    let r = post_csv(&server, &token, "/api/v1/import", &csv);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["summary"]["updated"], 1);
+    let (own, blf, served) = alice_as_served(&server);
+    assert_eq!(
+        (own.as_str(), blf.as_str()),
+        ("Alice M. (Sales)", "Alice M. (Sales)")
+    );
 
-    let alice = server.get_https("/805ec0123456.cfg", Some(UA));
-    let hans = server.get_https("/805ec0abcdef.cfg", None);
-    assert_eq!(
-        yealink_settings(&alice.body, false)["account.1.display_name"],
-        "Alice M. (Sales)"
-    );
-    assert_eq!(
-        yealink_settings(&hans.body, false)["linekey.2.label"],
-        "Alice M. (Sales)"
-    );
     // A refused import changes nothing that is served.
     let bad = tmp.path().join("bad.csv");
     std::fs::write(
@@ -263,19 +268,10 @@ fn import_while_serving_changes_the_next_fetch() {
             .replace("80:5e:c0:12:34:56", "zz"),
     )
     .unwrap();
-    let body = format!("@{}", bad.display());
-    let r = api(
-        &server,
-        "POST",
-        "/api/v1/import",
-        Some(&token),
-        &["--data-binary", &body],
-    );
+    let r = post_csv(&server, &token, "/api/v1/import", &bad);
     assert_eq!(r.status, 422, "{}", r.text());
-    let again = server.get_https("/805ec0123456.cfg", Some(UA));
-    assert_eq!(again.body, alice.body);
-    let (status, _) = server.stop();
-    assert!(status.success());
+    assert_eq!(alice_as_served(&server).2, served);
+    server.stop_ok();
 }
 
 /// A strict reading of the Prometheus text format (0.0.4): every line is a
@@ -339,24 +335,13 @@ fn parse_prometheus(text: &str) -> BTreeMap<String, f64> {
 
 #[test]
 fn metrics_parse_and_count_a_fetch() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    import(&data, &users_csv());
-    let server = Server::start(&data, &[], &[]);
-    let token = create_token(&data, "prometheus");
+    let (_tmp, _data, server, token) = serving();
     let before = parse_prometheus(&api(&server, "GET", "/metrics", Some(&token), &[]).text());
     let key = "autoprov_config_fetches_total{vendor=\"yealink\",status=\"200\"}";
     assert_eq!(before.get(key), None);
     assert_eq!(server.get_https("/805ec0123456.cfg", Some(UA)).status, 200);
     assert_eq!(server.get_https("/805ec0000000.cfg", None).status, 404);
-    let body = format!("@{}", users_csv().display());
-    let r = api(
-        &server,
-        "POST",
-        "/api/v1/import?dry_run=true",
-        Some(&token),
-        &["--data-binary", &body],
-    );
+    let r = post_csv(&server, &token, "/api/v1/import?dry_run=true", &users_csv());
     assert_eq!(r.status, 200);
     let m = api(&server, "GET", "/metrics", Some(&token), &[]);
     assert!(
@@ -375,19 +360,14 @@ fn metrics_parse_and_count_a_fetch() {
         Some(&1.0)
     );
     assert_eq!(after.get("autoprov_bans_total"), Some(&0.0));
-    let (status, _) = server.stop();
-    assert!(status.success());
+    server.stop_ok();
 }
 
 /// Secrets need `[admin] expose_secrets` over TCP; the loopback opt-in lets
 /// tokenless requests in; bodies are bounded; malformed input is a 400.
 #[test]
 fn secrets_opt_in_loopback_opt_in_and_bounds() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    import(&data, &users_csv());
-    let server = Server::start(&data, &[], &[]);
-    let token = create_token(&data, "ci");
+    let (tmp, data, server, token) = serving();
     for path in [
         "/api/v1/export?include_secrets=true",
         "/api/v1/users/alice.martin?secrets=true",
@@ -449,8 +429,7 @@ fn secrets_opt_in_loopback_opt_in_and_bounds() {
     assert_eq!((r.status, r.json()["exit_code"].as_i64()), (404, Some(1)));
     let r = api(&server, "DELETE", "/api/v1/users", Some(&token), &[]);
     assert_eq!(r.status, 405);
-    let (status, _) = server.stop();
-    assert!(status.success());
+    server.stop_ok();
 
     let cfg = tmp.path().join("admin.toml");
     std::fs::write(
@@ -478,8 +457,7 @@ fn secrets_opt_in_loopback_opt_in_and_bounds() {
         &["--data-binary", &body],
     );
     assert_eq!(r.status, 413, "{}", r.text());
-    let (status, _) = server.stop();
-    assert!(status.success());
+    server.stop_ok();
 }
 
 /// `RUST_LOG=debug` (every crate): neither the token nor any SIP password
@@ -487,11 +465,7 @@ fn secrets_opt_in_loopback_opt_in_and_bounds() {
 /// provisioning listeners are used.
 #[test]
 fn no_token_or_sip_password_in_debug_logs() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    import(&data, &users_csv());
-    let server = Server::start_logging(&data, &[], &[], "debug");
-    let token = create_token(&data, "ci");
+    let (_tmp, data, server, token) = serving_logged("debug");
     let body = format!("@{}", users_csv().display());
     for (method, path) in [
         ("GET", "/api/v1/users"),
@@ -537,8 +511,7 @@ fn no_token_or_sip_password_in_debug_logs() {
         ],
     );
     assert!(imported.status.success());
-    let (status, log) = server.stop();
-    assert!(status.success());
+    let log = server.stop_ok();
     assert!(
         log.contains("admin API"),
         "no admin log lines at all:\n{log}"

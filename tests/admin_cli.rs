@@ -131,8 +131,7 @@ fn commands_through_the_running_server_match_the_stopped_store() {
         ),
     )
     .unwrap();
-    let (status, log) = server.stop();
-    assert!(status.success(), "{log}");
+    server.stop_ok();
     assert!(!data.join("admin.sock").exists(), "socket left behind");
     let copy = tmp.path().join("copy");
     copy_dir(&data, &copy);
@@ -143,8 +142,7 @@ fn commands_through_the_running_server_match_the_stopped_store() {
     assert_eq!(direct, through);
     assert_eq!(direct.0, Some(0));
     let users = seen(autoprov(&data, &["users"]));
-    let (status, _) = server.stop();
-    assert!(status.success());
+    server.stop_ok();
     assert_eq!(users, seen(autoprov(&copy, &["users"])));
     assert!(users.1.contains("Al "));
 }
@@ -173,8 +171,7 @@ fn token_commands_work_while_serving() {
     let out = autoprov(&data, &["render", ALICE_MAC, "--templates", "/nonexistent"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("while the server runs"));
-    let (status, _) = server.stop();
-    assert!(status.success());
+    server.stop_ok();
 }
 
 fn copy_dir(from: &Path, to: &Path) {

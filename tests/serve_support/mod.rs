@@ -174,6 +174,15 @@ impl Server {
     }
 }
 
+impl Server {
+    /// `stop`, insisting on a clean exit; returns the log.
+    pub fn stop_ok(self) -> String {
+        let (status, log) = self.stop();
+        assert!(status.success(), "{log}");
+        log
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {
