@@ -106,6 +106,10 @@ fn every_endpoint_needs_a_valid_token_and_revoking_takes_effect_at_once() {
     server.stop_ok();
 }
 
+/// One import step: file, CLI flags, API query, multipart form fields (or
+/// no multipart run), exit code.
+type Step<'a> = (&'a Path, &'a [&'a str], &'a str, Option<&'a [&'a str]>, i32);
+
 /// The same imports, in the same order, through the CLI on a stopped store
 /// and through the API on a served one: the same report and exit code at
 /// every step (raw body with query options, and multipart with form fields).
@@ -129,7 +133,7 @@ fn api_import_report_equals_the_cli_report() {
     let server = Server::start(&api_data, &[], &[]);
     let token = create_token(&api_data, "ci");
     // (file, CLI flags, API query, multipart form fields or None, exit code)
-    let steps: [(&Path, &[&str], &str, Option<&[&str]>, i32); 6] = [
+    let steps: [Step; 6] = [
         (&bad, &[], "", Some(&[]), 1),
         (&not_csv, &[], "", None, 2),
         (
