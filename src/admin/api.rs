@@ -187,7 +187,7 @@ impl Api {
             Caller::Socket => return None,
             Caller::Tcp(peer) => peer,
         };
-        if self.settings.anonymous_loopback && peer.ip().to_canonical().is_loopback() {
+        if anonymous(&self.settings, peer) {
             return None;
         }
         let token = req
@@ -399,6 +399,12 @@ impl Api {
     }
 }
 
+/// Whether `peer` may skip the token: only with the opt-in, and only from
+/// a loopback address (an IPv4-mapped one included).
+fn anonymous(settings: &ApiSettings, peer: SocketAddr) -> bool {
+    settings.anonymous_loopback && peer.ip().to_canonical().is_loopback()
+}
+
 /// The import options of a request, as `autoprov import` takes them.
 fn import_request(q: &Query, part_name: Option<String>) -> Result<ImportRequest, Problem> {
     let mode = ops::parse_mode(q.get("mode").unwrap_or("upsert")).map_err(Problem::usage)?;
@@ -515,4 +521,37 @@ pub fn to_response(a: Answer) -> Resp {
         h.insert(MESSAGE_HEADER, v);
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anonymous_only_for_loopback_and_only_when_opted_in() {
+        let mut s = ApiSettings {
+            max_body_bytes: 1,
+            anonymous_loopback: false,
+            expose_secrets: false,
+        };
+        let peer = |a: &str| a.parse::<SocketAddr>().unwrap();
+        assert!(!anonymous(&s, peer("127.0.0.1:1")));
+        s.anonymous_loopback = true;
+        assert!(anonymous(&s, peer("127.0.0.1:1")));
+        assert!(anonymous(&s, peer("[::1]:1")));
+        assert!(anonymous(&s, peer("[::ffff:127.0.0.1]:1")));
+        assert!(!anonymous(&s, peer("10.0.0.1:1")));
+        assert!(!anonymous(&s, peer("192.168.1.5:1")));
+        assert!(!anonymous(&s, peer("[fd00::1]:1")));
+    }
+
+    #[test]
+    fn messages_survive_the_header_encoding() {
+        let m = "import of Müller.csv refused: 100%\nline 2";
+        let r = to_response(Answer::fail(1, 422, m));
+        let v = r.headers().get(MESSAGE_HEADER).unwrap().to_str().unwrap();
+        assert!(v.is_ascii() && !v.contains('\n'));
+        assert_eq!(percent_decode_str(v).decode_utf8_lossy(), m);
+        assert_eq!(r.headers().get(EXIT_CODE_HEADER).unwrap(), "1");
+    }
 }
