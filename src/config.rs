@@ -89,6 +89,111 @@ impl<'de> Deserialize<'de> for AdminAddr {
     }
 }
 
+/// `[sources.NAME]`: a CSV fetched from a URL on a schedule and imported
+/// as source NAME.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// `http://` or `https://` URL of the CSV.
+    pub url: String,
+    /// How often: a number with `s`, `m`, `h` or `d` (`"15m"`). The first
+    /// run is right after `serve` starts.
+    pub every: String,
+    /// `upsert` (default) or `sync` (also deletes this source's users the
+    /// file no longer lists).
+    #[serde(default = "default_source_mode")]
+    pub mode: String,
+    #[serde(default = "auto")]
+    pub delimiter: String,
+    #[serde(default = "auto")]
+    pub encoding: String,
+    /// Apply the valid rows of a file with errors.
+    #[serde(default)]
+    pub partial: bool,
+    /// Extra PEM CA bundle for an HTTPS server with a private CA (the
+    /// system bundle is always trusted).
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    /// Bearer token sent as `Authorization: Bearer ...`.
+    #[serde(default)]
+    pub bearer_token: Option<String>,
+    /// The whole fetch must finish within this time.
+    #[serde(default = "default_source_timeout")]
+    pub timeout_seconds: u64,
+}
+
+fn default_source_mode() -> String {
+    "upsert".into()
+}
+
+fn auto() -> String {
+    "auto".into()
+}
+
+fn default_source_timeout() -> u64 {
+    60
+}
+
+impl SourceConfig {
+    /// `every` as a duration.
+    pub fn interval(&self) -> Result<std::time::Duration, String> {
+        let e = self.every.trim();
+        let split = e.find(|c: char| !c.is_ascii_digit()).unwrap_or(e.len());
+        let (n, unit) = e.split_at(split);
+        let n: u64 = n
+            .parse()
+            .map_err(|_| format!("every = {e:?} must look like \"15m\""))?;
+        let secs = match unit.trim() {
+            "s" => n,
+            "m" => n.saturating_mul(60),
+            "h" => n.saturating_mul(3600),
+            "d" => n.saturating_mul(86_400),
+            _ => return Err(format!("every = {e:?}: the unit must be s, m, h or d")),
+        };
+        if secs == 0 {
+            return Err("every must be at least 1s".into());
+        }
+        Ok(std::time::Duration::from_secs(secs))
+    }
+
+    fn validate(&self, name: &str) -> Result<(), String> {
+        let fail = |m: String| Err(format!("sources.{name}: {m}"));
+        if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
+            return fail(format!("url {:?} must be http:// or https://", self.url));
+        }
+        if let Err(m) = self.interval() {
+            return fail(m);
+        }
+        if url::Url::parse(&self.url).map_or(true, |u| u.host_str().is_none()) {
+            return fail(format!("url {:?} is not a valid URL", self.url));
+        }
+        if self.url.split("://").nth(1).is_some_and(|rest| {
+            rest.split('/')
+                .next()
+                .is_some_and(|authority| authority.contains('@'))
+        }) {
+            return fail(
+                "put credentials in bearer_token, not in the url (it is shown in the history)"
+                    .into(),
+            );
+        }
+        if !matches!(self.mode.as_str(), "upsert" | "sync") {
+            return fail(format!("mode {:?} must be upsert or sync", self.mode));
+        }
+        if self.timeout_seconds == 0 {
+            return fail("timeout_seconds must be at least 1".into());
+        }
+        let name_ok = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+        if !name_ok {
+            return fail("source names are letters, digits, '-', '_' or '.'".into());
+        }
+        Ok(())
+    }
+}
+
 /// `[admin]`: the admin API.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -347,6 +452,7 @@ struct ConfigFile {
     policy: PolicyConfig,
     provision: ProvisionConfig,
     admin: AdminConfig,
+    sources: BTreeMap<String, SourceConfig>,
 }
 
 /// The validated configuration.
@@ -360,6 +466,8 @@ pub struct Config {
     pub policy: PolicyConfig,
     pub provision: ProvisionConfig,
     pub admin: AdminConfig,
+    /// Scheduled imports, by source name.
+    pub sources: BTreeMap<String, SourceConfig>,
 }
 
 impl Default for Config {
@@ -372,6 +480,7 @@ impl Default for Config {
             policy: PolicyConfig::default(),
             provision: ProvisionConfig::default(),
             admin: AdminConfig::default(),
+            sources: BTreeMap::new(),
         }
     }
 }
@@ -409,6 +518,9 @@ impl Config {
         }
         file.provision.validate()?;
         file.policy.validate()?;
+        for (name, src) in &file.sources {
+            src.validate(name)?;
+        }
         if file.admin.max_body_bytes == 0 {
             return Err("admin.max_body_bytes must be at least 1".into());
         }
@@ -420,6 +532,7 @@ impl Config {
             policy: file.policy,
             provision: file.provision,
             admin: file.admin,
+            sources: file.sources,
         })
     }
 }

@@ -16,5 +16,6 @@ pub mod mac;
 pub mod metrics;
 pub mod provision;
 pub mod secret;
+pub mod sources;
 pub mod store;
 pub mod vendor;

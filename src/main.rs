@@ -36,6 +36,7 @@ use autoprov::import::{self, ImportOptions, Mode};
 use autoprov::mac::Mac;
 use autoprov::metrics::Metrics;
 use autoprov::provision::{self, Provisioner, Templates};
+use autoprov::sources::Runner;
 use autoprov::store::{SledStore, Store, StoreError};
 use cli::{
     AdminArgs, AdminCommand, Cli, Command, EncodingArg, Format, ImportArgs, ModeArg, RenderArgs,
@@ -349,10 +350,19 @@ fn cmd_serve(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> 
         metrics.attach_dhcp(d.stats());
     }
     let admin_addr = args.admin.unwrap_or(config.listen.admin).0;
+    let shared_config = Arc::new(config.clone());
+    let sources = Arc::new(Runner::new(
+        store.clone(),
+        provisioner.clone(),
+        shared_config.clone(),
+        metrics.clone(),
+        config.admin.max_body_bytes,
+    ));
     let api = Arc::new(Api {
         store: store.clone(),
         provisioner: provisioner.clone(),
-        config: Arc::new(config.clone()),
+        config: shared_config,
+        sources: sources.clone(),
         metrics,
         tokens: TokenSet::new(data),
         settings: ApiSettings {
@@ -383,6 +393,7 @@ fn cmd_serve(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> 
             eprintln!("autoprov: admin socket at {}", path.display());
         }
         let dhcp_task = dhcp.map(dhcp_cmd::Prepared::start).transpose()?;
+        let scheduled = sources.spawn_schedules();
         // One signal stops both the provisioning and the admin listeners.
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
@@ -397,6 +408,9 @@ fn cmd_serve(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> 
             admin.run(api, stopped(stop_rx), DRAIN_LIMIT),
         );
         if let Some(task) = dhcp_task {
+            task.abort();
+        }
+        for task in scheduled {
             task.abort();
         }
         Ok::<(), Fail>(())

@@ -70,6 +70,8 @@ pub struct Api {
     pub metrics: Arc<Metrics>,
     pub tokens: TokenSet,
     pub settings: ApiSettings,
+    /// The scheduled import sources.
+    pub sources: Arc<crate::sources::Runner>,
 }
 
 /// A refusal before any route runs.
@@ -254,6 +256,14 @@ impl Api {
                 status: 200,
             }),
             (["api", "v1", "import"], _, true) => self.import(caller, &q, req).await,
+            (["api", "v1", "sources"], true, _) => Ok(self.sources.list()),
+            (["api", "v1", "sources", name, "run"], _, true) => {
+                drain(req).await;
+                // A test run unless the caller says otherwise.
+                let dry_run = q.opt_flag("dry_run")?.unwrap_or(true);
+                let format = q.format()?;
+                Ok(self.sources.run(name, dry_run, format).await)
+            }
             (["api", "v1", rest @ ..], true, _) => {
                 drain(req).await;
                 let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
@@ -388,10 +398,7 @@ impl Api {
         })
         .await;
         let outcome = match &result {
-            Ok(a) if a.exit_code == 0 && dry_run => "dry_run",
-            Ok(a) if a.exit_code == 0 => "applied",
-            Ok(a) if a.exit_code == 1 => "refused",
-            Ok(_) => "file_error",
+            Ok(a) => ops::result_label(a, dry_run),
             Err(_) => "failed",
         };
         self.metrics.import(mode, outcome);

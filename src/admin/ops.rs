@@ -323,9 +323,13 @@ pub fn history(store: &dyn Store, format: Format) -> Result<Answer, StoreError> 
         Format::Text => {
             let mut out = String::new();
             for h in history {
+                let sha = match h.sha256.get(..12.min(h.sha256.len())) {
+                    Some(s) if !s.is_empty() => s,
+                    _ => "-",
+                };
                 let _ = writeln!(
                     out,
-                    "{}  {:<8} {:<24} created {} updated {} deleted {} unchanged {} skipped {}  sha256 {}",
+                    "{}  {:<8} {:<24} created {} updated {} deleted {} unchanged {} skipped {}  sha256 {}{}",
                     h.time,
                     h.mode,
                     h.file,
@@ -334,7 +338,11 @@ pub fn history(store: &dyn Store, format: Format) -> Result<Answer, StoreError> 
                     h.deleted,
                     h.unchanged,
                     h.skipped,
-                    &h.sha256[..12.min(h.sha256.len())]
+                    sha,
+                    h.outcome
+                        .as_deref()
+                        .map(|o| format!("  ({o})"))
+                        .unwrap_or_default()
                 );
             }
             out
@@ -422,6 +430,17 @@ pub fn import(
         status,
     };
     Ok((answer, outcome.report.applied))
+}
+
+/// The `result` label of `autoprov_import_runs_total` for an import's answer.
+pub fn result_label(answer: &Answer, dry_run: bool) -> &'static str {
+    match answer.exit_code {
+        0 if dry_run => "dry_run",
+        0 => "applied",
+        1 => "refused",
+        2 => "file_error",
+        _ => "failed",
+    }
 }
 
 /// What `render` previews.
