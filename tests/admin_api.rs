@@ -42,6 +42,12 @@ fn endpoints(csv: &Path) -> Vec<Endpoint> {
         (
             "POST",
             "/api/v1/import?dry_run=true".into(),
+            vec!["--data-binary".into(), body.clone()],
+            200,
+        ),
+        (
+            "POST",
+            "/api/v1/import/preview".into(),
             vec!["--data-binary".into(), body],
             200,
         ),

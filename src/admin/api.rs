@@ -169,6 +169,11 @@ impl Api {
     pub async fn handle(self: Arc<Self>, caller: Caller, req: Request<Incoming>) -> Resp {
         let path = req.uri().path().to_string();
         let method = req.method().clone();
+        if (method == Method::GET || method == Method::HEAD)
+            && let Some(page) = super::web::asset(&path)
+        {
+            return page;
+        }
         if let Some(resp) = self.refusal(caller, &req) {
             tracing::info!(?caller, %method, path = %path, "admin API: refused, no valid token");
             drain(req).await;
@@ -256,6 +261,7 @@ impl Api {
                 status: 200,
             }),
             (["api", "v1", "import"], _, true) => self.import(caller, &q, req).await,
+            (["api", "v1", "import", "preview"], _, true) => self.preview(caller, &q, req).await,
             (["api", "v1", "sources"], true, _) => Ok(self.sources.list()),
             (["api", "v1", "sources", name, "run"], _, true) => {
                 drain(req).await;
@@ -345,6 +351,54 @@ impl Api {
         q: &Query,
         req: Request<Incoming>,
     ) -> Result<Answer, Problem> {
+        let (bytes, request) = self.upload(caller, q, req).await?;
+        let this = self.clone();
+        let mode = request.options.mode.as_str();
+        let dry_run = request.options.dry_run;
+        let result = blocking(move || {
+            ops::import_serving(
+                this.store.as_ref(),
+                &this.config,
+                &this.provisioner,
+                bytes,
+                &request,
+            )
+            .map_err(|e| ops::OpError::from(e).into())
+        })
+        .await;
+        let outcome = match &result {
+            Ok(a) => ops::result_label(a, dry_run),
+            Err(_) => "failed",
+        };
+        self.metrics.import(mode, outcome);
+        result
+    }
+
+    /// `POST /api/v1/import/preview`: the web page's dry run, with the
+    /// column mapping and the rows (see [`preview`]).
+    async fn preview(
+        self: Arc<Self>,
+        caller: Caller,
+        q: &Query,
+        req: Request<Incoming>,
+    ) -> Result<Answer, Problem> {
+        let (bytes, request) = self.upload(caller, q, req).await?;
+        let this = self.clone();
+        blocking(move || {
+            super::preview::preview(this.store.as_ref(), &this.config, bytes, &request)
+                .map_err(|e| ops::OpError::from(e).into())
+        })
+        .await
+    }
+
+    /// Reads an import's body (bounded, timed) and its options from the
+    /// query string and any multipart form fields.
+    async fn upload(
+        &self,
+        caller: Caller,
+        q: &Query,
+        req: Request<Incoming>,
+    ) -> Result<(Vec<u8>, ImportRequest), Problem> {
         let content_type = req
             .headers()
             .get(CONTENT_TYPE)
@@ -384,25 +438,7 @@ impl Api {
         let params = Query(params);
         let request = import_request(&params, part_name)?;
         self.check_secrets(caller, request.options.show_secrets)?;
-        let this = self.clone();
-        let mode = request.options.mode.as_str();
-        let dry_run = request.options.dry_run;
-        let result = blocking(move || {
-            let (answer, applied) =
-                ops::import(this.store.as_ref(), &this.config, bytes, &request, None)
-                    .map_err(ops::OpError::from)?;
-            if applied && let Err(e) = this.provisioner.refresh() {
-                tracing::error!(error = %e, "cannot refresh the provisioner after an import");
-            }
-            Ok::<_, Problem>(answer)
-        })
-        .await;
-        let outcome = match &result {
-            Ok(a) => ops::result_label(a, dry_run),
-            Err(_) => "failed",
-        };
-        self.metrics.import(mode, outcome);
-        result
+        Ok((bytes, request))
     }
 }
 

@@ -6,5 +6,7 @@
 pub mod api;
 pub mod client;
 pub mod ops;
+pub mod preview;
 pub mod server;
 pub mod tokens;
+pub mod web;

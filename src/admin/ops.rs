@@ -54,7 +54,8 @@ pub struct Answer {
 }
 
 impl Answer {
-    fn ok(body: impl Into<Vec<u8>>, content_type: &'static str) -> Answer {
+    /// Output, exit code 0, HTTP 200.
+    pub fn ok(body: impl Into<Vec<u8>>, content_type: &'static str) -> Answer {
         Answer {
             body: body.into(),
             content_type,
@@ -430,6 +431,23 @@ pub fn import(
         status,
     };
     Ok((answer, outcome.report.applied))
+}
+
+/// An import into the store a running server provisions from: once it is
+/// applied, the provisioner re-reads what it derives from all users, so
+/// the very next phone request sees the change.
+pub fn import_serving(
+    store: &dyn Store,
+    config: &Config,
+    provisioner: &Provisioner,
+    bytes: Vec<u8>,
+    req: &ImportRequest,
+) -> Result<Answer, ImportError> {
+    let (answer, applied) = import(store, config, bytes, req, None)?;
+    if applied && let Err(e) = provisioner.refresh() {
+        tracing::error!(error = %e, "cannot refresh the provisioner after an import");
+    }
+    Ok(answer)
 }
 
 /// The `result` label of `autoprov_import_runs_total` for an import's answer.

@@ -171,11 +171,7 @@ impl Runner {
             self.provisioner.clone(),
         );
         let done = tokio::task::spawn_blocking(move || {
-            let (answer, applied) = ops::import(store.as_ref(), &config, bytes, &req, None)?;
-            if applied && let Err(e) = provisioner.refresh() {
-                tracing::error!(error = %e, "cannot refresh the provisioner after an import");
-            }
-            Ok::<_, crate::import::ImportError>(answer)
+            ops::import_serving(store.as_ref(), &config, &provisioner, bytes, &req)
         })
         .await;
         match done {
