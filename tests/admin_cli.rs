@@ -186,3 +186,22 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A socket file left by a killed server, while something else holds the
+/// store: the lock is reported (exit 3), not a connection error.
+#[test]
+fn stale_socket_reports_the_lock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    import(&data, &users_csv());
+    drop(std::os::unix::net::UnixListener::bind(data.join("admin.sock")).unwrap());
+    assert!(data.join("admin.sock").exists());
+    let store = autoprov::store::SledStore::open(&data).expect("open");
+    let out = autoprov(&data, &["users"]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("in use by another autoprov process"), "{err}");
+    drop(store);
+    // With the store free again, the stale file does not matter.
+    assert!(autoprov(&data, &["users"]).status.success());
+}

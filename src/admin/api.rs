@@ -433,7 +433,8 @@ impl Api {
             params.extend(fields);
             (file, name)
         } else {
-            (body.to_vec(), None)
+            // Without a copy: the body is the only owner of its bytes.
+            (Vec::from(body), None)
         };
         let params = Query(params);
         let request = import_request(&params, part_name)?;

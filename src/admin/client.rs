@@ -38,10 +38,14 @@ pub struct Client {
 }
 
 impl Client {
-    /// The socket of `data`, if a server left one there.
+    /// The socket of `data`, if a server is listening on it. A socket file
+    /// left by a server that was killed refuses connections: `None`, so the
+    /// caller reports the lock (held by someone else) instead.
     pub fn find(data: &Path) -> Option<Client> {
         let path = data.join(SOCKET);
-        path.exists().then_some(Client { path })
+        std::os::unix::net::UnixStream::connect(&path)
+            .is_ok()
+            .then_some(Client { path })
     }
 
     /// Sends one request (`path_and_query` as built by [`query`]) and turns
