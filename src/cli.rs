@@ -112,11 +112,12 @@ pub struct DhcpArgs {
     /// Answer phones' DHCP on this interface, or the interface holding this IPv4 address (port 67).
     #[arg(long, value_name = "IFACE|ADDR")]
     pub dhcp: Option<String>,
-    /// options-only answers DHCPINFORM and never hands out addresses; full is not available yet.
-    #[arg(long, value_enum, default_value = "options-only", requires = "dhcp")]
-    pub dhcp_mode: DhcpMode,
-    /// Address pool START-END (full mode).
-    #[arg(long, value_name = "START-END", requires = "dhcp")]
+    /// options-only (default) answers DHCPINFORM and never hands out addresses;
+    /// full also leases addresses from --dhcp-pool (a provisioning VLAN).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub dhcp_mode: Option<DhcpMode>,
+    /// Address pool START-END on the interface's network (full mode).
+    #[arg(long, value_name = "START-END")]
     pub dhcp_pool: Option<String>,
     /// URL that options 66/160/43 carry (default: the plain-HTTP listener, on the DHCP interface's address if it listens on all).
     #[arg(long, value_name = "URL")]

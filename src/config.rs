@@ -2,7 +2,7 @@
 //! autoprov runs with no file at all.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
@@ -233,6 +233,11 @@ pub struct TlsConfig {
     /// as authentication, clients without one use credentials) or
     /// `required` (no certificate, no handshake).
     pub client_auth: Option<ClientAuth>,
+    /// The certificate phones are told to trust (served at `/ca.pem` and
+    /// put into the vendors' trust settings); by default the last
+    /// certificate of `cert` (or the self-signed one). Set it when `cert`
+    /// does not end with the CA that signed it.
+    pub phone_ca: Option<PathBuf>,
 }
 
 /// How a client certificate is asked for.
@@ -331,19 +336,26 @@ impl Default for PolicyConfig {
     }
 }
 
+/// Checks credentials as Digest and Basic need them (`what` names them in
+/// the message).
+fn validate_credentials(credentials: &[Credential], what: &str) -> Result<(), String> {
+    for c in credentials {
+        if c.user.is_empty() || c.password.is_empty() {
+            return Err(format!("{what} need a non-empty user and password"));
+        }
+        if c.user.contains(':') || c.user.chars().any(|ch| ch.is_control() || ch == '"') {
+            return Err(format!(
+                "{what} user {:?} must not contain ':', '\"' or control characters",
+                c.user
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl PolicyConfig {
     fn validate(&self) -> Result<(), String> {
-        for c in &self.credentials {
-            if c.user.is_empty() || c.password.is_empty() {
-                return Err("policy.credentials need a non-empty user and password".into());
-            }
-            if c.user.contains(':') || c.user.chars().any(|ch| ch.is_control() || ch == '"') {
-                return Err(format!(
-                    "policy.credentials user {:?} must not contain ':', '\"' or control characters",
-                    c.user
-                ));
-            }
-        }
+        validate_credentials(&self.credentials, "policy.credentials")?;
         let realm_ok = !self.realm.is_empty()
             && !self
                 .realm
@@ -427,6 +439,73 @@ impl ProvisionConfig {
     }
 }
 
+/// `[dhcp]`: the DHCP responder `serve` runs (flags override each key).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DhcpConfig {
+    /// Interface name, or one of its IPv4 addresses, as for `--dhcp`.
+    pub listen: Option<String>,
+    pub mode: DhcpModeConfig,
+    /// Full mode: `START-END` on the interface's network.
+    pub pool: Option<String>,
+    pub router: Option<Ipv4Addr>,
+    pub dns: Vec<Ipv4Addr>,
+    pub ntp: Vec<Ipv4Addr>,
+    pub lease_seconds: u32,
+    /// What options 66/160/43 carry (default: the plain-HTTP listener).
+    pub provision_url: Option<String>,
+    /// Networks behind DHCP relays (`[[dhcp.relay]]`), chosen by giaddr or
+    /// the relay's link selection.
+    pub relay: Vec<RelayNetwork>,
+    /// Per-MAC flood limit: packets in a burst, and sustained per second.
+    /// A booting phone sends a handful; load tools that replay a few
+    /// hundred MACs at thousands of packets a second need more.
+    pub flood_burst: f64,
+    pub flood_per_second: f64,
+}
+
+impl Default for DhcpConfig {
+    fn default() -> Self {
+        DhcpConfig {
+            listen: None,
+            mode: DhcpModeConfig::OptionsOnly,
+            pool: None,
+            router: None,
+            dns: Vec::new(),
+            ntp: Vec::new(),
+            // Phones on a provisioning VLAN stay for days; a day keeps
+            // renewals rare without stranding addresses for long.
+            lease_seconds: 86_400,
+            provision_url: None,
+            relay: Vec::new(),
+            flood_burst: 8.0,
+            flood_per_second: 2.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DhcpModeConfig {
+    OptionsOnly,
+    Full,
+}
+
+/// One `[[dhcp.relay]]` network.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelayNetwork {
+    pub network: ipnet::Ipv4Net,
+    pub pool: String,
+    pub router: Option<Ipv4Addr>,
+    #[serde(default)]
+    pub dns: Vec<Ipv4Addr>,
+    #[serde(default)]
+    pub ntp: Vec<Ipv4Addr>,
+    /// Defaults to `[dhcp] lease_seconds`.
+    pub lease_seconds: Option<u32>,
+}
+
 /// A site as written in the config (`[sites.NAME]`); missing keys take the defaults.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -440,6 +519,9 @@ struct SiteConfig {
     timezone: Option<String>,
     /// `"1000-1999"`.
     extension_range: Option<String>,
+    /// Provisioning credentials for this site's phones instead of
+    /// `[[policy.credentials]]` (several at once for rotation).
+    credentials: Vec<Credential>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -453,6 +535,7 @@ struct ConfigFile {
     provision: ProvisionConfig,
     admin: AdminConfig,
     sources: BTreeMap<String, SourceConfig>,
+    dhcp: DhcpConfig,
 }
 
 /// The validated configuration.
@@ -468,6 +551,10 @@ pub struct Config {
     pub admin: AdminConfig,
     /// Scheduled imports, by source name.
     pub sources: BTreeMap<String, SourceConfig>,
+    pub dhcp: DhcpConfig,
+    /// Sites with provisioning credentials of their own (`[sites.NAME]
+    /// credentials`); kept here, not in the store, because they are secrets.
+    pub site_credentials: BTreeMap<String, Vec<Credential>>,
 }
 
 impl Default for Config {
@@ -481,6 +568,8 @@ impl Default for Config {
             provision: ProvisionConfig::default(),
             admin: AdminConfig::default(),
             sources: BTreeMap::new(),
+            dhcp: DhcpConfig::default(),
+            site_credentials: BTreeMap::new(),
         }
     }
 }
@@ -504,10 +593,16 @@ impl Config {
     pub fn parse(text: &str) -> Result<Config, String> {
         let file: ConfigFile = toml::from_str(text).map_err(|e| e.to_string())?;
         let mut sites = Vec::new();
+        let mut site_credentials = BTreeMap::new();
         if !file.sites.contains_key(DEFAULT_SITE) {
             sites.push(Site::default());
         }
-        for (name, sc) in file.sites {
+        for (name, mut sc) in file.sites {
+            let credentials = std::mem::take(&mut sc.credentials);
+            if !credentials.is_empty() {
+                validate_credentials(&credentials, &format!("sites.{name}.credentials"))?;
+                site_credentials.insert(name.clone(), credentials);
+            }
             sites.push(build_site(name, sc)?);
         }
         if file.tls.cert.is_some() != file.tls.key.is_some() {
@@ -533,6 +628,8 @@ impl Config {
             provision: file.provision,
             admin: file.admin,
             sources: file.sources,
+            dhcp: file.dhcp,
+            site_credentials,
         })
     }
 }
@@ -633,5 +730,40 @@ mod tests {
             Config::parse("[[policy.credentials]]\nuser = \"a:b\"\npassword = \"x\"\n").is_err()
         );
         assert!(Config::parse("[policy.misses]\nban_after = 0\n").is_err());
+    }
+
+    #[test]
+    fn dhcp_section() {
+        let d = Config::default();
+        assert_eq!(d.dhcp.mode, DhcpModeConfig::OptionsOnly);
+        assert_eq!(d.dhcp.lease_seconds, 86_400);
+        let c = Config::parse(
+            "[dhcp]\nlisten = \"eth1\"\nmode = \"full\"\npool = \"10.0.0.10-10.0.0.99\"\n\
+             dns = [\"10.0.0.1\"]\n[[dhcp.relay]]\nnetwork = \"10.1.0.0/24\"\npool = \"10.1.0.10-10.1.0.20\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.dhcp.mode, DhcpModeConfig::Full);
+        assert_eq!(c.dhcp.listen.as_deref(), Some("eth1"));
+        assert_eq!(c.dhcp.relay.len(), 1);
+        assert_eq!(c.dhcp.relay[0].lease_seconds, None);
+        assert!(Config::parse("[dhcp]\nmode = \"relay\"\n").is_err());
+        assert!(Config::parse("[dhcp]\ndns = [\"x\"]\n").is_err());
+        assert!(Config::parse("[[dhcp.relay]]\nnetwork = \"10.1.0.0/24\"\n").is_err());
+    }
+
+    #[test]
+    fn site_credentials() {
+        let c = Config::parse(
+            "[sites.berlin]\n[[sites.berlin.credentials]]\nuser = \"ber\"\npassword = \"b1\"\n\
+             [[sites.berlin.credentials]]\nuser = \"ber\"\npassword = \"b2\"\n[sites.paris]\n",
+        )
+        .unwrap();
+        assert_eq!(c.site_credentials.len(), 1);
+        assert_eq!(c.site_credentials["berlin"].len(), 2);
+        assert!(c.sites.iter().any(|s| s.name == "paris"));
+        assert!(
+            Config::parse("[[sites.x.credentials]]\nuser = \"a:b\"\npassword = \"p\"\n").is_err()
+        );
+        assert!(Config::parse("[[sites.x.credentials]]\nuser = \"a\"\npassword = \"\"\n").is_err());
     }
 }

@@ -8,8 +8,13 @@ use anyhow::anyhow;
 
 use crate::cli::{DhcpArgs, DhcpMode, DhcpSnippetArgs, SnippetFormat};
 use crate::{Fail, runtime, usage};
+use autoprov::config::{DhcpConfig, DhcpModeConfig};
+use autoprov::dhcp::full::Full;
+use autoprov::dhcp::phones::KnownPhones;
+use autoprov::dhcp::pool::Pool;
 use autoprov::dhcp::server::{self, Target};
 use autoprov::dhcp::snippet::{self, Reservation};
+use autoprov::dhcp::subnet::{self, Subnet};
 use autoprov::dhcp::{Provision, Responder, limit};
 use autoprov::store::{SledStore, Store};
 
@@ -17,43 +22,149 @@ use autoprov::store::{SledStore, Store};
 pub struct Prepared {
     target: Target,
     responder: Responder,
+    store: Arc<SledStore>,
 }
 
-/// Refuses what this version cannot do, before anything else happens.
-pub fn check(args: &DhcpArgs) -> Result<(), Fail> {
-    if args.dhcp_mode == DhcpMode::Full || args.dhcp_pool.is_some() {
+/// The DHCP settings after flags override the config's `[dhcp]`.
+struct Settings<'a> {
+    listen: Option<&'a str>,
+    mode: DhcpMode,
+    pool: Option<&'a str>,
+    url: Option<&'a str>,
+}
+
+fn settings<'a>(args: &'a DhcpArgs, config: &'a DhcpConfig) -> Settings<'a> {
+    let mode = args.dhcp_mode.unwrap_or(match config.mode {
+        DhcpModeConfig::OptionsOnly => DhcpMode::OptionsOnly,
+        DhcpModeConfig::Full => DhcpMode::Full,
+    });
+    Settings {
+        listen: args.dhcp.as_deref().or(config.listen.as_deref()),
+        mode,
+        pool: args.dhcp_pool.as_deref().or(config.pool.as_deref()),
+        url: args
+            .provision_url
+            .as_deref()
+            .or(config.provision_url.as_deref()),
+    }
+}
+
+/// Refuses contradictory DHCP settings before anything else happens.
+pub fn check(args: &DhcpArgs, config: &DhcpConfig) -> Result<(), Fail> {
+    let s = settings(args, config);
+    let flags = args.dhcp_mode.is_some() || args.dhcp_pool.is_some();
+    if s.listen.is_none() && flags {
         return Err(usage(anyhow!(
-            "--dhcp-mode full (address pool, leases, reservations) is not available yet; use --dhcp-mode options-only beside the site's DHCP server, or `autoprov dhcp-snippet` for it"
+            "--dhcp-mode and --dhcp-pool need --dhcp IFACE|ADDR (or [dhcp] listen in the config)"
         )));
     }
-    if let Some(url) = &args.provision_url {
+    match (s.mode, s.pool) {
+        (DhcpMode::Full, None) if s.listen.is_some() => {
+            return Err(usage(anyhow!(
+                "--dhcp-mode full needs an address pool: --dhcp-pool START-END (or [dhcp] pool)"
+            )));
+        }
+        (DhcpMode::OptionsOnly, Some(_)) if args.dhcp_pool.is_some() => {
+            return Err(usage(anyhow!(
+                "--dhcp-pool hands out addresses, which only --dhcp-mode full does"
+            )));
+        }
+        (_, Some(p)) => {
+            subnet::parse_range(p).map_err(|e| usage(e.into()))?;
+        }
+        _ => {}
+    }
+    if let Some(url) = s.url {
         check_url(url)?;
+    }
+    let positive = |x: f64| x.is_finite() && x > 0.0;
+    if !positive(config.flood_burst) || !positive(config.flood_per_second) {
+        return Err(usage(anyhow!(
+            "[dhcp] flood_burst and flood_per_second must be positive numbers"
+        )));
     }
     Ok(())
 }
 
-/// Resolves `--dhcp` and the URL phones get; `None` when DHCP is off.
+/// Resolves the interface, the URL phones get and, in full mode, the
+/// subnets and stored leases; `None` when DHCP is off.
 pub fn prepare(
     args: &DhcpArgs,
+    config: &DhcpConfig,
     http: SocketAddr,
     store: Arc<SledStore>,
 ) -> Result<Option<Prepared>, Fail> {
-    let Some(spec) = &args.dhcp else {
+    let s = settings(args, config);
+    let Some(spec) = s.listen else {
         return Ok(None);
     };
     let target = server::resolve(spec).map_err(|e| usage(e.into()))?;
-    let provision = provision(args.provision_url.as_deref(), http, Some(target.server_ip))?;
-    eprintln!(
-        "autoprov: DHCP options-only on {} ({}), phones get {}",
-        target.iface, target.server_ip, provision.url
-    );
-    let responder = Responder::new(
-        provision,
+    let provision = provision(s.url, http, Some(target.server_ip))?;
+    let phones = KnownPhones::load(store.as_ref())?;
+    let mut responder = Responder::new(
+        provision.clone(),
         target.server_ip,
-        server::stored_vendor(store),
-        limit::Limits::default(),
+        phones,
+        limit::Limits {
+            burst: config.flood_burst,
+            per_second: config.flood_per_second,
+            ..limit::Limits::default()
+        },
     );
-    Ok(Some(Prepared { target, responder }))
+    match (s.mode, s.pool) {
+        (DhcpMode::Full, Some(pool)) => {
+            let subnets = subnets(&target, pool, config)?;
+            let leases = store.leases()?;
+            eprintln!(
+                "autoprov: DHCP full mode on {} ({}), pool {}-{}, {} stored leases, {} relayed networks; phones get {}",
+                target.iface,
+                target.server_ip,
+                subnets[0].start,
+                subnets[0].end,
+                leases.len(),
+                subnets.len() - 1,
+                provision.url
+            );
+            responder = responder.with_full(Full {
+                subnets,
+                pool: Pool::load(leases),
+            });
+        }
+        _ => eprintln!(
+            "autoprov: DHCP options-only on {} ({}), phones get {}",
+            target.iface, target.server_ip, provision.url
+        ),
+    }
+    Ok(Some(Prepared {
+        target,
+        responder,
+        store,
+    }))
+}
+
+/// The interface's own subnet first, then each relayed network.
+fn subnets(target: &Target, pool: &str, config: &DhcpConfig) -> Result<Vec<Subnet>, Fail> {
+    let bad = |e: subnet::SubnetError| usage(e.into());
+    let mut own = Subnet::new(
+        target.network,
+        subnet::parse_range(pool).map_err(bad)?,
+        config.lease_seconds,
+    )
+    .map_err(bad)?;
+    own.router = config.router;
+    own.dns = config.dns.clone();
+    own.ntp = config.ntp.clone();
+    let mut out = vec![own];
+    for r in &config.relay {
+        let lease = r.lease_seconds.unwrap_or(config.lease_seconds);
+        let mut s = Subnet::new(r.network, subnet::parse_range(&r.pool).map_err(bad)?, lease)
+            .map_err(bad)?;
+        s.router = r.router;
+        s.dns = r.dns.clone();
+        s.ntp = r.ntp.clone();
+        out.push(s);
+    }
+    Ok(out)
 }
 
 impl Prepared {
@@ -62,11 +173,13 @@ impl Prepared {
         self.responder.stats.clone()
     }
 
-    /// Binds port 67 and spawns the responder; call inside the runtime.
-    pub fn start(self) -> Result<tokio::task::JoinHandle<()>, Fail> {
+    /// Binds port 67 and starts the server thread.
+    pub fn start(self) -> Result<server::Running, Fail> {
         let socket = server::bind(&self.target, 67).map_err(|e| runtime(e.into()))?;
+        let running = server::spawn(socket, self.responder, self.store)
+            .map_err(|e| runtime(anyhow!("cannot start the DHCP thread: {e}")))?;
         eprintln!("autoprov: DHCP listening on {} port 67", self.target.iface);
-        Ok(tokio::spawn(server::run(socket, self.responder)))
+        Ok(running)
     }
 }
 

@@ -209,6 +209,30 @@ pub fn canonical_timezone(input: &str) -> Option<String> {
         .map(|tz| tz.name().to_string())
 }
 
+/// Where a DHCP address stands (full DHCP mode). Offers are not here: they
+/// live in memory for seconds and are never written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LeaseState {
+    /// Acknowledged to `mac` until `expires`.
+    Bound,
+    /// Given back by the client; kept so the same client gets it again.
+    Released,
+    /// A client found the address in use (DHCPDECLINE): held back until
+    /// `expires`, then free again.
+    Declined,
+}
+
+/// One address of the DHCP pool and who has (or last had) it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    pub ip: std::net::Ipv4Addr,
+    pub mac: Mac,
+    pub state: LeaseState,
+    /// Unix seconds.
+    pub expires: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

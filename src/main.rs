@@ -285,6 +285,9 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
 fn provision_settings(data: &Path, config: &Config) -> Result<provision::Settings, Fail> {
     let p = &config.provision;
+    let phone_ca =
+        autoprov::http::tls::phone_ca(&cert_source(data, config), config.tls.phone_ca.as_deref())
+            .map_err(|e| usage(e.into()))?;
     let device_key = if p.issue_device_credentials || p.require_device_auth {
         Some(server_key(data)?)
     } else {
@@ -294,7 +297,22 @@ fn provision_settings(data: &Path, config: &Config) -> Result<provision::Setting
         repeat_minutes: p.repeat_minutes,
         bootstrap_repeat_minutes: p.bootstrap_repeat_minutes,
         device_key,
+        phone_ca,
     })
+}
+
+/// The HTTPS certificate: `[tls] cert/key`, else the self-signed one in
+/// `<data>/certs/`.
+fn cert_source(data: &Path, config: &Config) -> CertSource {
+    match (&config.tls.cert, &config.tls.key) {
+        (Some(cert), Some(key)) => CertSource::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        },
+        _ => CertSource::SelfSigned {
+            dir: data.join("certs"),
+        },
+    }
 }
 
 /// `<data>/auth.key`, made on first use.
@@ -303,7 +321,7 @@ fn server_key(data: &Path) -> Result<ServerKey, Fail> {
 }
 
 fn cmd_serve(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> {
-    dhcp_cmd::check(&args.dhcp)?;
+    dhcp_cmd::check(&args.dhcp, &config.dhcp)?;
     let templates = Templates::new(args.templates.as_deref()).map_err(|e| usage(e.into()))?;
     let store = open_store(data, config)?;
     if let Some(file) = &args.import {
@@ -314,23 +332,18 @@ fn cmd_serve(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> 
     }
     let store = Arc::new(store);
     let metrics = Arc::new(Metrics::default());
+    let https = args.https.unwrap_or(config.listen.https);
+    let cert = cert_source(data, config);
+    // Generated before the provisioner reads it for the phones' trust settings.
+    autoprov::http::tls::prepare(&cert, &[https.ip()]).map_err(|e| usage(e.into()))?;
     let provisioner = Arc::new(Provisioner::new(
         store.clone(),
         templates,
         provision_settings(data, config)?,
     )?);
-    let cert = match (&config.tls.cert, &config.tls.key) {
-        (Some(cert), Some(key)) => CertSource::Files {
-            cert: cert.clone(),
-            key: key.clone(),
-        },
-        _ => CertSource::SelfSigned {
-            dir: data.join("certs"),
-        },
-    };
     let opts = ServeOptions {
         http: args.http.unwrap_or(config.listen.http),
-        https: args.https.unwrap_or(config.listen.https),
+        https,
         cert,
         policy: access_policy(data, config)?,
         allow_secrets_over_http: args.allow_secrets_over_http
@@ -345,7 +358,7 @@ fn cmd_serve(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> 
         misses: guard_settings(&config.policy.misses),
         metrics: metrics.clone(),
     };
-    let dhcp = dhcp_cmd::prepare(&args.dhcp, opts.http, store.clone())?;
+    let dhcp = dhcp_cmd::prepare(&args.dhcp, &config.dhcp, opts.http, store.clone())?;
     if let Some(d) = &dhcp {
         metrics.attach_dhcp(d.stats());
     }
@@ -407,8 +420,8 @@ fn cmd_serve(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> 
             server.run(provisioner, stopped(stop_rx.clone())),
             admin.run(api, stopped(stop_rx), DRAIN_LIMIT),
         );
-        if let Some(task) = dhcp_task {
-            task.abort();
+        if let Some(running) = dhcp_task {
+            running.stop();
         }
         for task in scheduled {
             task.abort();
@@ -426,7 +439,8 @@ fn access_policy(data: &Path, config: &Config) -> Result<AccessPolicy, Fail> {
     let p = &config.policy;
     let mut policy = AccessPolicy::new(p.allow.clone());
     let device = config.provision.require_device_auth;
-    if p.credentials.is_empty() && !device {
+    let sites = &config.site_credentials;
+    if p.credentials.is_empty() && sites.is_empty() && !device {
         return Ok(policy);
     }
     let key = server_key(data)?;
@@ -439,7 +453,14 @@ fn access_policy(data: &Path, config: &Config) -> Result<AccessPolicy, Fail> {
             Duration::from_secs(p.nonce_seconds),
         )
     };
-    if !p.credentials.is_empty() {
+    if !sites.is_empty() {
+        let by_site = sites.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        policy = policy.with_credentials(
+            authenticator(p.credentials.clone()),
+            &p.credentials,
+            by_site,
+        );
+    } else if !p.credentials.is_empty() {
         policy = policy.with_auth(authenticator(p.credentials.clone()));
     }
     if device {

@@ -123,15 +123,3 @@ fn isc_dhcpd_accepts_the_snippet() {
         Err(_) => eprintln!("SKIP: dhcpd (isc-dhcp-server) not installed"),
     }
 }
-
-#[test]
-fn full_mode_is_refused_plainly() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = autoprov(
-        dir.path(),
-        &["serve", "--dhcp", "lo", "--dhcp-mode", "full"],
-    );
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("not available yet"), "{err}");
-}

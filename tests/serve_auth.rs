@@ -116,9 +116,21 @@ fn hash(alg: &str, s: &str) -> String {
 
 /// A Digest Authorization header computed by hand (RFC 7616 §3.4.1).
 fn digest_header(alg: &str, nonce: &str, user: &str, password: &str, uri: &str) -> String {
+    digest_header_nc(alg, nonce, user, password, uri, "00000001")
+}
+
+/// The same with a given nonce count.
+fn digest_header_nc(
+    alg: &str,
+    nonce: &str,
+    user: &str,
+    password: &str,
+    uri: &str,
+    nc: &str,
+) -> String {
     let ha1 = hash(alg, &format!("{user}:autoprov:{password}"));
     let ha2 = hash(alg, &format!("GET:{uri}"));
-    let (nc, cnonce) = ("00000001", "0a4f113b");
+    let cnonce = "0a4f113b";
     let response = hash(alg, &format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
     format!(
         "Authorization: Digest username=\"{user}\", realm=\"autoprov\", nonce=\"{nonce}\", \
@@ -268,6 +280,115 @@ fn digest_basic_rotation_stale_and_forged_nonces() {
 }
 
 #[test]
+fn replayed_digest_header_is_refused_and_a_fresh_count_accepted() {
+    let (tmp, data) = imported();
+    let cfg = config(
+        tmp.path(),
+        "replay.toml",
+        &format!("[[policy.credentials]]\nuser = \"prov\"\npassword = \"{NEW}\"\n"),
+    );
+    let server = Server::start(&data, &["--config", &cfg], &[]);
+    let path = "/805ec0123456.cfg";
+    let challenge = https(&server, path, &["-A", UA]);
+    assert_eq!(challenge.status, 401);
+    let nonce = challenge_param(challenge.header_values("www-authenticate")[0], "nonce");
+
+    let first = digest_header_nc("SHA-256", &nonce, "prov", NEW, path, "00000001");
+    let ok = https(&server, path, &["-A", UA, "-H", &first]);
+    assert_eq!(ok.status, 200);
+    assert!(ok.body.contains(SIP_PASSWORD));
+    // The captured header, sent again within the nonce lifetime: refused
+    // with a plain challenge (not stale), on either listener.
+    for r in [
+        https(&server, path, &["-A", UA, "-H", &first]),
+        curl_full(&format!("{}{path}", server.http), &["-A", UA, "-H", &first]),
+    ] {
+        assert_eq!(r.status, 401);
+        assert!(!r.body.contains(SIP_PASSWORD));
+        assert!(!r.header_values("www-authenticate")[0].contains("stale"));
+    }
+    // The client's next count on the same nonce is accepted, once.
+    let second = digest_header_nc("SHA-256", &nonce, "prov", NEW, path, "00000002");
+    assert_eq!(https(&server, path, &["-A", UA, "-H", &second]).status, 200);
+    assert_eq!(https(&server, path, &["-A", UA, "-H", &second]).status, 401);
+    // curl --digest (a fresh nonce and count each time) keeps working.
+    let up = format!("prov:{NEW}");
+    for _ in 0..2 {
+        assert_eq!(
+            https(&server, path, &["-A", UA, "--digest", "-u", &up]).status,
+            200
+        );
+    }
+    let (status, log) = server.stop();
+    assert!(status.success());
+    assert!(log.contains("digest nonce count replayed"), "{log}");
+    assert!(!log.contains(SIP_PASSWORD) && !log.contains(NEW));
+}
+
+#[test]
+fn site_credentials_open_only_their_sites_phones() {
+    let (tmp, data) = imported();
+    let cfg = config(
+        tmp.path(),
+        "sites.toml",
+        &format!(
+            "[[policy.credentials]]\nuser = \"prov\"\npassword = \"{NEW}\"\n\
+             [sites.berlin]\nsip_server = \"pbx-ber.example.com\"\n\
+             [[sites.berlin.credentials]]\nuser = \"ber\"\npassword = \"Berlin-Secret-1\"\n"
+        ),
+    );
+    let csv = tmp.path().join("berlin.csv");
+    std::fs::write(
+        &csv,
+        "username,first_name,extension,sip_password,mac,phone_model,site\n\
+         bert,Bert,2001,Bert-Sip-2001-xyz,805ec0b0b0b0,yealink-t54w,berlin\n",
+    )
+    .unwrap();
+    let out = autoprov(&data, &["--config", &cfg, "import", csv.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let server = Server::start_logging(&data, &["--config", &cfg], &[], "autoprov=debug");
+    let global = format!("prov:{NEW}");
+    let berlin = "ber:Berlin-Secret-1";
+    // curl's own User-Agent: no phone's MAC in it.
+    let get = |path: &str, up: &str| https(&server, path, &["--digest", "-u", up]);
+
+    // Each site's phones open with their own credentials.
+    let bert = get("/805ec0b0b0b0.cfg", berlin);
+    assert_eq!(bert.status, 200);
+    assert!(bert.body.contains("Bert-Sip-2001-xyz") && bert.body.contains("pbx-ber.example.com"));
+    assert_eq!(get("/805ec0123456.cfg", &global).status, 200);
+    // The other site's credentials: the same 404 as a MAC nobody has.
+    let unknown = get("/805ec0000001.cfg", &global);
+    assert_eq!(
+        (unknown.status, unknown.body.as_str()),
+        (404, "not found\n")
+    );
+    for r in [
+        get("/805ec0b0b0b0.cfg", &global),
+        get("/805ec0123456.cfg", berlin),
+        get("/805ec0000001.cfg", berlin),
+    ] {
+        assert_eq!((r.status, r.body.as_str()), (404, "not found\n"));
+    }
+    // No or wrong credentials: the usual 401, whoever's phone it is.
+    assert_eq!(https(&server, "/805ec0b0b0b0.cfg", &[]).status, 401);
+    assert_eq!(get("/805ec0b0b0b0.cfg", "ber:wrong").status, 401);
+    assert_eq!(get("/805ec0123456.cfg", "ber:wrong").status, 401);
+    // Common files take any valid credential.
+    for up in [global.as_str(), berlin] {
+        assert_eq!(get("/y000000000096.cfg", up).status, 200);
+    }
+    let (status, log) = server.stop();
+    assert!(status.success());
+    assert!(log.contains("credentials of another site"), "{log}");
+    assert!(!log.contains("Berlin-Secret-1") && !log.contains("Bert-Sip-2001-xyz"));
+}
+
+#[test]
 fn digest_only_refuses_basic() {
     let (tmp, data) = imported();
     let cfg = config(
@@ -414,6 +535,86 @@ fn mutual_tls_required_and_optional() {
         200
     );
     server.stop();
+}
+
+#[test]
+fn client_certificate_is_bound_to_the_mac_it_names() {
+    let (tmp, data) = imported();
+    let dir = tmp.path().join("pki");
+    std::fs::create_dir_all(&dir).unwrap();
+    make_ca(&dir);
+    let client = ["extendedKeyUsage=clientAuth"];
+    // Alice's Yealink (MAC in the CN), Bob's Polycom (MAC in a SAN), and a
+    // certificate naming no MAC at all.
+    make_cert(&dir, "yealink", "/O=Yealink/CN=805ec0123456", &client);
+    make_cert(
+        &dir,
+        "polycom",
+        "/O=Polycom/CN=Polycom device",
+        &[
+            "extendedKeyUsage=clientAuth",
+            "subjectAltName=DNS:0004f2aabbcc.phones.example",
+        ],
+    );
+    make_cert(&dir, "admin", "/CN=provisioning admin", &client);
+    for mode in ["required", "optional"] {
+        let cfg = config(
+            tmp.path(),
+            &format!("{mode}.toml"),
+            &format!(
+                "[tls]\nclient_ca = {:?}\nclient_auth = \"{mode}\"\n",
+                dir.join("ca.crt").to_str().unwrap()
+            ),
+        );
+        let server = Server::start(&data, &["--config", &cfg], &[]);
+        let get = |cert: &str, path: &str| {
+            let cacert = server.cert();
+            let (crt, key) = (
+                dir.join(format!("{cert}.crt")),
+                dir.join(format!("{cert}.key")),
+            );
+            curl(
+                &format!("{}{path}", server.https),
+                &[
+                    "--cacert",
+                    cacert.to_str().unwrap(),
+                    "--cert",
+                    crt.to_str().unwrap(),
+                    "--key",
+                    key.to_str().unwrap(),
+                ],
+            )
+        };
+        // Its own files.
+        let own = get("yealink", "/805ec0123456.cfg");
+        assert_eq!(own.status, 200, "{mode}: {}", server.log());
+        assert!(own.text().contains(SIP_PASSWORD));
+        assert_eq!(
+            get("polycom", "/0004f2aabbcc-phone.cfg").status,
+            200,
+            "{mode}"
+        );
+        // Another phone's file: the same 404 as a MAC nobody has.
+        let unknown = get("yealink", "/805ec0000001.cfg");
+        assert_eq!(unknown.status, 404);
+        for r in [
+            get("yealink", "/0004f2aabbcc-phone.cfg"),
+            get("yealink", "/805ec0abcdef.cfg"),
+            get("polycom", "/805ec0123456.cfg"),
+        ] {
+            assert_eq!(r, unknown, "{mode}");
+        }
+        // Common files are no one's.
+        assert_eq!(get("polycom", "/y000000000096.cfg").status, 200);
+        // A certificate naming no MAC is not bound.
+        assert_eq!(get("admin", "/805ec0123456.cfg").status, 200, "{mode}");
+        let (status, log) = server.stop();
+        assert!(status.success());
+        assert!(
+            log.contains("client certificate names another MAC"),
+            "{log}"
+        );
+    }
 }
 
 fn timed_get(server: &Server, path: &str, extra: &[&str]) -> (u16, Duration) {
@@ -689,8 +890,19 @@ fn per_device_credentials_from_the_bootstrap() {
     assert!(!log.contains(SIP_PASSWORD));
 }
 
+/// The text of the first `<tag>…</tag>` in a body.
+fn element_text(body: &str, tag: &str) -> String {
+    let open = format!("<{tag}");
+    let start = body
+        .find(&open)
+        .unwrap_or_else(|| panic!("no <{tag}> in:\n{body}"));
+    let start = start + body[start..].find('>').expect("tag closes") + 1;
+    let end = start + body[start..].find(&format!("</{tag}>")).expect("end tag");
+    body[start..end].to_string()
+}
+
 #[test]
-fn device_auth_spares_vendors_without_the_keys() {
+fn device_credentials_for_cisco_grandstream_and_fanvil() {
     let (tmp, data) = imported();
     let cfg = config(
         tmp.path(),
@@ -698,11 +910,68 @@ fn device_auth_spares_vendors_without_the_keys() {
         "[provision]\nrequire_device_auth = true\n",
     );
     let server = Server::start(&data, &["--config", &cfg], &[]);
-    // Cisco and Grandstream files have nowhere to put the credentials.
-    assert_eq!(https(&server, "/002699aabb01.xml", &[]).status, 200);
-    assert_eq!(https(&server, "/cfg000b82aabbcc.xml", &[]).status, 200);
-    assert_eq!(https(&server, "/0004f2aabbcc-phone.cfg", &[]).status, 401);
-    server.stop();
+    let mut issued = Vec::new();
+    // Cisco: the bootstrap's Profile_Rule carries them as --uid/--pwd.
+    let boot = server.get_http("/002699aabb01.xml", None);
+    assert_eq!(boot.status, 200);
+    let rule = element_text(&boot.text(), "Profile_Rule");
+    let (opts, url) = rule
+        .strip_prefix('[')
+        .and_then(|r| r.split_once("] "))
+        .unwrap_or_else(|| panic!("{rule}"));
+    assert_eq!(url, format!("{}/$MA.xml", server.https));
+    let words: Vec<&str> = opts.split(' ').collect();
+    assert_eq!(words[..3], ["--uid", "002699aabb01", "--pwd"]);
+    issued.push((
+        "/002699aabb01.xml",
+        words[1].to_string(),
+        words[3].to_string(),
+    ));
+    // Grandstream: P1360/P1361.
+    let gs = server.get_http("/cfg000b82aabbcc.xml", None).text();
+    issued.push((
+        "/cfg000b82aabbcc.xml",
+        element_text(&gs, "P1360"),
+        element_text(&gs, "P1361"),
+    ));
+    // Fanvil: Download_Username/Download_Password.
+    let fv = server.get_http("/0c383e07e16c.cfg", None).text();
+    issued.push((
+        "/0c383e07e16c.cfg",
+        element_text(&fv, "Download_Username"),
+        element_text(&fv, "Download_Password"),
+    ));
+    for ((path, user, password), mac) in
+        issued
+            .iter()
+            .zip(["002699aabb01", "000b82aabbcc", "0c383e07e16c"])
+    {
+        // User name = the MAC.
+        assert_eq!(user, mac);
+        assert!(password.len() == 20 && password.bytes().all(|b| b.is_ascii_hexdigit()));
+        // Over HTTPS the file needs them, and they open it.
+        assert_eq!(https(&server, path, &[]).status, 401, "{path}");
+        let own = format!("{user}:{password}");
+        let full = https(&server, path, &["--digest", "-u", &own]);
+        assert_eq!(full.status, 200, "{path}");
+        // The full file hands out the same ones.
+        assert!(full.body.contains(password.as_str()), "{path}");
+    }
+    // One phone's credentials don't open another's file.
+    let (_, user, password) = &issued[0];
+    let own = format!("{user}:{password}");
+    assert_eq!(
+        https(&server, "/cfg000b82aabbcc.xml", &["--digest", "-u", &own]).status,
+        401
+    );
+    let (status, log) = server.stop();
+    assert!(status.success());
+    for (_, _, password) in &issued {
+        assert!(
+            !log.contains(password.as_str()),
+            "device password in the log"
+        );
+    }
 }
 
 #[test]

@@ -94,8 +94,21 @@ fn flat_profile(body: &[u8]) -> BTreeMap<String, String> {
                 "{v}"
             );
         }
-        if k.starts_with("Profile_Rule") {
-            assert!(v.starts_with("https://") || v.starts_with('/'), "{v}");
+        if k.starts_with("Profile_Rule") && !v.is_empty() {
+            // `[--uid u --pwd p] ` options, then the URL or path.
+            let url = match v.strip_prefix('[') {
+                Some(rest) => {
+                    let (opts, url) = rest.split_once("] ").expect("closed options");
+                    let words: Vec<&str> = opts.split(' ').collect();
+                    assert!(matches!(words.as_slice(), ["--uid", _, "--pwd", _]), "{v}");
+                    url
+                }
+                None => v.as_str(),
+            };
+            assert!(
+                url.starts_with("https://") || url.starts_with("http://") || url.starts_with('/'),
+                "{v}"
+            );
             let macros = v.split('$').skip(1);
             for m in macros {
                 assert!(m.starts_with("MA.") || m.starts_with("PSN"), "{v}");
@@ -122,11 +135,10 @@ fn golden(name: &str) -> BTreeMap<String, String> {
 fn spa_and_mpp_boot_sequences_over_https() {
     let (_tmp, data) = imported();
     let server = Server::start(&data, &[], &[]);
-    let https_base = format!("{}/", server.https);
 
     // 1. The common files: the SPA's spa$PSN.cfg, the MPP's $PSN.xml and
     //    $PSN-3PCC.xml. No secrets; Profile_Rule_B points at $MA.xml over
-    //    HTTPS, whichever listener served them.
+    //    plain HTTP (the staged bootstrap), whichever listener served them.
     let mut commons = Vec::new();
     for (path, ua) in [
         ("/spa504G.cfg", SPA_UA),
@@ -144,10 +156,13 @@ fn spa_and_mpp_boot_sequences_over_https() {
             let c = flat_profile(&r.body);
             assert_eq!(
                 c["Profile_Rule_B"],
-                format!("{https_base}$MA.xml"),
+                format!("{}/$MA.xml", server.http),
                 "{path}"
             );
             assert_eq!(c["Resync_On_Reset"], "Yes");
+            // Our certificate as the custom CA, over plain HTTP (the phone
+            // cannot check our HTTPS before it has it).
+            assert_eq!(c["Custom_CA_Rule"], format!("{}/ca.pem", server.http));
             assert!(!r.text().contains("Password"), "{path}");
             assert!(!c.contains_key("User_ID_1_"));
             commons.push(r.body);
@@ -256,14 +271,23 @@ fn plain_http_bootstrap_and_identical_refusals() {
     assert!(!staged.text().contains(SPA_PW));
     let s = flat_profile(&staged.body);
     assert!(!s.keys().any(|k| k.starts_with("Password")), "{s:?}");
-    assert_eq!(s["Profile_Rule_B"], format!("{https_base}$MA.xml"));
+    // From now on straight to this file over HTTPS; the common file's
+    // pointer to the bootstrap is cleared.
+    assert_eq!(s["Profile_Rule"], format!("{https_base}$MA.xml"));
+    assert_eq!(s["Profile_Rule_B"], "");
     assert_eq!(s["Resync_Periodic"], "300");
     // Everything else is the same file.
     let mut f = flat_profile(&full.body);
     f.remove("Password_1_");
     f.remove("Resync_Periodic");
+    let ca = curl(&s["Custom_CA_Rule"], &[]);
+    assert_eq!(ca.status, 200);
+    assert_eq!(openssl_fingerprint(&ca.body), server.cert_fingerprint());
+    assert!(!f.contains_key("Custom_CA_Rule"), "HTTPS: trusted already");
     let mut s2 = s.clone();
+    s2.remove("Profile_Rule");
     s2.remove("Profile_Rule_B");
+    s2.remove("Custom_CA_Rule");
     s2.remove("Resync_Periodic");
     assert_eq!(f, s2);
 

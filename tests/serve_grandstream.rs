@@ -1,8 +1,8 @@
 //! The Grandstream boot sequence end to end (vendors.md §4): real binary,
 //! real curl over HTTPS with certificate verification, real store.
 //!
-//! The CSV import gives each user one SIP line (`User.lines` can hold more,
-//! but no import column fills a second), so one account is tested.
+//! The fixture's user has two SIP lines (`2001;2004`): account 1 has its own
+//! P-codes, account 2 the P4xx block.
 
 mod serve_support;
 
@@ -151,6 +151,16 @@ fn grandstream_boot_sequence_over_https() {
         ("P36", "2001"),
         ("P34", PASSWORD),
         ("P130", "2"),
+        // Account 2: the P4xx block, its own extension and password.
+        ("P401", "1"),
+        ("P417", "2004"),
+        ("P407", DISPLAY),
+        ("P402", "pbx.example.com:5061"),
+        ("P403", ""),
+        ("P404", "2004"),
+        ("P405", "2004"),
+        ("P406", "Gs-Sip-2004-secret"),
+        ("P448", "2"),
         // MPK 1: BLF on account 1 watching 2002, labelled from the directory.
         ("P323", "1"),
         ("P301", "0"),
@@ -199,7 +209,9 @@ fn grandstream_boot_sequence_over_https() {
     let boot = server.get_http("/cfg000b82aabbcc.xml", Some(GS_UA));
     assert_eq!(boot.status, 200);
     let b = gs_settings(&boot.body);
-    assert!(!b.contains_key("P34"));
+    assert!(!b.contains_key("P34") && !b.contains_key("P406"));
+    assert!(!boot.text().contains("Gs-Sip-2004-secret"));
+    assert_eq!(b.get("P404").map(String::as_str), Some("2004"));
     assert!(!boot.text().contains(PASSWORD));
     assert_eq!(b.get("P212").map(String::as_str), Some("2"));
     assert_eq!(b.get("P145").map(String::as_str), Some("0"));

@@ -179,7 +179,16 @@ fn boot_sequence_over_https_matches_golden_and_render() {
         ("prov.polling.period", "86400"),
     ];
     assert_settings(&p, &expect);
-    assert!(!p.keys().any(|k| k.starts_with("device.")), "{p:?}");
+    // The only device.* settings over HTTPS: our certificate as custom CA 1.
+    let mut p = p;
+    mask_ca(
+        &mut p,
+        "device.sec.TLS.customCaCert1",
+        &server.cert_fingerprint(),
+        str::to_string,
+    );
+    assert_eq!(p["device.sec.TLS.customCaCert1.set"], "1");
+    assert!(!p.keys().any(|k| k.starts_with("device.prov")), "{p:?}");
     assert_eq!(p, golden_attrs(&format!("{PAUL}-phone.cfg")));
     // The master and the common files carry no secrets.
     for body in [&master.body, &default.body] {
@@ -256,8 +265,11 @@ fn plain_http_gets_a_bootstrap_and_refusals_look_alike() {
     f.remove("reg.1.auth.password");
     f.remove("prov.polling.period");
     let mut s2 = s.clone();
-    s2.retain(|k, _| !k.starts_with("device.") && k != "prov.polling.period");
+    s2.retain(|k, _| !k.starts_with("device.prov") && k != "prov.polling.period");
     assert_eq!(f, s2);
+    // The bootstrap carries our certificate too (inline, no URL needed).
+    let fp = server.cert_fingerprint();
+    mask_ca(&mut s2, "device.sec.TLS.customCaCert1", &fp, str::to_string);
     // Files without secrets are the same on both listeners.
     assert_eq!(
         server.get_http(&format!("/{PAUL}.cfg"), Some(POLY_UA)).body,

@@ -44,6 +44,10 @@ fn plain_http_gets_the_staged_bootstrap() {
         "static.auto_provision.server.url",
         "static.auto_provision.dhcp_option.enable",
         "static.auto_provision.repeat.minutes",
+        // Our certificate (tests/serve_trust.rs).
+        "static.trusted_certificates.url",
+        "static.security.ca_cert",
+        "static.security.trust_certificates",
     ] {
         s2.remove(k);
     }
@@ -64,6 +68,14 @@ fn plain_http_gets_the_staged_bootstrap() {
         by_name.text().contains(&format!(
             "static.auto_provision.server.url = https://localhost:{}/",
             https_port(&server)
+        )),
+        "{}",
+        by_name.text()
+    );
+    // ... and the host the CA is fetched from.
+    assert!(
+        by_name.text().contains(&format!(
+            "static.trusted_certificates.url = http://localhost:{port}/ca.pem"
         )),
         "{}",
         by_name.text()

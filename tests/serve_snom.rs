@@ -190,6 +190,14 @@ fn snom_boot_sequence_over_https() {
     ];
     assert_settings(&m, &expect);
     assert!(!m.contains_key("setting_server"));
+    // Our certificate as a trusted certificate, inline base64 DER.
+    let mut m = m;
+    mask_ca(
+        &mut m,
+        "certificate",
+        &server.cert_fingerprint(),
+        pem_of_base64,
+    );
     assert!(
         main.text().contains("&lt;b&gt;&amp;"),
         "escaped in the bytes"

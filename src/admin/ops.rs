@@ -527,6 +527,7 @@ pub fn render(
         user_agent: req.user_agent.as_deref(),
         channel: Channel::Secure,
         https_url,
+        http_url: None,
     };
     match provisioner.respond(&preq) {
         Ok(served) => Ok(Answer::ok(served.body, served.content_type)),

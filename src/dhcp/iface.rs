@@ -10,6 +10,8 @@ use std::net::Ipv4Addr;
 pub struct IfAddr {
     pub name: String,
     pub addr: Ipv4Addr,
+    /// Prefix length of the address's network (full mode serves it).
+    pub prefix: u8,
 }
 
 /// Every IPv4 address of every interface, in the kernel's order.
@@ -32,7 +34,14 @@ pub fn ipv4_addresses() -> std::io::Result<Vec<IfAddr>> {
                 let sin = &*(sa as *const libc::sockaddr_in);
                 let addr = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
                 let name = CStr::from_ptr(ifa.ifa_name).to_string_lossy().into_owned();
-                out.push(IfAddr { name, addr });
+                let mask = ifa.ifa_netmask;
+                let prefix = if mask.is_null() {
+                    32
+                } else {
+                    let m = &*(mask as *const libc::sockaddr_in);
+                    u32::from_be(m.sin_addr.s_addr).count_ones() as u8
+                };
+                out.push(IfAddr { name, addr, prefix });
             }
             cur = ifa.ifa_next;
         }
@@ -43,13 +52,13 @@ pub fn ipv4_addresses() -> std::io::Result<Vec<IfAddr>> {
 }
 
 /// The first IPv4 address of interface `name`.
-pub fn first_ipv4(all: &[IfAddr], name: &str) -> Option<Ipv4Addr> {
-    all.iter().find(|a| a.name == name).map(|a| a.addr)
+pub fn first_ipv4<'a>(all: &'a [IfAddr], name: &str) -> Option<&'a IfAddr> {
+    all.iter().find(|a| a.name == name)
 }
 
-/// The interface that holds `addr`.
-pub fn holder(all: &[IfAddr], addr: Ipv4Addr) -> Option<&str> {
-    all.iter().find(|a| a.addr == addr).map(|a| a.name.as_str())
+/// The interface entry that holds `addr`.
+pub fn holder(all: &[IfAddr], addr: Ipv4Addr) -> Option<&IfAddr> {
+    all.iter().find(|a| a.addr == addr)
 }
 
 #[cfg(test)]
@@ -60,7 +69,11 @@ mod tests {
     fn loopback_is_listed() {
         let all = ipv4_addresses().unwrap();
         let lo = holder(&all, Ipv4Addr::LOCALHOST).expect("127.0.0.1 on some interface");
-        assert_eq!(first_ipv4(&all, lo), Some(Ipv4Addr::LOCALHOST));
+        assert_eq!(lo.prefix, 8);
+        assert_eq!(
+            first_ipv4(&all, &lo.name).map(|a| a.addr),
+            Some(Ipv4Addr::LOCALHOST)
+        );
         assert_eq!(holder(&all, Ipv4Addr::new(192, 0, 2, 254)), None);
     }
 }

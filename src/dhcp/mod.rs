@@ -2,18 +2,24 @@
 //!
 //! Options-only mode sits beside the site's own DHCP server and answers
 //! DHCPINFORM with the provisioning options of the phone's vendor; it never
-//! hands out an address. Full mode (pool, leases, reservations) is not
-//! built yet. The wire parts are split so each can be tested alone:
-//! [`packet`] parses, [`classify`] names the vendor, [`reply`] builds the
-//! answer, [`limit`] throttles floods, [`server`] owns the socket.
+//! hands out an address. Full mode runs a provisioning VLAN: address pools,
+//! leases kept in the store, reservations from the imported `phoneip`. The
+//! wire parts are split so each can be tested alone: [`packet`] parses,
+//! [`classify`] names the vendor, [`full`] decides, [`pool`] holds the
+//! leases, [`reply`] builds the answer, [`limit`] throttles floods,
+//! [`server`] owns the socket.
 
 pub mod classify;
+pub mod full;
 pub mod iface;
 pub mod limit;
 pub mod packet;
+pub mod phones;
+pub mod pool;
 pub mod reply;
 pub mod server;
 pub mod snippet;
+pub mod subnet;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,25 +27,32 @@ use std::time::Instant;
 
 use dhcproto::v4::MessageType;
 
+use crate::domain::Lease;
 use crate::mac::Mac;
+use full::{Decision, Full};
 use limit::FloodLimit;
-use packet::Malformed;
+use packet::{Malformed, Request};
+use phones::KnownPhones;
 pub use reply::Provision;
 
-/// Looks up the vendor id of an imported phone (the store's answer wins
-/// over anything the packet says).
-pub type StoredVendor = Box<dyn Fn(Mac) -> Option<String> + Send + Sync>;
+/// Raw `(code, value)` options, in the order they go out.
+type Options = Vec<(u8, Vec<u8>)>;
 
 /// What the responder did with one datagram.
 #[derive(Debug)]
 pub enum Outcome {
-    /// Send `bytes` to `to`.
+    /// Send `bytes` to `to`, once `writes` are durable.
     Reply {
         bytes: Vec<u8>,
         to: SocketAddrV4,
         mac: Mac,
-        vendor: &'static str,
+        kind: MessageType,
+        /// The phone vendor whose options went in, if any.
+        vendor: Option<&'static str>,
+        writes: Vec<Lease>,
     },
+    /// A RELEASE or DECLINE to write; nothing is sent.
+    Recorded { mac: Mac, writes: Vec<Lease> },
     /// Not a packet at all; counted.
     Malformed(Malformed),
     /// Over the client's flood limit.
@@ -48,6 +61,8 @@ pub enum Outcome {
     NotInform(Mac, MessageType),
     /// Not a phone autoprov knows; left to the site's DHCP server.
     UnknownVendor(Mac),
+    /// Full mode chose not to answer, for this reason.
+    Ignored(Mac, &'static str),
 }
 
 /// Counters, readable while the server runs.
@@ -55,8 +70,14 @@ pub enum Outcome {
 pub struct Stats {
     pub malformed: AtomicU64,
     pub limited: AtomicU64,
+    /// Replies of any kind.
     pub answered: AtomicU64,
     pub ignored: AtomicU64,
+    pub offers: AtomicU64,
+    pub acks: AtomicU64,
+    pub naks: AtomicU64,
+    pub releases: AtomicU64,
+    pub declines: AtomicU64,
 }
 
 impl Stats {
@@ -64,36 +85,67 @@ impl Stats {
     fn bump(counter: &AtomicU64) -> u64 {
         counter.fetch_add(1, Ordering::Relaxed) + 1
     }
+
+    fn count_reply(&self, kind: MessageType) {
+        Stats::bump(&self.answered);
+        match kind {
+            MessageType::Offer => Stats::bump(&self.offers),
+            MessageType::Ack => Stats::bump(&self.acks),
+            MessageType::Nak => Stats::bump(&self.naks),
+            _ => 0,
+        };
+    }
 }
 
 /// The decision part of the DHCP server: bytes in, an [`Outcome`] out.
 pub struct Responder {
     provision: Provision,
     server_id: Ipv4Addr,
-    stored: StoredVendor,
+    phones: KnownPhones,
     limit: FloodLimit,
-    /// Shared, so `/metrics` can read them while the responder runs.
+    /// `None`: options-only mode.
+    full: Option<Full>,
+    /// Shared, so a metrics endpoint can read them while the DHCP thread runs.
     pub stats: std::sync::Arc<Stats>,
 }
 
 impl Responder {
+    /// An options-only responder; see [`Responder::with_full`].
     pub fn new(
         provision: Provision,
         server_id: Ipv4Addr,
-        stored: StoredVendor,
+        phones: KnownPhones,
         limits: limit::Limits,
     ) -> Responder {
         Responder {
             provision,
             server_id,
-            stored,
+            phones,
             limit: FloodLimit::new(limits),
-            stats: Default::default(),
+            full: None,
+            stats: std::sync::Arc::new(Stats::default()),
         }
     }
 
-    /// Handles one datagram in options-only mode.
-    pub fn handle(&mut self, buf: &[u8], now: Instant) -> Outcome {
+    /// Switches to full mode with these subnets and leases.
+    pub fn with_full(mut self, full: Full) -> Responder {
+        self.full = Some(full);
+        self
+    }
+
+    /// The store generation the phone table was read at.
+    pub fn phones_generation(&self) -> u64 {
+        self.phones.generation
+    }
+
+    /// Replaces the phone table after an import.
+    pub fn set_phones(&mut self, phones: KnownPhones) {
+        self.phones = phones;
+    }
+
+    /// Handles one datagram; `now` drives the flood limit, `unix` (seconds)
+    /// the lease times.
+    pub fn handle(&mut self, buf: &[u8], now: Instant, unix: u64) -> Outcome {
         let req = match packet::parse(buf) {
             Ok(r) => r,
             Err(e) => {
@@ -115,33 +167,134 @@ impl Responder {
         if !req.bad_options.is_empty() {
             tracing::debug!(mac = %req.mac.colon(), options = ?req.bad_options, "DHCP: options that do not decode for their type");
         }
+        match self.full.as_mut() {
+            None => self.options_only(&req),
+            Some(full) => {
+                let decision = full.decide(&req, self.server_id, &self.phones, unix);
+                self.full_answer(&req, decision)
+            }
+        }
+    }
+
+    fn options_only(&self, req: &Request) -> Outcome {
         if req.msg_type != MessageType::Inform {
             Stats::bump(&self.stats.ignored);
             return Outcome::NotInform(req.mac, req.msg_type);
         }
-        let stored = (self.stored)(req.mac);
-        let Some((vendor, source)) =
-            classify::classify(stored.as_deref(), req.vendor_class(), req.mac)
-        else {
+        let Some((vendor, opts)) = self.vendor_options(req) else {
             Stats::bump(&self.stats.ignored);
             return Outcome::UnknownVendor(req.mac);
         };
-        let options = reply::vendor_options(vendor, &self.provision);
-        match reply::inform_ack(&req, self.server_id, &options) {
+        let answer = (Some(vendor), opts);
+        self.reply(
+            req,
+            MessageType::Ack,
+            Ipv4Addr::UNSPECIFIED,
+            answer,
+            Vec::new(),
+        )
+    }
+
+    /// The phone's vendor and its options: the imported phone's vendor
+    /// first, then option 60, then the OUI.
+    fn vendor_options(&self, req: &Request) -> Option<(&'static str, Options)> {
+        let stored = self.phones.vendor(req.mac).map(|v| v.id);
+        let (vendor, source) = classify::classify(stored, req.vendor_class(), req.mac)?;
+        tracing::debug!(mac = %req.mac.colon(), vendor = vendor.id, by = ?source, "DHCP: phone vendor");
+        Some((vendor.id, reply::vendor_options(vendor, &self.provision)))
+    }
+
+    fn full_answer(&self, req: &Request, decision: Decision) -> Outcome {
+        let subnet_opts = |i: usize, lease: bool| {
+            let s = self.full.as_ref().and_then(|f| f.subnets.get(i));
+            let mut o = s.map(|s| s.options()).unwrap_or_default();
+            if let (Some(s), true) = (s, lease) {
+                o.extend(reply::lease_times(s.lease_seconds));
+            }
+            o
+        };
+        let with_vendor = |mut opts: Options| match self.vendor_options(req) {
+            Some((id, v)) => {
+                opts.extend(v);
+                (Some(id), opts)
+            }
+            None => (None, opts),
+        };
+        let (kind, yiaddr, answer, writes) = match decision {
+            Decision::Offer { ip, subnet } => (
+                MessageType::Offer,
+                ip,
+                with_vendor(subnet_opts(subnet, true)),
+                Vec::new(),
+            ),
+            Decision::Ack { ip, subnet, writes } => (
+                MessageType::Ack,
+                ip,
+                with_vendor(subnet_opts(subnet, true)),
+                writes,
+            ),
+            Decision::Inform { subnet } => (
+                MessageType::Ack,
+                Ipv4Addr::UNSPECIFIED,
+                with_vendor(subnet.map(|i| subnet_opts(i, false)).unwrap_or_default()),
+                Vec::new(),
+            ),
+            Decision::Nak(why) => {
+                tracing::info!(mac = %req.mac.colon(), reason = %why, "DHCP: NAK");
+                let message = (56, why.to_string().into_bytes());
+                (
+                    MessageType::Nak,
+                    Ipv4Addr::UNSPECIFIED,
+                    (None, vec![message]),
+                    Vec::new(),
+                )
+            }
+            Decision::Record(lease) => {
+                let counter = match lease.state {
+                    crate::domain::LeaseState::Declined => &self.stats.declines,
+                    _ => &self.stats.releases,
+                };
+                Stats::bump(counter);
+                tracing::info!(mac = %req.mac.colon(), ip = %lease.ip, state = ?lease.state, "DHCP: lease given back");
+                return Outcome::Recorded {
+                    mac: req.mac,
+                    writes: vec![lease],
+                };
+            }
+            Decision::Ignore(why) => {
+                Stats::bump(&self.stats.ignored);
+                tracing::debug!(mac = %req.mac.colon(), kind = ?req.msg_type, reason = why, "DHCP: not answered");
+                return Outcome::Ignored(req.mac, why);
+            }
+        };
+        self.reply(req, kind, yiaddr, answer, writes)
+    }
+
+    fn reply(
+        &self,
+        req: &Request,
+        kind: MessageType,
+        yiaddr: Ipv4Addr,
+        (vendor, opts): (Option<&'static str>, Options),
+        writes: Vec<Lease>,
+    ) -> Outcome {
+        match reply::build(req, kind, yiaddr, self.server_id, &opts) {
             Ok(bytes) => {
-                Stats::bump(&self.stats.answered);
-                tracing::info!(mac = %req.mac.colon(), vendor = vendor.id, by = ?source, "DHCP: INFORM answered");
+                self.stats.count_reply(kind);
+                tracing::info!(mac = %req.mac.colon(), kind = ?kind, %yiaddr, "DHCP: answered");
                 Outcome::Reply {
                     bytes,
-                    to: reply::inform_destination(&req),
+                    to: reply::destination(req, kind),
                     mac: req.mac,
-                    vendor: vendor.id,
+                    kind,
+                    vendor,
+                    writes,
                 }
             }
             Err(e) => {
                 tracing::error!(mac = %req.mac.colon(), error = %e, "DHCP: reply not sent");
                 Stats::bump(&self.stats.ignored);
-                Outcome::UnknownVendor(req.mac)
+                Outcome::Ignored(req.mac, "reply could not be encoded")
             }
         }
     }
@@ -153,15 +306,16 @@ mod tests {
     use packet::tests::request;
 
     fn responder() -> Responder {
-        let stored: StoredVendor =
-            Box::new(|mac: Mac| (mac.plain() == "805ec0000001").then(|| "polycom".to_string()));
+        let mut phones = KnownPhones::default();
+        let stored = Mac::from_bytes([0x80, 0x5e, 0xc0, 0, 0, 1]).unwrap();
+        phones.insert(stored, crate::vendor::by_id("polycom"), None);
         Responder::new(
             Provision {
                 url: "http://10.99.0.1:8080/".into(),
                 tftp: vec![Ipv4Addr::new(10, 99, 0, 1)],
             },
             Ipv4Addr::new(10, 99, 0, 1),
-            stored,
+            phones,
             limit::Limits::default(),
         )
     }
@@ -171,9 +325,9 @@ mod tests {
         let mut r = responder();
         let now = Instant::now();
         let yealink = [0x80, 0x5e, 0xc0, 0x12, 0x34, 0x56];
-        match r.handle(&request(yealink, 8, &[]), now) {
+        match r.handle(&request(yealink, 8, &[]), now, 0) {
             Outcome::Reply { vendor, to, .. } => {
-                assert_eq!(vendor, "yealink");
+                assert_eq!(vendor, Some("yealink"));
                 assert_eq!(to, "255.255.255.255:68".parse().unwrap());
             }
             o => panic!("{o:?}"),
@@ -181,20 +335,23 @@ mod tests {
         // The imported phone's vendor wins over its OUI.
         let stored = [0x80, 0x5e, 0xc0, 0, 0, 1];
         assert!(matches!(
-            r.handle(&request(stored, 8, &[(60, b"yealink")]), now),
+            r.handle(&request(stored, 8, &[(60, b"yealink")]), now, 0),
             Outcome::Reply {
-                vendor: "polycom",
+                vendor: Some("polycom"),
                 ..
             }
         ));
         let unknown = [0x02, 0, 0, 0, 0, 9];
         assert!(matches!(
-            r.handle(&request(unknown, 8, &[]), now),
+            r.handle(&request(unknown, 8, &[]), now, 0),
             Outcome::UnknownVendor(_)
         ));
         assert!(matches!(
-            r.handle(&request(unknown, 8, &[(60, b"snomD785")]), now),
-            Outcome::Reply { vendor: "snom", .. }
+            r.handle(&request(unknown, 8, &[(60, b"snomD785")]), now, 0),
+            Outcome::Reply {
+                vendor: Some("snom"),
+                ..
+            }
         ));
         assert_eq!(r.stats.answered.load(Ordering::Relaxed), 3);
     }
@@ -205,7 +362,7 @@ mod tests {
         let yealink = [0x80, 0x5e, 0xc0, 0x12, 0x34, 0x56];
         for t in [1u8, 3, 4, 7] {
             assert!(matches!(
-                r.handle(&request(yealink, t, &[]), Instant::now()),
+                r.handle(&request(yealink, t, &[]), Instant::now(), 0),
                 Outcome::NotInform(..)
             ));
         }
@@ -216,13 +373,64 @@ mod tests {
         let mut r = responder();
         let now = Instant::now();
         for junk in [&[][..], &[1, 2, 3], &[0xff; 300]] {
-            assert!(matches!(r.handle(junk, now), Outcome::Malformed(_)));
+            assert!(matches!(r.handle(junk, now, 0), Outcome::Malformed(_)));
         }
         assert_eq!(r.stats.malformed.load(Ordering::Relaxed), 3);
         let mac = [0x80, 0x5e, 0xc0, 0x12, 0x34, 0x56];
         let limited = (0..50)
-            .filter(|_| matches!(r.handle(&request(mac, 8, &[]), now), Outcome::Limited(_)))
+            .filter(|_| matches!(r.handle(&request(mac, 8, &[]), now, 0), Outcome::Limited(_)))
             .count();
         assert_eq!(limited, 50 - 8);
+    }
+
+    #[test]
+    fn full_mode_offers_with_subnet_lease_and_vendor_options() {
+        use dhcproto::v4::borrowed;
+        let subnet = subnet::Subnet::new(
+            "10.99.0.0/24".parse().unwrap(),
+            subnet::parse_range("10.99.0.10-10.99.0.20").unwrap(),
+            3600,
+        )
+        .unwrap();
+        let mut r = responder().with_full(Full {
+            subnets: vec![subnet],
+            pool: pool::Pool::default(),
+        });
+        let agent: &[u8] = &[1, 3, b'p', b'1', b'0'];
+        let mut b = request([0, 4, 0xf2, 1, 2, 3], 1, &[(82, agent)]);
+        b[24..28].copy_from_slice(&[10, 99, 0, 2]);
+        let Outcome::Reply {
+            bytes, to, kind, ..
+        } = r.handle(&b, Instant::now(), 0)
+        else {
+            panic!("no offer");
+        };
+        assert_eq!(kind, MessageType::Offer);
+        assert_eq!(to, "10.99.0.2:67".parse().unwrap());
+        let m = borrowed::Message::new(&bytes).unwrap();
+        assert_eq!(m.yiaddr(), Ipv4Addr::new(10, 99, 0, 10));
+        let get = |c: u8| {
+            m.opts()
+                .find(|o| u8::from(o.code()) == c)
+                .map(|o| o.data().to_vec())
+        };
+        assert_eq!(get(53), Some(vec![2]));
+        assert_eq!(get(1), Some(vec![255, 255, 255, 0]));
+        assert_eq!(get(51), Some(3600u32.to_be_bytes().to_vec()));
+        assert_eq!(get(58), Some(1800u32.to_be_bytes().to_vec()));
+        assert_eq!(get(160).as_deref(), Some(&b"http://10.99.0.1:8080/"[..]));
+        assert_eq!(get(82).as_deref(), Some(agent));
+        assert_eq!(m.opts().filter(|o| u8::from(o.code()) == 82).count(), 1);
+        // A client of no known vendor still gets an address, without
+        // provisioning options.
+        let Outcome::Reply { bytes, vendor, .. } =
+            r.handle(&request([2, 0, 0, 0, 0, 7], 1, &[]), Instant::now(), 0)
+        else {
+            panic!("no offer");
+        };
+        assert_eq!(vendor, None);
+        let m = borrowed::Message::new(&bytes).unwrap();
+        assert!(m.opts().all(|o| u8::from(o.code()) != 66));
+        assert_eq!(r.stats.offers.load(Ordering::Relaxed), 2);
     }
 }

@@ -26,7 +26,7 @@ const HTYPE_ETHERNET: u8 = 1;
 /// Only these go through dhcproto's typed decoder, whose decoders for some
 /// other codes `debug_assert!` on the client's length (a panic in debug
 /// and fuzz builds); everything else stays raw bytes.
-const TYPED: [u8; 7] = [50, 53, 54, 55, 60, 61, 82];
+const TYPED: [u8; 8] = [50, 53, 54, 55, 60, 61, 82, 118];
 
 /// Why a packet was dropped before any answer was considered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -68,6 +68,32 @@ impl Request {
         let raw = self.options.get(&60)?;
         let end = raw.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
         (end > 0).then(|| &raw[..end])
+    }
+
+    /// An option holding one IPv4 address (50 requested, 54 server id, 118
+    /// subnet selection); `None` when absent or not 4 bytes.
+    pub fn ipv4_option(&self, code: u8) -> Option<Ipv4Addr> {
+        let b: [u8; 4] = self.options.get(&code)?.as_slice().try_into().ok()?;
+        Some(Ipv4Addr::from(b))
+    }
+
+    /// The link the client is on, as a relay or the client says it
+    /// (RFC 3527 link selection in option 82, RFC 3011 option 118), when it
+    /// differs from giaddr.
+    pub fn link_selection(&self) -> Option<Ipv4Addr> {
+        if let Some(agent) = self.options.get(&82) {
+            let mut rest = agent.as_slice();
+            while let [code, len, tail @ ..] = rest {
+                let Some((data, next)) = tail.split_at_checked(usize::from(*len)) else {
+                    break;
+                };
+                if let (5, Ok(b)) = (*code, <[u8; 4]>::try_from(data)) {
+                    return Some(Ipv4Addr::from(b));
+                }
+                rest = next;
+            }
+        }
+        self.ipv4_option(118)
     }
 
     /// The option codes of option 55, if the client sent one.
@@ -175,6 +201,26 @@ pub(crate) mod tests {
         let r = parse(&request(MAC, 8, &[(54, &[1, 2, 3]), (60, b"snomD785")])).unwrap();
         assert_eq!(r.bad_options, vec![54]);
         assert_eq!(r.vendor_class(), Some(&b"snomD785"[..]));
+    }
+
+    #[test]
+    fn addresses_and_link_selection() {
+        let agent = [1, 2, b'e', b'0', 5, 4, 10, 98, 0, 0, 2, 1, b'x'];
+        let r = parse(&request(
+            MAC,
+            3,
+            &[(50, &[10, 99, 0, 7]), (54, &[10, 99, 0, 1]), (82, &agent)],
+        ))
+        .unwrap();
+        assert_eq!(r.ipv4_option(50), Some(Ipv4Addr::new(10, 99, 0, 7)));
+        assert_eq!(r.ipv4_option(54), Some(Ipv4Addr::new(10, 99, 0, 1)));
+        assert_eq!(r.link_selection(), Some(Ipv4Addr::new(10, 98, 0, 0)));
+        let r = parse(&request(MAC, 3, &[(118, &[10, 97, 0, 0]), (50, &[1, 2])])).unwrap();
+        assert_eq!(r.link_selection(), Some(Ipv4Addr::new(10, 97, 0, 0)));
+        assert_eq!(r.ipv4_option(50), None);
+        // A truncated sub-option is not read past.
+        let r = parse(&request(MAC, 3, &[(82, &[5, 9, 10, 98])])).unwrap();
+        assert_eq!(r.link_selection(), None);
     }
 
     #[test]

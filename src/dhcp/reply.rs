@@ -75,19 +75,49 @@ pub fn inform_ack(
     server_id: Ipv4Addr,
     options: &[(u8, Vec<u8>)],
 ) -> Result<Vec<u8>, EncodeError> {
+    build(
+        req,
+        MessageType::Ack,
+        Ipv4Addr::UNSPECIFIED,
+        server_id,
+        options,
+    )
+}
+
+/// A reply of `kind` to `req` (RFC 2131 table 3): `yiaddr` is the address
+/// offered or bound (unspecified for INFORM and NAK), `options` go in as
+/// given after 53 and 54, and a relay's option 82 is echoed (RFC 3046).
+pub fn build(
+    req: &Request,
+    kind: MessageType,
+    yiaddr: Ipv4Addr,
+    server_id: Ipv4Addr,
+    options: &[(u8, Vec<u8>)],
+) -> Result<Vec<u8>, EncodeError> {
     let mac = req.mac.bytes();
-    let mut m = v4::Message::new_with_id(
-        req.xid,
-        req.ciaddr,
-        Ipv4Addr::UNSPECIFIED,
-        Ipv4Addr::UNSPECIFIED,
-        req.giaddr,
-        &mac,
-    );
+    let nak = kind == MessageType::Nak;
+    // ciaddr is echoed in ACKs (a renewing client's address), never in
+    // OFFER or NAK; siaddr names us as the next server for TFTP phones.
+    let ciaddr = match kind {
+        MessageType::Ack => req.ciaddr,
+        _ => Ipv4Addr::UNSPECIFIED,
+    };
+    let siaddr = if nak || yiaddr.is_unspecified() {
+        Ipv4Addr::UNSPECIFIED
+    } else {
+        server_id
+    };
+    let mut m = v4::Message::new_with_id(req.xid, ciaddr, yiaddr, siaddr, req.giaddr, &mac);
+    // A NAK through a relay must be broadcast on the client's link (§4.3.2).
+    let flags = if nak && !req.giaddr.is_unspecified() {
+        req.flags | 0x8000
+    } else {
+        req.flags
+    };
     m.set_opcode(v4::Opcode::BootReply)
-        .set_flags(v4::Flags::new(req.flags));
+        .set_flags(v4::Flags::new(flags));
     let o = m.opts_mut();
-    o.insert(DhcpOption::MessageType(MessageType::Ack));
+    o.insert(DhcpOption::MessageType(kind));
     o.insert(DhcpOption::ServerIdentifier(server_id));
     for (code, value) in options {
         o.insert(raw_option(*code, value.clone()));
@@ -95,7 +125,45 @@ pub fn inform_ack(
     let mut buf = Vec::with_capacity(576);
     m.encode(&mut Encoder::new(&mut buf))
         .map_err(|e| EncodeError(e.to_string()))?;
+    if let Some(agent) = req.options.get(&82) {
+        append_last(&mut buf, 82, agent)?;
+    }
     Ok(buf)
+}
+
+/// Puts an option right before the End option of an encoded message.
+/// Option 82 goes in this way: dhcproto keys a raw option by its own
+/// `Unknown(82)` code, which its encoder both writes in order and again as
+/// "the" relay option at the end, so it went out twice.
+fn append_last(buf: &mut Vec<u8>, code: u8, data: &[u8]) -> Result<(), EncodeError> {
+    let mut i = 240;
+    while let Some(&c) = buf.get(i) {
+        match c {
+            255 => {
+                let mut opt = Vec::with_capacity(data.len() + 4);
+                for chunk in data.chunks(255) {
+                    opt.push(code);
+                    opt.push(chunk.len() as u8);
+                    opt.extend_from_slice(chunk);
+                }
+                buf.splice(i..i, opt);
+                return Ok(());
+            }
+            0 => i += 1,
+            _ => i += 2 + usize::from(*buf.get(i + 1).unwrap_or(&0)),
+        }
+    }
+    Err(EncodeError("no End option in the encoded reply".into()))
+}
+
+/// Lease time (51) with renewal (58, half) and rebinding (59, 7/8) times.
+pub fn lease_times(seconds: u32) -> [(u8, Vec<u8>); 3] {
+    let t2 = (u64::from(seconds) * 7 / 8) as u32;
+    [
+        (51, seconds.to_be_bytes().to_vec()),
+        (58, (seconds / 2).to_be_bytes().to_vec()),
+        (59, t2.to_be_bytes().to_vec()),
+    ]
 }
 
 /// Raw options go in as `Unknown`, so dhcproto writes the bytes as given:
@@ -109,13 +177,15 @@ fn raw_option(code: u8, value: Vec<u8>) -> DhcpOption {
     }
 }
 
-/// Where the answer to an INFORM goes: through the relay that forwarded
-/// it, else to the address the client says it has (unicast to port 68,
-/// §4.3.5), else broadcast.
-pub fn inform_destination(req: &Request) -> SocketAddrV4 {
+/// Where a reply goes (RFC 2131 §4.1): through the relay that forwarded
+/// the request; a NAK otherwise broadcast; else to the address the client
+/// already has; else broadcast. (The RFC's unicast to a client without an
+/// address needs an ARP entry written by hand; broadcast reaches every
+/// client as well.)
+pub fn destination(req: &Request, kind: MessageType) -> SocketAddrV4 {
     if !req.giaddr.is_unspecified() {
         SocketAddrV4::new(req.giaddr, 67)
-    } else if !req.ciaddr.is_unspecified() {
+    } else if kind != MessageType::Nak && !req.ciaddr.is_unspecified() {
         SocketAddrV4::new(req.ciaddr, 68)
     } else {
         SocketAddrV4::new(Ipv4Addr::BROADCAST, 68)
@@ -236,14 +306,24 @@ mod tests {
         let mut b = request(mac, 8, &[]);
         let r = parse(&b).unwrap();
         assert_eq!(
-            inform_destination(&r),
+            destination(&r, MessageType::Ack),
             "255.255.255.255:68".parse().unwrap()
         );
         b[12..16].copy_from_slice(&[10, 99, 0, 50]);
         let r = parse(&b).unwrap();
-        assert_eq!(inform_destination(&r), "10.99.0.50:68".parse().unwrap());
+        assert_eq!(
+            destination(&r, MessageType::Ack),
+            "10.99.0.50:68".parse().unwrap()
+        );
+        assert_eq!(
+            destination(&r, MessageType::Nak),
+            "255.255.255.255:68".parse().unwrap()
+        );
         b[24..28].copy_from_slice(&[10, 1, 0, 1]);
         let r = parse(&b).unwrap();
-        assert_eq!(inform_destination(&r), "10.1.0.1:67".parse().unwrap());
+        assert_eq!(
+            destination(&r, MessageType::Ack),
+            "10.1.0.1:67".parse().unwrap()
+        );
     }
 }

@@ -9,9 +9,16 @@
 //! nonces valid. An HMAC that does not verify is a forged nonce; one that
 //! verifies but is older than the lifetime is stale and gets a fresh
 //! challenge with `stale=true`, so the phone retries without asking anyone
-//! for a password. Within its lifetime a nonce may be replayed (no `nc`
-//! tracking): acceptable for a file the same request would get anyway, and
-//! the lifetime bounds it.
+//! for a password.
+//!
+//! Replays: the one thing kept per client is which nonce counts (`nc`) each
+//! (nonce, cnonce, user, uri, algorithm) has used, in two time buckets of
+//! one nonce lifetime each (a nonce is only accepted within its lifetime,
+//! so older entries are useless) and at most [`MAX_TRACKED`] entries per
+//! bucket. Only requests whose response verified are tracked, so only a
+//! credential holder can fill it; if one does, every older nonce becomes
+//! stale rather than replayable. A captured Authorization header replayed
+//! within the nonce lifetime is therefore refused.
 
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -30,6 +37,9 @@ const KEY_LEN: usize = 32;
 const NONCE_TAG_LEN: usize = 16;
 /// Longest Authorization header parsed; longer ones are refused unparsed.
 const MAX_AUTHORIZATION: usize = 4096;
+/// Digest uses tracked per time bucket (two buckets): ~50 bytes each, so
+/// a few MiB at most; a boot storm of 10,000 phones × 3 files fits.
+const MAX_TRACKED: usize = 65_536;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -194,6 +204,8 @@ pub struct Authenticator {
     credentials: Vec<Credential>,
     key: ServerKey,
     nonce_lifetime: Duration,
+    /// Nonce counts already used (shared by clones).
+    replays: std::sync::Arc<ReplayGuard>,
 }
 
 /// The request facts Digest covers.
@@ -219,6 +231,7 @@ impl Authenticator {
             credentials,
             key,
             nonce_lifetime,
+            replays: std::sync::Arc::new(ReplayGuard::new(nonce_lifetime)),
         }
     }
 
@@ -276,10 +289,13 @@ impl Authenticator {
         if p.uri != req.uri {
             return Verdict::Bad("digest uri differs from the request");
         }
-        let fresh = match self.nonce_age(p.nonce) {
-            None => return Verdict::Bad("forged or unknown nonce"),
-            Some(age) => age <= self.nonce_lifetime,
+        let Some(nc) = parse_nc(p.nc) else {
+            return Verdict::Bad("digest nc is not 8 hex digits");
         };
+        let Some((made, age)) = self.nonce_age(p.nonce) else {
+            return Verdict::Bad("forged or unknown nonce");
+        };
+        let fresh = age <= self.nonce_lifetime;
         let ha2 = alg.hash(&format!("{}:{}", req.method, p.uri));
         let mut ok = subtle::Choice::from(0);
         for c in credentials.iter().filter(|c| c.user == p.username) {
@@ -293,7 +309,24 @@ impl Authenticator {
                 .ct_eq(p.response.to_ascii_lowercase().as_bytes());
         }
         match (bool::from(ok), fresh) {
-            (true, true) => Verdict::Ok,
+            (true, true) => {
+                let id = self.key.tag(&[
+                    b"autoprov digest use",
+                    p.nonce.as_bytes(),
+                    p.cnonce.as_bytes(),
+                    p.username.as_bytes(),
+                    p.uri.as_bytes(),
+                    alg.name().as_bytes(),
+                ]);
+                match self
+                    .replays
+                    .admit(id, nc, made, unix_secs(SystemTime::now()))
+                {
+                    Use::First => Verdict::Ok,
+                    Use::Replayed => Verdict::Bad("digest nonce count replayed"),
+                    Use::Forgotten => Verdict::Stale,
+                }
+            }
             (true, false) => Verdict::Stale,
             (false, _) => Verdict::Bad("wrong digest response"),
         }
@@ -321,10 +354,7 @@ impl Authenticator {
 
     /// `hex(seconds) + hex(tag)` for the given time.
     pub fn nonce(&self, at: SystemTime) -> String {
-        let secs = at
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let secs = unix_secs(at);
         let tag = self.nonce_tag(secs);
         format!("{secs:016x}{}", hex::encode(tag))
     }
@@ -340,9 +370,10 @@ impl Authenticator {
         tag
     }
 
-    /// How old a nonce this server made is; `None` for anything it did not
-    /// make. A nonce from the future (clock stepped back) counts as age 0.
-    fn nonce_age(&self, nonce: &str) -> Option<Duration> {
+    /// When a nonce this server made was made (unix seconds) and how old it
+    /// is; `None` for anything it did not make. A nonce from the future
+    /// (clock stepped back) counts as age 0.
+    fn nonce_age(&self, nonce: &str) -> Option<(u64, Duration)> {
         if nonce.len() != 16 + 2 * NONCE_TAG_LEN || !nonce.is_ascii() {
             return None;
         }
@@ -353,7 +384,122 @@ impl Authenticator {
             return None;
         }
         let made = UNIX_EPOCH.checked_add(Duration::from_secs(secs))?;
-        Some(SystemTime::now().duration_since(made).unwrap_or_default())
+        Some((
+            secs,
+            SystemTime::now().duration_since(made).unwrap_or_default(),
+        ))
+    }
+}
+
+fn unix_secs(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// `nc`: exactly 8 hex digits (RFC 7616 §3.4), never 0.
+fn parse_nc(nc: &str) -> Option<u64> {
+    if nc.len() != 8 || !nc.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u64::from_str_radix(nc, 16).ok().filter(|n| *n > 0)
+}
+
+/// What the replay guard made of one verified Digest response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Use {
+    /// This nonce count was not used before: accept.
+    First,
+    /// Seen before: a replay.
+    Replayed,
+    /// The nonce is older than what the guard still remembers (it had to
+    /// forget early): ask for a fresh nonce with `stale=true`.
+    Forgotten,
+}
+
+/// The nonce counts used per Digest "conversation", in two buckets that
+/// each cover one nonce lifetime. See the module comment.
+#[derive(Debug)]
+struct ReplayGuard {
+    lifetime: u64,
+    state: std::sync::Mutex<ReplayState>,
+}
+
+#[derive(Debug, Default)]
+struct ReplayState {
+    /// When `current` started (unix seconds).
+    started: u64,
+    current: std::collections::HashMap<[u8; 16], NcWindow>,
+    previous: std::collections::HashMap<[u8; 16], NcWindow>,
+    /// Nonces made at or before this second are no longer tracked.
+    forgot_until: Option<u64>,
+}
+
+/// The highest `nc` seen and which of the 63 below it were seen too, so
+/// requests sent in parallel on one nonce may arrive out of order.
+#[derive(Debug, Clone, Copy, Default)]
+struct NcWindow {
+    highest: u64,
+    seen: u64,
+}
+
+impl NcWindow {
+    /// Records `nc`; false if it was seen before or is too far behind.
+    fn admit(&mut self, nc: u64) -> bool {
+        if nc > self.highest {
+            let shift = nc - self.highest;
+            self.seen = if shift >= 64 { 0 } else { self.seen << shift };
+            self.seen |= 1;
+            self.highest = nc;
+            return true;
+        }
+        let back = self.highest - nc;
+        if back >= 64 || self.seen & (1 << back) != 0 {
+            return false;
+        }
+        self.seen |= 1 << back;
+        true
+    }
+}
+
+impl ReplayGuard {
+    fn new(lifetime: Duration) -> ReplayGuard {
+        ReplayGuard {
+            lifetime: lifetime.as_secs().max(1),
+            state: std::sync::Mutex::new(ReplayState::default()),
+        }
+    }
+
+    /// Records use `nc` of conversation `id` on a nonce made at `made`.
+    fn admit(&self, id: [u8; 32], nc: u64, made: u64, now: u64) -> Use {
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&id[..16]);
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if now >= st.started.saturating_add(2 * self.lifetime) {
+            st.current.clear();
+            st.previous.clear();
+            st.started = now;
+        } else if now >= st.started.saturating_add(self.lifetime) {
+            st.previous = std::mem::take(&mut st.current);
+            st.started = now;
+        }
+        if st.forgot_until.is_some_and(|t| made <= t) {
+            return Use::Forgotten;
+        }
+        let mut window = match st.previous.remove(&key) {
+            Some(w) => w,
+            None => st.current.get(&key).copied().unwrap_or_default(),
+        };
+        if !st.current.contains_key(&key) && st.current.len() >= MAX_TRACKED {
+            // Full: forget everything, and with it every nonce made so far.
+            st.current.clear();
+            st.previous.clear();
+            st.forgot_until = Some(now);
+            return Use::Forgotten;
+        }
+        let first = window.admit(nc);
+        st.current.insert(key, window);
+        if first { Use::First } else { Use::Replayed }
     }
 }
 
@@ -393,6 +539,13 @@ impl Algorithm {
             Some(a) if a.eq_ignore_ascii_case("MD5") => Some(Algorithm::Md5),
             Some(a) if a.eq_ignore_ascii_case("SHA-256") => Some(Algorithm::Sha256),
             Some(_) => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Algorithm::Md5 => "MD5",
+            Algorithm::Sha256 => "SHA-256",
         }
     }
 
@@ -548,10 +701,12 @@ mod tests {
         )
     }
 
+    /// A first use (nc 1) with a cnonce of its own per password, so the
+    /// replay guard sees separate conversations.
     fn digest_header(a: &Authenticator, nonce: &str, password: &str, alg: Algorithm) -> String {
         let ha1 = alg.hash(&format!("prov:autoprov:{password}"));
         let ha2 = alg.hash("GET:/x.cfg");
-        let resp = alg.hash(&format!("{ha1}:{nonce}:00000001:abc:auth:{ha2}"));
+        let resp = alg.hash(&format!("{ha1}:{nonce}:00000001:{password}:auth:{ha2}"));
         let name = match alg {
             Algorithm::Md5 => "MD5",
             Algorithm::Sha256 => "SHA-256",
@@ -559,7 +714,7 @@ mod tests {
         let _ = a;
         format!(
             "Digest username=\"prov\", realm=\"autoprov\", nonce=\"{nonce}\", uri=\"/x.cfg\", \
-             algorithm={name}, response=\"{resp}\", qop=auth, nc=00000001, cnonce=\"abc\""
+             algorithm={name}, response=\"{resp}\", qop=auth, nc=00000001, cnonce=\"{password}\""
         )
     }
 
@@ -595,6 +750,71 @@ mod tests {
             check(&a, "Basic cHJvdjpuZXctcGFzcw=="),
             Verdict::Bad(_)
         ));
+    }
+
+    fn header_nc(a: &Authenticator, nonce: &str, nc: &str, cnonce: &str) -> String {
+        let alg = Algorithm::Sha256;
+        let ha1 = alg.hash("prov:autoprov:new-pass");
+        let ha2 = alg.hash("GET:/x.cfg");
+        let resp = alg.hash(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
+        let _ = a;
+        format!(
+            "Digest username=\"prov\", realm=\"autoprov\", nonce=\"{nonce}\", uri=\"/x.cfg\", \
+             algorithm=SHA-256, response=\"{resp}\", qop=auth, nc={nc}, cnonce=\"{cnonce}\""
+        )
+    }
+
+    #[test]
+    fn replayed_nonce_counts_are_refused() {
+        let a = auth(AuthScheme::Digest);
+        let nonce = a.nonce(SystemTime::now());
+        let first = header_nc(&a, &nonce, "00000001", "c1");
+        assert_eq!(check(&a, &first), Verdict::Ok);
+        // The same header again: a replay.
+        assert!(matches!(check(&a, &first), Verdict::Bad(_)));
+        // A clone (the policy is shared) remembers it too.
+        assert!(matches!(check(&a.clone(), &first), Verdict::Bad(_)));
+        // The next count, and one sent in parallel arriving late, are fine once.
+        for nc in ["00000003", "00000002"] {
+            let h = header_nc(&a, &nonce, nc, "c1");
+            assert_eq!(check(&a, &h), Verdict::Ok, "{nc}");
+            assert!(matches!(check(&a, &h), Verdict::Bad(_)), "{nc}");
+        }
+        // Another cnonce is another conversation; nc 0 and junk are refused.
+        assert_eq!(
+            check(&a, &header_nc(&a, &nonce, "00000001", "c2")),
+            Verdict::Ok
+        );
+        for nc in ["00000000", "1", "0000000g"] {
+            assert!(
+                matches!(check(&a, &header_nc(&a, &nonce, nc, "c3")), Verdict::Bad(_)),
+                "{nc}"
+            );
+        }
+    }
+
+    #[test]
+    fn replay_guard_buckets_and_overflow() {
+        let g = ReplayGuard::new(Duration::from_secs(300));
+        let id = |n: u32| {
+            let mut id = [0u8; 32];
+            id[..4].copy_from_slice(&n.to_be_bytes());
+            id
+        };
+        assert_eq!(g.admit(id(1), 1, 1000, 1000), Use::First);
+        // Still remembered one lifetime later (moved to the old bucket)...
+        assert_eq!(g.admit(id(1), 1, 1000, 1299), Use::Replayed);
+        assert_eq!(g.admit(id(1), 1, 1000, 1301), Use::Replayed);
+        // ... and a count far behind the highest is refused.
+        assert_eq!(g.admit(id(1), 100, 1000, 1302), Use::First);
+        assert_eq!(g.admit(id(1), 2, 1000, 1302), Use::Replayed);
+        // Full: everything made so far is forgotten and turns stale.
+        for n in 2..=(MAX_TRACKED as u32) {
+            assert_eq!(g.admit(id(n), 1, 1302, 1302), Use::First);
+        }
+        assert_eq!(g.admit(id(u32::MAX), 1, 1302, 1302), Use::Forgotten);
+        assert_eq!(g.admit(id(1), 1, 1000, 1303), Use::Forgotten);
+        assert_eq!(g.admit(id(7), 1, 1303, 1303), Use::First);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! 405), and shutdown drains for a limited time.
 
 pub mod auth;
+pub mod client_cert;
 pub mod guard;
 pub mod policy;
 pub mod record;
@@ -37,6 +38,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::provision::{self, Channel, NOT_FOUND_BODY, Provisioner, Refusal};
 use auth::{Presented, Verdict};
+use client_cert::ClientCert;
 pub use guard::GuardSettings;
 use guard::{Gate, MissGuard};
 pub use policy::AccessPolicy;
@@ -136,6 +138,7 @@ impl Server {
             secrets_over_http: self.opts.allow_secrets_over_http,
             https_url: self.opts.https_url.clone(),
             https_port: self.https_addr.port(),
+            http_port: self.http_addr.port(),
             uploads: self.opts.uploads.clone(),
             guard: MissGuard::new(self.opts.misses.clone()),
             cert_optional: self.opts.client_ca.as_ref().is_some_and(|c| !c.required),
@@ -163,7 +166,10 @@ impl Server {
                                 Ok(Ok(tls)) => {
                                     // The verifier checked any certificate sent; with
                                     // client_auth optional, none may have been.
-                                    let conn = ConnInfo { client_cert: tls.get_ref().1.peer_certificates().is_some(), ..conn };
+                                    let client_cert = tls.get_ref().1.peer_certificates()
+                                        .and_then(|certs| certs.first())
+                                        .map(|der| ClientCert::from_der(der));
+                                    let conn = ConnInfo { client_cert, ..conn };
                                     serve_conn(tls, conn, &app, &builder, watcher)
                                 }
                                 Ok(Err(e)) => tracing::debug!(peer = %conn.peer, error = %e, "TLS handshake failed"),
@@ -221,8 +227,9 @@ struct ConnInfo {
     peer: SocketAddr,
     local: SocketAddr,
     secure: bool,
-    /// A client certificate verified against `[tls] client_ca`.
-    client_cert: bool,
+    /// A client certificate verified against `[tls] client_ca`, and the
+    /// MACs it names.
+    client_cert: Option<ClientCert>,
 }
 
 fn conn_info(tcp: &tokio::net::TcpStream, peer: SocketAddr, secure: bool) -> ConnInfo {
@@ -231,7 +238,7 @@ fn conn_info(tcp: &tokio::net::TcpStream, peer: SocketAddr, secure: bool) -> Con
         peer,
         local: tcp.local_addr().unwrap_or(peer),
         secure,
-        client_cert: false,
+        client_cert: None,
     }
 }
 
@@ -355,6 +362,7 @@ struct App {
     secrets_over_http: bool,
     https_url: Option<String>,
     https_port: u16,
+    http_port: u16,
     uploads: Option<PathBuf>,
     guard: MissGuard,
     /// Mutual TLS is optional: per-MAC files over HTTPS need a client
@@ -400,15 +408,28 @@ impl App {
             return self.handle(conn, req);
         }
         let mut refusal = method_not_allowed();
-        if req.method() == Method::PUT {
-            if let Some((stale, bad)) = self.upload_challenge(conn, &req) {
-                if let Some(why) = bad {
-                    tracing::info!(peer = %conn.peer, reason = why, "refused upload: bad credentials");
-                    self.miss(conn);
+        // A PUT from an allowed source that needs credentials first gets
+        // the same 401 as a GET (phones authenticate only when challenged),
+        // before anything about the name is looked up. Checked once: a
+        // Digest nonce count may only be used once.
+        if req.method() == Method::PUT
+            && self.uploads.is_some()
+            && self.policy.allows(conn.peer.ip())
+        {
+            match self.authorize(conn, &presented(&req), req.uri().path()) {
+                Access::Challenge { stale, bad } => {
+                    if let Some(why) = bad {
+                        tracing::info!(peer = %conn.peer, reason = why, "refused upload: bad credentials");
+                        self.miss(conn);
+                    }
+                    refusal = self.challenge(stale);
                 }
-                refusal = self.challenge(stale);
-            } else if let Some((dir, file)) = self.upload_target(conn, &req) {
-                return self.upload(conn, req, dir, file).await;
+                Access::Granted => {
+                    if let Some((dir, file)) = self.upload_target(&req) {
+                        return self.upload(conn, req, dir, file).await;
+                    }
+                }
+                Access::Refused(_) => {}
             }
         }
         tracing::info!(peer = %conn.peer, method = %req.method(), status = %refusal.status(), "not accepted");
@@ -419,26 +440,10 @@ impl App {
         refusal
     }
 
-    /// A PUT from an allowed source that needs credentials first gets the
-    /// same 401 as a GET (phones authenticate only when challenged), before
-    /// anything about the name is looked up.
-    fn upload_challenge(
-        &self,
-        conn: ConnInfo,
-        req: &hyper::Request<Incoming>,
-    ) -> Option<(bool, Option<&'static str>)> {
-        if self.uploads.is_none() || !self.policy.allows(conn.peer.ip()) {
-            return None;
-        }
-        match self.authorize(conn, &presented(req), req.uri().path()) {
-            Access::Challenge { stale, bad } => Some((stale, bad)),
-            Access::Granted | Access::Refused(_) => None,
-        }
-    }
-
     fn handle(&self, conn: ConnInfo, req: hyper::Request<Incoming>) -> Resp {
         let ua = req.headers().get(USER_AGENT).and_then(|v| v.to_str().ok());
         let https_url = self.bootstrap_url(&req, conn.local);
+        let http_url = self.base_url("http", self.http_port, &req, conn.local);
         let channel = if conn.secure || self.secrets_over_http {
             Channel::Secure
         } else {
@@ -451,6 +456,7 @@ impl App {
             user_agent: ua,
             channel,
             https_url: Some(&https_url),
+            http_url: Some(&http_url),
         };
         let (status, mut resp) = self.answer(conn, &presented(&req), &preq);
         if status != StatusCode::OK {
@@ -473,21 +479,11 @@ impl App {
         resp
     }
 
-    /// Where a PUT may be stored: an upload name of the vendor of a known
-    /// phone, from an allowed source, with no contradicting User-Agent MAC.
-    /// `None` for anything else, which gets the same 405 as any other PUT.
-    fn upload_target(
-        &self,
-        conn: ConnInfo,
-        req: &hyper::Request<Incoming>,
-    ) -> Option<(PathBuf, String)> {
+    /// Where an authorised PUT may be stored: an upload name of the vendor
+    /// of a known phone, with no contradicting User-Agent MAC. `None` for
+    /// anything else, which gets the same 405 as any other PUT.
+    fn upload_target(&self, req: &hyper::Request<Incoming>) -> Option<(PathBuf, String)> {
         let root = self.uploads.as_ref()?;
-        if !self.policy.allows(conn.peer.ip()) {
-            return None;
-        }
-        if self.authorize(conn, &presented(req), req.uri().path()) != Access::Granted {
-            return None;
-        }
         let name = provision::path::file_name(req.uri().path())?;
         let m = provision::path::matches(&name)
             .into_iter()
@@ -557,6 +553,7 @@ impl App {
             user_agent: ua.as_deref(),
             channel: Channel::Secure,
             https_url: None,
+            http_url: None,
         };
         let id = self.provisioner.identify(&preq);
         if let Err(e) = record::record(
@@ -583,6 +580,14 @@ impl App {
             tracing::info!(peer = %conn.peer, scheme, path = ?preq.path, "refused: source not in policy.allow");
             self.miss(conn);
             return (StatusCode::NOT_FOUND, not_found());
+        }
+        // The CA is public and needed before a phone can check anything
+        // (or hold credentials): no authentication, allow-list only.
+        if preq.path == provision::CA_PATH
+            && let Some(ca) = self.provisioner.phone_ca()
+        {
+            tracing::info!(peer = %conn.peer, scheme, file = "ca.pem", "served");
+            return (StatusCode::OK, pem(ca.pem().to_string()));
         }
         match self.authorize(conn, presented, preq.path) {
             Access::Granted => {}
@@ -632,9 +637,15 @@ impl App {
 
     /// Credentials first, before anything about the MAC is looked up, so
     /// the 401 is the same for every name. A verified client certificate
-    /// stands in for credentials.
+    /// stands in for credentials, for its own MAC's files when it names one.
     fn authorize(&self, conn: ConnInfo, presented: &Presented<'_>, path: &str) -> Access {
-        if conn.client_cert {
+        if let Some(cert) = conn.client_cert {
+            // A device certificate opens its own phone's files only.
+            if let Some(mac) = path_mac(path)
+                && !cert.allows(mac)
+            {
+                return Access::Refused("client certificate names another MAC");
+            }
             return Access::Granted;
         }
         if conn.secure
@@ -646,7 +657,7 @@ impl App {
             return access(dev.check_as(presented, std::slice::from_ref(&own)));
         }
         if let Some(auth) = self.policy.auth() {
-            return access(auth.check(presented));
+            return self.http_auth(auth, presented, path);
         }
         if self.cert_optional && conn.secure && names_a_mac(path) {
             return Access::Refused("per-MAC file without a client certificate");
@@ -654,16 +665,53 @@ impl App {
         Access::Granted
     }
 
+    /// Digest/Basic. A phone's files want its site's own credentials when
+    /// the site has some (`[sites.NAME] credentials`), else the global ones;
+    /// common files take any valid credential. Credentials that are valid
+    /// only for another site get the same 404 as an unknown MAC rather than
+    /// a 401, so a credential holder learns nothing about which MACs exist
+    /// elsewhere.
+    fn http_auth(
+        &self,
+        auth: &auth::Authenticator,
+        presented: &Presented<'_>,
+        path: &str,
+    ) -> Access {
+        if !self.policy.has_site_credentials() {
+            return access(auth.check(presented));
+        }
+        let Some(mac) = path_mac(path) else {
+            return access(auth.check_as(presented, self.policy.all_credentials()));
+        };
+        let site = match self.provisioner.store().user_by_mac(mac) {
+            Ok(Some(user)) => Some(user.site),
+            Ok(None) | Err(_) => None,
+        };
+        let verdict = match site
+            .as_deref()
+            .and_then(|s| self.policy.site_credentials(s))
+        {
+            Some(own) => auth.check_as(presented, own),
+            None => auth.check(presented),
+        };
+        match verdict {
+            Verdict::Bad(_)
+                if auth.check_as(presented, self.policy.all_credentials()) == Verdict::Ok =>
+            {
+                Access::Refused("credentials of another site")
+            }
+            v => access(v),
+        }
+    }
+
     /// Whether `mac`'s per-MAC files need its own credentials: not for a
     /// phone whose vendor's templates don't hand them out (it could never
     /// present them). An unknown MAC is challenged like a real one.
     fn device_auth_applies(&self, mac: crate::mac::Mac) -> bool {
         match self.provisioner.store().user_by_mac(mac) {
-            Ok(Some(user)) => {
-                user.phones.iter().find(|p| p.mac == mac).is_none_or(|p| {
-                    provision::DEVICE_CREDENTIAL_VENDORS.contains(&p.vendor.as_str())
-                })
-            }
+            Ok(Some(user)) => user.phones.iter().find(|p| p.mac == mac).is_none_or(|p| {
+                crate::vendor::by_id(&p.vendor).is_some_and(|v| v.provisioning.device_credentials)
+            }),
             Ok(None) | Err(_) => true,
         }
     }
@@ -699,6 +747,18 @@ impl App {
         if let Some(u) = &self.https_url {
             return u.clone();
         }
+        self.base_url("https", self.https_port, req, local)
+    }
+
+    /// `<scheme>://<host>:<port>/` for the host the phone used to reach us,
+    /// else the address it connected to.
+    fn base_url(
+        &self,
+        scheme: &str,
+        port: u16,
+        req: &hyper::Request<Incoming>,
+        local: SocketAddr,
+    ) -> String {
         let from_header = req.uri().host().map(str::to_string).or_else(|| {
             req.headers()
                 .get(HOST)
@@ -709,7 +769,7 @@ impl App {
             std::net::IpAddr::V6(v6) => format!("[{v6}]"),
             v4 => v4.to_string(),
         });
-        format!("https://{host}:{}/", self.https_port)
+        format!("{scheme}://{host}:{port}/")
     }
 }
 
@@ -790,12 +850,16 @@ fn host_part(h: &str) -> Option<String> {
 }
 
 fn plain(status: StatusCode, body: &'static [u8]) -> Resp {
-    let mut r = Response::new(Full::new(Bytes::from_static(body)));
+    let mut r = typed("text/plain; charset=utf-8", Bytes::from_static(body));
     *r.status_mut() = status;
-    r.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
+    r
+}
+
+/// A 200 with this body and type, never cached (phones must see changes).
+fn typed(content_type: &'static str, body: Bytes) -> Resp {
+    let mut r = Response::new(Full::new(body));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     r.headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
@@ -831,13 +895,13 @@ fn method_not_allowed() -> Resp {
     r
 }
 
+/// A certificate for phones to load.
+fn pem(body: String) -> Resp {
+    typed("application/x-pem-file", Bytes::from(body))
+}
+
 fn ok(served: provision::Served) -> Resp {
-    let mut r = Response::new(Full::new(Bytes::from(served.body)));
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(served.content_type));
-    r.headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
+    typed(served.content_type, Bytes::from(served.body))
 }
 
 /// A HEAD answer: the GET headers with the length stated, no body (h2

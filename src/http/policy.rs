@@ -1,10 +1,11 @@
 //! Who may fetch provisioning files: allowed source ranges, then
 //! credentials when configured (see `auth`).
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::auth::Authenticator;
+use super::auth::{Authenticator, Credential};
 
 use ipnet::IpNet;
 
@@ -18,6 +19,15 @@ pub struct AccessPolicy {
     /// Per-device credentials required for per-MAC files over HTTPS
     /// (`require_device_auth`); its own credential list is unused.
     device_auth: Option<Arc<Authenticator>>,
+    /// Sites whose phones use credentials of their own instead of the
+    /// global ones, and every credential of any site or global.
+    sites: Arc<SiteCredentials>,
+}
+
+#[derive(Debug, Default)]
+struct SiteCredentials {
+    by_site: HashMap<String, Vec<Credential>>,
+    all: Vec<Credential>,
 }
 
 impl AccessPolicy {
@@ -26,7 +36,41 @@ impl AccessPolicy {
             allow,
             auth: None,
             device_auth: None,
+            sites: Arc::default(),
         }
+    }
+
+    /// Requires Digest/Basic credentials (or a verified client
+    /// certificate): `global` for phones of sites without their own, and
+    /// each site's own for its phones (`[sites.NAME] credentials`).
+    pub fn with_credentials(
+        self,
+        auth: Authenticator,
+        global: &[Credential],
+        by_site: HashMap<String, Vec<Credential>>,
+    ) -> AccessPolicy {
+        let mut all = global.to_vec();
+        all.extend(by_site.values().flatten().cloned());
+        AccessPolicy {
+            sites: Arc::new(SiteCredentials { by_site, all }),
+            ..self.with_auth(auth)
+        }
+    }
+
+    /// Whether any site has credentials of its own.
+    pub fn has_site_credentials(&self) -> bool {
+        !self.sites.by_site.is_empty()
+    }
+
+    /// The credentials a phone of `site` must present: the site's own, if
+    /// it has any, else `None` (the global ones).
+    pub fn site_credentials(&self, site: &str) -> Option<&[Credential]> {
+        self.sites.by_site.get(site).map(Vec::as_slice)
+    }
+
+    /// Every credential valid for some phone: global and all sites'.
+    pub fn all_credentials(&self) -> &[Credential] {
+        &self.sites.all
     }
 
     /// Requires Digest/Basic credentials (or a verified client

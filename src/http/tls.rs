@@ -129,6 +129,86 @@ fn read_error(path: &Path, e: rustls_pki_types::pem::Error) -> TlsError {
     }
 }
 
+/// Makes sure a self-signed certificate exists before anything reads it
+/// (the provisioner hands it to phones before the listener binds). A no-op
+/// for configured files.
+pub fn prepare(source: &CertSource, names: &[IpAddr]) -> Result<(), TlsError> {
+    if let CertSource::SelfSigned { dir } = source {
+        ensure_self_signed(dir, names)?;
+    }
+    Ok(())
+}
+
+/// The certificate phones are told to trust so they can verify our HTTPS:
+/// one DER certificate, handed out as PEM (`/ca.pem`, Polycom), base64
+/// (Snom) or by URL (Yealink, Cisco). Certificates are public; this holds
+/// no key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneCa {
+    der: Vec<u8>,
+    /// The forms templates use, made once (every bootstrap renders them).
+    pem: String,
+    base64: String,
+}
+
+impl PhoneCa {
+    fn new(der: Vec<u8>) -> PhoneCa {
+        use base64::Engine as _;
+        let base64 = base64::engine::general_purpose::STANDARD.encode(&der);
+        let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+        for chunk in base64.as_bytes().chunks(64) {
+            // base64 output is ASCII, so every chunk is valid UTF-8.
+            pem.push_str(&String::from_utf8_lossy(chunk));
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+        PhoneCa { der, pem, base64 }
+    }
+
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// The DER as one line of standard base64.
+    pub fn base64(&self) -> &str {
+        &self.base64
+    }
+
+    /// Canonical PEM: 64-column base64 between the BEGIN/END lines, LF
+    /// line ends, nothing else (no "Bag Attributes" or comments a
+    /// configured file may carry), so templates may embed it verbatim.
+    pub fn pem(&self) -> &str {
+        &self.pem
+    }
+}
+
+/// The certificate to hand phones: `explicit` (`[tls] phone_ca`, its first
+/// certificate) if given, else the last certificate of the served chain
+/// (the self-signed certificate itself, or the top of a configured chain,
+/// which is where a private CA goes). `None` when the self-signed
+/// certificate was not generated yet (`render` before the first `serve`).
+pub fn phone_ca(source: &CertSource, explicit: Option<&Path>) -> Result<Option<PhoneCa>, TlsError> {
+    let (path, last) = match (explicit, source) {
+        (Some(p), _) => (p.to_path_buf(), false),
+        (None, CertSource::Files { cert, .. }) => (cert.clone(), true),
+        (None, CertSource::SelfSigned { dir }) => {
+            let cert = dir.join("cert.pem");
+            if !cert.exists() {
+                return Ok(None);
+            }
+            (cert, true)
+        }
+    };
+    let certs = CertificateDer::pem_file_iter(&path)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| read_error(&path, e))?;
+    let chosen = if last { certs.last() } else { certs.first() };
+    let der = chosen.ok_or_else(|| TlsError::NoCert {
+        path: path.display().to_string(),
+    })?;
+    Ok(Some(PhoneCa::new(der.as_ref().to_vec())))
+}
+
 /// `<dir>/cert.pem` and `<dir>/key.pem`, generated if neither exists.
 fn ensure_self_signed(dir: &Path, names: &[IpAddr]) -> Result<(PathBuf, PathBuf), TlsError> {
     let cert = dir.join("cert.pem");
@@ -222,6 +302,28 @@ mod tests {
             server_config(&src, &[]),
             Err(TlsError::HalfPair { .. })
         ));
+    }
+
+    #[test]
+    fn phone_ca_is_the_served_certificate_in_canonical_pem() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = CertSource::SelfSigned {
+            dir: dir.path().join("certs"),
+        };
+        assert_eq!(phone_ca(&src, None).unwrap(), None);
+        prepare(&src, &[]).unwrap();
+        let ca = phone_ca(&src, None).unwrap().unwrap();
+        let served = std::fs::read(dir.path().join("certs/cert.pem")).unwrap();
+        let served = CertificateDer::pem_slice_iter(&served)
+            .next()
+            .unwrap()
+            .unwrap();
+        assert_eq!(ca.der(), served.as_ref());
+        let pem = ca.pem();
+        assert!(pem.starts_with("-----BEGIN CERTIFICATE-----\n"));
+        assert!(pem.lines().all(|l| l.len() <= 64));
+        let again = CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
+        assert_eq!(again.as_ref(), ca.der());
     }
 
     #[test]

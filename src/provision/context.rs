@@ -26,6 +26,21 @@ pub struct Context {
     pub language: Option<&'static str>,
     pub timezone: TimezoneCtx,
     pub provisioning: ProvisioningCtx,
+    /// The certificate the phone is told to trust; `none` when there is
+    /// none yet (set by the provisioner, not from the store).
+    pub ca: Option<CaCtx>,
+}
+
+/// The certificate behind our HTTPS, in the forms vendors load it.
+#[derive(Debug, Serialize)]
+pub struct CaCtx {
+    /// Plain-HTTP URL of the PEM; only on files a phone fetches before it
+    /// trusts our HTTPS (bootstrap and common files).
+    pub url: Option<String>,
+    /// Canonical PEM (base64 lines between BEGIN/END, LF line ends).
+    pub pem: String,
+    /// The DER as one base64 line.
+    pub base64: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -137,6 +152,13 @@ pub struct ProvisioningCtx {
     pub secrets: bool,
     /// Set on the plain-HTTP bootstrap: the HTTPS URL to move to.
     pub server_url: Option<String>,
+    /// Common files only: this server's plain-HTTP base URL, where a phone
+    /// finds its staged bootstrap (Cisco's Profile_Rule_B).
+    pub plain_url: Option<String>,
+    /// Main files only: this server's HTTPS base URL when known (the one
+    /// the phone used, or `[provision] https_url`), for a vendor whose
+    /// credentials ride in the URL rule itself (Cisco).
+    pub https_url: Option<String>,
     pub repeat_minutes: u32,
     /// The phone's own provisioning user and password, when issued (main
     /// files only; set by the provisioner, not from `Delivery`).
@@ -186,6 +208,7 @@ pub fn device_only(
         language: env.vendor.language_name(&env.site.language),
         timezone: timezone(env.vendor, &env.site.timezone)?,
         provisioning: provisioning(delivery),
+        ca: None,
     })
 }
 
@@ -219,6 +242,7 @@ pub fn for_user(
         language: env.vendor.language_name(lang_tag),
         timezone: timezone(env.vendor, tz)?,
         provisioning: provisioning(delivery),
+        ca: None,
     })
 }
 
@@ -250,6 +274,8 @@ fn provisioning(d: &Delivery<'_>) -> ProvisioningCtx {
     ProvisioningCtx {
         secrets: d.secrets,
         server_url: d.server_url.map(str::to_string),
+        plain_url: None,
+        https_url: None,
         repeat_minutes: d.repeat_minutes,
         username: None,
         password: None,

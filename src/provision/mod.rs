@@ -24,10 +24,6 @@ pub use templates::{TemplateError, Templates};
 /// not allowed, User-Agent MAC mismatch, bad name): no enumeration oracle.
 pub const NOT_FOUND_BODY: &[u8] = b"not found\n";
 
-/// Vendors whose main-file templates carry the per-device provisioning
-/// credentials (their key names are known: vendors.md §1.4, §2.4, §5.4).
-pub const DEVICE_CREDENTIAL_VENDORS: &[&str] = &["yealink", "polycom", "snom"];
-
 /// Provisioning settings from the config's `[provision]` section.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -36,7 +32,14 @@ pub struct Settings {
     /// Issue per-device provisioning credentials derived with this key in
     /// each phone's main file.
     pub device_key: Option<crate::http::auth::ServerKey>,
+    /// The certificate phones are told to trust (`[tls]`), when known.
+    pub phone_ca: Option<crate::http::tls::PhoneCa>,
 }
+
+/// Where phones fetch [`Settings::phone_ca`] as PEM, on either listener.
+/// Plain HTTP is fine for it: a certificate is public, and a phone cannot
+/// verify our HTTPS before it has it.
+pub const CA_PATH: &str = "/ca.pem";
 
 /// How the answer may be delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,9 +58,13 @@ pub struct Request<'a> {
     pub user_agent: Option<&'a str>,
     pub channel: Channel,
     /// This server's HTTPS base URL (`https://host:port/`) as the phone
-    /// reached it, when known: common files that point the phone at its
-    /// per-MAC file over HTTPS (Cisco's Profile_Rule_B) need it.
+    /// reached it, when known: a main file that restates where the phone
+    /// fetches it over HTTPS (Cisco's Profile_Rule with credentials) needs it.
     pub https_url: Option<&'a str>,
+    /// This server's plain-HTTP base URL (`http://host:port/`) as the phone
+    /// reached it, when known: where a phone that does not trust our HTTPS
+    /// yet fetches [`CA_PATH`].
+    pub http_url: Option<&'a str>,
 }
 
 /// A file to send.
@@ -191,7 +198,7 @@ impl Provisioner {
         let ua = req.user_agent.and_then(vendor::parse_user_agent);
         let ua_info = ua.as_ref().map(|(_, i)| i);
         match candidates.iter().find_map(|m| m.mac) {
-            Some(mac) => self.per_mac(&name, mac, &candidates, ua_info, &req.channel),
+            Some(mac) => self.per_mac(&name, mac, &candidates, ua_info, req),
             None => {
                 let chosen = match candidates.as_slice() {
                     [] => return Err(Refusal::NoSuchFile),
@@ -201,7 +208,7 @@ impl Provisioner {
                         .find(|m| ua.as_ref().is_some_and(|(v, _)| v.id == m.vendor.id))
                         .ok_or(Refusal::Ambiguous)?,
                 };
-                self.common(&name, chosen, ua_info, req.https_url)
+                self.common(&name, chosen, ua_info, req)
             }
         }
     }
@@ -212,8 +219,9 @@ impl Provisioner {
         mac: Mac,
         candidates: &[path::Match],
         ua: Option<&UaInfo>,
-        channel: &Channel,
+        req: &Request<'_>,
     ) -> Result<Served, Refusal> {
+        let channel = &req.channel;
         if let Some(ua_mac) = ua.and_then(|u| u.mac)
             && ua_mac != mac
         {
@@ -264,7 +272,11 @@ impl Provisioner {
             let own = key.device_credential(&mac);
             ctx.provisioning.username = Some(own.user);
             ctx.provisioning.password = Some(own.password);
+            ctx.provisioning.https_url = req.https_url.map(str::to_string);
         }
+        // The CA's URL only where the phone does not trust our HTTPS yet
+        // (the bootstrap); a file fetched over HTTPS came through it.
+        ctx.ca = self.ca(staged.then_some(req.http_url).flatten());
         self.render(name, m, &ctx, staged)
     }
 
@@ -276,18 +288,36 @@ impl Provisioner {
         name: &str,
         m: path::Match,
         ua: Option<&UaInfo>,
-        https_url: Option<&str>,
+        req: &Request<'_>,
     ) -> Result<Served, Refusal> {
         let delivery = Delivery {
             secrets: false,
-            server_url: https_url,
+            server_url: req.https_url,
             repeat_minutes: self.settings.repeat_minutes,
         };
         let dir = self.directory();
         let env = self.env(m.vendor, DEFAULT_SITE, &dir);
-        let ctx = context::device_only(&env, ua.and_then(|u| u.mac), ua, &delivery)
+        let mut ctx = context::device_only(&env, ua.and_then(|u| u.mac), ua, &delivery)
             .map_err(|e| render_error(name, &e))?;
+        // Common files may send a phone on to its plain-HTTP bootstrap
+        // (Cisco's Profile_Rule_B) and say where the CA is.
+        ctx.ca = self.ca(req.http_url);
+        ctx.provisioning.plain_url = req.http_url.map(str::to_string);
         self.render(name, &m, &ctx, false)
+    }
+
+    /// The certificate phones are told to trust, if any.
+    pub fn phone_ca(&self) -> Option<&crate::http::tls::PhoneCa> {
+        self.settings.phone_ca.as_ref()
+    }
+
+    /// The template's view of the CA, fetchable under `http_url` when given.
+    fn ca(&self, http_url: Option<&str>) -> Option<context::CaCtx> {
+        self.settings.phone_ca.as_ref().map(|ca| context::CaCtx {
+            url: http_url.map(|u| format!("{}{}", u, CA_PATH.trim_start_matches('/'))),
+            pem: ca.pem().to_string(),
+            base64: ca.base64().to_string(),
+        })
     }
 
     /// Renders the matched rule's template with `ctx` into what is sent.

@@ -8,7 +8,7 @@ mod sled_store;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Site, User};
+use crate::domain::{Lease, Site, User};
 use crate::mac::Mac;
 
 pub use sled_store::SledStore;
@@ -120,4 +120,13 @@ pub trait Store {
     fn record_run(&self, record: &ImportRecord) -> Result<(), StoreError>;
     fn phone_state(&self, mac: Mac) -> Result<Option<PhoneState>, StoreError>;
     fn put_phone_state(&self, mac: Mac, state: &PhoneState) -> Result<(), StoreError>;
+    /// Bumped by every applied import; cheap, so run-time caches (DHCP
+    /// reservations) can tell when to reload.
+    fn generation(&self) -> Result<u64, StoreError>;
+    /// Every DHCP lease (full mode loads them once at start).
+    fn leases(&self) -> Result<Vec<Lease>, StoreError>;
+    /// Writes leases and makes them durable before returning: a DHCPACK is
+    /// only sent after this, so a restart never hands a bound address to
+    /// another phone. One call per batch of packets (group commit).
+    fn put_leases(&self, leases: &[Lease]) -> Result<(), StoreError>;
 }

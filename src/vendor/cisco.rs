@@ -97,6 +97,8 @@ const CISCO: Provisioning = Provisioning {
         ("nl", "nl-NL"),
     ],
     timezone_names: &[],
+    // Per-device credentials: --uid/--pwd in the Profile_Rule that moves the phone to HTTPS (§3 rule syntax).
+    device_credentials: true,
 };
 
 /// `Cisco/SPA508G-7.4.4 (0002FDFF2103)(CBT141400UK)` (model `spa508g`),

@@ -91,6 +91,8 @@ const FANVIL: Provisioning = Provisioning {
         ("tr", "tr"),
     ],
     timezone_names: &[],
+    // Per-device credentials: Download_Username/Download_Password (§6.5).
+    device_credentials: true,
 };
 
 /// `Fanvil X4 2.10.2.6887 0c383e07e16c`, `Fanvil X6U Pro 0.0.10 0c383e2cd782`.

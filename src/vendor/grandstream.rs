@@ -69,6 +69,8 @@ const GRANDSTREAM: Provisioning = Provisioning {
     ],
     // P64 takes a POSIX TZ string built from the zone, not a name.
     timezone_names: &[],
+    // Per-device credentials: P1360/P1361, "Config HTTP/HTTPS User Name/Password".
+    device_credentials: true,
 };
 
 /// `Grandstream Model HW GXP2170 V1.xA SW 1.0.11.79 DevId 000b82aabbcc`, and

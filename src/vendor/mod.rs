@@ -126,6 +126,10 @@ pub struct Provisioning {
     pub languages: &'static [(&'static str, &'static str)],
     /// IANA zone → the vendor's own zone name, where the vendor has one.
     pub timezone_names: &'static [(&'static str, &'static str)],
+    /// Whether the main-file template hands the phone its own provisioning
+    /// credentials (the vendor has keys for them); only then may
+    /// `require_device_auth` demand them of its phones.
+    pub device_credentials: bool,
 }
 
 impl Provisioning {
@@ -136,6 +140,7 @@ impl Provisioning {
         transports: &[],
         languages: &[],
         timezone_names: &[],
+        device_credentials: false,
     };
 }
 

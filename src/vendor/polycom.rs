@@ -72,6 +72,8 @@ const POLYCOM: Provisioning = Provisioning {
         ("nl", "Dutch_Netherlands"),
     ],
     timezone_names: &[],
+    // Per-device credentials: device.prov.user/password (§2.4).
+    device_credentials: true,
 };
 
 /// `FileTransport PolycomVVX-VVX_411-UA/5.9.0.9373 Type/Application`,

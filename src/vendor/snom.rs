@@ -69,6 +69,8 @@ const SNOM: Provisioning = Provisioning {
         ("Europe/Paris", "FRA+1"),
         ("Europe/Rome", "ITA+1"),
     ],
+    // Per-device credentials: http_client_user/http_client_pass (§5.4).
+    device_credentials: true,
 };
 
 /// `Mozilla/4.0 (compatible; snomD785-SIP 10.1.33.33 2010.12-00004-g9ba52f5

@@ -85,6 +85,8 @@ const YEALINK: Provisioning = Provisioning {
         ("Asia/Karachi", "Pakistan(Islamabad)"),
         ("Asia/Kolkata", "India(Calcutta)"),
     ],
+    // Per-device credentials: static.auto_provision.server.username/password (§1.4).
+    device_credentials: true,
 };
 
 /// `Yealink SIP-T54W 96.86.0.100 80:5e:c0:12:34:56`, `Yealink SIP VP-T49G …`,

@@ -218,18 +218,14 @@ impl Fetched {
 pub fn curl(url: &str, extra: &[&str]) -> Fetched {
     let dir = tempfile::tempdir().expect("tempdir");
     let body = dir.path().join("body");
-    let out = Command::new("curl")
-        .args(["-sS", "--path-as-is", "--max-time", "20", "-o"])
-        .arg(&body)
-        .args(["-w", "%{http_code} %{content_type}"])
-        .args(extra)
-        .arg(url)
-        .output()
-        .expect("curl is installed");
-    assert!(
-        out.status.success(),
-        "curl {url} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        Command::new("curl")
+            .args(["-sS", "--path-as-is", "--max-time", "20", "-o"])
+            .arg(&body)
+            .args(["-w", "%{http_code} %{content_type}"])
+            .args(extra)
+            .arg(url),
+        &format!("curl {url}"),
     );
     let w = String::from_utf8_lossy(&out.stdout).to_string();
     let (code, ctype) = w.split_once(' ').unwrap_or((&w, ""));
@@ -460,4 +456,151 @@ pub fn create_token(data: &Path, name: &str) -> String {
         .expect("UTF-8")
         .trim()
         .to_string()
+}
+
+/// Placeholder for the server's own certificate in golden files: it is
+/// generated per test run.
+pub const CA_PLACEHOLDER: &str = "@CA@";
+
+/// SHA-256 fingerprint of a PEM certificate as `openssl x509` reads it (the
+/// test fails if openssl cannot parse it).
+pub fn openssl_fingerprint(pem: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("openssl is installed");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(pem)
+        .expect("write to openssl");
+    let out = child.wait_with_output().expect("openssl ran");
+    assert!(
+        out.status.success(),
+        "openssl x509 cannot parse:\n{}\n{}",
+        String::from_utf8_lossy(pem),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A PEM for one-line base64 DER (Snom's inline form), 64 columns wide.
+pub fn pem_of_base64(b64: &str) -> String {
+    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
+        pem.push('\n');
+    }
+    pem + "-----END CERTIFICATE-----\n"
+}
+
+impl Server {
+    /// Fingerprint of the certificate HTTPS is served with.
+    pub fn cert_fingerprint(&self) -> String {
+        openssl_fingerprint(&std::fs::read(self.cert()).expect("cert.pem"))
+    }
+}
+
+/// Checks that `map[key]` is the server's certificate (by fingerprint,
+/// after `to_pem`), then replaces it by [`CA_PLACEHOLDER`] so the map can be
+/// compared with a golden file.
+pub fn mask_ca(
+    map: &mut BTreeMap<String, String>,
+    key: &str,
+    server_fingerprint: &str,
+    to_pem: fn(&str) -> String,
+) {
+    let keys: Vec<String> = map.keys().cloned().collect();
+    let value = map
+        .get_mut(key)
+        .unwrap_or_else(|| panic!("no {key} among {keys:?}"));
+    assert_eq!(
+        openssl_fingerprint(to_pem(value).as_bytes()),
+        server_fingerprint,
+        "{key}"
+    );
+    *value = CA_PLACEHOLDER.to_string();
+}
+
+/// Runs a command to completion, insisting it starts and succeeds.
+pub fn run_ok(cmd: &mut Command, what: &str) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Runs openssl with these arguments in `dir`, insisting it succeeds.
+pub fn openssl(dir: &Path, args: &[&str]) {
+    run_ok(
+        Command::new("openssl").args(args).current_dir(dir),
+        &format!("openssl {args:?}"),
+    );
+}
+
+/// openssl arguments for a new P-256 key (test-peers.md §4).
+const NEW_P256_KEY: [&str; 6] = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-keyout",
+];
+
+/// A test CA (`ca.crt`, `ca.key`) in `dir`, made the test-peers.md §4 way
+/// (with keyUsage and basicConstraints).
+pub fn make_ca(dir: &Path) {
+    let args = [
+        &["req", "-x509"][..],
+        &NEW_P256_KEY,
+        &[
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=Test Phone CA",
+        ],
+        &["-addext", "basicConstraints=critical,CA:TRUE"],
+        &["-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+    ]
+    .concat();
+    openssl(dir, &args);
+}
+
+/// `<name>.crt`/`<name>.key` signed by the CA in `dir`, with this subject
+/// and extension lines (`extendedKeyUsage=...`, `subjectAltName=...`).
+pub fn make_cert(dir: &Path, name: &str, subject: &str, extensions: &[&str]) {
+    let [key, csr, crt, ext] = ["key", "csr", "crt", "ext"].map(|e| format!("{name}.{e}"));
+    let args = [
+        &["req"][..],
+        &NEW_P256_KEY,
+        &[&key, "-out", &csr, "-subj", subject],
+    ]
+    .concat();
+    openssl(dir, &args);
+    let mut lines = vec![
+        "basicConstraints=critical,CA:FALSE",
+        "keyUsage=critical,digitalSignature",
+    ];
+    lines.extend_from_slice(extensions);
+    std::fs::write(dir.join(&ext), lines.join("\n") + "\n").expect("write extensions");
+    let signing = ["-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial"];
+    let args = [
+        &["x509", "-req", "-in", &csr][..],
+        &signing,
+        &["-out", &crt, "-days", "30", "-extfile", &ext],
+    ]
+    .concat();
+    openssl(dir, &args);
 }
