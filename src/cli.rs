@@ -190,7 +190,7 @@ pub enum Format {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// CSV file to import, or '-' for standard input.
+    /// CSV file to import, an http(s):// URL to fetch it from, or '-' for standard input.
     pub file: String,
     /// create: only new users; upsert: create or update by username; sync: upsert, then delete
     /// this --source's users missing from the file; replace: the file becomes the whole user set.

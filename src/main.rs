@@ -580,11 +580,27 @@ fn open_store(data: &Path, config: &Config) -> Result<SledStore, OpenError> {
     Ok(store)
 }
 
-fn read_input(file: &str) -> Result<(Vec<u8>, String), Fail> {
+fn read_input(file: &str, max_bytes: usize) -> Result<(Vec<u8>, String), Fail> {
     if file.starts_with("http://") || file.starts_with("https://") {
-        return Err(usage(anyhow::anyhow!(
-            "importing straight from a URL is not available in this version; download the file and import it"
-        )));
+        // The same fetch and checks as a scheduled source: an error page,
+        // a login page or an empty answer is never imported.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")
+            .map_err(runtime)?;
+        let bytes = rt
+            .block_on(autoprov::sources::fetch_csv(
+                file,
+                &autoprov::sources::fetch::FetchOptions {
+                    timeout: Duration::from_secs(60),
+                    max_bytes,
+                    ca: None,
+                    bearer_token: None,
+                },
+            ))
+            .map_err(|m| usage(anyhow::anyhow!("cannot import {file}: {m}")))?;
+        return Ok((bytes, file.to_string()));
     }
     if file == "-" {
         let mut buf = Vec::new();
@@ -632,7 +648,7 @@ fn cmd_import(data: &Path, config: &Config, args: ImportArgs) -> Result<u8, Fail
         format: format(args.format),
     };
     ops::check_import(&req).map_err(|m| usage(anyhow::anyhow!(m)))?;
-    let (bytes, file_name) = read_input(&args.file)?;
+    let (bytes, file_name) = read_input(&args.file, config.admin.max_body_bytes)?;
     req.options.file_name = file_name;
     let answer = match target(data, config)? {
         Target::Local(store) => {

@@ -285,3 +285,34 @@ fn https_source_trusts_the_configured_ca_only() {
     server.stop_ok();
     other.stop_ok();
 }
+
+/// `autoprov import URL` uses the same fetch and checks: a CSV is imported
+/// (named by its URL in the history), an error status or an HTML page is a
+/// file problem (exit 2) that writes nothing.
+#[test]
+fn cli_imports_from_a_url() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let upstream = Upstream::start((500, "text/plain", b"down".to_vec()));
+    let out = autoprov(&data, &["import", &upstream.url]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HTTP 500"));
+    upstream.set((200, "text/html", b"<html>login</html>".to_vec()));
+    let out = autoprov(&data, &["import", &upstream.url]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HTML"));
+    assert!(history(&data).is_empty());
+    upstream.set((200, "text/csv", std::fs::read(users_csv()).unwrap()));
+    let out = autoprov(&data, &["import", &upstream.url, "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["summary"]["created"], 12);
+    assert_eq!(
+        history(&data)[0]["file"].as_str(),
+        Some(upstream.url.as_str())
+    );
+}

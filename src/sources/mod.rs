@@ -157,11 +157,7 @@ impl Runner {
             ca: src.ca.as_deref(),
             bearer_token: src.bearer_token.as_deref(),
         };
-        let got = fetch::get(&src.url, &opts)
-            .await
-            .map_err(|e| e.to_string())?;
-        check_csv(&got)?;
-        Ok(got.body)
+        fetch_csv(&src.url, &opts).await
     }
 
     async fn import(&self, bytes: Vec<u8>, req: ImportRequest) -> Answer {
@@ -230,6 +226,14 @@ fn import_request(
         yes: false,
         format,
     })
+}
+
+/// Fetches `url` and checks it is a CSV worth importing: the source's
+/// fetch, and `autoprov import URL`'s.
+pub async fn fetch_csv(url: &str, opts: &fetch::FetchOptions<'_>) -> Result<Vec<u8>, String> {
+    let got = fetch::get(url, opts).await.map_err(|e| e.to_string())?;
+    check_csv(&got)?;
+    Ok(got.body)
 }
 
 /// Refuses what is plainly not a CSV export: nothing at all, or an HTML
