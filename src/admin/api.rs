@@ -194,7 +194,7 @@ impl Api {
             Caller::Socket => return None,
             Caller::Tcp(peer) => peer,
         };
-        if anonymous(&self.settings, peer) {
+        if anonymous(&self.settings, peer, req.headers()) {
             return None;
         }
         let token = req
@@ -445,8 +445,40 @@ impl Api {
 
 /// Whether `peer` may skip the token: only with the opt-in, and only from
 /// a loopback address (an IPv4-mapped one included).
-fn anonymous(settings: &ApiSettings, peer: SocketAddr) -> bool {
-    settings.anonymous_loopback && peer.ip().to_canonical().is_loopback()
+///
+/// A browser on the same machine is a loopback peer too, so a tokenless
+/// request must also look like one a local tool made, not one a web page
+/// sent: its `Host` names the loopback (no DNS-rebound name), and any
+/// `Origin` is that same host. Otherwise any site the admin visits could
+/// POST an import here.
+fn anonymous(settings: &ApiSettings, peer: SocketAddr, headers: &hyper::HeaderMap) -> bool {
+    if !(settings.anonymous_loopback && peer.ip().to_canonical().is_loopback()) {
+        return false;
+    }
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let Some(host) = header(hyper::header::HOST) else {
+        return true; // HTTP/1.0 or h2 without :authority: not a browser
+    };
+    if !loopback_host(host) {
+        return false;
+    }
+    header(hyper::header::ORIGIN).is_none_or(|origin| {
+        origin
+            .strip_prefix("http://")
+            .is_some_and(|o| o.eq_ignore_ascii_case(host))
+    })
+}
+
+/// `localhost`, `127.x.y.z` or `[::1]`, with an optional port.
+fn loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.split(':').next().unwrap_or(""),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
 /// The import options of a request, as `autoprov import` takes them.
@@ -579,14 +611,63 @@ mod tests {
             expose_secrets: false,
         };
         let peer = |a: &str| a.parse::<SocketAddr>().unwrap();
-        assert!(!anonymous(&s, peer("127.0.0.1:1")));
+        let none = hyper::HeaderMap::new();
+        assert!(!anonymous(&s, peer("127.0.0.1:1"), &none));
         s.anonymous_loopback = true;
-        assert!(anonymous(&s, peer("127.0.0.1:1")));
-        assert!(anonymous(&s, peer("[::1]:1")));
-        assert!(anonymous(&s, peer("[::ffff:127.0.0.1]:1")));
-        assert!(!anonymous(&s, peer("10.0.0.1:1")));
-        assert!(!anonymous(&s, peer("192.168.1.5:1")));
-        assert!(!anonymous(&s, peer("[fd00::1]:1")));
+        assert!(anonymous(&s, peer("127.0.0.1:1"), &none));
+        assert!(anonymous(&s, peer("[::1]:1"), &none));
+        assert!(anonymous(&s, peer("[::ffff:127.0.0.1]:1"), &none));
+        assert!(!anonymous(&s, peer("10.0.0.1:1"), &none));
+        assert!(!anonymous(&s, peer("192.168.1.5:1"), &none));
+        assert!(!anonymous(&s, peer("[fd00::1]:1"), &none));
+        let headers = |pairs: &[(&'static str, &str)]| {
+            let mut h = hyper::HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(*k, HeaderValue::from_str(v).unwrap());
+            }
+            h
+        };
+        let local = peer("127.0.0.1:5");
+        // curl and the like.
+        assert!(anonymous(
+            &s,
+            local,
+            &headers(&[("host", "127.0.0.1:8081")])
+        ));
+        assert!(anonymous(
+            &s,
+            local,
+            &headers(&[("host", "localhost:8081")])
+        ));
+        assert!(anonymous(&s, local, &headers(&[("host", "[::1]:8081")])));
+        // The page itself.
+        assert!(anonymous(
+            &s,
+            local,
+            &headers(&[
+                ("host", "127.0.0.1:8081"),
+                ("origin", "http://127.0.0.1:8081")
+            ])
+        ));
+        // Another site's page, and a DNS-rebound name.
+        assert!(!anonymous(
+            &s,
+            local,
+            &headers(&[
+                ("host", "127.0.0.1:8081"),
+                ("origin", "https://evil.example")
+            ])
+        ));
+        assert!(!anonymous(
+            &s,
+            local,
+            &headers(&[("host", "evil.example:8081")])
+        ));
+        assert!(!anonymous(
+            &s,
+            local,
+            &headers(&[("host", "127.0.0.1.evil.example")])
+        ));
     }
 
     #[test]
