@@ -20,6 +20,7 @@ use anyhow::Context;
 use clap::Parser;
 use hyper::Method;
 
+use autoprov::admin::Serving;
 use autoprov::admin::api::{Api, ApiSettings};
 use autoprov::admin::client::{self, Client};
 use autoprov::admin::ops::{self, Answer, ImportRequest, PhoneFilter, UserFilter};
@@ -363,20 +364,16 @@ fn cmd_serve(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> 
         metrics.attach_dhcp(d.stats());
     }
     let admin_addr = args.admin.unwrap_or(config.listen.admin).0;
-    let shared_config = Arc::new(config.clone());
-    let sources = Arc::new(Runner::new(
-        store.clone(),
-        provisioner.clone(),
-        shared_config.clone(),
-        metrics.clone(),
-        config.admin.max_body_bytes,
-    ));
-    let api = Arc::new(Api {
+    let serving = Arc::new(Serving {
         store: store.clone(),
         provisioner: provisioner.clone(),
-        config: shared_config,
-        sources: sources.clone(),
+        config: Arc::new(config.clone()),
         metrics,
+    });
+    let sources = Arc::new(Runner::new(serving.clone(), config.admin.max_body_bytes));
+    let api = Arc::new(Api {
+        serving,
+        sources: sources.clone(),
         tokens: TokenSet::new(data),
         settings: ApiSettings {
             max_body_bytes: config.admin.max_body_bytes,

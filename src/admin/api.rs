@@ -20,12 +20,9 @@ use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_enco
 
 use super::ops::{self, Answer, Format, ImportRequest, PhoneFilter, RenderRequest, UserFilter};
 use super::tokens::TokenSet;
-use crate::config::Config;
 use crate::import::ImportOptions;
 use crate::import::read::ReadOptions;
-use crate::metrics::Metrics;
-use crate::provision::Provisioner;
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 
 /// Header carrying the CLI exit code of the answer.
 pub const EXIT_CODE_HEADER: &str = "autoprov-exit-code";
@@ -64,10 +61,7 @@ pub enum Caller {
 
 /// Everything the routes need; shared by both listeners.
 pub struct Api {
-    pub store: Arc<dyn Store + Send + Sync>,
-    pub provisioner: Arc<Provisioner>,
-    pub config: Arc<Config>,
-    pub metrics: Arc<Metrics>,
+    pub serving: Arc<super::Serving>,
     pub tokens: TokenSet,
     pub settings: ApiSettings,
     /// The scheduled import sources.
@@ -254,7 +248,7 @@ impl Api {
         let get = method == Method::GET || method == Method::HEAD;
         match (seg.as_slice(), get, method == Method::POST) {
             (["metrics"], true, _) => Ok(Answer {
-                body: self.metrics.render().into_bytes(),
+                body: self.serving.metrics.render().into_bytes(),
                 content_type: "text/plain; version=0.0.4; charset=utf-8",
                 exit_code: 0,
                 message: None,
@@ -295,7 +289,7 @@ impl Api {
 
     /// The read-only endpoints.
     fn get(&self, caller: Caller, rest: &[&str], q: &Query) -> Result<Answer, Problem> {
-        let store = self.store.as_ref();
+        let store = self.serving.store.as_ref();
         let format = q.format();
         match rest {
             ["users"] => {
@@ -332,8 +326,8 @@ impl Api {
                     file: q.get("file").map(str::to_string),
                     user_agent: q.get("user_agent").map(str::to_string),
                 };
-                let https_url = self.config.provision.https_url.as_deref();
-                Ok(ops::render(&self.provisioner, https_url, &req)?)
+                let https_url = self.serving.config.provision.https_url.as_deref();
+                Ok(ops::render(&self.serving.provisioner, https_url, &req)?)
             }
             _ => Err(Problem::new(
                 StatusCode::NOT_FOUND,
@@ -356,21 +350,16 @@ impl Api {
         let mode = request.options.mode.as_str();
         let dry_run = request.options.dry_run;
         let result = blocking(move || {
-            ops::import_serving(
-                this.store.as_ref(),
-                &this.config,
-                &this.provisioner,
-                bytes,
-                &request,
-            )
-            .map_err(|e| ops::OpError::from(e).into())
+            this.serving
+                .import(bytes, &request)
+                .map_err(|e| ops::OpError::from(e).into())
         })
         .await;
         let outcome = match &result {
             Ok(a) => ops::result_label(a, dry_run),
             Err(_) => "failed",
         };
-        self.metrics.import(mode, outcome);
+        self.serving.metrics.import(mode, outcome);
         result
     }
 
@@ -385,8 +374,13 @@ impl Api {
         let (bytes, request) = self.upload(caller, q, req).await?;
         let this = self.clone();
         blocking(move || {
-            super::preview::preview(this.store.as_ref(), &this.config, bytes, &request)
-                .map_err(|e| ops::OpError::from(e).into())
+            super::preview::preview(
+                this.serving.store.as_ref(),
+                &this.serving.config,
+                bytes,
+                &request,
+            )
+            .map_err(|e| ops::OpError::from(e).into())
         })
         .await
     }

@@ -433,23 +433,6 @@ pub fn import(
     Ok((answer, outcome.report.applied))
 }
 
-/// An import into the store a running server provisions from: once it is
-/// applied, the provisioner re-reads what it derives from all users, so
-/// the very next phone request sees the change.
-pub fn import_serving(
-    store: &dyn Store,
-    config: &Config,
-    provisioner: &Provisioner,
-    bytes: Vec<u8>,
-    req: &ImportRequest,
-) -> Result<Answer, ImportError> {
-    let (answer, applied) = import(store, config, bytes, req, None)?;
-    if applied && let Err(e) = provisioner.refresh() {
-        tracing::error!(error = %e, "cannot refresh the provisioner after an import");
-    }
-    Ok(answer)
-}
-
 /// The `result` label of `autoprov_import_runs_total` for an import's answer.
 pub fn result_label(answer: &Answer, dry_run: bool) -> &'static str {
     match answer.exit_code {

@@ -16,13 +16,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::admin::Serving;
 use crate::admin::ops::{self, Answer, Format, ImportRequest};
-use crate::config::{Config, SourceConfig};
+use crate::config::SourceConfig;
 use crate::import::ImportOptions;
 use crate::import::read::ReadOptions;
-use crate::metrics::Metrics;
-use crate::provision::Provisioner;
-use crate::store::{ImportRecord, Store};
+use crate::store::ImportRecord;
 
 /// How one source's last run went, for `GET /api/v1/sources`.
 #[derive(Debug, Clone, Serialize)]
@@ -36,28 +35,16 @@ pub struct LastRun {
 
 /// Runs the configured sources against the served store.
 pub struct Runner {
-    pub store: Arc<dyn Store + Send + Sync>,
-    pub provisioner: Arc<Provisioner>,
-    pub config: Arc<Config>,
-    pub metrics: Arc<Metrics>,
+    serving: Arc<Serving>,
     /// Largest file fetched (the admin API's body limit).
-    pub max_bytes: usize,
+    max_bytes: usize,
     last: Mutex<BTreeMap<String, LastRun>>,
 }
 
 impl Runner {
-    pub fn new(
-        store: Arc<dyn Store + Send + Sync>,
-        provisioner: Arc<Provisioner>,
-        config: Arc<Config>,
-        metrics: Arc<Metrics>,
-        max_bytes: usize,
-    ) -> Runner {
+    pub fn new(serving: Arc<Serving>, max_bytes: usize) -> Runner {
         Runner {
-            store,
-            provisioner,
-            config,
-            metrics,
+            serving,
             max_bytes,
             last: Mutex::new(BTreeMap::new()),
         }
@@ -66,7 +53,7 @@ impl Runner {
     /// Starts one task per source: a run right away, then every interval.
     pub fn spawn_schedules(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
         let mut tasks = Vec::new();
-        for (name, src) in &self.config.sources {
+        for (name, src) in &self.serving.config.sources {
             // Checked when the config was loaded.
             let Ok(every) = src.interval() else { continue };
             let (this, name) = (self.clone(), name.clone());
@@ -87,6 +74,7 @@ impl Runner {
     pub fn list(&self) -> Answer {
         let last = self.last.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let list: Vec<serde_json::Value> = self
+            .serving
             .config
             .sources
             .iter()
@@ -114,7 +102,7 @@ impl Runner {
     /// Fetches and imports source `name` once; a dry run writes nothing,
     /// not even history.
     pub async fn run(&self, name: &str, dry_run: bool, format: Format) -> Answer {
-        let Some(src) = self.config.sources.get(name) else {
+        let Some(src) = self.serving.config.sources.get(name) else {
             return Answer::fail(2, 404, format!("no source named {name:?} in the config"));
         };
         let req = match import_request(name, src, dry_run, format) {
@@ -132,7 +120,7 @@ impl Runner {
             }
         };
         let result = ops::result_label(&answer, dry_run);
-        self.metrics.import(mode_label(src), result);
+        self.serving.metrics.import(mode_label(src), result);
         if !dry_run && answer.exit_code != 0 && answer.status != 502 {
             let why = answer.message.clone().unwrap_or_else(|| "refused".into());
             self.record_failure(name, src, &why);
@@ -161,15 +149,8 @@ impl Runner {
     }
 
     async fn import(&self, bytes: Vec<u8>, req: ImportRequest) -> Answer {
-        let (store, config, provisioner) = (
-            self.store.clone(),
-            self.config.clone(),
-            self.provisioner.clone(),
-        );
-        let done = tokio::task::spawn_blocking(move || {
-            ops::import_serving(store.as_ref(), &config, &provisioner, bytes, &req)
-        })
-        .await;
+        let serving = self.serving.clone();
+        let done = tokio::task::spawn_blocking(move || serving.import(bytes, &req)).await;
         match done {
             Ok(Ok(a)) => a,
             Ok(Err(e)) => Answer::fail(3, 500, e.to_string()),
@@ -192,7 +173,7 @@ impl Runner {
             skipped: 0,
             outcome: Some(why.to_string()),
         };
-        if let Err(e) = self.store.record_run(&record) {
+        if let Err(e) = self.serving.store.record_run(&record) {
             tracing::error!(error = %e, source = %name, "cannot record the failed run");
         }
     }
