@@ -1,7 +1,8 @@
 //! The admin web page end to end in headless Chromium (driven through
 //! chromedriver's WebDriver protocol with curl): log in with a token, upload
-//! a file with an error and see it marked on its cell, upload the fixed
-//! file, apply, see the users, and see which phones fetched their config.
+//! a file with an error and see it marked on its cell, drop the fixed
+//! file on the page, apply, see the users, and see which phones fetched
+//! their config.
 //! A screenshot goes to target/test-artifacts/.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (.ci/run installs them);
@@ -218,6 +219,23 @@ impl Browser {
         assert_eq!(now.as_str(), Some(text), "typing into {css}: {r}");
     }
 
+    /// Drops a file with `content` on the element, as a drag from the
+    /// desktop does (WebDriver cannot drag files, so the drop event is
+    /// made in the page with a real `DataTransfer`).
+    fn drop_file(&self, css: &str, name: &str, content: &str) {
+        let script = "const [css, name, text] = arguments;
+            const dt = new DataTransfer();
+            dt.items.add(new File([text], name, {type: 'text/csv'}));
+            const target = document.querySelector(css);
+            target.dispatchEvent(new DragEvent('dragover', {dataTransfer: dt, bubbles: true, cancelable: true}));
+            target.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));";
+        wd(
+            "POST",
+            &self.url("/execute/sync"),
+            Some(json!({"script": script, "args": [css, name, content]})),
+        );
+    }
+
     fn screenshot(&self, name: &str) -> PathBuf {
         use base64::Engine as _;
         let v = wd("GET", &self.url("/screenshot"), None);
@@ -294,14 +312,9 @@ fn upload_fix_apply_and_see_users_and_phones() {
     );
     browser.screenshot("admin_web_errors.png");
 
-    // Fixed: the preview shows the new users, Apply writes them.
-    let good = tmp.path().join("users.csv");
-    std::fs::write(&good, &text).unwrap();
-    wd(
-        "POST",
-        &browser.url(&format!("/element/{file_input}/value")),
-        Some(json!({"text": good.display().to_string()})),
-    );
+    // Fixed, and dropped on the page this time: the preview shows the new
+    // users, Apply writes them.
+    browser.drop_file("#drop", "users.csv", &text);
     browser.wait("#status", |t| t.contains("The file is valid"));
     browser.wait("#summary", |t| t.contains("create 11"));
     browser.wait("#changes td", |t| t == "gina.novak");
