@@ -69,11 +69,19 @@ function importQuery(dryRun) {
   return p.toString();
 }
 
+// Upload progress, then an indeterminate bar while the server reads,
+// validates and plans (a few seconds for 100,000 rows).
 function progress(fraction) {
   const bar = $('#progress');
   bar.hidden = false;
-  bar.value = Math.round(fraction * 100);
-  $('#status').textContent = fraction < 1 ? 'Uploading… ' + bar.value + ' %' : 'Checking the file…';
+  $('#status').className = '';
+  if (fraction < 1) {
+    bar.value = Math.round(fraction * 100);
+    $('#status').textContent = 'Uploading… ' + bar.value + ' %';
+  } else {
+    bar.removeAttribute('value');
+    $('#status').textContent = 'Checking the file…';
+  }
 }
 
 async function previewFile(file) {
