@@ -44,6 +44,39 @@ pub enum Command {
     Render(RenderArgs),
     /// Print the per-vendor DHCP options (and reservations) for a site's DHCP server.
     DhcpSnippet(DhcpSnippetArgs),
+    /// Manage access to the admin API.
+    Admin(AdminArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Bearer tokens for the admin API (stored hashed in <data>/admin-tokens.json;
+    /// works while the server runs).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it (the only time it is shown).
+    Create {
+        /// A name to list and revoke it by (default token-N).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List the tokens by name and creation time (never the tokens).
+    List {
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Revoke a token by name; the running server refuses it from the next request.
+    Revoke { name: String },
 }
 
 #[derive(Debug, Args)]
@@ -55,6 +88,11 @@ pub struct ServeArgs {
     /// HTTPS listener (default from the config's [listen], else 127.0.0.1:8443).
     #[arg(long, value_name = "ADDR")]
     pub https: Option<std::net::SocketAddr>,
+    /// Admin API listener (JSON, bearer tokens), or 'off' (default from the
+    /// config's [listen] admin, else 127.0.0.1:8081). The CLI reaches a
+    /// running server through <data>/admin.sock either way.
+    #[arg(long, value_name = "ADDR|off")]
+    pub admin: Option<autoprov::config::AdminAddr>,
     /// Import this CSV (upsert) before serving; the report goes to stderr.
     #[arg(long, value_name = "FILE")]
     pub import: Option<PathBuf>,
@@ -152,7 +190,7 @@ pub enum Format {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// CSV file to import, or '-' for standard input.
+    /// CSV file to import, an http(s):// URL to fetch it from, or '-' for standard input.
     pub file: String,
     /// create: only new users; upsert: create or update by username; sync: upsert, then delete
     /// this --source's users missing from the file; replace: the file becomes the whole user set.

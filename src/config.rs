@@ -45,6 +45,8 @@ impl Default for ImportPolicy {
 pub struct ListenConfig {
     pub http: SocketAddr,
     pub https: SocketAddr,
+    /// The admin API: an address, or `"off"`.
+    pub admin: AdminAddr,
 }
 
 impl Default for ListenConfig {
@@ -52,6 +54,167 @@ impl Default for ListenConfig {
         ListenConfig {
             http: SocketAddr::from(([127, 0, 0, 1], 8080)),
             https: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            admin: AdminAddr::default(),
+        }
+    }
+}
+
+/// Where the admin API's TCP listener binds, or `off` (the Unix socket in
+/// the data directory stays, for the CLI).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdminAddr(pub Option<SocketAddr>);
+
+impl Default for AdminAddr {
+    fn default() -> Self {
+        AdminAddr(Some(SocketAddr::from(([127, 0, 0, 1], 8081))))
+    }
+}
+
+impl std::str::FromStr for AdminAddr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "off" | "none" | "disabled" => Ok(AdminAddr(None)),
+            _ => s.parse().map(|a| AdminAddr(Some(a))).map_err(|_| {
+                format!("admin listener {s:?} must be an address like 127.0.0.1:8081, or off")
+            }),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for AdminAddr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// `[sources.NAME]`: a CSV fetched from a URL on a schedule and imported
+/// as source NAME.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// `http://` or `https://` URL of the CSV.
+    pub url: String,
+    /// How often: a number with `s`, `m`, `h` or `d` (`"15m"`). The first
+    /// run is right after `serve` starts.
+    pub every: String,
+    /// `upsert` (default) or `sync` (also deletes this source's users the
+    /// file no longer lists).
+    #[serde(default = "default_source_mode")]
+    pub mode: String,
+    #[serde(default = "auto")]
+    pub delimiter: String,
+    #[serde(default = "auto")]
+    pub encoding: String,
+    /// Apply the valid rows of a file with errors.
+    #[serde(default)]
+    pub partial: bool,
+    /// Extra PEM CA bundle for an HTTPS server with a private CA (the
+    /// system bundle is always trusted).
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    /// Bearer token sent as `Authorization: Bearer ...`.
+    #[serde(default)]
+    pub bearer_token: Option<String>,
+    /// The whole fetch must finish within this time.
+    #[serde(default = "default_source_timeout")]
+    pub timeout_seconds: u64,
+}
+
+fn default_source_mode() -> String {
+    "upsert".into()
+}
+
+fn auto() -> String {
+    "auto".into()
+}
+
+fn default_source_timeout() -> u64 {
+    60
+}
+
+impl SourceConfig {
+    /// `every` as a duration.
+    pub fn interval(&self) -> Result<std::time::Duration, String> {
+        let e = self.every.trim();
+        let split = e.find(|c: char| !c.is_ascii_digit()).unwrap_or(e.len());
+        let (n, unit) = e.split_at(split);
+        let n: u64 = n
+            .parse()
+            .map_err(|_| format!("every = {e:?} must look like \"15m\""))?;
+        let secs = match unit.trim() {
+            "s" => n,
+            "m" => n.saturating_mul(60),
+            "h" => n.saturating_mul(3600),
+            "d" => n.saturating_mul(86_400),
+            _ => return Err(format!("every = {e:?}: the unit must be s, m, h or d")),
+        };
+        if secs == 0 {
+            return Err("every must be at least 1s".into());
+        }
+        Ok(std::time::Duration::from_secs(secs))
+    }
+
+    fn validate(&self, name: &str) -> Result<(), String> {
+        let fail = |m: String| Err(format!("sources.{name}: {m}"));
+        if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
+            return fail(format!("url {:?} must be http:// or https://", self.url));
+        }
+        if let Err(m) = self.interval() {
+            return fail(m);
+        }
+        if url::Url::parse(&self.url).map_or(true, |u| u.host_str().is_none()) {
+            return fail(format!("url {:?} is not a valid URL", self.url));
+        }
+        if self.url.split("://").nth(1).is_some_and(|rest| {
+            rest.split('/')
+                .next()
+                .is_some_and(|authority| authority.contains('@'))
+        }) {
+            return fail(
+                "put credentials in bearer_token, not in the url (it is shown in the history)"
+                    .into(),
+            );
+        }
+        if !matches!(self.mode.as_str(), "upsert" | "sync") {
+            return fail(format!("mode {:?} must be upsert or sync", self.mode));
+        }
+        if self.timeout_seconds == 0 {
+            return fail("timeout_seconds must be at least 1".into());
+        }
+        let name_ok = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+        if !name_ok {
+            return fail("source names are letters, digits, '-', '_' or '.'".into());
+        }
+        Ok(())
+    }
+}
+
+/// `[admin]`: the admin API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Largest request body (an import), in bytes. A 100,000-user CSV is
+    /// about 15 MB.
+    pub max_body_bytes: usize,
+    /// Let requests from loopback addresses in without a token (only
+    /// those: the opt-in never opens the API to the network).
+    pub anonymous_loopback: bool,
+    /// Allow secrets (SIP passwords, PINs) in answers over the TCP listener
+    /// when a request asks for them; the Unix socket always may.
+    pub expose_secrets: bool,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            max_body_bytes: 64 * 1024 * 1024,
+            anonymous_loopback: false,
+            expose_secrets: false,
         }
     }
 }
@@ -370,6 +533,8 @@ struct ConfigFile {
     tls: TlsConfig,
     policy: PolicyConfig,
     provision: ProvisionConfig,
+    admin: AdminConfig,
+    sources: BTreeMap<String, SourceConfig>,
     dhcp: DhcpConfig,
 }
 
@@ -383,6 +548,9 @@ pub struct Config {
     pub tls: TlsConfig,
     pub policy: PolicyConfig,
     pub provision: ProvisionConfig,
+    pub admin: AdminConfig,
+    /// Scheduled imports, by source name.
+    pub sources: BTreeMap<String, SourceConfig>,
     pub dhcp: DhcpConfig,
     /// Sites with provisioning credentials of their own (`[sites.NAME]
     /// credentials`); kept here, not in the store, because they are secrets.
@@ -398,6 +566,8 @@ impl Default for Config {
             tls: TlsConfig::default(),
             policy: PolicyConfig::default(),
             provision: ProvisionConfig::default(),
+            admin: AdminConfig::default(),
+            sources: BTreeMap::new(),
             dhcp: DhcpConfig::default(),
             site_credentials: BTreeMap::new(),
         }
@@ -443,6 +613,12 @@ impl Config {
         }
         file.provision.validate()?;
         file.policy.validate()?;
+        for (name, src) in &file.sources {
+            src.validate(name)?;
+        }
+        if file.admin.max_body_bytes == 0 {
+            return Err("admin.max_body_bytes must be at least 1".into());
+        }
         Ok(Config {
             import: file.import,
             sites,
@@ -450,6 +626,8 @@ impl Config {
             tls: file.tls,
             policy: file.policy,
             provision: file.provision,
+            admin: file.admin,
+            sources: file.sources,
             dhcp: file.dhcp,
             site_credentials,
         })

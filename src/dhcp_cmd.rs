@@ -165,6 +165,11 @@ fn subnets(target: &Target, pool: &str, config: &DhcpConfig) -> Result<Vec<Subne
 }
 
 impl Prepared {
+    /// The responder's counters, for `/metrics`.
+    pub fn stats(&self) -> Arc<autoprov::dhcp::Stats> {
+        self.responder.stats.clone()
+    }
+
     /// Binds port 67 and starts the server thread.
     pub fn start(self) -> Result<server::Running, Fail> {
         let socket = server::bind(&self.target, 67).map_err(|e| runtime(e.into()))?;

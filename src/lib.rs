@@ -4,6 +4,7 @@
 //! drives the store. Domain types (`domain`, `mac`) know nothing of CSV,
 //! HTTP or sled.
 
+pub mod admin;
 pub mod config;
 pub mod dhcp;
 pub mod domain;
@@ -12,7 +13,9 @@ pub mod http;
 pub mod import;
 pub mod language;
 pub mod mac;
+pub mod metrics;
 pub mod provision;
 pub mod secret;
+pub mod sources;
 pub mod store;
 pub mod vendor;

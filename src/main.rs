@@ -5,19 +5,6 @@
 mod cli;
 mod dhcp_cmd;
 
-/// `println!` that ends the process quietly when stdout is closed (e.g.
-/// `autoprov users | head`) instead of panicking on the broken pipe.
-macro_rules! out {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                std::process::exit(0);
-            }
-        }
-    }};
-}
-
 /// mimalloc: at 100,000-row imports glibc's per-thread arenas left ~25 %
 /// more resident memory and the many small allocations ran slower.
 #[global_allocator]
@@ -31,11 +18,16 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use serde_json::{Value, json};
+use hyper::Method;
 
+use autoprov::admin::Serving;
+use autoprov::admin::api::{Api, ApiSettings};
+use autoprov::admin::client::{self, Client};
+use autoprov::admin::ops::{self, Answer, ImportRequest, PhoneFilter, UserFilter};
+use autoprov::admin::server::AdminServer;
+use autoprov::admin::tokens::{TokenError, TokenFileRef, TokenSet};
 use autoprov::config::Config;
 use autoprov::config::{ClientAuth, MissConfig};
-use autoprov::domain::User;
 use autoprov::http::auth::{Authenticator, Credential, ServerKey};
 use autoprov::http::{
     AccessPolicy, CertSource, ClientCa, GuardSettings, ServeError, ServeOptions, Server,
@@ -43,10 +35,13 @@ use autoprov::http::{
 use autoprov::import::read::{EncodingChoice, ReadOptions};
 use autoprov::import::{self, ImportOptions, Mode};
 use autoprov::mac::Mac;
-use autoprov::provision::{self, Channel, Provisioner, Refusal, Templates};
+use autoprov::metrics::Metrics;
+use autoprov::provision::{self, Provisioner, Templates};
+use autoprov::sources::Runner;
 use autoprov::store::{SledStore, Store, StoreError};
 use cli::{
-    Cli, Command, EncodingArg, Format, ImportArgs, ModeArg, RenderArgs, ServeArgs, UsersCommand,
+    AdminArgs, AdminCommand, Cli, Command, EncodingArg, Format, ImportArgs, ModeArg, RenderArgs,
+    ServeArgs, TokenCommand, UsersCommand,
 };
 
 /// A failure with the exit code it maps to.
@@ -90,89 +85,199 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<u8, Fail> {
     let config = Config::load(cli.config.as_deref()).map_err(|e| usage(e.into()))?;
+    let data = cli.data.as_path();
     match cli.command {
-        Command::Import(args) => cmd_import(&cli.data, &config, args),
+        Command::Import(args) => cmd_import(data, &config, args),
         Command::Export(args) => {
-            let store = open_store(&cli.data, &config)?;
-            let users = store.users()?;
-            match &args.output {
-                Some(path) => {
-                    let f = std::fs::File::create(path)
-                        .with_context(|| format!("cannot create {}", path.display()))
-                        .map_err(usage)?;
-                    autoprov::export::write_csv(f, &users, args.include_secrets)
-                        .map_err(|e| runtime(e.into()))?;
+            let answer = match target(data, &config)? {
+                Target::Local(store) => {
+                    ops::export(&store, args.include_secrets).map_err(|e| runtime(e.into()))?
                 }
-                None => {
-                    autoprov::export::write_csv(
-                        std::io::stdout().lock(),
-                        &users,
-                        args.include_secrets,
-                    )
-                    .map_err(|e| runtime(e.into()))?;
-                }
-            }
-            Ok(0)
+                Target::Remote(c) => remote(
+                    &c,
+                    Method::GET,
+                    &client::query(
+                        "/api/v1/export",
+                        &[("include_secrets", flag(args.include_secrets))],
+                    ),
+                    Vec::new(),
+                )?,
+            };
+            emit(answer, args.output.as_deref())
         }
         Command::Users(args) => {
-            let store = open_store(&cli.data, &config)?;
-            match args.command {
-                None => {
-                    let users = store.users()?;
-                    print_users(&users, args.format);
-                    Ok(0)
+            let target = target(data, &config)?;
+            let answer = match (args.command, target) {
+                (None, Target::Local(store)) => {
+                    ops::users(&store, format(args.format), &UserFilter::default())?
                 }
-                Some(UsersCommand::Show {
-                    username,
-                    secrets,
-                    format,
-                }) => match store.user(&username)? {
-                    None => {
-                        eprintln!("autoprov: no user named {username:?}");
-                        Ok(1)
-                    }
-                    Some(u) => {
-                        print_user(&u, secrets, format);
-                        Ok(0)
-                    }
+                (None, Target::Remote(c)) => remote_get(&c, "/api/v1/users", &[], args.format)?,
+                (
+                    Some(UsersCommand::Show {
+                        username,
+                        secrets,
+                        format: f,
+                    }),
+                    target,
+                ) => match target {
+                    Target::Local(store) => ops::user(&store, &username, secrets, format(f))?,
+                    Target::Remote(c) => remote_get(
+                        &c,
+                        &format!("/api/v1/users/{}", client::segment(&username)),
+                        &[("secrets", flag(secrets))],
+                        f,
+                    )?,
                 },
-            }
+            };
+            emit(answer, None)
         }
         Command::Phones(args) => {
-            let store = open_store(&cli.data, &config)?;
-            print_phones(&store, args.format)?;
-            Ok(0)
+            let answer = match target(data, &config)? {
+                Target::Local(store) => {
+                    ops::phones(&store, format(args.format), &PhoneFilter::default())?
+                }
+                Target::Remote(c) => remote_get(&c, "/api/v1/phones", &[], args.format)?,
+            };
+            emit(answer, None)
         }
         Command::History(args) => {
-            let store = open_store(&cli.data, &config)?;
-            let history = store.history()?;
-            match args.format {
-                Format::Json => out!(
-                    "{}",
-                    serde_json::to_string_pretty(&history).unwrap_or_default()
-                ),
-                Format::Text => {
-                    for h in history {
-                        out!(
-                            "{}  {:<8} {:<24} created {} updated {} deleted {} unchanged {} skipped {}  sha256 {}",
-                            h.time,
-                            h.mode,
-                            h.file,
-                            h.created,
-                            h.updated,
-                            h.deleted,
-                            h.unchanged,
-                            h.skipped,
-                            &h.sha256[..12.min(h.sha256.len())]
-                        );
-                    }
-                }
+            let answer = match target(data, &config)? {
+                Target::Local(store) => ops::history(&store, format(args.format))?,
+                Target::Remote(c) => remote_get(&c, "/api/v1/history", &[], args.format)?,
+            };
+            emit(answer, None)
+        }
+        Command::Serve(args) => cmd_serve(data, &config, args),
+        Command::Render(args) => cmd_render(data, &config, args),
+        Command::DhcpSnippet(args) => dhcp_cmd::cmd_snippet(data, &config, &args),
+        Command::Admin(args) => cmd_admin(data, args),
+    }
+}
+
+/// Where a command finds the users: the store itself, or the running
+/// server that holds its lock.
+enum Target {
+    Local(SledStore),
+    Remote(Client),
+}
+
+/// Opens the store; when a running server holds it, its admin socket.
+fn target(data: &Path, config: &Config) -> Result<Target, Fail> {
+    match open_store(data, config) {
+        Ok(store) => Ok(Target::Local(store)),
+        Err(OpenError::Store(StoreError::Locked(dir))) => match Client::find(data) {
+            Some(c) => {
+                tracing::debug!("store locked; asking the running server");
+                Ok(Target::Remote(c))
             }
+            None => Err(StoreError::Locked(dir).into()),
+        },
+        Err(OpenError::Store(e)) => Err(e.into()),
+        Err(OpenError::Dir(e)) => Err(runtime(e)),
+    }
+}
+
+fn remote(c: &Client, method: Method, path: &str, body: Vec<u8>) -> Result<Answer, Fail> {
+    c.send(method, path, body).map_err(|e| runtime(e.into()))
+}
+
+/// A look-up through the running server, in the CLI's format.
+fn remote_get(
+    c: &Client,
+    path: &str,
+    params: &[(&str, Option<&str>)],
+    f: Format,
+) -> Result<Answer, Fail> {
+    let mut all = params.to_vec();
+    all.push(("format", Some(format(f).as_str())));
+    remote(c, Method::GET, &client::query(path, &all), Vec::new())
+}
+
+fn flag(on: bool) -> Option<&'static str> {
+    on.then_some("true")
+}
+
+fn format(f: Format) -> ops::Format {
+    match f {
+        Format::Text => ops::Format::Text,
+        Format::Json => ops::Format::Json,
+    }
+}
+
+/// Prints an answer the way every command does: output on stdout (or into
+/// `output`), the message on stderr, the exit code returned.
+fn emit(answer: Answer, output: Option<&Path>) -> Result<u8, Fail> {
+    if answer.exit_code == 0 || !answer.body.is_empty() {
+        match output {
+            Some(path) => std::fs::write(path, &answer.body)
+                .with_context(|| format!("cannot create {}", path.display()))
+                .map_err(usage)?,
+            None => write_stdout(&answer.body)?,
+        }
+    }
+    if let Some(m) = &answer.message {
+        eprintln!("autoprov: {m}");
+    }
+    Ok(answer.exit_code)
+}
+
+/// Writes to stdout; a closed pipe (`autoprov users | head`) ends quietly.
+fn write_stdout(bytes: &[u8]) -> Result<(), Fail> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => Err(runtime(
+            anyhow::Error::new(e).context("cannot write to standard output"),
+        )),
+    }
+}
+
+/// `autoprov admin token ...`: edits the token file, never sled, so it
+/// works while the server runs.
+fn cmd_admin(data: &Path, args: AdminArgs) -> Result<u8, Fail> {
+    let file = TokenFileRef::new(data);
+    let AdminCommand::Token(cmd) = args.command;
+    match cmd {
+        TokenCommand::Create { name } => {
+            let (name, token) = file.create(name.as_deref()).map_err(token_fail)?;
+            eprintln!(
+                "autoprov: created admin token {name:?}; it is shown once, store it now (send it as `Authorization: Bearer <token>`)"
+            );
+            write_stdout(format!("{token}\n").as_bytes())?;
             Ok(0)
         }
-        Command::Serve(args) => cmd_serve(&cli.data, &config, args),
-        Command::Render(args) => cmd_render(&cli.data, &config, args),
-        Command::DhcpSnippet(args) => dhcp_cmd::cmd_snippet(&cli.data, &config, &args),
+        TokenCommand::List { format: f } => {
+            let tokens = file.list().map_err(token_fail)?;
+            let body = match f {
+                Format::Json => serde_json::to_string_pretty(&tokens).unwrap_or_default() + "\n",
+                Format::Text => {
+                    let mut out = format!("{:<24} CREATED\n", "NAME");
+                    for t in &tokens {
+                        out.push_str(&format!("{:<24} {}\n", t.name, t.created));
+                    }
+                    out
+                }
+            };
+            write_stdout(body.as_bytes())?;
+            Ok(0)
+        }
+        TokenCommand::Revoke { name } => {
+            file.revoke(&name).map_err(token_fail)?;
+            eprintln!("autoprov: revoked admin token {name:?}");
+            Ok(0)
+        }
+    }
+}
+
+fn token_fail(e: TokenError) -> Fail {
+    match e {
+        TokenError::NotFound(_) => Fail {
+            code: 1,
+            error: e.into(),
+        },
+        TokenError::Exists(_) | TokenError::BadName(_) => usage(e.into()),
+        TokenError::Io { .. } | TokenError::Corrupt { .. } => runtime(e.into()),
     }
 }
 
@@ -227,6 +332,7 @@ fn cmd_serve(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> 
         }
     }
     let store = Arc::new(store);
+    let metrics = Arc::new(Metrics::default());
     let https = args.https.unwrap_or(config.listen.https);
     let cert = cert_source(data, config);
     // Generated before the provisioner reads it for the phones' trust settings.
@@ -251,8 +357,30 @@ fn cmd_serve(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> 
             required: config.tls.client_auth == Some(ClientAuth::Required),
         }),
         misses: guard_settings(&config.policy.misses),
+        metrics: metrics.clone(),
     };
     let dhcp = dhcp_cmd::prepare(&args.dhcp, &config.dhcp, opts.http, store.clone())?;
+    if let Some(d) = &dhcp {
+        metrics.attach_dhcp(d.stats());
+    }
+    let admin_addr = args.admin.unwrap_or(config.listen.admin).0;
+    let serving = Arc::new(Serving {
+        store: store.clone(),
+        provisioner: provisioner.clone(),
+        config: Arc::new(config.clone()),
+        metrics,
+    });
+    let sources = Arc::new(Runner::new(serving.clone(), config.admin.max_body_bytes));
+    let api = Arc::new(Api {
+        serving,
+        sources: sources.clone(),
+        tokens: TokenSet::new(data),
+        settings: ApiSettings {
+            max_body_bytes: config.admin.max_body_bytes,
+            anonymous_loopback: config.admin.anonymous_loopback,
+            expose_secrets: config.admin.expose_secrets,
+        },
+    });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -265,12 +393,35 @@ fn cmd_serve(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> 
         })?;
         eprintln!("autoprov: listening on http://{}", server.http_addr());
         eprintln!("autoprov: listening on https://{}", server.https_addr());
+        let admin = AdminServer::bind(admin_addr, data)
+            .await
+            .map_err(|e| runtime(e.into()))?;
+        if let Some(addr) = admin.tcp_addr() {
+            eprintln!("autoprov: admin API on http://{addr}");
+        }
+        if let Some(path) = admin.socket_path() {
+            eprintln!("autoprov: admin socket at {}", path.display());
+        }
         let dhcp_task = dhcp.map(dhcp_cmd::Prepared::start).transpose()?;
-        server
-            .run(provisioner, autoprov::http::shutdown_signal())
-            .await;
+        let scheduled = sources.spawn_schedules();
+        // One signal stops both the provisioning and the admin listeners.
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            autoprov::http::shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        });
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        tokio::join!(
+            server.run(provisioner, stopped(stop_rx.clone())),
+            admin.run(api, stopped(stop_rx), DRAIN_LIMIT),
+        );
         if let Some(running) = dhcp_task {
             running.stop();
+        }
+        for task in scheduled {
+            task.abort();
         }
         Ok::<(), Fail>(())
     })?;
@@ -354,105 +505,99 @@ fn import_before_serving(store: &SledStore, config: &Config, file: &Path) -> Res
 
 fn cmd_render(data: &Path, config: &Config, args: RenderArgs) -> Result<u8, Fail> {
     let mac = Mac::parse(&args.mac).map_err(|e| usage(e.into()))?;
-    let templates = Templates::new(args.templates.as_deref()).map_err(|e| usage(e.into()))?;
-    let store = open_store(data, config)?;
-    let provisioner = Provisioner::new(
-        Arc::new(store),
-        templates,
-        provision_settings(data, config)?,
-    )?;
-    let Some((user, vendor)) = provisioner.phone(mac)? else {
-        eprintln!("autoprov: no phone with MAC {} in the store", mac.colon());
-        return Ok(1);
+    let req = ops::RenderRequest {
+        mac: mac.plain(),
+        file: args.file.clone(),
+        user_agent: args.user_agent.clone(),
     };
-    let file = match &args.file {
-        Some(f) => f.trim_start_matches('/').to_string(),
-        None => match vendor.main_file().and_then(|r| {
-            let model = user.phones.iter().find(|p| p.mac == mac);
-            r.file_name_for(mac, model.and_then(|p| p.model.as_deref()))
-        }) {
-            Some(f) => f,
-            None => {
-                eprintln!(
-                    "autoprov: phone {} is a {} phone; autoprov has no {} templates yet",
-                    mac.colon(),
-                    vendor.name,
-                    vendor.name
-                );
-                return Ok(1);
+    let answer = match target(data, config)? {
+        Target::Local(store) => {
+            let templates =
+                Templates::new(args.templates.as_deref()).map_err(|e| usage(e.into()))?;
+            let provisioner = Provisioner::new(
+                Arc::new(store),
+                templates,
+                provision_settings(data, config)?,
+            )?;
+            ops::render(&provisioner, config.provision.https_url.as_deref(), &req)
+                .map_err(|e| runtime(e.into()))?
+        }
+        Target::Remote(c) => {
+            if args.templates.is_some() {
+                return Err(usage(anyhow::anyhow!(
+                    "--templates cannot be used while the server runs: it renders with its own templates (drop --templates to preview those)"
+                )));
             }
-        },
-    };
-    let other_mac = provision::path::file_name(&format!("/{file}"))
-        .and_then(|n| provision::path::matches(&n).into_iter().find_map(|m| m.mac))
-        .filter(|m| *m != mac);
-    if let Some(other) = other_mac {
-        return Err(usage(anyhow::anyhow!(
-            "--file {file} belongs to MAC {}, not {}",
-            other.colon(),
-            mac.colon()
-        )));
-    }
-    let req = provision::Request {
-        path: &format!("/{file}"),
-        user_agent: args.user_agent.as_deref(),
-        channel: Channel::Secure,
-        https_url: config.provision.https_url.as_deref(),
-        http_url: None,
-    };
-    match provisioner.respond(&req) {
-        Ok(served) => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(&served.body)
-                .and_then(|_| out.flush())
-                .context("cannot write to standard output")
-                .map_err(runtime)?;
-            Ok(0)
+            remote(
+                &c,
+                Method::GET,
+                &client::query(
+                    &format!("/api/v1/render/{}", mac.plain()),
+                    &[
+                        ("file", req.file.as_deref()),
+                        ("user_agent", req.user_agent.as_deref()),
+                    ],
+                ),
+                Vec::new(),
+            )?
         }
-        Err(r @ (Refusal::UnknownMac(_) | Refusal::UaMismatch { .. })) => {
-            eprintln!("autoprov: {r}");
-            Ok(1)
+    };
+    emit(answer, None)
+}
+
+/// Why the store did not open.
+enum OpenError {
+    Dir(anyhow::Error),
+    Store(StoreError),
+}
+
+impl From<OpenError> for Fail {
+    fn from(e: OpenError) -> Fail {
+        match e {
+            OpenError::Dir(e) => runtime(e),
+            OpenError::Store(e) => e.into(),
         }
-        Err(r) if r.is_server_error() => Err(runtime(r.into())),
-        Err(r) => Err(usage(anyhow::anyhow!("{file}: {r}"))),
     }
 }
 
 /// Opens the store and makes its site table match the config. Writes only
 /// when the sites differ, so read-only commands and dry runs leave it as is.
-fn open_store(data: &Path, config: &Config) -> Result<SledStore, Fail> {
+fn open_store(data: &Path, config: &Config) -> Result<SledStore, OpenError> {
     std::fs::create_dir_all(data)
         .with_context(|| format!("cannot create data directory {}", data.display()))
-        .map_err(runtime)?;
-    let store = SledStore::open(data)?;
-    let mut stored = store.sites()?;
+        .map_err(OpenError::Dir)?;
+    let store = SledStore::open(data).map_err(OpenError::Store)?;
+    let mut stored = store.sites().map_err(OpenError::Store)?;
     let mut wanted = config.sites.clone();
     stored.sort_by(|a, b| a.name.cmp(&b.name));
     wanted.sort_by(|a, b| a.name.cmp(&b.name));
     if stored != wanted {
-        store.put_sites(&wanted)?;
+        store.put_sites(&wanted).map_err(OpenError::Store)?;
     }
     Ok(store)
 }
 
-fn parse_delimiter(s: &str) -> Result<Option<u8>, Fail> {
-    match s {
-        "auto" => Ok(None),
-        "," | "comma" => Ok(Some(b',')),
-        ";" | "semicolon" => Ok(Some(b';')),
-        "tab" | "\t" | "\\t" => Ok(Some(b'\t')),
-        "|" | "pipe" => Ok(Some(b'|')),
-        other => Err(usage(anyhow::anyhow!(
-            "--delimiter {other:?} is not supported; use auto, ',', ';', tab or '|'"
-        ))),
-    }
-}
-
-fn read_input(file: &str) -> Result<(Vec<u8>, String), Fail> {
+fn read_input(file: &str, max_bytes: usize) -> Result<(Vec<u8>, String), Fail> {
     if file.starts_with("http://") || file.starts_with("https://") {
-        return Err(usage(anyhow::anyhow!(
-            "importing straight from a URL is not available in this version; download the file and import it"
-        )));
+        // The same fetch and checks as a scheduled source: an error page,
+        // a login page or an empty answer is never imported.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")
+            .map_err(runtime)?;
+        let bytes = rt
+            .block_on(autoprov::sources::fetch_csv(
+                file,
+                &autoprov::sources::fetch::FetchOptions {
+                    timeout: Duration::from_secs(60),
+                    max_bytes,
+                    ca: None,
+                    bearer_token: None,
+                },
+            ))
+            .map_err(|m| usage(anyhow::anyhow!("cannot import {file}: {m}")))?;
+        return Ok((bytes, file.to_string()));
     }
     if file == "-" {
         let mut buf = Vec::new();
@@ -475,241 +620,69 @@ fn cmd_import(data: &Path, config: &Config, args: ImportArgs) -> Result<u8, Fail
         ModeArg::Sync => Mode::Sync,
         ModeArg::Replace => Mode::Replace,
     };
-    if mode == Mode::Sync && args.source.is_none() {
-        return Err(usage(anyhow::anyhow!(
-            "--mode sync needs --source NAME: it deletes only the users that this source created earlier"
-        )));
-    }
-    if mode == Mode::Replace && !args.yes && !args.dry_run {
-        return Err(usage(anyhow::anyhow!(
-            "--mode replace deletes every user the file does not list; run it with --dry-run to preview, then add --yes"
-        )));
-    }
-    let delimiter = parse_delimiter(&args.delimiter)?;
-    let (bytes, file_name) = read_input(&args.file)?;
-    let store = open_store(data, config)?;
-    let opts = ImportOptions {
-        mode,
-        dry_run: args.dry_run,
-        partial: args.partial,
-        source: args.source.clone(),
-        read: ReadOptions {
-            delimiter,
-            encoding: match args.encoding {
-                EncodingArg::Auto => EncodingChoice::Auto,
-                EncodingArg::Utf8 => EncodingChoice::Utf8,
-                EncodingArg::Windows1252 => EncodingChoice::Windows1252,
-                EncodingArg::Utf16 => EncodingChoice::Utf16,
+    let delimiter = ops::parse_delimiter(&args.delimiter).map_err(|m| usage(anyhow::anyhow!(m)))?;
+    let encoding = match args.encoding {
+        EncodingArg::Auto => EncodingChoice::Auto,
+        EncodingArg::Utf8 => EncodingChoice::Utf8,
+        EncodingArg::Windows1252 => EncodingChoice::Windows1252,
+        EncodingArg::Utf16 => EncodingChoice::Utf16,
+    };
+    let mut req = ImportRequest {
+        options: ImportOptions {
+            mode,
+            dry_run: args.dry_run,
+            partial: args.partial,
+            source: args.source.clone(),
+            read: ReadOptions {
+                delimiter,
+                encoding,
             },
+            show_secrets: args.show_secrets,
+            reassign_macs: args.reassign_macs,
+            file_name: String::new(),
         },
-        show_secrets: args.show_secrets,
-        reassign_macs: args.reassign_macs,
-        file_name,
+        yes: args.yes,
+        format: format(args.format),
     };
-    let progress = (!args.no_progress
-        && std::io::stderr().is_terminal()
-        && bytes.len() > 512 * 1024)
-        .then(|| {
-            let p = indicatif::ProgressBar::new_spinner();
-            p.enable_steady_tick(Duration::from_millis(120));
-            p
-        });
-    let outcome = import::run(&store, config, bytes, &opts, progress.as_ref())
-        .map_err(|e| runtime(e.into()))?;
-    if let Some(p) = progress {
-        p.finish_and_clear();
-    }
-    let out = match args.format {
-        Format::Json => outcome.report.to_json() + "\n",
-        Format::Text => outcome.report.to_text(),
+    ops::check_import(&req).map_err(|m| usage(anyhow::anyhow!(m)))?;
+    let (bytes, file_name) = read_input(&args.file, config.admin.max_body_bytes)?;
+    req.options.file_name = file_name;
+    let answer = match target(data, config)? {
+        Target::Local(store) => {
+            let progress =
+                (!args.no_progress && std::io::stderr().is_terminal() && bytes.len() > 512 * 1024)
+                    .then(|| {
+                        let p = indicatif::ProgressBar::new_spinner();
+                        p.enable_steady_tick(Duration::from_millis(120));
+                        p
+                    });
+            let (answer, _) = ops::import(&store, config, bytes, &req, progress.as_ref())
+                .map_err(|e| runtime(e.into()))?;
+            if let Some(p) = progress {
+                p.finish_and_clear();
+            }
+            answer
+        }
+        Target::Remote(c) => {
+            let o = &req.options;
+            let path = client::query(
+                "/api/v1/import",
+                &[
+                    ("mode", Some(o.mode.as_str())),
+                    ("dry_run", flag(o.dry_run)),
+                    ("partial", flag(o.partial)),
+                    ("source", o.source.as_deref()),
+                    ("delimiter", Some(args.delimiter.as_str())),
+                    ("encoding", Some(ops::encoding_name(o.read.encoding))),
+                    ("show_secrets", flag(o.show_secrets)),
+                    ("reassign_macs", flag(o.reassign_macs)),
+                    ("yes", flag(req.yes)),
+                    ("format", Some(req.format.as_str())),
+                    ("file_name", Some(o.file_name.as_str())),
+                ],
+            );
+            remote(&c, Method::POST, &path, bytes)?
+        }
     };
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(out.as_bytes());
-    if outcome.exit_code != 0
-        && let Some(first) = outcome.report.errors.first()
-    {
-        let place = match (first.line, &first.column) {
-            (Some(l), Some(c)) => format!("line {l}, column {c}: "),
-            (Some(l), None) => format!("line {l}: "),
-            _ => String::new(),
-        };
-        eprintln!(
-            "autoprov: import of {} refused, nothing written: {place}{} ({} error(s) in all)",
-            opts.file_name,
-            first.message,
-            outcome.report.errors.len()
-        );
-    }
-    Ok(outcome.exit_code as u8)
-}
-
-/// A user as JSON with secrets masked unless `secrets`; the web password hash
-/// is never shown.
-fn user_json(u: &User, secrets: bool) -> Value {
-    let lines: Vec<Value> = u
-        .lines
-        .iter()
-        .map(|l| {
-            json!({
-                "extension": l.extension,
-                "sip_username": l.auth_user(),
-                "sip_password": if secrets { json!(l.sip_password) } else { json!("***") },
-                "transport": l.transport.map(|t| t.to_string()),
-            })
-        })
-        .collect();
-    json!({
-        "id": u.id,
-        "username": u.username,
-        "first_name": u.first_name,
-        "last_name": u.last_name,
-        "display_name": u.display(),
-        "email": u.email,
-        "mobile": u.mobile,
-        "enabled": u.enabled,
-        "web_password": u.web_password_hash.as_ref().map(|_| "set"),
-        "voicemail_pin": match (&u.voicemail_pin, secrets) {
-            (Some(p), true) => json!(p),
-            (Some(_), false) => json!("***"),
-            (None, _) => Value::Null,
-        },
-        "language": u.language,
-        "timezone": u.timezone,
-        "site": u.site,
-        "source": u.source,
-        "lines": lines,
-        "phones": u.phones,
-        "blf": u.blf,
-        "config_version": u.config_version,
-    })
-}
-
-fn print_users(users: &[User], format: Format) {
-    let mut sorted: Vec<&User> = users.iter().collect();
-    sorted.sort_by(|a, b| a.username.cmp(&b.username));
-    match format {
-        Format::Json => {
-            let list: Vec<Value> = sorted.iter().map(|u| user_json(u, false)).collect();
-            out!(
-                "{}",
-                serde_json::to_string_pretty(&list).unwrap_or_default()
-            );
-        }
-        Format::Text => {
-            out!(
-                "{:<20} {:<28} {:<10} {:<8} {:<10} PHONES",
-                "USERNAME",
-                "DISPLAY NAME",
-                "EXTENSION",
-                "ENABLED",
-                "SITE"
-            );
-            for u in sorted {
-                let phones: Vec<String> = u.phones.iter().map(|p| p.mac.plain()).collect();
-                out!(
-                    "{:<20} {:<28} {:<10} {:<8} {:<10} {}",
-                    u.username,
-                    u.display(),
-                    u.primary_line()
-                        .map(|l| l.extension.as_str())
-                        .unwrap_or("-"),
-                    if u.enabled { "yes" } else { "no" },
-                    u.site,
-                    if phones.is_empty() {
-                        "-".to_string()
-                    } else {
-                        phones.join(",")
-                    }
-                );
-            }
-        }
-    }
-}
-
-fn print_user(u: &User, secrets: bool, format: Format) {
-    let v = user_json(u, secrets);
-    match format {
-        Format::Json => out!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()),
-        Format::Text => {
-            if let Value::Object(map) = v {
-                for (k, val) in map {
-                    let shown = match val {
-                        Value::String(s) => s,
-                        Value::Null => "-".to_string(),
-                        other => other.to_string(),
-                    };
-                    out!("{k:<15} {shown}");
-                }
-            }
-        }
-    }
-}
-
-fn print_phones(store: &SledStore, format: Format) -> Result<(), Fail> {
-    let users = store.users()?;
-    let mut rows = Vec::new();
-    for u in &users {
-        for p in &u.phones {
-            let state = store.phone_state(p.mac)?.unwrap_or_default();
-            rows.push((u, p, state));
-        }
-    }
-    rows.sort_by_key(|(_, p, _)| p.mac);
-    match format {
-        Format::Json => {
-            let list: Vec<Value> = rows
-                .iter()
-                .map(|(u, p, s)| {
-                    json!({
-                        "mac": p.mac.plain(),
-                        "vendor": p.vendor,
-                        "model": p.model.clone().or_else(|| s.learned_model.clone()),
-                        "ip": p.ip,
-                        "username": u.username,
-                        "extension": u.primary_line().map(|l| l.extension.clone()),
-                        "firmware": s.firmware,
-                        "last_fetch": s.last_fetch,
-                    })
-                })
-                .collect();
-            out!(
-                "{}",
-                serde_json::to_string_pretty(&list).unwrap_or_default()
-            );
-        }
-        Format::Text => {
-            out!(
-                "{:<14} {:<12} {:<10} {:<20} {:<10} LAST FETCH",
-                "MAC",
-                "VENDOR",
-                "MODEL",
-                "USER",
-                "EXTENSION"
-            );
-            for (u, p, s) in rows {
-                let fetch = match &s.last_fetch {
-                    Some(f) => format!(
-                        "{} {} {} {} ({})",
-                        f.time, f.ip, f.file, f.status, f.user_agent
-                    ),
-                    None => "never".to_string(),
-                };
-                out!(
-                    "{:<14} {:<12} {:<10} {:<20} {:<10} {}",
-                    p.mac.plain(),
-                    p.vendor,
-                    p.model
-                        .as_deref()
-                        .or(s.learned_model.as_deref())
-                        .unwrap_or("-"),
-                    u.username,
-                    u.primary_line()
-                        .map(|l| l.extension.as_str())
-                        .unwrap_or("-"),
-                    fetch
-                );
-            }
-        }
-    }
-    Ok(())
+    emit(answer, None)
 }

@@ -161,4 +161,23 @@ fn options_only_answers_informs_per_vendor_and_never_offers() {
         "3",
     );
     assert!(d["reply"].is_null(), "DISCOVER got an answer: {d}");
+
+    // /metrics counts them, read through the admin socket (its file
+    // permissions are the authentication there).
+    let sock = dir.path().join("data/admin.sock");
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--unix-socket"])
+        .arg(&sock)
+        .arg("http://localhost/metrics")
+        .output()
+        .expect("curl");
+    let metrics = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        metrics.contains("autoprov_dhcp_packets_total{result=\"answered\"} 5\n"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("autoprov_dhcp_packets_total{result=\"ignored\"} 0\n"),
+        "{metrics}"
+    );
 }

@@ -78,7 +78,15 @@ fn busy_port_and_locked_store_are_runtime_errors() {
     let taken = server.https.trim_start_matches("https://").to_string();
     let out = autoprov(
         other.path(),
-        &["serve", "--http", "127.0.0.1:0", "--https", &taken],
+        &[
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            "--https",
+            &taken,
+            "--admin",
+            "127.0.0.1:0",
+        ],
     );
     assert_eq!(
         out.status.code(),
@@ -87,9 +95,14 @@ fn busy_port_and_locked_store_are_runtime_errors() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot listen on"));
+    // A locked store whose holder offers no admin socket (another CLI run,
+    // or a server whose socket is gone) is a runtime error. With the socket,
+    // the command goes through the server (tests/admin_cli.rs).
+    std::fs::remove_file(data.join("admin.sock")).unwrap();
     let out = autoprov(&data, &["render", ALICE_MAC]);
     assert_eq!(out.status.code(), Some(3));
     assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("in use by another autoprov process"));
     let (status, _) = server.stop();
     assert!(status.success());
 }
@@ -163,6 +176,8 @@ fn configured_certificate_is_used() {
             "--http",
             "127.0.0.1:0",
             "--https",
+            "127.0.0.1:0",
+            "--admin",
             "127.0.0.1:0",
         ],
     );

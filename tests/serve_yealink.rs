@@ -217,6 +217,8 @@ fn serve_import_flag_and_template_override() {
             "127.0.0.1:0",
             "--https",
             "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
             "--templates",
             tpl.to_str().unwrap(),
         ],

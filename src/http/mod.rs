@@ -78,6 +78,8 @@ pub struct ServeOptions {
     pub client_ca: Option<ClientCa>,
     /// Miss throttling and bans.
     pub misses: GuardSettings,
+    /// Fetch and ban counters for `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -140,6 +142,7 @@ impl Server {
             uploads: self.opts.uploads.clone(),
             guard: MissGuard::new(self.opts.misses.clone()),
             cert_optional: self.opts.client_ca.as_ref().is_some_and(|c| !c.required),
+            metrics: self.opts.metrics.clone(),
         });
         let builder = Arc::new(builder());
         let graceful = GracefulShutdown::new();
@@ -198,12 +201,12 @@ async fn listen(addr: SocketAddr) -> Result<TcpListener, ServeError> {
 
 /// Accept errors (e.g. out of file descriptors) are transient: back off
 /// briefly instead of spinning.
-async fn accept_failed(e: std::io::Error) {
+pub(crate) async fn accept_failed(e: std::io::Error) {
     tracing::warn!(error = %e, "accept failed");
     tokio::time::sleep(Duration::from_millis(50)).await;
 }
 
-fn builder() -> auto::Builder<TokioExecutor> {
+pub(crate) fn builder() -> auto::Builder<TokioExecutor> {
     let mut b = auto::Builder::new(TokioExecutor::new());
     b.http1()
         .timer(TokioTimer::new())
@@ -249,13 +252,34 @@ fn serve_conn<IO>(
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let app = app.clone();
+    spawn_connection(io, conn.peer, builder, watcher, move |req| {
+        let app = app.clone();
+        async move { app.serve(conn, req).await }
+    });
+}
+
+/// Serves one connection with `handle` for each request, under the idle
+/// watchdog and the graceful-shutdown `watcher`. Shared with the admin
+/// listener, so both get the same bounds.
+pub(crate) fn spawn_connection<IO, H, F>(
+    io: IO,
+    peer: impl std::fmt::Display + Send + 'static,
+    builder: &Arc<auto::Builder<TokioExecutor>>,
+    watcher: Watcher,
+    handle: H,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Fn(hyper::Request<Incoming>) -> F + Send + Sync + 'static,
+    F: Future<Output = Resp> + Send + 'static,
+{
     let activity = Arc::new(Activity::new());
     let seen = activity.clone();
+    let handle = Arc::new(handle);
     let service = service_fn(move |req| {
-        let (app, seen) = (app.clone(), seen.clone());
+        let (handle, seen) = (handle.clone(), seen.clone());
         async move {
             seen.begin();
-            let resp = app.serve(conn, req).await;
+            let resp = handle(req).await;
             seen.end();
             Ok::<_, Infallible>(resp)
         }
@@ -267,10 +291,10 @@ fn serve_conn<IO>(
     tokio::spawn(async move {
         tokio::select! {
             r = fut => if let Err(e) = r {
-                tracing::debug!(peer = %conn.peer, error = %e, "connection ended with an error");
+                tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
             },
             _ = activity.idle_for(IDLE_TIMEOUT) => {
-                tracing::debug!(peer = %conn.peer, "idle connection closed");
+                tracing::debug!(peer = %peer, "idle connection closed");
             }
         }
     });
@@ -344,6 +368,7 @@ struct App {
     /// Mutual TLS is optional: per-MAC files over HTTPS need a client
     /// certificate unless credentials are configured.
     cert_optional: bool,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The access decision for one request, before the provisioner is asked.
@@ -434,6 +459,10 @@ impl App {
             http_url: Some(&http_url),
         };
         let (status, mut resp) = self.answer(conn, &presented(&req), &preq);
+        if status != StatusCode::OK {
+            // Served files are counted by vendor in `answer`.
+            self.metrics.fetch("unknown", status.as_u16());
+        }
         if req.method() == Method::HEAD {
             head_only(&mut resp);
         }
@@ -586,6 +615,7 @@ impl App {
                     peer = %conn.peer, scheme, file = %served.file, vendor = served.vendor,
                     staged = served.staged, "served"
                 );
+                self.metrics.fetch(served.vendor, 200);
                 (StatusCode::OK, ok(served))
             }
             Err(r) if r.is_server_error() => {
@@ -706,6 +736,7 @@ impl App {
     /// Counts a miss against the source; says so when it starts a ban.
     fn miss(&self, conn: ConnInfo) {
         if self.guard.miss(conn.peer.ip()) {
+            self.metrics.ban();
             tracing::warn!(peer = %conn.peer, "source banned after too many misses");
         }
     }

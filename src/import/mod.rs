@@ -313,6 +313,7 @@ pub fn run(
         deleted: report.summary.deleted,
         unchanged: report.summary.unchanged,
         skipped: report.summary.skipped,
+        outcome: None,
     };
     let count = plan.changes.changes.len();
     tracing::info!(changes = count, "applying import");

@@ -123,9 +123,10 @@ pub struct Provisioner {
     templates: Templates,
     settings: Settings,
     sites: HashMap<String, Site>,
-    /// Extension → display name, for BLF labels. Taken once: the server holds
-    /// the store's lock, so nothing else can change users while it runs.
-    directory: HashMap<String, String>,
+    /// Extension → display name, for BLF labels. Taken at start and again
+    /// by [`Provisioner::refresh`] after an import through the admin API
+    /// (the server holds the store's lock, so nothing else changes users).
+    directory: std::sync::RwLock<Arc<HashMap<String, String>>>,
 }
 
 impl Provisioner {
@@ -145,8 +146,22 @@ impl Provisioner {
             templates,
             settings,
             sites,
-            directory,
+            directory: std::sync::RwLock::new(Arc::new(directory)),
         })
+    }
+
+    /// Re-reads what is derived from all users, after an import changed them.
+    pub fn refresh(&self) -> Result<(), StoreError> {
+        let fresh = Arc::new(directory(self.store.as_ref())?);
+        *self.directory.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        Ok(())
+    }
+
+    fn directory(&self) -> Arc<HashMap<String, String>> {
+        self.directory
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// What the request names, without deciding anything (for records).
@@ -244,7 +259,8 @@ impl Provisioner {
                 repeat_minutes: self.settings.repeat_minutes,
             },
         };
-        let env = self.env(m.vendor, &user.site);
+        let dir = self.directory();
+        let env = self.env(m.vendor, &user.site, &dir);
         let mut ctx = match m.rule.kind {
             FileKind::Main => context::for_user(&env, &user, mac, ua, &delivery),
             _ => context::device_only(&env, Some(mac), ua, &delivery),
@@ -279,7 +295,8 @@ impl Provisioner {
             server_url: req.https_url,
             repeat_minutes: self.settings.repeat_minutes,
         };
-        let env = self.env(m.vendor, DEFAULT_SITE);
+        let dir = self.directory();
+        let env = self.env(m.vendor, DEFAULT_SITE, &dir);
         let mut ctx = context::device_only(&env, ua.and_then(|u| u.mac), ua, &delivery)
             .map_err(|e| render_error(name, &e))?;
         // Common files may send a phone on to its plain-HTTP bootstrap
@@ -324,11 +341,16 @@ impl Provisioner {
         })
     }
 
-    fn env(&self, vendor: &'static Vendor, site: &str) -> Env<'_> {
+    fn env<'a>(
+        &'a self,
+        vendor: &'static Vendor,
+        site: &str,
+        directory: &'a HashMap<String, String>,
+    ) -> Env<'a> {
         Env {
             vendor,
             site: self.site(site),
-            directory: &self.directory,
+            directory,
         }
     }
 

@@ -69,6 +69,10 @@ pub struct ImportRecord {
     pub deleted: usize,
     pub unchanged: usize,
     pub skipped: usize,
+    /// Why a scheduled run applied nothing (fetch failed, not a CSV,
+    /// refused); absent for applied imports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
 }
 
 /// The last time a phone asked for a file.
@@ -111,6 +115,9 @@ pub trait Store {
     /// Replaces the site table (sites come from the config file).
     fn put_sites(&self, sites: &[Site]) -> Result<(), StoreError>;
     fn history(&self) -> Result<Vec<ImportRecord>, StoreError>;
+    /// Appends a history line for a run that wrote nothing (a scheduled
+    /// source whose fetch failed, or whose file was refused).
+    fn record_run(&self, record: &ImportRecord) -> Result<(), StoreError>;
     fn phone_state(&self, mac: Mac) -> Result<Option<PhoneState>, StoreError>;
     fn put_phone_state(&self, mac: Mac, state: &PhoneState) -> Result<(), StoreError>;
     /// Bumped by every applied import; cheap, so run-time caches (DHCP

@@ -378,6 +378,18 @@ impl Store for SledStore {
         }
     }
 
+    fn record_run(&self, record: &ImportRecord) -> Result<(), StoreError> {
+        // Under the writer lock, so the sequence number is not taken twice.
+        let _guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let seq = read_u64(&self.records, META_HISTORY_SEQ)? + 1;
+        let mut batch = sled::Batch::default();
+        batch.insert(key(HISTORY, &seq.to_be_bytes()), encode(record));
+        batch.insert(META_HISTORY_SEQ, &seq.to_be_bytes());
+        self.records.apply_batch(batch)?;
+        self.records.flush()?;
+        Ok(())
+    }
+
     fn put_phone_state(&self, mac: Mac, state: &PhoneState) -> Result<(), StoreError> {
         self.phone_state.insert(mac.bytes(), encode(state))?;
         Ok(())

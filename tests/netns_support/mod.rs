@@ -206,6 +206,7 @@ pub fn start_server(n: &Netns, data: &Path, extra: &[&str]) -> Serve {
         .arg("--data")
         .arg(data)
         .args(["serve", "--http", "0.0.0.0:8080", "--https", "0.0.0.0:8443"])
+        .args(["--admin", "127.0.0.1:0"])
         .args(["--dhcp", &n.srv_if])
         .args(extra)
         .env("RUST_LOG", "autoprov=info")

@@ -46,6 +46,8 @@ pub struct Server {
     child: Option<Child>,
     pub http: String,
     pub https: String,
+    /// The admin API's base URL (`http://127.0.0.1:PORT`).
+    pub admin: String,
     pub data: PathBuf,
     stderr: Arc<Mutex<String>>,
 }
@@ -64,6 +66,7 @@ impl Server {
             .arg(data)
             .args(global)
             .args(["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0"])
+            .args(["--admin", "127.0.0.1:0"])
             .args(extra)
             .env("RUST_LOG", filter)
             .stdin(Stdio::null())
@@ -81,6 +84,9 @@ impl Server {
                 if let Some(url) = line.strip_prefix("autoprov: listening on ") {
                     let _ = tx.send(url.to_string());
                 }
+                if let Some(url) = line.strip_prefix("autoprov: admin API on ") {
+                    let _ = tx.send(format!("admin {url}"));
+                }
                 sink.lock().expect("log").push_str(&(line + "\n"));
             }
         });
@@ -88,14 +94,16 @@ impl Server {
             child: Some(child),
             http: String::new(),
             https: String::new(),
+            admin: String::new(),
             data: data.to_path_buf(),
             stderr: log,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
-        while server.http.is_empty() || server.https.is_empty() {
+        while server.http.is_empty() || server.https.is_empty() || server.admin.is_empty() {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left.min(Duration::from_millis(200))) {
                 Ok(url) if url.starts_with("https://") => server.https = url,
+                Ok(url) if url.starts_with("admin ") => server.admin = url[6..].to_string(),
                 Ok(url) => server.http = url,
                 Err(_) => {
                     let exited = server
@@ -163,6 +171,15 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+impl Server {
+    /// `stop`, insisting on a clean exit; returns the log.
+    pub fn stop_ok(self) -> String {
+        let (status, log) = self.stop();
+        assert!(status.success(), "{log}");
+        log
     }
 }
 
@@ -357,6 +374,88 @@ pub fn assert_settings(settings: &BTreeMap<String, String>, expect: &[(&str, &st
     for (k, v) in expect {
         assert_eq!(settings.get(*k).map(String::as_str), Some(*v), "{k}");
     }
+}
+
+/// One admin API answer as curl saw it, headers included.
+#[derive(Debug, Clone)]
+pub struct ApiAnswer {
+    pub status: u16,
+    /// The raw header block, lower-cased names.
+    pub headers: String,
+    pub body: Vec<u8>,
+}
+
+impl ApiAnswer {
+    pub fn header(&self, name: &str) -> Option<String> {
+        let want = format!("{}:", name.to_ascii_lowercase());
+        self.headers.lines().find_map(|l| {
+            l.to_ascii_lowercase()
+                .starts_with(&want)
+                .then(|| l[want.len()..].trim().to_string())
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).expect("UTF-8 body")
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+/// `METHOD <admin>/<path>` with real curl, as `Bearer token` when given;
+/// `extra` adds curl arguments (a body, headers).
+pub fn api(
+    server: &Server,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    extra: &[&str],
+) -> ApiAnswer {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (body, headers) = (dir.path().join("body"), dir.path().join("headers"));
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sS", "--max-time", "60", "-X", method, "-o"])
+        .arg(&body)
+        .arg("-D")
+        .arg(&headers)
+        .args(["-w", "%{http_code}"]);
+    if let Some(t) = token {
+        cmd.args(["-H", &format!("Authorization: Bearer {t}")]);
+    }
+    let out = cmd
+        .args(extra)
+        .arg(format!("{}{path}", server.admin))
+        .output()
+        .expect("curl is installed");
+    assert!(
+        out.status.success(),
+        "curl {path} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ApiAnswer {
+        status: String::from_utf8_lossy(&out.stdout)
+            .parse()
+            .expect("status code"),
+        headers: std::fs::read_to_string(&headers).unwrap_or_default(),
+        body: std::fs::read(&body).unwrap_or_default(),
+    }
+}
+
+/// `autoprov admin token create --name NAME`: the printed token.
+pub fn create_token(data: &Path, name: &str) -> String {
+    let out = autoprov(data, &["admin", "token", "create", "--name", name]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("UTF-8")
+        .trim()
+        .to_string()
 }
 
 /// Placeholder for the server's own certificate in golden files: it is

@@ -1,0 +1,44 @@
+//! The admin surface besides the CLI: an HTTP API on its own listener and on
+//! a Unix socket in the data directory, bearer tokens for it, and the
+//! command logic both share with the CLI (`ops`), so a command gives the
+//! same output whether it opens the store or asks the running server.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::import::ImportError;
+use crate::metrics::Metrics;
+use crate::provision::Provisioner;
+use crate::store::Store;
+use ops::{Answer, ImportRequest};
+
+pub mod api;
+pub mod client;
+pub mod ops;
+pub mod preview;
+pub mod server;
+pub mod tokens;
+pub mod web;
+
+/// What a running server shares with its admin surface (the API and the
+/// scheduled sources): the store the provisioning listeners serve from,
+/// what they derive from it, the config and the counters.
+pub struct Serving {
+    pub store: Arc<dyn Store + Send + Sync>,
+    pub provisioner: Arc<Provisioner>,
+    pub config: Arc<Config>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Serving {
+    /// An import into the served store: once it is applied, the
+    /// provisioner re-reads what it derives from all users, so the very
+    /// next phone request sees the change. Blocking (CPU and disk).
+    pub fn import(&self, bytes: Vec<u8>, req: &ImportRequest) -> Result<Answer, ImportError> {
+        let (answer, applied) = ops::import(self.store.as_ref(), &self.config, bytes, req, None)?;
+        if applied && let Err(e) = self.provisioner.refresh() {
+            tracing::error!(error = %e, "cannot refresh the provisioner after an import");
+        }
+        Ok(answer)
+    }
+}

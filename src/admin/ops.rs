@@ -1,0 +1,588 @@
+//! The look-up and import commands as functions from the store to an
+//! [`Answer`]: what the CLI prints, and what the admin API sends. One
+//! implementation for both is what makes "the same command through the
+//! running server" give the same bytes and the same exit code.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::config::Config;
+use crate::domain::User;
+use crate::import::{self, ImportError, ImportOptions, Mode};
+use crate::mac::Mac;
+use crate::provision::{self, Channel, Provisioner, Refusal};
+use crate::store::{Store, StoreError};
+
+/// Output format of a look-up (`--format`, `?format=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::Json => "json",
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Format::Text => "text/plain; charset=utf-8",
+            Format::Json => "application/json",
+        }
+    }
+}
+
+/// The result of one command: stdout bytes, the one-sentence stderr message
+/// (without the `autoprov: ` prefix) and the exit code of cli.md.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub body: Vec<u8>,
+    pub content_type: &'static str,
+    /// 0 ok, 1 refused or not found, 2 usage or file problem, 3 runtime.
+    pub exit_code: u8,
+    pub message: Option<String>,
+    /// The HTTP status the admin API answers with.
+    pub status: u16,
+}
+
+impl Answer {
+    /// Output, exit code 0, HTTP 200.
+    pub fn ok(body: impl Into<Vec<u8>>, content_type: &'static str) -> Answer {
+        Answer {
+            body: body.into(),
+            content_type,
+            exit_code: 0,
+            message: None,
+            status: 200,
+        }
+    }
+
+    /// No output, a message, and the exit code and status that go with it.
+    pub fn fail(exit_code: u8, status: u16, message: impl Into<String>) -> Answer {
+        Answer {
+            body: Vec::new(),
+            content_type: "text/plain; charset=utf-8",
+            exit_code,
+            message: Some(message.into()),
+            status,
+        }
+    }
+}
+
+/// Narrows `users` (the API's filters; the CLI lists everyone).
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub site: Option<String>,
+    pub source: Option<String>,
+    pub enabled: Option<bool>,
+    /// Case-insensitive substring of username, display name, email or an
+    /// extension.
+    pub q: Option<String>,
+}
+
+impl UserFilter {
+    fn keeps(&self, u: &User) -> bool {
+        let q = self.q.as_deref().map(str::to_lowercase);
+        self.site.as_deref().is_none_or(|s| u.site == s)
+            && self
+                .source
+                .as_deref()
+                .is_none_or(|s| u.source.as_deref() == Some(s))
+            && self.enabled.is_none_or(|e| u.enabled == e)
+            && q.is_none_or(|q| {
+                u.username.to_lowercase().contains(&q)
+                    || u.display().to_lowercase().contains(&q)
+                    || u.email
+                        .as_deref()
+                        .is_some_and(|e| e.to_lowercase().contains(&q))
+                    || u.lines.iter().any(|l| l.extension.contains(&q))
+            })
+    }
+}
+
+/// Narrows `phones`.
+#[derive(Debug, Clone, Default)]
+pub struct PhoneFilter {
+    pub vendor: Option<String>,
+    pub username: Option<String>,
+    /// Only phones that fetched a file (`true`) or never did (`false`).
+    pub fetched: Option<bool>,
+}
+
+/// A user as JSON with secrets masked unless `secrets`; the web password hash
+/// is never shown.
+fn user_json(u: &User, secrets: bool) -> Value {
+    let lines: Vec<Value> = u
+        .lines
+        .iter()
+        .map(|l| {
+            json!({
+                "extension": l.extension,
+                "sip_username": l.auth_user(),
+                "sip_password": if secrets { json!(l.sip_password) } else { json!("***") },
+                "transport": l.transport.map(|t| t.to_string()),
+            })
+        })
+        .collect();
+    json!({
+        "id": u.id,
+        "username": u.username,
+        "first_name": u.first_name,
+        "last_name": u.last_name,
+        "display_name": u.display(),
+        "email": u.email,
+        "mobile": u.mobile,
+        "enabled": u.enabled,
+        "web_password": u.web_password_hash.as_ref().map(|_| "set"),
+        "voicemail_pin": match (&u.voicemail_pin, secrets) {
+            (Some(p), true) => json!(p),
+            (Some(_), false) => json!("***"),
+            (None, _) => Value::Null,
+        },
+        "language": u.language,
+        "timezone": u.timezone,
+        "site": u.site,
+        "source": u.source,
+        "lines": lines,
+        "phones": u.phones,
+        "blf": u.blf,
+        "config_version": u.config_version,
+    })
+}
+
+fn pretty(v: &impl Serialize) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default() + "\n"
+}
+
+/// `autoprov users`: everyone (matching `filter`), sorted by username.
+pub fn users(store: &dyn Store, format: Format, filter: &UserFilter) -> Result<Answer, StoreError> {
+    let mut users = store.users()?;
+    users.retain(|u| filter.keeps(u));
+    users.sort_by(|a, b| a.username.cmp(&b.username));
+    let body = match format {
+        Format::Json => pretty(
+            &users
+                .iter()
+                .map(|u| user_json(u, false))
+                .collect::<Vec<_>>(),
+        ),
+        Format::Text => {
+            let mut out = format!(
+                "{:<20} {:<28} {:<10} {:<8} {:<10} PHONES\n",
+                "USERNAME", "DISPLAY NAME", "EXTENSION", "ENABLED", "SITE"
+            );
+            for u in &users {
+                let phones: Vec<String> = u.phones.iter().map(|p| p.mac.plain()).collect();
+                let _ = writeln!(
+                    out,
+                    "{:<20} {:<28} {:<10} {:<8} {:<10} {}",
+                    u.username,
+                    u.display(),
+                    u.primary_line()
+                        .map(|l| l.extension.as_str())
+                        .unwrap_or("-"),
+                    if u.enabled { "yes" } else { "no" },
+                    u.site,
+                    if phones.is_empty() {
+                        "-".to_string()
+                    } else {
+                        phones.join(",")
+                    }
+                );
+            }
+            out
+        }
+    };
+    Ok(Answer::ok(body, format.content_type()))
+}
+
+/// `autoprov users show NAME [--secrets]`.
+pub fn user(
+    store: &dyn Store,
+    username: &str,
+    secrets: bool,
+    format: Format,
+) -> Result<Answer, StoreError> {
+    let Some(u) = store.user(username)? else {
+        return Ok(Answer::fail(1, 404, format!("no user named {username:?}")));
+    };
+    let v = user_json(&u, secrets);
+    let body = match format {
+        Format::Json => pretty(&v),
+        Format::Text => {
+            let mut out = String::new();
+            if let Value::Object(map) = v {
+                for (k, val) in map {
+                    let shown = match val {
+                        Value::String(s) => s,
+                        Value::Null => "-".to_string(),
+                        other => other.to_string(),
+                    };
+                    let _ = writeln!(out, "{k:<15} {shown}");
+                }
+            }
+            out
+        }
+    };
+    Ok(Answer::ok(body, format.content_type()))
+}
+
+/// `autoprov phones`: every phone with its owner and last fetch, by MAC.
+pub fn phones(
+    store: &dyn Store,
+    format: Format,
+    filter: &PhoneFilter,
+) -> Result<Answer, StoreError> {
+    let users = store.users()?;
+    let mut rows = Vec::new();
+    for u in &users {
+        if filter.username.as_deref().is_some_and(|n| u.username != n) {
+            continue;
+        }
+        for p in &u.phones {
+            if filter.vendor.as_deref().is_some_and(|v| p.vendor != v) {
+                continue;
+            }
+            let state = store.phone_state(p.mac)?.unwrap_or_default();
+            if filter
+                .fetched
+                .is_some_and(|f| state.last_fetch.is_some() != f)
+            {
+                continue;
+            }
+            rows.push((u, p, state));
+        }
+    }
+    rows.sort_by_key(|(_, p, _)| p.mac);
+    let body = match format {
+        Format::Json => {
+            let list: Vec<Value> = rows
+                .iter()
+                .map(|(u, p, s)| {
+                    json!({
+                        "mac": p.mac.plain(),
+                        "vendor": p.vendor,
+                        "model": p.model.clone().or_else(|| s.learned_model.clone()),
+                        "ip": p.ip,
+                        "username": u.username,
+                        "extension": u.primary_line().map(|l| l.extension.clone()),
+                        "firmware": s.firmware,
+                        "last_fetch": s.last_fetch,
+                    })
+                })
+                .collect();
+            pretty(&list)
+        }
+        Format::Text => {
+            let mut out = format!(
+                "{:<14} {:<12} {:<10} {:<20} {:<10} LAST FETCH\n",
+                "MAC", "VENDOR", "MODEL", "USER", "EXTENSION"
+            );
+            for (u, p, s) in rows {
+                let fetch = match &s.last_fetch {
+                    Some(f) => format!(
+                        "{} {} {} {} ({})",
+                        f.time, f.ip, f.file, f.status, f.user_agent
+                    ),
+                    None => "never".to_string(),
+                };
+                let _ = writeln!(
+                    out,
+                    "{:<14} {:<12} {:<10} {:<20} {:<10} {}",
+                    p.mac.plain(),
+                    p.vendor,
+                    p.model
+                        .as_deref()
+                        .or(s.learned_model.as_deref())
+                        .unwrap_or("-"),
+                    u.username,
+                    u.primary_line()
+                        .map(|l| l.extension.as_str())
+                        .unwrap_or("-"),
+                    fetch
+                );
+            }
+            out
+        }
+    };
+    Ok(Answer::ok(body, format.content_type()))
+}
+
+/// `autoprov history`: the import runs, oldest first.
+pub fn history(store: &dyn Store, format: Format) -> Result<Answer, StoreError> {
+    let history = store.history()?;
+    let body = match format {
+        Format::Json => pretty(&history),
+        Format::Text => {
+            let mut out = String::new();
+            for h in history {
+                let sha = match h.sha256.get(..12.min(h.sha256.len())) {
+                    Some(s) if !s.is_empty() => s,
+                    _ => "-",
+                };
+                let _ = writeln!(
+                    out,
+                    "{}  {:<8} {:<24} created {} updated {} deleted {} unchanged {} skipped {}  sha256 {}{}",
+                    h.time,
+                    h.mode,
+                    h.file,
+                    h.created,
+                    h.updated,
+                    h.deleted,
+                    h.unchanged,
+                    h.skipped,
+                    sha,
+                    h.outcome
+                        .as_deref()
+                        .map(|o| format!("  ({o})"))
+                        .unwrap_or_default()
+                );
+            }
+            out
+        }
+    };
+    Ok(Answer::ok(body, format.content_type()))
+}
+
+/// `autoprov export`: the CSV of every user.
+pub fn export(store: &dyn Store, include_secrets: bool) -> Result<Answer, OpError> {
+    let users = store.users()?;
+    let mut buf = Vec::new();
+    crate::export::write_csv(&mut buf, &users, include_secrets)?;
+    Ok(Answer::ok(buf, "text/csv; charset=utf-8"))
+}
+
+/// The import options the CLI and the API share, before the file is read.
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
+    pub options: ImportOptions,
+    /// Confirms a replace import.
+    pub yes: bool,
+    pub format: Format,
+}
+
+/// Refuses option combinations cli.md forbids (exit 2), before any byte of
+/// the file is read.
+pub fn check_import(req: &ImportRequest) -> Result<(), String> {
+    let o = &req.options;
+    if o.mode == Mode::Sync && o.source.is_none() {
+        return Err("--mode sync needs --source NAME: it deletes only the users that this source created earlier".into());
+    }
+    if o.mode == Mode::Replace && !req.yes && !o.dry_run {
+        return Err("--mode replace deletes every user the file does not list; run it with --dry-run to preview, then add --yes".into());
+    }
+    Ok(())
+}
+
+/// `autoprov import`: the report as stdout, the first error as the message.
+pub fn import(
+    store: &dyn Store,
+    config: &Config,
+    bytes: Vec<u8>,
+    req: &ImportRequest,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Result<(Answer, bool), ImportError> {
+    if let Err(m) = check_import(req) {
+        return Ok((Answer::fail(2, 400, m), false));
+    }
+    let opts = &req.options;
+    let outcome = import::run(store, config, bytes, opts, progress)?;
+    let body = match req.format {
+        Format::Json => outcome.report.to_json() + "\n",
+        Format::Text => outcome.report.to_text(),
+    };
+    let exit_code = u8::try_from(outcome.exit_code).unwrap_or(3);
+    let message = outcome
+        .report
+        .errors
+        .first()
+        .filter(|_| exit_code != 0)
+        .map(|first| {
+            let place = match (first.line, &first.column) {
+                (Some(l), Some(c)) => format!("line {l}, column {c}: "),
+                (Some(l), None) => format!("line {l}: "),
+                _ => String::new(),
+            };
+            format!(
+                "import of {} refused, nothing written: {place}{} ({} error(s) in all)",
+                opts.file_name,
+                first.message,
+                outcome.report.errors.len()
+            )
+        });
+    let status = match exit_code {
+        0 => 200,
+        1 => 422,
+        _ => 400,
+    };
+    let answer = Answer {
+        body: body.into_bytes(),
+        content_type: req.format.content_type(),
+        exit_code,
+        message,
+        status,
+    };
+    Ok((answer, outcome.report.applied))
+}
+
+/// The `result` label of `autoprov_import_runs_total` for an import's answer.
+pub fn result_label(answer: &Answer, dry_run: bool) -> &'static str {
+    match answer.exit_code {
+        0 if dry_run => "dry_run",
+        0 => "applied",
+        1 => "refused",
+        2 => "file_error",
+        _ => "failed",
+    }
+}
+
+/// What `render` previews.
+#[derive(Debug, Clone, Default)]
+pub struct RenderRequest {
+    pub mac: String,
+    pub file: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// `autoprov render MAC [--file NAME] [--user-agent UA]`: exactly the bytes
+/// the phone gets over HTTPS.
+pub fn render(
+    provisioner: &Provisioner,
+    https_url: Option<&str>,
+    req: &RenderRequest,
+) -> Result<Answer, OpError> {
+    let mac = match Mac::parse(&req.mac) {
+        Ok(m) => m,
+        Err(e) => return Ok(Answer::fail(2, 400, e.to_string())),
+    };
+    let Some((user, vendor)) = provisioner.phone(mac)? else {
+        return Ok(Answer::fail(
+            1,
+            404,
+            format!("no phone with MAC {} in the store", mac.colon()),
+        ));
+    };
+    let file = match &req.file {
+        Some(f) => f.trim_start_matches('/').to_string(),
+        None => match vendor.main_file().and_then(|r| {
+            let model = user.phones.iter().find(|p| p.mac == mac);
+            r.file_name_for(mac, model.and_then(|p| p.model.as_deref()))
+        }) {
+            Some(f) => f,
+            None => {
+                return Ok(Answer::fail(
+                    1,
+                    404,
+                    format!(
+                        "phone {} is a {} phone; autoprov has no {} templates yet",
+                        mac.colon(),
+                        vendor.name,
+                        vendor.name
+                    ),
+                ));
+            }
+        },
+    };
+    let other_mac = provision::path::file_name(&format!("/{file}"))
+        .and_then(|n| provision::path::matches(&n).into_iter().find_map(|m| m.mac))
+        .filter(|m| *m != mac);
+    if let Some(other) = other_mac {
+        return Ok(Answer::fail(
+            2,
+            400,
+            format!(
+                "--file {file} belongs to MAC {}, not {}",
+                other.colon(),
+                mac.colon()
+            ),
+        ));
+    }
+    let preq = provision::Request {
+        path: &format!("/{file}"),
+        user_agent: req.user_agent.as_deref(),
+        channel: Channel::Secure,
+        https_url,
+        http_url: None,
+    };
+    match provisioner.respond(&preq) {
+        Ok(served) => Ok(Answer::ok(served.body, served.content_type)),
+        Err(r @ (Refusal::UnknownMac(_) | Refusal::UaMismatch { .. })) => {
+            Ok(Answer::fail(1, 404, r.to_string()))
+        }
+        Err(r) if r.is_server_error() => Err(OpError::Render(r)),
+        Err(r) => Ok(Answer::fail(2, 400, format!("{file}: {r}"))),
+    }
+}
+
+/// Failures that are not about the input: exit code 3, HTTP 500.
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    #[error(transparent)]
+    Export(#[from] crate::export::ExportError),
+    #[error(transparent)]
+    Render(Refusal),
+}
+
+/// `--mode` / `?mode=`.
+pub fn parse_mode(s: &str) -> Result<Mode, String> {
+    match s {
+        "create" => Ok(Mode::Create),
+        "upsert" => Ok(Mode::Upsert),
+        "sync" => Ok(Mode::Sync),
+        "replace" => Ok(Mode::Replace),
+        other => Err(format!(
+            "mode {other:?} is not supported; use create, upsert, sync or replace"
+        )),
+    }
+}
+
+/// `--delimiter` / `?delimiter=`; `None` detects it.
+pub fn parse_delimiter(s: &str) -> Result<Option<u8>, String> {
+    match s {
+        "auto" => Ok(None),
+        "," | "comma" => Ok(Some(b',')),
+        ";" | "semicolon" => Ok(Some(b';')),
+        "tab" | "\t" | "\\t" => Ok(Some(b'\t')),
+        "|" | "pipe" => Ok(Some(b'|')),
+        other => Err(format!(
+            "--delimiter {other:?} is not supported; use auto, ',', ';', tab or '|'"
+        )),
+    }
+}
+
+/// `--encoding` / `?encoding=`, with the CLI's aliases.
+pub fn parse_encoding(s: &str) -> Result<crate::import::read::EncodingChoice, String> {
+    use crate::import::read::EncodingChoice as E;
+    match s.to_ascii_lowercase().as_str() {
+        "auto" => Ok(E::Auto),
+        "utf-8" | "utf8" => Ok(E::Utf8),
+        "windows-1252" | "cp1252" | "latin1" => Ok(E::Windows1252),
+        "utf-16" | "utf16" => Ok(E::Utf16),
+        other => Err(format!(
+            "encoding {other:?} is not supported; use auto, utf-8, windows-1252 or utf-16"
+        )),
+    }
+}
+
+/// The canonical name of a forced encoding, as the API's query takes it.
+pub fn encoding_name(e: crate::import::read::EncodingChoice) -> &'static str {
+    use crate::import::read::EncodingChoice as E;
+    match e {
+        E::Auto => "auto",
+        E::Utf8 => "utf-8",
+        E::Windows1252 => "windows-1252",
+        E::Utf16 => "utf-16",
+    }
+}

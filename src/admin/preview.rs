@@ -1,0 +1,92 @@
+//! The web page's preview of an upload: the dry-run report plus what the
+//! report alone cannot show, namely the column mapping and the rows
+//! themselves, so errors can be marked on the cell they are about.
+
+use serde_json::{Value, json};
+
+use super::ops::{Answer, ImportRequest};
+use crate::config::Config;
+use crate::import::columns::{Column, map_header};
+use crate::import::read::read_table;
+use crate::import::{self, ImportError};
+use crate::store::Store;
+
+/// Rows sent besides every row with an error: enough to look at, not the
+/// whole of a 100,000-row file.
+const SAMPLE_ROWS: usize = 200;
+
+/// Columns whose cells are masked in the preview, as in every report.
+const SECRET: [Column; 3] = [
+    Column::SipPassword,
+    Column::WebPassword,
+    Column::VoicemailPin,
+];
+
+/// `{"exit_code", "report", "table": {headers, columns, header_line, rows}}`:
+/// `report` is exactly what `import --dry-run --format json` prints;
+/// `columns[i]` is the canonical column header `i` maps to (`null` if
+/// ignored); `rows` are the first rows and every row with an error.
+pub fn preview(
+    store: &dyn Store,
+    config: &Config,
+    bytes: Vec<u8>,
+    req: &ImportRequest,
+) -> Result<Answer, ImportError> {
+    let mut opts = req.options.clone();
+    opts.dry_run = true;
+    let table = read_table(&bytes, &opts.read).ok();
+    let outcome = import::run(store, config, bytes, &opts, None)?;
+    let report = &outcome.report;
+    let table = table.map(|t| {
+        let map = map_header(&t.headers, t.header_line).map(|(m, _)| m).ok();
+        let column_of = |i: usize| {
+            map.as_ref()
+                .and_then(|m| Column::ALL.iter().find(|c| m.get(**c) == Some(i)).copied())
+        };
+        let columns: Vec<Option<Column>> = (0..t.headers.len()).map(column_of).collect();
+        let with_error: std::collections::HashSet<usize> =
+            report.errors.iter().filter_map(|e| e.row).collect();
+        let rows: Vec<Value> = t
+            .records
+            .iter()
+            .filter(|r| r.row <= SAMPLE_ROWS || with_error.contains(&r.row))
+            .map(|r| {
+                let cells: Vec<&str> = r
+                    .fields
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| {
+                        let secret = columns
+                            .get(i)
+                            .copied()
+                            .flatten()
+                            .is_some_and(|c| SECRET.contains(&c));
+                        if secret && !f.is_empty() {
+                            "***"
+                        } else {
+                            f.as_str()
+                        }
+                    })
+                    .collect();
+                json!({"row": r.row, "line": r.line, "cells": cells})
+            })
+            .collect();
+        json!({
+            "headers": t.headers,
+            "header_line": t.header_line,
+            "columns": columns.iter().map(|c| c.map(Column::name)).collect::<Vec<_>>(),
+            "rows": rows,
+            "total_rows": t.records.len(),
+        })
+    });
+    let exit_code = u8::try_from(outcome.exit_code).unwrap_or(3);
+    let body = json!({
+        "exit_code": exit_code,
+        "report": report,
+        "table": table,
+    });
+    Ok(Answer::ok(
+        serde_json::to_vec(&body).unwrap_or_default(),
+        "application/json",
+    ))
+}

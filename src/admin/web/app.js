@@ -1,0 +1,238 @@
+// The admin page: log in with a token, upload a CSV, preview, apply, and
+// look at users and phones. Talks only to the JSON API (docs/openapi.yaml).
+'use strict';
+
+const $ = (s) => document.querySelector(s);
+const TOKEN_KEY = 'autoprov-token';
+let current = null; // { file, query } of the previewed upload
+
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === 'class') e.className = v;
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(c ?? ''));
+  return e;
+}
+
+// One API call; XHR for the upload progress events fetch() lacks.
+function api(method, path, body, onProgress) {
+  return new Promise((resolve) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open(method, path);
+    xhr.setRequestHeader('Authorization', 'Bearer ' + sessionStorage.getItem(TOKEN_KEY));
+    if (onProgress) xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
+    xhr.onload = () => {
+      let json = null;
+      try { json = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
+      resolve({ status: xhr.status, json, text: xhr.responseText });
+    };
+    xhr.onerror = () => resolve({ status: 0, json: null, text: 'network error' });
+    xhr.send(body);
+  });
+}
+
+async function login() {
+  sessionStorage.setItem(TOKEN_KEY, $('#token').value.trim());
+  const r = await api('GET', '/api/v1/users?format=json');
+  if (r.status !== 200) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    $('#login-error').textContent = (r.json && r.json.detail) || 'login failed';
+    return;
+  }
+  $('#token').value = '';
+  $('#login').hidden = true;
+  $('#app').hidden = false;
+  $('#nav').hidden = false;
+  show('import');
+}
+
+function logout() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  location.reload();
+}
+
+function show(view) {
+  for (const v of document.querySelectorAll('.view')) v.hidden = v.id !== 'view-' + view;
+  for (const b of document.querySelectorAll('.tab')) b.classList.toggle('active', b.dataset.view === view);
+  if (view === 'users') loadUsers();
+  if (view === 'phones') loadPhones();
+}
+
+function importQuery(dryRun) {
+  const p = new URLSearchParams({ mode: $('#mode').value, file_name: current.file.name });
+  if ($('#source').value) p.set('source', $('#source').value);
+  if ($('#partial').checked) p.set('partial', 'true');
+  if (dryRun) p.set('dry_run', 'true');
+  if ($('#mode').value === 'replace') p.set('yes', 'true');
+  return p.toString();
+}
+
+// Upload progress, then an indeterminate bar while the server reads,
+// validates and plans (a few seconds for 100,000 rows).
+function progress(fraction) {
+  const bar = $('#progress');
+  bar.hidden = false;
+  $('#status').className = '';
+  if (fraction < 1) {
+    bar.value = Math.round(fraction * 100);
+    $('#status').textContent = 'Uploading… ' + bar.value + ' %';
+  } else {
+    bar.removeAttribute('value');
+    $('#status').textContent = 'Checking the file…';
+  }
+}
+
+async function previewFile(file) {
+  current = { file };
+  $('#preview').hidden = true;
+  const r = await api('POST', '/api/v1/import/preview?' + importQuery(true), file, progress);
+  $('#progress').hidden = true;
+  if (r.status !== 200 || !r.json) {
+    $('#status').textContent = (r.json && r.json.detail) || 'preview failed (HTTP ' + r.status + ')';
+    return;
+  }
+  renderPreview(r.json);
+}
+
+function renderPreview(p) {
+  const rep = p.report;
+  const s = rep.summary;
+  $('#status').textContent = p.exit_code === 0
+    ? 'The file is valid. Review the changes, then apply.'
+    : 'The file has problems; nothing can be applied' + ($('#partial').checked ? ' except the valid rows.' : '. Fix them and upload it again.');
+  $('#status').className = p.exit_code === 0 ? 'good' : 'bad';
+  $('#dialect').textContent = 'Detected: ' + rep.file.encoding + ', delimiter "' + rep.file.delimiter + '", ' + rep.file.rows + ' rows.';
+  $('#summary').textContent = `create ${s.created}, update ${s.updated}, delete ${s.deleted}, unchanged ${s.unchanged}, skipped ${s.skipped}, errors ${s.errors}, warnings ${s.warnings}`;
+
+  const hints = {};
+  for (const w of rep.warnings) if (w.code === 'W_UNKNOWN_COLUMN' && w.column) hints[w.column] = w.message;
+  const mapping = $('#mapping tbody');
+  mapping.replaceChildren();
+  const t = p.table;
+  (t ? t.headers : []).forEach((h, i) => {
+    const col = t.columns[i];
+    mapping.append(el('tr', {}, el('td', {}, h),
+      col ? el('td', {}, col) : el('td', { class: 'ignored' }, hints[h] || 'ignored')));
+  });
+
+  const changes = $('#changes tbody');
+  changes.replaceChildren();
+  for (const c of rep.changes.filter((c) => c.action !== 'unchanged')) {
+    const diff = el('td');
+    for (const [field, [oldV, newV]] of Object.entries(c.fields || {})) {
+      diff.append(el('div', {}, field + ': ', el('del', {}, oldV ?? '∅'), ' → ', el('ins', {}, newV ?? '∅')));
+    }
+    changes.append(el('tr', { class: 'action-' + c.action }, el('td', {}, c.username), el('td', {}, c.action), diff));
+  }
+
+  const problems = $('#problems');
+  problems.replaceChildren();
+  for (const e of rep.errors) {
+    const where = e.row != null ? `row ${e.row} (line ${e.line})` : e.line != null ? `line ${e.line}` : 'file';
+    problems.append(el('li', { class: 'bad' }, `${where}${e.column ? ', ' + e.column : ''}: ${e.message} [${e.code}]`));
+  }
+  for (const w of rep.warnings) problems.append(el('li', { class: 'ignored' }, `${w.column || ''}: ${w.message}`));
+
+  renderRows(t, rep.errors);
+  $('#preview').hidden = false;
+  const applicable = p.exit_code === 0 && (s.created + s.updated + s.deleted > 0);
+  $('#apply').disabled = !applicable;
+}
+
+// The rows with each error on its cell (or its row when no cell matches).
+function renderRows(t, errors) {
+  const head = $('#rows thead');
+  const body = $('#rows tbody');
+  head.replaceChildren();
+  body.replaceChildren();
+  if (!t) return;
+  head.append(el('tr', {}, el('th', {}, 'row'), ...t.headers.map((h) => el('th', {}, h)), el('th', {}, 'problems')));
+  const byRow = {};
+  for (const e of errors) if (e.row != null) (byRow[e.row] = byRow[e.row] || []).push(e);
+  for (const r of t.rows) {
+    const errs = byRow[r.row] || [];
+    const tr = el('tr', { 'data-row': r.row, class: errs.length ? 'error' : '' }, el('td', {}, String(r.row)));
+    const unplaced = [];
+    const cellErr = {};
+    for (const e of errs) {
+      const i = t.headers.findIndex((h, k) => t.columns[k] === e.column || h === e.column);
+      if (i >= 0) cellErr[i] = (cellErr[i] ? cellErr[i] + '; ' : '') + e.message;
+      else unplaced.push(e.message);
+    }
+    t.headers.forEach((_, i) => {
+      const attrs = cellErr[i] ? { class: 'error', title: cellErr[i], 'data-column': t.columns[i] || t.headers[i] } : {};
+      tr.append(el('td', attrs, r.cells[i] ?? ''));
+    });
+    tr.append(el('td', { class: 'rowmsg' }, [...Object.values(cellErr), ...unplaced].join('; ')));
+    body.append(tr);
+  }
+}
+
+async function apply() {
+  $('#apply').disabled = true;
+  $('#status').textContent = 'Applying…';
+  const r = await api('POST', '/api/v1/import?' + importQuery(false), current.file, progress);
+  $('#progress').hidden = true;
+  if (r.status === 200 && r.json && r.json.applied) {
+    const s = r.json.summary;
+    $('#status').textContent = `Applied: created ${s.created}, updated ${s.updated}, deleted ${s.deleted}.`;
+    $('#status').className = 'good';
+    $('#preview').hidden = true;
+  } else {
+    $('#status').textContent = 'Not applied: ' + ((r.json && (r.json.detail || (r.json.errors[0] || {}).message)) || r.status);
+    $('#status').className = 'bad';
+  }
+}
+
+async function loadUsers() {
+  const r = await api('GET', '/api/v1/users?format=json');
+  const body = $('#users tbody');
+  body.replaceChildren();
+  for (const u of r.json || []) {
+    body.append(el('tr', { 'data-username': u.username },
+      el('td', {}, u.username), el('td', {}, u.display_name),
+      el('td', {}, (u.lines[0] || {}).extension || ''), el('td', {}, u.site),
+      el('td', {}, u.phones.map((p) => p.mac).join(', '))));
+  }
+}
+
+async function loadPhones() {
+  const r = await api('GET', '/api/v1/phones?format=json');
+  const body = $('#phones tbody');
+  body.replaceChildren();
+  for (const p of r.json || []) {
+    const f = p.last_fetch;
+    const state = !f ? 'never' : f.status === 200 ? 'ok' : 'failed';
+    const fetched = f ? `${f.time} from ${f.ip}: ${f.file} (${f.status})` : 'never fetched';
+    body.append(el('tr', { class: state, 'data-mac': p.mac },
+      el('td', {}, p.mac), el('td', {}, p.vendor), el('td', {}, p.model || ''),
+      el('td', {}, p.username), el('td', {}, fetched)));
+  }
+}
+
+document.addEventListener('DOMContentLoaded', () => {
+  $('#login-btn').onclick = login;
+  // (A handler returning false would cancel every other key's typing.)
+  $('#token').addEventListener('keydown', (e) => { if (e.key === 'Enter') login(); });
+  $('#logout').onclick = logout;
+  for (const b of document.querySelectorAll('.tab')) b.onclick = () => show(b.dataset.view);
+  $('#file').onchange = (e) => e.target.files[0] && previewFile(e.target.files[0]);
+  const drop = $('#drop');
+  drop.ondragover = (e) => { e.preventDefault(); drop.classList.add('over'); };
+  drop.ondragleave = () => drop.classList.remove('over');
+  drop.ondrop = (e) => {
+    e.preventDefault();
+    drop.classList.remove('over');
+    if (e.dataTransfer.files[0]) previewFile(e.dataTransfer.files[0]);
+  };
+  for (const id of ['#mode', '#partial', '#source']) {
+    $(id).onchange = () => current && previewFile(current.file);
+  }
+  $('#apply').onclick = apply;
+  if (sessionStorage.getItem(TOKEN_KEY)) {
+    $('#token').value = sessionStorage.getItem(TOKEN_KEY);
+    login();
+  }
+});

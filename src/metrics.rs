@@ -1,0 +1,176 @@
+//! Counters for `/metrics` on the admin listener, in the Prometheus text
+//! exposition format (version 0.0.4). Hand-written: a few counters do not
+//! justify a metrics crate and its registry.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::dhcp::Stats;
+
+/// A counter with two labels, e.g. fetches by vendor and status.
+#[derive(Debug)]
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    labels: [&'static str; 2],
+    values: Mutex<BTreeMap<[String; 2], u64>>,
+}
+
+impl Family {
+    const fn new(name: &'static str, help: &'static str, labels: [&'static str; 2]) -> Family {
+        Family {
+            name,
+            help,
+            labels,
+            values: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn bump(&self, a: &str, b: &str) {
+        let mut m = self.values.lock().unwrap_or_else(|p| p.into_inner());
+        *m.entry([a.to_string(), b.to_string()]).or_default() += 1;
+    }
+
+    fn render(&self, out: &mut String) {
+        family(out, self.name, self.help);
+        let [la, lb] = self.labels;
+        for ([a, b], n) in self.values.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(
+                out,
+                "{}{{{la}=\"{}\",{lb}=\"{}\"}} {n}",
+                self.name,
+                escape(a),
+                escape(b)
+            );
+        }
+    }
+}
+
+/// Everything counted since the server started. Shared by the provisioning
+/// listeners (fetches, bans), the admin API (imports) and DHCP.
+#[derive(Debug)]
+pub struct Metrics {
+    fetches: Family,
+    imports: Family,
+    bans: AtomicU64,
+    dhcp: Mutex<Option<std::sync::Arc<Stats>>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            fetches: Family::new(
+                "autoprov_config_fetches_total",
+                "Provisioning requests by vendor served and HTTP status.",
+                ["vendor", "status"],
+            ),
+            imports: Family::new(
+                "autoprov_import_runs_total",
+                "Imports through the admin API by mode and result.",
+                ["mode", "result"],
+            ),
+            bans: AtomicU64::new(0),
+            dhcp: Mutex::new(None),
+        }
+    }
+}
+
+impl Metrics {
+    /// One provisioning request; `vendor` is `"unknown"` when it was not served.
+    pub fn fetch(&self, vendor: &str, status: u16) {
+        self.fetches.bump(vendor, &status.to_string());
+    }
+
+    /// One import run; `result` is `applied`, `dry_run`, `refused`,
+    /// `file_error` or `failed`.
+    pub fn import(&self, mode: &str, result: &str) {
+        self.imports.bump(mode, result);
+    }
+
+    /// A source was banned for misses.
+    pub fn ban(&self) {
+        self.bans.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The DHCP responder's counters, once it runs.
+    pub fn attach_dhcp(&self, stats: std::sync::Arc<Stats>) {
+        *self.dhcp.lock().unwrap_or_else(|p| p.into_inner()) = Some(stats);
+    }
+
+    /// The text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        self.fetches.render(&mut out);
+        self.imports.render(&mut out);
+        family(
+            &mut out,
+            "autoprov_bans_total",
+            "Sources banned for repeated misses.",
+        );
+        let _ = writeln!(
+            out,
+            "autoprov_bans_total {}",
+            self.bans.load(Ordering::Relaxed)
+        );
+        if let Some(s) = self.dhcp.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            family(
+                &mut out,
+                "autoprov_dhcp_packets_total",
+                "DHCP packets by what the responder did with them.",
+            );
+            for (what, c) in [
+                ("answered", &s.answered),
+                ("ignored", &s.ignored),
+                ("malformed", &s.malformed),
+                ("limited", &s.limited),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "autoprov_dhcp_packets_total{{result=\"{what}\"}} {}",
+                    c.load(Ordering::Relaxed)
+                );
+            }
+        }
+        out
+    }
+}
+
+fn family(out: &mut String, name: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+}
+
+/// Label values escape `\`, `"` and newlines.
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters() {
+        let m = Metrics::default();
+        m.fetch("yealink", 200);
+        m.fetch("yealink", 200);
+        m.fetch("unknown", 404);
+        m.import("upsert", "applied");
+        m.ban();
+        let text = m.render();
+        assert!(
+            text.contains("autoprov_config_fetches_total{vendor=\"yealink\",status=\"200\"} 2\n")
+        );
+        assert!(
+            text.contains("autoprov_config_fetches_total{vendor=\"unknown\",status=\"404\"} 1\n")
+        );
+        assert!(
+            text.contains("autoprov_import_runs_total{mode=\"upsert\",result=\"applied\"} 1\n")
+        );
+        assert!(text.contains("autoprov_bans_total 1\n"));
+        assert!(!text.contains("dhcp"));
+    }
+}

@@ -1,0 +1,268 @@
+//! Scheduled imports: named sources in the config (`[sources.NAME]`) whose
+//! CSV is fetched from a URL on a schedule and imported as source NAME,
+//! plus test runs (dry runs) on demand through the admin API.
+//!
+//! A failed fetch, an error status, an HTML page (a login page served
+//! instead of the export) or an empty file never reaches the import, so it
+//! can never delete anything; a sync of a header-only file is refused by
+//! the import itself. Every scheduled run lands in the import history,
+//! the ones that wrote nothing with the reason in `outcome`.
+
+pub mod fetch;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::admin::Serving;
+use crate::admin::ops::{self, Answer, Format, ImportRequest};
+use crate::config::SourceConfig;
+use crate::import::ImportOptions;
+use crate::import::read::ReadOptions;
+use crate::store::ImportRecord;
+
+/// How one source's last run went, for `GET /api/v1/sources`.
+#[derive(Debug, Clone, Serialize)]
+pub struct LastRun {
+    pub time: String,
+    pub dry_run: bool,
+    pub exit_code: u8,
+    /// `applied`, `dry_run`, or why nothing was written.
+    pub outcome: String,
+}
+
+/// Runs the configured sources against the served store.
+pub struct Runner {
+    serving: Arc<Serving>,
+    /// Largest file fetched (the admin API's body limit).
+    max_bytes: usize,
+    last: Mutex<BTreeMap<String, LastRun>>,
+}
+
+impl Runner {
+    pub fn new(serving: Arc<Serving>, max_bytes: usize) -> Runner {
+        Runner {
+            serving,
+            max_bytes,
+            last: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Starts one task per source: a run right away, then every interval.
+    pub fn spawn_schedules(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut tasks = Vec::new();
+        for (name, src) in &self.serving.config.sources {
+            // Checked when the config was loaded.
+            let Ok(every) = src.interval() else { continue };
+            let (this, name) = (self.clone(), name.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+                loop {
+                    tick.tick().await;
+                    let a = this.run(&name, false, Format::Json).await;
+                    tracing::info!(source = %name, exit_code = a.exit_code, message = ?a.message, "scheduled import");
+                }
+            }));
+        }
+        tasks
+    }
+
+    /// Every source with its settings (never its token) and last run.
+    pub fn list(&self) -> Answer {
+        let last = self.last.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let list: Vec<serde_json::Value> = self
+            .serving
+            .config
+            .sources
+            .iter()
+            .map(|(name, s)| {
+                serde_json::json!({
+                    "name": name,
+                    "url": s.url,
+                    "every": s.every,
+                    "mode": s.mode,
+                    "partial": s.partial,
+                    "last_run": last.get(name),
+                })
+            })
+            .collect();
+        let body = serde_json::to_string_pretty(&list).unwrap_or_default() + "\n";
+        Answer {
+            body: body.into_bytes(),
+            content_type: "application/json",
+            exit_code: 0,
+            message: None,
+            status: 200,
+        }
+    }
+
+    /// Fetches and imports source `name` once; a dry run writes nothing,
+    /// not even history.
+    pub async fn run(&self, name: &str, dry_run: bool, format: Format) -> Answer {
+        let Some(src) = self.serving.config.sources.get(name) else {
+            return Answer::fail(2, 404, format!("no source named {name:?} in the config"));
+        };
+        let req = match import_request(name, src, dry_run, format) {
+            Ok(r) => r,
+            Err(m) => return Answer::fail(2, 400, m),
+        };
+        let answer = match self.fetch(src).await {
+            Ok(bytes) => self.import(bytes, req).await,
+            Err(m) => {
+                let msg = format!("source {name}: {m}; nothing imported");
+                if !dry_run {
+                    self.record_failure(name, src, &msg);
+                }
+                Answer::fail(2, 502, msg)
+            }
+        };
+        let result = ops::result_label(&answer, dry_run);
+        self.serving.metrics.import(mode_label(src), result);
+        if !dry_run && answer.exit_code != 0 && answer.status != 502 {
+            let why = answer.message.clone().unwrap_or_else(|| "refused".into());
+            self.record_failure(name, src, &why);
+        }
+        self.last.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            name.to_string(),
+            LastRun {
+                time: crate::import::now_rfc3339(),
+                dry_run,
+                exit_code: answer.exit_code,
+                outcome: answer.message.clone().unwrap_or_else(|| result.to_string()),
+            },
+        );
+        answer
+    }
+
+    /// The file, or why it is not one to import.
+    async fn fetch(&self, src: &SourceConfig) -> Result<Vec<u8>, String> {
+        let opts = fetch::FetchOptions {
+            timeout: Duration::from_secs(src.timeout_seconds),
+            max_bytes: self.max_bytes,
+            ca: src.ca.as_deref(),
+            bearer_token: src.bearer_token.as_deref(),
+        };
+        fetch_csv(&src.url, &opts).await
+    }
+
+    async fn import(&self, bytes: Vec<u8>, req: ImportRequest) -> Answer {
+        let serving = self.serving.clone();
+        let done = tokio::task::spawn_blocking(move || serving.import(bytes, &req)).await;
+        match done {
+            Ok(Ok(a)) => a,
+            Ok(Err(e)) => Answer::fail(3, 500, e.to_string()),
+            Err(e) => Answer::fail(3, 500, format!("import task failed: {e}")),
+        }
+    }
+
+    /// A history line for a scheduled run that wrote nothing.
+    fn record_failure(&self, name: &str, src: &SourceConfig, why: &str) {
+        let record = ImportRecord {
+            time: crate::import::now_rfc3339(),
+            file: src.url.clone(),
+            sha256: String::new(),
+            mode: mode_label(src).to_string(),
+            source: Some(name.to_string()),
+            created: 0,
+            updated: 0,
+            deleted: 0,
+            unchanged: 0,
+            skipped: 0,
+            outcome: Some(why.to_string()),
+        };
+        if let Err(e) = self.serving.store.record_run(&record) {
+            tracing::error!(error = %e, source = %name, "cannot record the failed run");
+        }
+    }
+}
+
+fn mode_label(src: &SourceConfig) -> &'static str {
+    if src.mode == "sync" { "sync" } else { "upsert" }
+}
+
+/// The import a source runs: its mode, dialect and name.
+fn import_request(
+    name: &str,
+    src: &SourceConfig,
+    dry_run: bool,
+    format: Format,
+) -> Result<ImportRequest, String> {
+    Ok(ImportRequest {
+        options: ImportOptions {
+            mode: ops::parse_mode(&src.mode)?,
+            dry_run,
+            partial: src.partial,
+            source: Some(name.to_string()),
+            read: ReadOptions {
+                delimiter: ops::parse_delimiter(&src.delimiter)?,
+                encoding: ops::parse_encoding(&src.encoding)?,
+            },
+            show_secrets: false,
+            reassign_macs: false,
+            file_name: src.url.clone(),
+        },
+        yes: false,
+        format,
+    })
+}
+
+/// Fetches `url` and checks it is a CSV worth importing: the source's
+/// fetch, and `autoprov import URL`'s.
+pub async fn fetch_csv(url: &str, opts: &fetch::FetchOptions<'_>) -> Result<Vec<u8>, String> {
+    let got = fetch::get(url, opts).await.map_err(|e| e.to_string())?;
+    check_csv(&got)?;
+    Ok(got.body)
+}
+
+/// Refuses what is plainly not a CSV export: nothing at all, or an HTML
+/// page (what a web app sends when the session behind an export URL has
+/// expired).
+fn check_csv(got: &fetch::Fetched) -> Result<(), String> {
+    let text = got.body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&got.body);
+    let start: Vec<u8> = text
+        .iter()
+        .skip_while(|b| b.is_ascii_whitespace())
+        .take(512)
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    if start.is_empty() {
+        return Err("the source sent an empty file".into());
+    }
+    let html_type = got
+        .content_type
+        .as_deref()
+        .is_some_and(|c| c.to_ascii_lowercase().starts_with("text/html"));
+    let html_body = start.starts_with(b"<!doctype html")
+        || start.starts_with(b"<html")
+        || (start.starts_with(b"<") && start.windows(5).any(|w| w == b"<html"));
+    if html_type || html_body {
+        return Err("the source sent an HTML page (a login page?), not a CSV file".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn got(body: &[u8], ct: Option<&str>) -> fetch::Fetched {
+        fetch::Fetched {
+            body: body.to_vec(),
+            content_type: ct.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn html_and_empty_are_not_csv() {
+        assert!(check_csv(&got(b"username\na\n", Some("text/csv"))).is_ok());
+        assert!(check_csv(&got(b"username\na\n", None)).is_ok());
+        assert!(check_csv(&got(b"", None)).is_err());
+        assert!(check_csv(&got(b"\xef\xbb\xbf \r\n", None)).is_err());
+        assert!(check_csv(&got(b"\n<!DOCTYPE html><p>login", None)).is_err());
+        assert!(check_csv(&got(b"<HTML><body>", Some("text/plain"))).is_err());
+        assert!(check_csv(&got(b"username\na\n", Some("text/html; charset=utf-8"))).is_err());
+    }
+}
