@@ -372,6 +372,36 @@ fn full_mode_leases_addresses_to_real_clients() {
     let other = udhcpc(&n, dir, "80:5e:c0:aa:00:02");
     let other_ip = var(&other, "ip").expect("address");
     assert!(in_pool(other_ip) && other_ip != first, "{other_ip}");
+
+    // 7. An import while the server runs (the CLI goes through the running
+    // server) gives a new phone a reservation; DHCP picks it up within its
+    // reload interval, without a restart.
+    let csv = dir.join("more.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "{}bert,Bert,2002,80:5e:c0:00:00:43,yealink-t54w,10.99.0.43\n",
+            USERS
+        ),
+    )
+    .expect("csv");
+    let out = Command::new(netns_support::BIN)
+        .arg("--data")
+        .arg(&data)
+        .arg("--config")
+        .arg(&config)
+        .arg("import")
+        .arg(&csv)
+        .output()
+        .expect("import while serving");
+    assert!(
+        out.status.success(),
+        "import while serving: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let bert = udhcpc(&n, dir, "80:5e:c0:00:00:43");
+    assert_eq!(var(&bert, "ip"), Some("10.99.0.43"));
 }
 
 #[test]
