@@ -153,6 +153,7 @@ impl Pool {
             s.mac == mac && s.hold == Hold::Leased(LeaseState::Bound) && s.until > now
         });
         if !keeps_bound {
+            self.take_over(ip, mac);
             self.slots.insert(
                 ip,
                 Slot {
@@ -240,9 +241,26 @@ impl Pool {
             hold: Hold::Leased(LeaseState::Bound),
             until: now + u64::from(subnet.lease_seconds),
         };
+        self.take_over(ip, mac);
         self.slots.insert(ip, slot);
         writes.push(lease(ip, &slot));
         Ok(writes)
+    }
+
+    /// `ip` passes to `mac`: its previous holder no longer remembers it,
+    /// so the MAC index stays as large as the pool, not as the number of
+    /// MACs ever seen (a random-MAC flood would grow it without end).
+    fn take_over(&mut self, ip: Ipv4Addr, mac: Mac) {
+        if let Some(prev) = self.slots.get(&ip).map(|s| s.mac).filter(|m| *m != mac)
+            && self.by_mac.get(&prev) == Some(&ip)
+        {
+            self.by_mac.remove(&prev);
+        }
+    }
+
+    /// Number of clients remembered.
+    pub fn clients(&self) -> usize {
+        self.by_mac.len()
     }
 
     /// The client chose another server's offer: free ours at once.
@@ -418,6 +436,18 @@ mod tests {
             p.offer(mac(4), &s, None, &FREE, 202 + DECLINE_HOLD_SECONDS),
             Some(ip(10))
         );
+    }
+
+    #[test]
+    fn many_macs_on_a_small_pool_keep_the_index_small() {
+        let s = subnet("10.99.0.10-10.99.0.13");
+        let mut p = Pool::default();
+        for n in 0..=250u8 {
+            // Each offer lapses before the next client comes.
+            p.offer(mac(n), &s, None, &FREE, u64::from(n) * 31);
+        }
+        assert!(p.clients() <= 4, "{} clients remembered", p.clients());
+        assert!(p.len() <= 4);
     }
 
     #[test]
