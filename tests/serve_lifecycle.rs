@@ -18,7 +18,9 @@ fn fetch_both(server: &Server) -> (Vec<u8>, Vec<u8>) {
 fn restart_and_fetch(data: &Path) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let server = Server::start(data, &[], &[]);
     let (a, h) = fetch_both(&server);
-    let cert = std::fs::read(server.cert()).unwrap();
+    // The CA and the server certificate (with the chain it serves).
+    let mut cert = std::fs::read(server.cert()).unwrap();
+    cert.extend(std::fs::read(data.join("certs/server.pem")).unwrap());
     let (status, log) = server.stop();
     assert!(status.success(), "{log}");
     (a, h, cert)

@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod client_cert;
 pub mod guard;
+pub mod local_ca;
 pub mod policy;
 pub mod record;
 pub mod tls;
