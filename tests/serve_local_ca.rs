@@ -199,28 +199,18 @@ fn an_earlier_self_signed_certificate_keeps_being_served() {
     // (not a CA) as certs/cert.pem + key.pem.
     let certs = data.join("certs");
     std::fs::create_dir_all(&certs).unwrap();
-    openssl(
-        &certs,
+    let args = [
+        &["req", "-x509"][..],
+        &NEW_P256_KEY,
+        &["key.pem", "-out", "cert.pem", "-days", "3650"],
+        &["-subj", "/CN=autoprov provisioning server"],
         &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "key.pem",
-            "-out",
-            "cert.pem",
-            "-days",
-            "3650",
-            "-subj",
-            "/CN=autoprov provisioning server",
             "-addext",
             "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1",
         ],
-    );
+    ]
+    .concat();
+    openssl(&certs, &args);
     let old = read(&certs.join("cert.pem"));
     let old_fp = openssl_fingerprint(old.as_bytes());
 

@@ -289,28 +289,37 @@ fn random_serial() -> SerialNumber {
     SerialNumber::from_slice(&bytes)
 }
 
-/// Valid from 2000 so that phones booting with an unset clock still accept
-/// it (as the earlier self-signed certificate was).
-fn not_before() -> OffsetDateTime {
-    rcgen::date_time_ymd(2000, 1, 1)
+/// What the CA and the server certificate share: a CN, a random serial,
+/// and validity from 2000 (so that phones booting with an unset clock still
+/// accept them, as they did the earlier self-signed certificate) until
+/// `now + lifetime`.
+fn base_params(
+    names: Vec<String>,
+    common_name: String,
+    now: OffsetDateTime,
+    lifetime: Duration,
+) -> Result<CertificateParams, TlsError> {
+    let mut params = CertificateParams::new(names)?;
+    params
+        .distinguished_name
+        .push(DnType::CommonName, common_name);
+    params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+    params.not_after = now + lifetime;
+    params.serial_number = Some(random_serial());
+    Ok(params)
 }
 
 /// ECDSA P-256 (what rcgen makes with ring). Path length 0: it signs server
 /// certificates only.
 fn generate_ca(now: OffsetDateTime) -> Result<(String, String), TlsError> {
-    let mut params = CertificateParams::new(Vec::new())?;
+    let host = hostname().unwrap_or_else(|| "localhost".into());
+    let cn = format!("autoprov local CA {host}");
+    let mut params = base_params(Vec::new(), cn, now, CA_LIFETIME)?;
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let host = hostname().unwrap_or_else(|| "localhost".into());
-    params
-        .distinguished_name
-        .push(DnType::CommonName, format!("autoprov local CA {host}"));
     params
         .distinguished_name
         .push(DnType::OrganizationName, "autoprov");
-    params.not_before = not_before();
-    params.not_after = now + CA_LIFETIME;
-    params.serial_number = Some(random_serial());
     let key = KeyPair::generate()?;
     let cert = params.self_signed(&key)?;
     Ok((cert.pem(), key.serialize_pem()))
@@ -321,17 +330,12 @@ fn generate_leaf(
     names: &[String],
     now: OffsetDateTime,
 ) -> Result<(String, String), TlsError> {
-    let mut params = CertificateParams::new(names.to_vec())?;
+    let cn = "autoprov provisioning server".to_string();
+    let mut params = base_params(names.to_vec(), cn, now, LEAF_LIFETIME)?;
     params.is_ca = IsCa::ExplicitNoCa;
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     params.use_authority_key_identifier_extension = true;
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "autoprov provisioning server");
-    params.not_before = not_before();
-    params.not_after = now + LEAF_LIFETIME;
-    params.serial_number = Some(random_serial());
     let key = KeyPair::generate()?;
     let cert = params.signed_by(&key, issuer)?;
     Ok((cert.pem(), key.serialize_pem()))

@@ -463,7 +463,7 @@ pub fn openssl(dir: &Path, args: &[&str]) {
 }
 
 /// openssl arguments for a new P-256 key (test-peers.md §4).
-const NEW_P256_KEY: [&str; 6] = [
+pub const NEW_P256_KEY: [&str; 6] = [
     "-newkey",
     "ec",
     "-pkeyopt",
