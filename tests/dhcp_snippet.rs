@@ -124,8 +124,10 @@ fn isc_dhcpd_accepts_the_snippet() {
     }
 }
 
+/// Full mode exists now (tests/dhcp_full.rs); without a pool it is a usage
+/// error that says what is missing, before anything binds.
 #[test]
-fn full_mode_is_refused_plainly() {
+fn full_mode_without_a_pool_is_refused_plainly() {
     let dir = tempfile::tempdir().unwrap();
     let out = autoprov(
         dir.path(),
@@ -133,5 +135,5 @@ fn full_mode_is_refused_plainly() {
     );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("not available yet"), "{err}");
+    assert!(err.contains("needs an address pool: --dhcp-pool"), "{err}");
 }
