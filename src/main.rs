@@ -735,3 +735,31 @@ fn print_phones(store: &SledStore, format: Format) -> Result<(), Fail> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod cert_name_tests {
+    use super::*;
+
+    fn names(toml: &str) -> Vec<String> {
+        cert_names(&Config::parse(toml).expect("config"))
+    }
+
+    #[test]
+    fn https_url_host_joins_the_configured_names() {
+        assert_eq!(
+            names(
+                "[tls]\nnames = [\"a.example\"]\n[provision]\nhttps_url = \"https://prov.example.com:8443/x\"\n"
+            ),
+            ["a.example", "prov.example.com"]
+        );
+        assert_eq!(
+            names("[provision]\nhttps_url = \"https://u:p@[fd00::5]:8443/\"\n"),
+            ["fd00::5"]
+        );
+        assert_eq!(
+            names("[provision]\nhttps_url = \"https://10.1.2.3/\"\n"),
+            ["10.1.2.3"]
+        );
+        assert!(names("").is_empty());
+    }
+}
