@@ -219,8 +219,8 @@ impl Default for AdminConfig {
     }
 }
 
-/// `[tls]`: PEM files to serve HTTPS with. Without them `serve` generates a
-/// self-signed certificate into `<data>/certs/` once and reuses it.
+/// `[tls]`: PEM files to serve HTTPS with. Without them `serve` makes a
+/// local CA into `<data>/certs/` once and serves a certificate it signs.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TlsConfig {
@@ -238,6 +238,23 @@ pub struct TlsConfig {
     /// certificate of `cert` (or the self-signed one). Set it when `cert`
     /// does not end with the CA that signed it.
     pub phone_ca: Option<PathBuf>,
+    /// Extra host names or addresses the generated server certificate names
+    /// (the one phones reach us by, if DNS or NAT gives another); unused
+    /// with `cert`/`key`.
+    pub names: Vec<String>,
+}
+
+/// An IP address or a DNS name (letters, digits, `-`, `.`) that a
+/// certificate's subjectAltName can carry.
+pub fn is_cert_name(name: &str) -> bool {
+    name.parse::<std::net::IpAddr>().is_ok()
+        || (!name.is_empty()
+            && name.len() <= 253
+            && !name.starts_with('.')
+            && !name.contains("..")
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'))
 }
 
 /// How a client certificate is asked for.
@@ -611,6 +628,11 @@ impl Config {
         if file.tls.client_auth.is_some() && file.tls.client_ca.is_none() {
             return Err("tls.client_auth needs tls.client_ca".into());
         }
+        if let Some(bad) = file.tls.names.iter().find(|n| !is_cert_name(n)) {
+            return Err(format!(
+                "tls.names: {bad:?} is neither an IP address nor a DNS name"
+            ));
+        }
         file.provision.validate()?;
         file.policy.validate()?;
         for (name, src) in &file.sources {
@@ -725,6 +747,10 @@ mod tests {
         assert_eq!(c.policy.misses.ban_after, 500);
         assert_eq!(c.tls.client_auth, Some(ClientAuth::Required));
         assert!(Config::parse("[tls]\nclient_auth = \"optional\"\n").is_err());
+        let c = Config::parse("[tls]\nnames = [\"prov.example.com\", \"10.1.2.3\"]\n").unwrap();
+        assert_eq!(c.tls.names, ["prov.example.com", "10.1.2.3"]);
+        assert!(Config::parse("[tls]\nnames = [\"a b\"]\n").is_err());
+        assert!(Config::parse("[tls]\nnames = [\"\"]\n").is_err());
         assert!(Config::parse("[policy]\nauth = \"ntlm\"\n").is_err());
         assert!(
             Config::parse("[[policy.credentials]]\nuser = \"a:b\"\npassword = \"x\"\n").is_err()

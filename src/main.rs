@@ -302,7 +302,7 @@ fn provision_settings(data: &Path, config: &Config) -> Result<provision::Setting
     })
 }
 
-/// The HTTPS certificate: `[tls] cert/key`, else the self-signed one in
+/// The HTTPS certificate: `[tls] cert/key`, else the local CA's in
 /// `<data>/certs/`.
 fn cert_source(data: &Path, config: &Config) -> CertSource {
     match (&config.tls.cert, &config.tls.key) {
@@ -310,10 +310,32 @@ fn cert_source(data: &Path, config: &Config) -> CertSource {
             cert: cert.clone(),
             key: key.clone(),
         },
-        _ => CertSource::SelfSigned {
+        _ => CertSource::Local {
             dir: data.join("certs"),
+            names: cert_names(config),
         },
     }
+}
+
+/// Names the generated server certificate carries besides the machine's
+/// own: `[tls] names` and the host of `[provision] https_url` (phones are
+/// sent there, so it must verify).
+fn cert_names(config: &Config) -> Vec<String> {
+    let mut names = config.tls.names.clone();
+    let host = config.provision.https_url.as_deref().and_then(|url| {
+        let authority = url
+            .strip_prefix("https://")?
+            .split(['/', '?', '#'])
+            .next()?;
+        let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next()?,
+            None => authority.split(':').next()?,
+        };
+        autoprov::config::is_cert_name(host).then(|| host.to_string())
+    });
+    names.extend(host);
+    names
 }
 
 /// `<data>/auth.key`, made on first use.
@@ -685,4 +707,32 @@ fn cmd_import(data: &Path, config: &Config, args: ImportArgs) -> Result<u8, Fail
         }
     };
     emit(answer, None)
+}
+
+#[cfg(test)]
+mod cert_name_tests {
+    use super::*;
+
+    fn names(toml: &str) -> Vec<String> {
+        cert_names(&Config::parse(toml).expect("config"))
+    }
+
+    #[test]
+    fn https_url_host_joins_the_configured_names() {
+        assert_eq!(
+            names(
+                "[tls]\nnames = [\"a.example\"]\n[provision]\nhttps_url = \"https://prov.example.com:8443/x\"\n"
+            ),
+            ["a.example", "prov.example.com"]
+        );
+        assert_eq!(
+            names("[provision]\nhttps_url = \"https://u:p@[fd00::5]:8443/\"\n"),
+            ["fd00::5"]
+        );
+        assert_eq!(
+            names("[provision]\nhttps_url = \"https://10.1.2.3/\"\n"),
+            ["10.1.2.3"]
+        );
+        assert!(names("").is_empty());
+    }
 }

@@ -18,7 +18,9 @@ fn fetch_both(server: &Server) -> (Vec<u8>, Vec<u8>) {
 fn restart_and_fetch(data: &Path) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let server = Server::start(data, &[], &[]);
     let (a, h) = fetch_both(&server);
-    let cert = std::fs::read(server.cert()).unwrap();
+    // The CA and the server certificate (with the chain it serves).
+    let mut cert = std::fs::read(server.cert()).unwrap();
+    cert.extend(std::fs::read(data.join("certs/server.pem")).unwrap());
     let (status, log) = server.stop();
     assert!(status.success(), "{log}");
     (a, h, cert)
@@ -210,4 +212,35 @@ fn sigterm_closes_idle_keepalive_connections_and_exits_cleanly() {
         started.elapsed()
     );
     assert!(!log.contains("drain limit reached"), "{log}");
+}
+
+/// A boot storm opens ~1,000 connections at once: both listeners ask the
+/// kernel for a deep accept queue (`ss` shows it as Send-Q of a listening
+/// socket), not tokio's default 128, which dropped SYNs in the storm.
+#[test]
+fn listeners_have_a_deep_accept_queue() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    import(&data, &users_csv());
+    let server = Server::start(&data, &[], &[]);
+    let somaxconn: u32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    for url in [&server.http, &server.https] {
+        let port = url.rsplit(':').next().unwrap();
+        let out = run_ok(
+            std::process::Command::new("ss").args(["-ltnH", &format!("sport = :{port}")]),
+            "ss",
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let send_q: u32 = text
+            .split_whitespace()
+            .nth(2)
+            .unwrap_or_else(|| panic!("ss output: {text:?}"))
+            .parse()
+            .unwrap();
+        assert_eq!(send_q, somaxconn.min(4096), "{url}: {text}");
+    }
 }

@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod client_cert;
 pub mod guard;
+pub mod local_ca;
 pub mod policy;
 pub mod record;
 pub mod tls;
@@ -193,10 +194,28 @@ impl Server {
     }
 }
 
+/// Pending connections the kernel queues for `accept`. A boot storm opens
+/// about a thousand connections at once; with tokio's default (128, as
+/// std) the kernel dropped the SYNs beyond it and those phones retried
+/// 1 s or 3 s later (`TcpExtListenOverflows`). Linux caps it at
+/// `net.core.somaxconn` (4096 by default).
+const LISTEN_BACKLOG: u32 = 4096;
+
 async fn listen(addr: SocketAddr) -> Result<TcpListener, ServeError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| ServeError::Bind { addr, source })
+    let bind = || {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        // As TcpListener::bind: a restart may rebind while old connections
+        // linger in TIME_WAIT.
+        #[cfg(unix)]
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(LISTEN_BACKLOG)
+    };
+    bind().map_err(|source| ServeError::Bind { addr, source })
 }
 
 /// Accept errors (e.g. out of file descriptors) are transient: back off

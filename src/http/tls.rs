@@ -1,8 +1,7 @@
-//! The HTTPS certificate: configured PEM files, or a self-signed one
-//! generated on first start into `<data>/certs/` and reused afterwards so
-//! its fingerprint stays stable for phones that pin or trust on first use.
+//! The HTTPS certificate: configured PEM files, or a local CA and a server
+//! certificate it signs, generated into `<data>/certs/` (see
+//! [`super::local_ca`]); the CA stays stable for phones that trust it.
 
-use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,6 +12,8 @@ use rustls::server::danger::ClientCertVerifier;
 use rustls::{RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use super::local_ca::{self, Note};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -27,8 +28,12 @@ pub enum TlsError {
         path: String,
         source: std::io::Error,
     },
-    #[error("cannot generate the self-signed certificate: {0}")]
+    #[error("cannot generate the local CA or server certificate: {0}")]
     Generate(#[from] rcgen::Error),
+    #[error(
+        "{path} is not usable: {message} (move it away to start a new local CA; phones must then trust the new one)"
+    )]
+    BadLocal { path: String, message: String },
     #[error("the client CA bundle is not usable: {0}")]
     ClientCa(String),
     #[error("the certificate and key are not usable together: {0}")]
@@ -40,8 +45,9 @@ pub enum TlsError {
 pub enum CertSource {
     /// `[tls] cert/key` from the config.
     Files { cert: PathBuf, key: PathBuf },
-    /// Generated once into this directory (`<data>/certs`).
-    SelfSigned { dir: PathBuf },
+    /// A local CA and server certificate in this directory (`<data>/certs`),
+    /// the server certificate also naming `names` (`[tls] names`).
+    Local { dir: PathBuf, names: Vec<String> },
 }
 
 /// The one crypto provider autoprov uses (ring). Installed as the process
@@ -78,7 +84,10 @@ pub fn server_config_with(
 ) -> Result<Arc<ServerConfig>, TlsError> {
     let (cert_path, key_path) = match source {
         CertSource::Files { cert, key } => (cert.clone(), key.clone()),
-        CertSource::SelfSigned { dir } => ensure_self_signed(dir, names)?,
+        CertSource::Local { dir, names: extra } => {
+            let files = local_ca::ensure(dir, extra, names)?;
+            (files.chain, files.key)
+        }
     };
     let certs = CertificateDer::pem_file_iter(&cert_path)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
@@ -129,12 +138,34 @@ fn read_error(path: &Path, e: rustls_pki_types::pem::Error) -> TlsError {
     }
 }
 
-/// Makes sure a self-signed certificate exists before anything reads it
-/// (the provisioner hands it to phones before the listener binds). A no-op
-/// for configured files.
+/// Makes sure the local CA and server certificate exist and are current
+/// before anything reads them (the provisioner hands the CA to phones
+/// before the listener binds), and logs what changed. A no-op for
+/// configured files.
 pub fn prepare(source: &CertSource, names: &[IpAddr]) -> Result<(), TlsError> {
-    if let CertSource::SelfSigned { dir } = source {
-        ensure_self_signed(dir, names)?;
+    let CertSource::Local { dir, names: extra } = source else {
+        return Ok(());
+    };
+    let files = local_ca::ensure(dir, extra, names)?;
+    match files.note {
+        Some(Note::Legacy) => tracing::warn!(
+            cert = %files.chain.display(),
+            "serving the self-signed certificate an earlier autoprov made, which deployed phones \
+             trust. It cannot be re-issued for new names or addresses. To switch to a local CA \
+             (stable trust, server certificate re-issued automatically): stop autoprov, delete \
+             cert.pem and key.pem in that directory and start again; phones already on HTTPS \
+             must then fetch the new /ca.pem (re-bootstrap them over plain HTTP)"
+        ),
+        Some(Note::CaCreated) => tracing::info!(
+            ca = %files.anchor.display(),
+            "created a local CA for HTTPS; phones are handed it at /ca.pem"
+        ),
+        Some(Note::LeafIssued(why)) => tracing::info!(
+            cert = %files.chain.display(),
+            reason = %why,
+            "issued a new server certificate from the local CA"
+        ),
+        None => {}
     }
     Ok(())
 }
@@ -183,21 +214,19 @@ impl PhoneCa {
 }
 
 /// The certificate to hand phones: `explicit` (`[tls] phone_ca`, its first
-/// certificate) if given, else the last certificate of the served chain
-/// (the self-signed certificate itself, or the top of a configured chain,
-/// which is where a private CA goes). `None` when the self-signed
-/// certificate was not generated yet (`render` before the first `serve`).
+/// certificate) if given, else for configured files the last certificate
+/// of the served chain (the top of the chain, which is where a private CA
+/// goes), else the local CA (or an earlier autoprov's self-signed
+/// certificate while that is still in use). `None` when the local CA was
+/// not generated yet (`render` before the first `serve`).
 pub fn phone_ca(source: &CertSource, explicit: Option<&Path>) -> Result<Option<PhoneCa>, TlsError> {
     let (path, last) = match (explicit, source) {
         (Some(p), _) => (p.to_path_buf(), false),
         (None, CertSource::Files { cert, .. }) => (cert.clone(), true),
-        (None, CertSource::SelfSigned { dir }) => {
-            let cert = dir.join("cert.pem");
-            if !cert.exists() {
-                return Ok(None);
-            }
-            (cert, true)
-        }
+        (None, CertSource::Local { dir, .. }) => match local_ca::anchor(dir) {
+            Some(cert) => (cert, false),
+            None => return Ok(None),
+        },
     };
     let certs = CertificateDer::pem_file_iter(&path)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
@@ -209,95 +238,27 @@ pub fn phone_ca(source: &CertSource, explicit: Option<&Path>) -> Result<Option<P
     Ok(Some(PhoneCa::new(der.as_ref().to_vec())))
 }
 
-/// `<dir>/cert.pem` and `<dir>/key.pem`, generated if neither exists.
-fn ensure_self_signed(dir: &Path, names: &[IpAddr]) -> Result<(PathBuf, PathBuf), TlsError> {
-    let cert = dir.join("cert.pem");
-    let key = dir.join("key.pem");
-    match (cert.exists(), key.exists()) {
-        (true, true) => return Ok((cert, key)),
-        (true, false) => return Err(half(&cert, &key)),
-        (false, true) => return Err(half(&key, &cert)),
-        (false, false) => {}
-    }
-    let (cert_pem, key_pem) = generate(names)?;
-    std::fs::create_dir_all(dir).map_err(|source| TlsError::Write {
-        path: dir.display().to_string(),
-        source,
-    })?;
-    write_private(&key, key_pem.as_bytes())?;
-    std::fs::write(&cert, cert_pem).map_err(|source| TlsError::Write {
-        path: cert.display().to_string(),
-        source,
-    })?;
-    Ok((cert, key))
-}
-
-fn half(present: &Path, missing: &Path) -> TlsError {
-    TlsError::HalfPair {
-        present: present.display().to_string(),
-        missing: missing.display().to_string(),
-    }
-}
-
-/// ECDSA P-256 (what rcgen makes with ring), valid from 2000 so phones that
-/// boot with an unset clock still accept it, for localhost, loopback and the
-/// listener's own addresses.
-fn generate(names: &[IpAddr]) -> Result<(String, String), TlsError> {
-    let mut sans = vec![
-        "localhost".to_string(),
-        "127.0.0.1".to_string(),
-        "::1".to_string(),
-    ];
-    for ip in names {
-        let s = ip.to_string();
-        if !ip.is_unspecified() && !sans.contains(&s) {
-            sans.push(s);
-        }
-    }
-    let mut params = rcgen::CertificateParams::new(sans)?;
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "autoprov provisioning server");
-    params.not_before = rcgen::date_time_ymd(2000, 1, 1);
-    params.not_after = rcgen::date_time_ymd(2049, 12, 31);
-    let key = rcgen::KeyPair::generate()?;
-    let cert = params.self_signed(&key)?;
-    Ok((cert.pem(), key.serialize_pem()))
-}
-
-/// Writes the key readable by the owner only.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TlsError> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(path)
-        .and_then(|mut f| f.write_all(bytes))
-        .map_err(|source| TlsError::Write {
-            path: path.display().to_string(),
-            source,
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn local(dir: &Path) -> CertSource {
+        CertSource::Local {
+            dir: dir.join("certs"),
+            names: vec!["prov.example.com".into()],
+        }
+    }
+
     #[test]
     fn generated_once_then_reused() {
         let dir = tempfile::tempdir().unwrap();
-        let src = CertSource::SelfSigned {
-            dir: dir.path().join("certs"),
-        };
+        let src = local(dir.path());
         server_config(&src, &["10.9.8.7".parse().unwrap()]).unwrap();
-        let first = std::fs::read(dir.path().join("certs/cert.pem")).unwrap();
+        let read = |f: &str| std::fs::read(dir.path().join("certs").join(f)).unwrap();
+        let first = (read("ca.pem"), read("server.pem"));
         server_config(&src, &[]).unwrap();
-        let second = std::fs::read(dir.path().join("certs/cert.pem")).unwrap();
-        assert_eq!(first, second);
-        std::fs::remove_file(dir.path().join("certs/key.pem")).unwrap();
+        assert_eq!((read("ca.pem"), read("server.pem")), first);
+        std::fs::remove_file(dir.path().join("certs/ca.key")).unwrap();
         assert!(matches!(
             server_config(&src, &[]),
             Err(TlsError::HalfPair { .. })
@@ -305,20 +266,22 @@ mod tests {
     }
 
     #[test]
-    fn phone_ca_is_the_served_certificate_in_canonical_pem() {
+    fn phone_ca_is_the_local_ca_in_canonical_pem() {
         let dir = tempfile::tempdir().unwrap();
-        let src = CertSource::SelfSigned {
-            dir: dir.path().join("certs"),
-        };
+        let src = local(dir.path());
         assert_eq!(phone_ca(&src, None).unwrap(), None);
         prepare(&src, &[]).unwrap();
         let ca = phone_ca(&src, None).unwrap().unwrap();
-        let served = std::fs::read(dir.path().join("certs/cert.pem")).unwrap();
-        let served = CertificateDer::pem_slice_iter(&served)
-            .next()
+        let ca_file = std::fs::read(dir.path().join("certs/ca.pem")).unwrap();
+        let ca_file = CertificateDer::from_pem_slice(&ca_file).unwrap();
+        assert_eq!(ca.der(), ca_file.as_ref());
+        // The served chain ends with it.
+        let chain = std::fs::read(dir.path().join("certs/server.pem")).unwrap();
+        let last = CertificateDer::pem_slice_iter(&chain)
+            .last()
             .unwrap()
             .unwrap();
-        assert_eq!(ca.der(), served.as_ref());
+        assert_eq!(ca.der(), last.as_ref());
         let pem = ca.pem();
         assert!(pem.starts_with("-----BEGIN CERTIFICATE-----\n"));
         assert!(pem.lines().all(|l| l.len() <= 64));

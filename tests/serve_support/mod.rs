@@ -126,11 +126,13 @@ impl Server {
         self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
+    /// The local CA (`<data>/certs/ca.pem`): what phones are told to trust
+    /// and what curl verifies HTTPS against.
     pub fn cert(&self) -> PathBuf {
-        self.data.join("certs/cert.pem")
+        self.data.join("certs/ca.pem")
     }
 
-    /// GET over HTTPS, verifying the server against its own certificate.
+    /// GET over HTTPS, verifying the server against the local CA.
     pub fn get_https(&self, path: &str, ua: Option<&str>) -> Fetched {
         let cacert = self.cert();
         let mut args = vec!["--cacert", cacert.to_str().expect("utf-8 path")];
@@ -465,9 +467,22 @@ pub const CA_PLACEHOLDER: &str = "@CA@";
 /// SHA-256 fingerprint of a PEM certificate as `openssl x509` reads it (the
 /// test fails if openssl cannot parse it).
 pub fn openssl_fingerprint(pem: &[u8]) -> String {
+    openssl_x509(pem, &["-noout", "-fingerprint", "-sha256"])
+        .trim()
+        .to_string()
+}
+
+/// `openssl x509 -noout -text` of a PEM certificate.
+pub fn openssl_text(pem: &str) -> String {
+    openssl_x509(pem.as_bytes(), &["-noout", "-text"])
+}
+
+/// `openssl x509 ARGS` with `pem` on stdin; panics unless it succeeds.
+fn openssl_x509(pem: &[u8], args: &[&str]) -> String {
     use std::io::Write;
     let mut child = Command::new("openssl")
-        .args(["x509", "-noout", "-fingerprint", "-sha256"])
+        .arg("x509")
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -486,7 +501,7 @@ pub fn openssl_fingerprint(pem: &[u8]) -> String {
         String::from_utf8_lossy(pem),
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// A PEM for one-line base64 DER (Snom's inline form), 64 columns wide.
@@ -500,9 +515,9 @@ pub fn pem_of_base64(b64: &str) -> String {
 }
 
 impl Server {
-    /// Fingerprint of the certificate HTTPS is served with.
+    /// Fingerprint of the local CA HTTPS is served under.
     pub fn cert_fingerprint(&self) -> String {
-        openssl_fingerprint(&std::fs::read(self.cert()).expect("cert.pem"))
+        openssl_fingerprint(&std::fs::read(self.cert()).expect("ca.pem"))
     }
 }
 
@@ -547,7 +562,7 @@ pub fn openssl(dir: &Path, args: &[&str]) {
 }
 
 /// openssl arguments for a new P-256 key (test-peers.md §4).
-const NEW_P256_KEY: [&str; 6] = [
+pub const NEW_P256_KEY: [&str; 6] = [
     "-newkey",
     "ec",
     "-pkeyopt",
@@ -603,4 +618,43 @@ pub fn make_cert(dir: &Path, name: &str, subject: &str, extensions: &[&str]) {
     ]
     .concat();
     openssl(dir, &args);
+}
+
+/// PEM blocks in `text`, in order, each ending with a newline.
+pub fn pem_blocks(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur: Option<String> = None;
+    for line in text.lines() {
+        if line == "-----BEGIN CERTIFICATE-----" {
+            cur = Some(String::new());
+        }
+        if let Some(block) = cur.as_mut() {
+            block.push_str(line);
+            block.push('\n');
+        }
+        if line == "-----END CERTIFICATE-----" {
+            out.extend(cur.take());
+        }
+    }
+    out
+}
+
+impl Server {
+    /// The certificates the HTTPS listener sends in its handshake, as PEM
+    /// (`openssl s_client -showcerts`), leaf first.
+    pub fn served_chain(&self) -> Vec<String> {
+        let authority = self.https.trim_start_matches("https://");
+        let out = Command::new("openssl")
+            .args(["s_client", "-connect", authority, "-showcerts"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("openssl s_client ran");
+        let chain = pem_blocks(&String::from_utf8_lossy(&out.stdout));
+        assert!(
+            !chain.is_empty(),
+            "no certificate from {authority}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        chain
+    }
 }
