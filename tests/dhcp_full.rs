@@ -13,10 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 mod netns_support;
-use netns_support::{Netns, hex, scapy_python, start_server, unavailable};
+use netns_support::{Netns, hex, scapy, scapy_python, start_server, unavailable};
 
 const URL: &str = "http://10.99.0.1:8080/";
 /// The imported Yealink with a reservation, and its address.
@@ -93,37 +91,25 @@ fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("run client")
 }
 
-/// A scapy-made packet; the reply (or null) as JSON.
-fn scapy(n: &Netns, python: &Path, args: &[&str], env: &[(&str, &str)]) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dhcp/scapy_phone.py");
-    let mut c = n.exec(&n.phone);
-    c.arg(python).arg(script).arg(&n.phone_if).args(args);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let out = run(&mut c);
-    assert!(
-        out.status.success(),
-        "scapy: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("{e}: {line}"))
-}
-
 fn prepare_data(dir: &Path) -> (PathBuf, PathBuf) {
     let data = dir.join("data");
     let csv = dir.join("users.csv");
     std::fs::write(&csv, USERS).expect("csv");
     let config = dir.join("autoprov.toml");
     std::fs::write(&config, CONFIG).expect("config");
+    import(&data, &config, &csv);
+    (data, config)
+}
+
+/// `autoprov import` as an admin runs it (through the server when one runs).
+fn import(data: &Path, config: &Path, csv: &Path) {
     let out = Command::new(netns_support::BIN)
         .arg("--data")
-        .arg(&data)
+        .arg(data)
         .arg("--config")
-        .arg(&config)
+        .arg(config)
         .arg("import")
-        .arg(&csv)
+        .arg(csv)
         .output()
         .expect("import");
     assert!(
@@ -131,7 +117,6 @@ fn prepare_data(dir: &Path) -> (PathBuf, PathBuf) {
         "import: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    (data, config)
 }
 
 fn serve(n: &Netns, data: &Path, config: &Path) -> netns_support::Serve {
@@ -385,20 +370,7 @@ fn full_mode_leases_addresses_to_real_clients() {
         ),
     )
     .expect("csv");
-    let out = Command::new(netns_support::BIN)
-        .arg("--data")
-        .arg(&data)
-        .arg("--config")
-        .arg(&config)
-        .arg("import")
-        .arg(&csv)
-        .output()
-        .expect("import while serving");
-    assert!(
-        out.status.success(),
-        "import while serving: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    import(&data, &config, &csv);
     std::thread::sleep(Duration::from_millis(1500));
     let bert = udhcpc(&n, dir, "80:5e:c0:00:00:43");
     assert_eq!(var(&bert, "ip"), Some("10.99.0.43"));

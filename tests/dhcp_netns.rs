@@ -10,7 +10,7 @@ use std::path::Path;
 use serde_json::Value;
 
 mod netns_support;
-use netns_support::{Netns, hex, scapy_python, start_server};
+use netns_support::{Netns, hex, scapy, scapy_python, start_server};
 
 const URL: &str = "http://10.99.0.1:8080/";
 
@@ -24,21 +24,8 @@ fn phone(
     ciaddr: &str,
     wait: &str,
 ) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dhcp/scapy_phone.py");
-    let out = n
-        .exec(&n.phone)
-        .arg(python)
-        .arg(script)
-        .args([&n.phone_if, mac, kind, &hex(class), ciaddr, wait])
-        .output()
-        .expect("run scapy");
-    assert!(
-        out.status.success(),
-        "scapy: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("{e}: {line}"))
+    let class = hex(class);
+    scapy(n, python, &[mac, kind, &class, ciaddr, wait], &[])
 }
 
 /// Asserts an ACK carrying exactly these provisioning options.

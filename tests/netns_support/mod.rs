@@ -115,18 +115,6 @@ impl Netns {
         );
     }
 
-    /// `ip -n <server ns> ARGS`, which must succeed.
-    pub fn srv_ip(&self, args: &[&str]) {
-        let mut all = vec!["-n", self.srv.as_str()];
-        all.extend_from_slice(args);
-        let o = ip(&all).expect("run ip");
-        assert!(
-            o.status.success(),
-            "ip {all:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-    }
-
     /// Gives the phone side's interface another MAC: each real DHCP
     /// client sends its interface's address.
     pub fn set_phone_mac(&self, mac: &str) {
@@ -236,4 +224,23 @@ pub fn start_server(n: &Netns, data: &Path, extra: &[&str]) -> Serve {
 
 pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Runs tests/dhcp/scapy_phone.py in the phone namespace with `args` after
+/// the interface and `env` set; its one JSON line (the reply, or null).
+pub fn scapy(n: &Netns, python: &Path, args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dhcp/scapy_phone.py");
+    let mut c = n.exec(&n.phone);
+    c.arg(python).arg(script).arg(&n.phone_if).args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().expect("run scapy");
+    assert!(
+        out.status.success(),
+        "scapy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("{e}: {line}"))
 }
