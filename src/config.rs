@@ -10,7 +10,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use crate::domain::{DEFAULT_SITE, Site, Transport};
-pub use crate::http::auth::{AuthScheme, Credential};
+pub use crate::domain::secret::Credential;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -659,7 +659,7 @@ impl Config {
 fn build_site(name: String, sc: SiteConfig) -> Result<Site, String> {
     let d = Site::default();
     let language = match sc.language {
-        Some(l) => crate::language::normalise(&l)
+        Some(l) => crate::domain::language::normalise(&l)
             .ok_or_else(|| format!("site {name}: unsupported language {l:?}"))?
             .to_string(),
         None => d.language,
@@ -694,6 +694,24 @@ fn build_site(name: String, sc: SiteConfig) -> Result<Site, String> {
         timezone,
         extension_range,
     })
+}
+
+/// Which schemes a client may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthScheme {
+    Digest,
+    Basic,
+    Any,
+}
+
+impl AuthScheme {
+    pub fn digest(self) -> bool {
+        matches!(self, AuthScheme::Digest | AuthScheme::Any)
+    }
+    pub fn basic(self) -> bool {
+        matches!(self, AuthScheme::Basic | AuthScheme::Any)
+    }
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ use autoprov::http::{
 };
 use autoprov::import::read::{EncodingChoice, ReadOptions};
 use autoprov::import::{self, ImportOptions, Mode};
-use autoprov::mac::Mac;
+use autoprov::domain::mac::Mac;
 use autoprov::metrics::Metrics;
 use autoprov::provision::{self, Provisioner, Templates};
 use autoprov::sources::Runner;
@@ -287,7 +287,7 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 fn provision_settings(data: &Path, config: &Config) -> Result<provision::Settings, Fail> {
     let p = &config.provision;
     let phone_ca =
-        autoprov::http::tls::phone_ca(&cert_source(data, config), config.tls.phone_ca.as_deref())
+        autoprov::pki::phone_ca(&cert_source(data, config), config.tls.phone_ca.as_deref())
             .map_err(|e| usage(e.into()))?;
     let device_key = if p.issue_device_credentials || p.require_device_auth {
         Some(server_key(data)?)
@@ -358,7 +358,7 @@ fn cmd_serve(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> 
     let https = args.https.unwrap_or(config.listen.https);
     let cert = cert_source(data, config);
     // Generated before the provisioner reads it for the phones' trust settings.
-    autoprov::http::tls::prepare(&cert, &[https.ip()]).map_err(|e| usage(e.into()))?;
+    autoprov::pki::prepare(&cert, &[https.ip()]).map_err(|e| usage(e.into()))?;
     let provisioner = Arc::new(Provisioner::new(
         store.clone(),
         templates,

@@ -14,13 +14,13 @@ use autoprov::dhcp::phones::KnownPhones;
 use autoprov::dhcp::pool::Pool;
 use autoprov::dhcp::subnet::{Subnet, parse_range};
 use autoprov::dhcp::{Provision, Responder, limit, packet};
-use autoprov::mac::Mac;
+use autoprov::domain::mac::Mac;
 use libfuzzer_sys::fuzz_target;
 
 fn responder() -> Responder {
     let mut phones = KnownPhones::default();
     if let Ok(mac) = Mac::from_bytes([0x80, 0x5e, 0xc0, 0, 0, 1]) {
-        phones.insert(mac, autoprov::vendor::by_id("cisco"), Some(Ipv4Addr::new(10, 0, 0, 200)));
+        phones.insert(mac, autoprov::vendors::by_id("cisco"), Some(Ipv4Addr::new(10, 0, 0, 200)));
     }
     Responder::new(
         Provision {

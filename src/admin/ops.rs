@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::config::Config;
 use crate::domain::User;
 use crate::import::{self, ImportError, ImportOptions, Mode};
-use crate::mac::Mac;
+use crate::domain::mac::Mac;
 use crate::provision::{self, Channel, Provisioner, Refusal};
 use crate::store::{Store, StoreError};
 

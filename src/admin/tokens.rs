@@ -123,7 +123,7 @@ impl TokenFileRef {
         tokens.push(TokenEntry {
             name: name.clone(),
             sha256: hex::encode(hash(&token)),
-            created: crate::import::now_rfc3339(),
+            created: crate::domain::clock::now_rfc3339(),
         });
         self.write(&tokens)?;
         Ok((name, token))

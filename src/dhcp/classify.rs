@@ -1,8 +1,8 @@
 //! Which vendor a DHCP client is: the imported phone's vendor first (the
 //! admin said so), then its vendor class (option 60), then its MAC's OUI.
 
-use crate::mac::Mac;
-use crate::vendor::{self, ClassMatch, VENDORS, Vendor};
+use crate::domain::mac::Mac;
+use crate::vendors::{self, ClassMatch, VENDORS, Vendor};
 
 /// How the vendor was found, for logs and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,13 +18,13 @@ pub fn classify(
     class: Option<&[u8]>,
     mac: Mac,
 ) -> Option<(&'static Vendor, Source)> {
-    if let Some(v) = stored.and_then(vendor::by_id) {
+    if let Some(v) = stored.and_then(vendors::by_id) {
         return Some((v, Source::Stored));
     }
     if let Some(v) = class.and_then(by_class) {
         return Some((v, Source::VendorClass));
     }
-    vendor::by_oui(mac.oui()).map(|v| (v, Source::Oui))
+    vendors::by_oui(mac.oui()).map(|v| (v, Source::Oui))
 }
 
 /// The vendor whose option-60 tests match this class.

@@ -171,7 +171,7 @@ mod tests {
     use crate::dhcp::packet::{parse, tests::request};
     use crate::dhcp::subnet::parse_range;
     use crate::domain::LeaseState;
-    use crate::mac::Mac;
+    use crate::domain::mac::Mac;
 
     const SID: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
     const MAC: [u8; 6] = [0x80, 0x5e, 0xc0, 0x12, 0x34, 0x56];

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::FastMap;
-use crate::mac::Mac;
+use crate::domain::mac::Mac;
 
 /// Bucket size and refill rate.
 #[derive(Debug, Clone, Copy)]

@@ -28,7 +28,7 @@ use std::time::Instant;
 use dhcproto::v4::MessageType;
 
 use crate::domain::Lease;
-use crate::mac::Mac;
+use crate::domain::mac::Mac;
 use full::{Decision, Full};
 use limit::FloodLimit;
 use packet::{Malformed, Request};
@@ -120,7 +120,7 @@ impl Responder {
         phones: KnownPhones,
         limits: limit::Limits,
     ) -> Responder {
-        let vendor_opts = crate::vendor::VENDORS
+        let vendor_opts = crate::vendors::VENDORS
             .iter()
             .map(|v| (v.id, reply::vendor_options(v, &provision)))
             .collect();
@@ -331,7 +331,7 @@ mod tests {
     fn responder() -> Responder {
         let mut phones = KnownPhones::default();
         let stored = Mac::from_bytes([0x80, 0x5e, 0xc0, 0, 0, 1]).unwrap();
-        phones.insert(stored, crate::vendor::by_id("polycom"), None);
+        phones.insert(stored, crate::vendors::by_id("polycom"), None);
         Responder::new(
             Provision {
                 url: "http://10.99.0.1:8080/".into(),

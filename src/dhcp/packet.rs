@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 
 use dhcproto::v4::{self, MessageType, borrowed};
 
-use crate::mac::Mac;
+use crate::domain::mac::Mac;
 
 /// Smallest BOOTP message: fixed header (236) plus the magic cookie.
 const MIN_LEN: usize = 240;

@@ -5,9 +5,9 @@
 use std::net::Ipv4Addr;
 
 use super::FastMap;
-use crate::mac::Mac;
+use crate::domain::mac::Mac;
 use crate::store::{Store, StoreError};
-use crate::vendor::{self, Vendor};
+use crate::vendors::{self, Vendor};
 
 #[derive(Debug, Clone, Copy)]
 struct Known {
@@ -34,7 +34,7 @@ impl KnownPhones {
         };
         store.for_each_user(&mut |user| {
             for p in user.phones {
-                out.insert(p.mac, vendor::by_id(&p.vendor), p.ip);
+                out.insert(p.mac, vendors::by_id(&p.vendor), p.ip);
             }
         })?;
         Ok(out)
@@ -82,7 +82,7 @@ mod tests {
         let b = Mac::from_bytes([0x80, 0x5e, 0xc0, 0, 0, 2]).unwrap();
         let ip = Ipv4Addr::new(10, 99, 0, 200);
         let mut k = KnownPhones::default();
-        k.insert(a, vendor::by_id("yealink"), Some(ip));
+        k.insert(a, vendors::by_id("yealink"), Some(ip));
         k.insert(b, None, Some(ip));
         assert_eq!(k.reserved(a), Some(ip));
         assert_eq!(k.reserved(b), None);

@@ -7,7 +7,7 @@ use dhcproto::v4::{self, DhcpOption, MessageType, OptionCode, UnknownOption};
 use dhcproto::{Encodable, Encoder};
 
 use super::packet::Request;
-use crate::vendor::{self, Option43, Vendor};
+use crate::vendors::{self, Option43, Vendor};
 
 /// One option as it goes on the wire: code and value bytes.
 pub type RawOption = (u8, Vec<u8>);
@@ -30,14 +30,14 @@ pub fn vendor_options(vendor: &Vendor, p: &Provision) -> Vec<RawOption> {
         .iter()
         .filter_map(|o| {
             let value = match o {
-                vendor::DhcpOption::ServerName | vendor::DhcpOption::ProvisioningUrl160 => {
+                vendors::DhcpOption::ServerName | vendors::DhcpOption::ProvisioningUrl160 => {
                     url.to_vec()
                 }
-                vendor::DhcpOption::BootFile => d.boot_file?.as_bytes().to_vec(),
-                vendor::DhcpOption::TftpAddresses => {
+                vendors::DhcpOption::BootFile => d.boot_file?.as_bytes().to_vec(),
+                vendors::DhcpOption::TftpAddresses => {
                     p.tftp.iter().flat_map(|a| a.octets()).collect()
                 }
-                vendor::DhcpOption::VendorSpecific => option43(d.option43, url)?,
+                vendors::DhcpOption::VendorSpecific => option43(d.option43, url)?,
             };
             // One option carries 255 bytes; dhcproto splits longer ones
             // (RFC 3396), but an empty one says nothing.
@@ -200,7 +200,7 @@ pub fn destination(req: &Request, kind: MessageType) -> SocketAddrV4 {
 mod tests {
     use super::*;
     use crate::dhcp::packet::{parse, tests::request};
-    use crate::vendor::by_id;
+    use crate::vendors::by_id;
     use dhcproto::v4::borrowed;
 
     fn site() -> Provision {

@@ -13,7 +13,7 @@ use super::iface;
 use super::phones::KnownPhones;
 use super::{Outcome, Responder};
 use crate::domain::Lease;
-use crate::mac::Mac;
+use crate::domain::mac::Mac;
 use crate::store::Store;
 
 /// Why the DHCP listener could not start.

@@ -13,8 +13,8 @@ use std::net::Ipv4Addr;
 use serde_json::{Value, json};
 
 use super::reply::{Provision, vendor_options};
-use crate::mac::Mac;
-use crate::vendor::{ClassMatch, VENDORS, Vendor};
+use crate::domain::mac::Mac;
+use crate::vendors::{ClassMatch, VENDORS, Vendor};
 
 /// The DHCP server the snippet is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,7 +10,7 @@
 //! well-formed DER; the reader below still checks every length and gives
 //! up quietly (no MAC found) on anything unexpected.
 
-use crate::mac::Mac;
+use crate::domain::mac::Mac;
 
 /// MACs kept per certificate; device certificates name one.
 const MAX_MACS: usize = 4;
@@ -49,7 +49,7 @@ impl ClientCert {
     }
 }
 
-/// MACs in one name: the whole value in any notation `crate::mac` accepts,
+/// MACs in one name: the whole value in any notation `crate::domain::mac` accepts,
 /// each whitespace/punctuation-separated token (also after Cisco's `SEP`
 /// prefix, as in `SEP805EC0123456`), and each run of exactly 12 hex digits
 /// (`805ec0123456.phones.example`).

@@ -9,7 +9,6 @@
 pub mod auth;
 pub mod client_cert;
 pub mod guard;
-pub mod local_ca;
 pub mod policy;
 pub mod record;
 pub mod tls;
@@ -506,10 +505,10 @@ impl App {
         let name = provision::path::file_name(req.uri().path())?;
         let m = provision::path::matches(&name)
             .into_iter()
-            .find(|m| m.rule.kind == crate::vendor::FileKind::Upload)?;
+            .find(|m| m.rule.kind == crate::vendors::FileKind::Upload)?;
         let mac = m.mac?;
         let ua = req.headers().get(USER_AGENT).and_then(|v| v.to_str().ok());
-        if let Some((_, info)) = ua.and_then(crate::vendor::parse_user_agent)
+        if let Some((_, info)) = ua.and_then(crate::vendors::parse_user_agent)
             && info.mac.is_some_and(|u| u != mac)
         {
             return None;
@@ -726,10 +725,10 @@ impl App {
     /// Whether `mac`'s per-MAC files need its own credentials: not for a
     /// phone whose vendor's templates don't hand them out (it could never
     /// present them). An unknown MAC is challenged like a real one.
-    fn device_auth_applies(&self, mac: crate::mac::Mac) -> bool {
+    fn device_auth_applies(&self, mac: crate::domain::mac::Mac) -> bool {
         match self.provisioner.store().user_by_mac(mac) {
             Ok(Some(user)) => user.phones.iter().find(|p| p.mac == mac).is_none_or(|p| {
-                crate::vendor::by_id(&p.vendor).is_some_and(|v| v.provisioning.device_credentials)
+                crate::vendors::by_id(&p.vendor).is_some_and(|v| v.provisioning.device_credentials)
             }),
             Ok(None) | Err(_) => true,
         }
@@ -821,7 +820,7 @@ fn access(v: Verdict) -> Access {
 }
 
 /// The MAC of a per-MAC file name of some vendor.
-fn path_mac(path: &str) -> Option<crate::mac::Mac> {
+fn path_mac(path: &str) -> Option<crate::domain::mac::Mac> {
     let name = provision::path::file_name(path)?;
     provision::path::matches(&name).iter().find_map(|m| m.mac)
 }

@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use crate::import::now_rfc3339;
+use crate::domain::clock::now_rfc3339;
 use crate::provision::Identity;
 use crate::store::{Fetch, PhoneState, Store, StoreError};
 

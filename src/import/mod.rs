@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
-use crate::secret;
+use crate::domain::secret;
 use crate::store::{ImportRecord, Store, StoreError};
 use columns::map_header;
 use plan::{Mention, PlanContext};
@@ -303,7 +303,7 @@ pub fn run(
 
     stage("writing");
     let record = ImportRecord {
-        time: now_rfc3339(),
+        time: crate::domain::clock::now_rfc3339(),
         file: opts.file_name.clone(),
         sha256,
         mode: opts.mode.as_str().to_string(),
@@ -327,9 +327,3 @@ pub fn run(
     Ok(Outcome { report, exit_code })
 }
 
-/// Current UTC time as RFC 3339, for history and fetch records.
-pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}

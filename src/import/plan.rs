@@ -12,7 +12,7 @@ use super::Mode;
 use super::report::{ChangeEntry, FieldDiff, Generated, Issue};
 use super::validate::{Cell, RowData, SecretInput};
 use crate::domain::{DEFAULT_SITE, Line, User};
-use crate::secret;
+use crate::domain::secret;
 use crate::store::{Change, ChangeSet, Snapshot};
 
 /// Where each username appears in the file (valid or rejected rows).
@@ -718,7 +718,7 @@ fn check_final_state(
 
 /// A phone moving from a user the file doesn't list to the row claiming it.
 struct MacMove {
-    mac: crate::mac::Mac,
+    mac: crate::domain::mac::Mac,
     from: String,
     /// Index into `rows` of the claiming row.
     row: usize,

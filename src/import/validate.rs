@@ -12,9 +12,9 @@ use super::read::Record;
 use super::report::Issue;
 use crate::config::ImportPolicy;
 use crate::domain::{BlfKey, Phone, Site, Transport, canonical_timezone};
-use crate::language;
-use crate::mac::Mac;
-use crate::vendor;
+use crate::domain::language;
+use crate::domain::mac::Mac;
+use crate::vendors;
 
 /// A cell's meaning under the update semantics: absent column = keep,
 /// empty cell = clear (or default), value = set.
@@ -328,12 +328,12 @@ fn parse_model(v: &str) -> Result<(String, Option<String>), (&'static str, Strin
         Some((a, b)) => (a.to_string(), Some(b.trim().to_string())),
         None => (lower.clone(), None),
     };
-    let Some(vendor) = vendor::by_name(&vend) else {
+    let Some(vendor) = vendors::by_name(&vend) else {
         return Err((
             "E_PHONE_MODEL",
             format!(
                 "phone_model {v:?}: unknown vendor {vend:?}; write vendor-model such as yealink-t54w (vendors: {})",
-                vendor::known_ids()
+                vendors::known_ids()
             ),
         ));
     };
@@ -359,7 +359,7 @@ fn vendor_for(
 ) -> Result<(String, Option<String>), (&'static str, String)> {
     match model {
         Some(m) => parse_model(m),
-        None => match vendor::by_oui(mac.oui()) {
+        None => match vendors::by_oui(mac.oui()) {
             Some(v) => Ok((v.id.to_string(), None)),
             None => Err((
                 "E_PHONE_MODEL_REQUIRED",

@@ -11,8 +11,8 @@ use chrono_tz::{OffsetComponents, OffsetName, Tz};
 use serde::Serialize;
 
 use crate::domain::{Site, User};
-use crate::mac::Mac;
-use crate::vendor::{UaInfo, Vendor};
+use crate::domain::mac::Mac;
+use crate::vendors::{UaInfo, Vendor};
 
 /// Everything a template may use. Optional fields are present as `none`.
 #[derive(Debug, Serialize)]
@@ -252,7 +252,7 @@ fn device(
     model: Option<String>,
     ua: Option<&UaInfo>,
 ) -> DeviceCtx {
-    let case = vendor.mac_case().unwrap_or(crate::vendor::MacCase::Lower);
+    let case = vendor.mac_case().unwrap_or(crate::vendors::MacCase::Lower);
     DeviceCtx {
         mac: mac.map(|m| case.format(m)),
         mac_colon: mac.map(|m| m.colon()),
@@ -638,7 +638,7 @@ fn format_offset(secs: i64) -> String {
 mod tests {
     use super::*;
     use crate::domain::{BlfKey, Line, Transport};
-    use crate::vendor::by_id;
+    use crate::vendors::by_id;
 
     #[test]
     fn offsets() {

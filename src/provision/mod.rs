@@ -2,7 +2,7 @@
 //!
 //! The HTTP listeners and `autoprov render` both go through
 //! [`Provisioner::respond`], so the preview is byte for byte what a phone
-//! gets over HTTPS. Everything vendor-specific comes from `crate::vendor`.
+//! gets over HTTPS. Everything vendor-specific comes from `crate::vendors`.
 
 pub mod context;
 pub mod path;
@@ -14,9 +14,9 @@ use std::sync::Arc;
 use minijinja::value::Value;
 
 use crate::domain::{DEFAULT_SITE, Site, User};
-use crate::mac::Mac;
+use crate::domain::mac::Mac;
 use crate::store::{Store, StoreError};
-use crate::vendor::{self, FileKind, UaInfo, Vendor};
+use crate::vendors::{self, FileKind, UaInfo, Vendor};
 use context::{Delivery, Env};
 pub use templates::{TemplateError, Templates};
 
@@ -31,9 +31,9 @@ pub struct Settings {
     pub bootstrap_repeat_minutes: u32,
     /// Issue per-device provisioning credentials derived with this key in
     /// each phone's main file.
-    pub device_key: Option<crate::http::auth::ServerKey>,
+    pub device_key: Option<crate::keys::ServerKey>,
     /// The certificate phones are told to trust (`[tls]`), when known.
-    pub phone_ca: Option<crate::http::tls::PhoneCa>,
+    pub phone_ca: Option<crate::pki::PhoneCa>,
 }
 
 /// Where phones fetch [`Settings::phone_ca`] as PEM, on either listener.
@@ -169,7 +169,7 @@ impl Provisioner {
         let file = path::file_name(req.path);
         let ua = req
             .user_agent
-            .and_then(vendor::parse_user_agent)
+            .and_then(vendors::parse_user_agent)
             .map(|(_, info)| info);
         let path_mac = file
             .as_deref()
@@ -195,7 +195,7 @@ impl Provisioner {
             .into_iter()
             .filter(|m| m.rule.kind != FileKind::Upload)
             .collect();
-        let ua = req.user_agent.and_then(vendor::parse_user_agent);
+        let ua = req.user_agent.and_then(vendors::parse_user_agent);
         let ua_info = ua.as_ref().map(|(_, i)| i);
         match candidates.iter().find_map(|m| m.mac) {
             Some(mac) => self.per_mac(&name, mac, &candidates, ua_info, req),
@@ -307,7 +307,7 @@ impl Provisioner {
     }
 
     /// The certificate phones are told to trust, if any.
-    pub fn phone_ca(&self) -> Option<&crate::http::tls::PhoneCa> {
+    pub fn phone_ca(&self) -> Option<&crate::pki::PhoneCa> {
         self.settings.phone_ca.as_ref()
     }
 
@@ -373,7 +373,7 @@ impl Provisioner {
             .phones
             .iter()
             .find(|p| p.mac == mac)
-            .and_then(|p| vendor::by_id(&p.vendor));
+            .and_then(|p| vendors::by_id(&p.vendor));
         Ok(vendor.map(|v| (user, v)))
     }
 }

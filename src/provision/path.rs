@@ -5,8 +5,8 @@
 //! found". A decoded `/`, `\` or NUL refuses the whole name, so traversal
 //! cannot be spelled.
 
-use crate::mac::Mac;
-use crate::vendor::{FileRule, VENDORS, Vendor};
+use crate::domain::mac::Mac;
+use crate::vendors::{FileRule, VENDORS, Vendor};
 
 /// Longest file name considered; vendor names are far shorter.
 const MAX_NAME: usize = 128;

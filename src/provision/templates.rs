@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use minijinja::value::{Value, ValueKind};
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, escape_formatter};
 
-use crate::vendor::{FileKind, VENDORS};
+use crate::vendors::{FileKind, VENDORS};
 
 /// Default templates, by the names the vendor table uses.
 static DEFAULTS: &[(&str, &str)] = &[

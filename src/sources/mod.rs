@@ -128,7 +128,7 @@ impl Runner {
         self.last.lock().unwrap_or_else(|p| p.into_inner()).insert(
             name.to_string(),
             LastRun {
-                time: crate::import::now_rfc3339(),
+                time: crate::domain::clock::now_rfc3339(),
                 dry_run,
                 exit_code: answer.exit_code,
                 outcome: answer.message.clone().unwrap_or_else(|| result.to_string()),
@@ -161,7 +161,7 @@ impl Runner {
     /// A history line for a scheduled run that wrote nothing.
     fn record_failure(&self, name: &str, src: &SourceConfig, why: &str) {
         let record = ImportRecord {
-            time: crate::import::now_rfc3339(),
+            time: crate::domain::clock::now_rfc3339(),
             file: src.url.clone(),
             sha256: String::new(),
             mode: mode_label(src).to_string(),

@@ -9,7 +9,7 @@ mod sled_store;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Lease, Site, User};
-use crate::mac::Mac;
+use crate::domain::mac::Mac;
 
 pub use sled_store::SledStore;
 

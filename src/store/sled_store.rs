@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 
 use super::{ChangeSet, ImportRecord, PhoneState, Snapshot, Store, StoreError};
 use crate::domain::{Lease, Site, User};
-use crate::mac::Mac;
+use crate::domain::mac::Mac;
 
 /// Key prefixes inside the `records` tree.
 const USER: u8 = b'u';

@@ -7,7 +7,7 @@
 //! templates, not match arms spread through the code.
 
 use crate::domain::Transport;
-use crate::mac::Mac;
+use crate::domain::mac::Mac;
 
 mod cisco;
 mod fanvil;

@@ -25,7 +25,7 @@ use rustls_pki_types::pem::PemObject;
 use time::{Duration, OffsetDateTime};
 use x509_parser::extensions::GeneralName;
 
-use super::tls::TlsError;
+use super::TlsError;
 
 pub const CA_CERT: &str = "ca.pem";
 pub const CA_KEY: &str = "ca.key";

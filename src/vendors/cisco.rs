@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::domain::Transport;
-use crate::mac::Mac;
+use crate::domain::mac::Mac;
 
 pub const VENDOR: Vendor = Vendor {
     id: "cisco",

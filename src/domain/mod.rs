@@ -1,14 +1,20 @@
-//! The domain: users, their SIP lines, phones and BLF keys.
+//! The domain: users, their SIP lines, phones and BLF keys, and the small
+//! value types they are made of (`mac`, `language`, `secret`, `clock`).
 //!
-//! These types know nothing about CSV, HTTP or sled; every other part converts
-//! to and from them.
+//! The bottom layer: nothing here knows about CSV, HTTP, DHCP or sled, and
+//! every other part converts to and from these types.
+
+pub mod clock;
+pub mod language;
+pub mod mac;
+pub mod secret;
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::mac::Mac;
+use crate::domain::mac::Mac;
 
 /// SIP transport a line registers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

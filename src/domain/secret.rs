@@ -58,6 +58,23 @@ pub fn verify_web_password(password: &str, phc: &str) -> bool {
     }
 }
 
+/// One user name and password a phone may present.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credential {
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("user", &self.user)
+            .field("password", &"..")
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
