@@ -13,6 +13,7 @@ pub mod http;
 pub mod import;
 pub mod keys;
 pub mod metrics;
+pub mod net;
 pub mod pki;
 pub mod provision;
 pub mod sources;

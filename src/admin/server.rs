@@ -74,7 +74,7 @@ impl AdminServer {
     /// Serves until `shutdown`, then drains for up to `drain` and removes
     /// the socket file.
     pub async fn run(self, api: Arc<Api>, shutdown: impl Future<Output = ()>, drain: Duration) {
-        let builder = Arc::new(crate::http::builder());
+        let builder = Arc::new(crate::net::builder());
         let graceful = GracefulShutdown::new();
         let own_uid = unsafe_geteuid();
         tokio::pin!(shutdown);
@@ -87,11 +87,11 @@ impl AdminServer {
                 r = accept_tcp(self.tcp.as_ref()) => match r {
                     Ok((tcp, peer)) => {
                         let api = api.clone();
-                        crate::http::spawn_connection(tcp, peer, &builder, graceful.watcher(), move |req| {
+                        crate::net::spawn_connection(tcp, peer, &builder, graceful.watcher(), move |req| {
                             api.clone().handle(Caller::Tcp(peer), req)
                         });
                     }
-                    Err(e) => crate::http::accept_failed(e).await,
+                    Err(e) => crate::net::accept_failed(e).await,
                 },
                 r = accept_unix(unix.as_ref()) => match r {
                     Ok(stream) => {
@@ -101,11 +101,11 @@ impl AdminServer {
                             continue;
                         }
                         let api = api.clone();
-                        crate::http::spawn_connection(stream, "admin.sock", &builder, graceful.watcher(), move |req| {
+                        crate::net::spawn_connection(stream, "admin.sock", &builder, graceful.watcher(), move |req| {
                             api.clone().handle(Caller::Socket, req)
                         });
                     }
-                    Err(e) => crate::http::accept_failed(e).await,
+                    Err(e) => crate::net::accept_failed(e).await,
                 },
                 _ = &mut shutdown => break,
             }

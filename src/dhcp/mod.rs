@@ -11,7 +11,6 @@
 
 pub mod classify;
 pub mod full;
-pub mod iface;
 pub mod limit;
 pub mod packet;
 pub mod phones;

@@ -9,7 +9,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use std::net::UdpSocket as StdUdpSocket;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::iface;
+use crate::net::iface;
 use super::phones::KnownPhones;
 use super::{Outcome, Responder};
 use crate::domain::Lease;

@@ -13,7 +13,6 @@ pub mod policy;
 pub mod record;
 pub mod tls;
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -27,15 +26,15 @@ use hyper::header::{
     ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderValue,
     USER_AGENT, WWW_AUTHENTICATE,
 };
-use hyper::service::service_fn;
 use hyper::{Method, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::TokioExecutor;
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use crate::net;
 use crate::provision::{self, Channel, NOT_FOUND_BODY, Provisioner, Refusal};
 use auth::{Presented, Verdict};
 use client_cert::ClientCert;
@@ -44,13 +43,9 @@ use guard::{Gate, MissGuard};
 pub use policy::AccessPolicy;
 pub use tls::{CertSource, ClientCa, TlsError};
 
-/// A client must finish the TLS handshake within this time.
+/// A client must finish the TLS handshake within this time (then has
+/// [`net::HEADER_TIMEOUT`] for its request head).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// ... and send its request headers within this time.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// Read buffer per HTTP/1 connection, which bounds the request head; h2
-/// header lists get the same bound.
-const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// Largest request body read (and discarded) before a 405; larger uploads
 /// are cut off.
 const MAX_DISCARDED_BODY: usize = 64 * 1024;
@@ -107,8 +102,8 @@ impl Server {
     /// Loads (or creates) the certificate and binds both ports.
     pub async fn bind(opts: ServeOptions) -> Result<Server, ServeError> {
         let tls = tls::server_config_with(&opts.cert, &[opts.https.ip()], opts.client_ca.as_ref())?;
-        let http = listen(opts.http).await?;
-        let https = listen(opts.https).await?;
+        let http = net::listen(opts.http).map_err(|source| ServeError::Bind { addr: opts.http, source })?;
+        let https = net::listen(opts.https).map_err(|source| ServeError::Bind { addr: opts.https, source })?;
         let http_addr = http.local_addr().unwrap_or(opts.http);
         let https_addr = https.local_addr().unwrap_or(opts.https);
         Ok(Server {
@@ -144,7 +139,7 @@ impl Server {
             cert_optional: self.opts.client_ca.as_ref().is_some_and(|c| !c.required),
             metrics: self.opts.metrics.clone(),
         });
-        let builder = Arc::new(builder());
+        let builder = Arc::new(net::builder());
         let graceful = GracefulShutdown::new();
         tokio::pin!(shutdown);
         loop {
@@ -154,7 +149,7 @@ impl Server {
                         let conn = conn_info(&tcp, peer, false);
                         serve_conn(tcp, conn, &app, &builder, graceful.watcher());
                     }
-                    Err(e) => accept_failed(e).await,
+                    Err(e) => net::accept_failed(e).await,
                 },
                 r = self.https.accept() => match r {
                     Ok((tcp, peer)) => {
@@ -177,7 +172,7 @@ impl Server {
                             }
                         });
                     }
-                    Err(e) => accept_failed(e).await,
+                    Err(e) => net::accept_failed(e).await,
                 },
                 _ = &mut shutdown => break,
             }
@@ -191,52 +186,6 @@ impl Server {
             }
         }
     }
-}
-
-/// Pending connections the kernel queues for `accept`. A boot storm opens
-/// about a thousand connections at once; with tokio's default (128, as
-/// std) the kernel dropped the SYNs beyond it and those phones retried
-/// 1 s or 3 s later (`TcpExtListenOverflows`). Linux caps it at
-/// `net.core.somaxconn` (4096 by default).
-const LISTEN_BACKLOG: u32 = 4096;
-
-async fn listen(addr: SocketAddr) -> Result<TcpListener, ServeError> {
-    let bind = || {
-        let socket = if addr.is_ipv4() {
-            tokio::net::TcpSocket::new_v4()?
-        } else {
-            tokio::net::TcpSocket::new_v6()?
-        };
-        // As TcpListener::bind: a restart may rebind while old connections
-        // linger in TIME_WAIT.
-        #[cfg(unix)]
-        socket.set_reuseaddr(true)?;
-        socket.bind(addr)?;
-        socket.listen(LISTEN_BACKLOG)
-    };
-    bind().map_err(|source| ServeError::Bind { addr, source })
-}
-
-/// Accept errors (e.g. out of file descriptors) are transient: back off
-/// briefly instead of spinning.
-pub(crate) async fn accept_failed(e: std::io::Error) {
-    tracing::warn!(error = %e, "accept failed");
-    tokio::time::sleep(Duration::from_millis(50)).await;
-}
-
-pub(crate) fn builder() -> auto::Builder<TokioExecutor> {
-    let mut b = auto::Builder::new(TokioExecutor::new());
-    b.http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
-        .max_buf_size(MAX_HEADER_BYTES);
-    b.http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(MAX_HEADER_BYTES as u32)
-        .max_concurrent_streams(32)
-        .keep_alive_interval(Duration::from_secs(30))
-        .keep_alive_timeout(Duration::from_secs(10));
-    b
 }
 
 /// Addresses of one accepted connection.
@@ -270,107 +219,10 @@ fn serve_conn<IO>(
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let app = app.clone();
-    spawn_connection(io, conn.peer, builder, watcher, move |req| {
+    net::spawn_connection(io, conn.peer, builder, watcher, move |req| {
         let app = app.clone();
         async move { app.serve(conn, req).await }
     });
-}
-
-/// Serves one connection with `handle` for each request, under the idle
-/// watchdog and the graceful-shutdown `watcher`. Shared with the admin
-/// listener, so both get the same bounds.
-pub(crate) fn spawn_connection<IO, H, F>(
-    io: IO,
-    peer: impl std::fmt::Display + Send + 'static,
-    builder: &Arc<auto::Builder<TokioExecutor>>,
-    watcher: Watcher,
-    handle: H,
-) where
-    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    H: Fn(hyper::Request<Incoming>) -> F + Send + Sync + 'static,
-    F: Future<Output = Resp> + Send + 'static,
-{
-    let activity = Arc::new(Activity::new());
-    let seen = activity.clone();
-    let handle = Arc::new(handle);
-    let service = service_fn(move |req| {
-        let (handle, seen) = (handle.clone(), seen.clone());
-        async move {
-            seen.begin();
-            let resp = handle(req).await;
-            seen.end();
-            Ok::<_, Infallible>(resp)
-        }
-    });
-    let served = builder
-        .serve_connection(TokioIo::new(io), service)
-        .into_owned();
-    let fut = watcher.watch(served);
-    tokio::spawn(async move {
-        tokio::select! {
-            r = fut => if let Err(e) = r {
-                tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
-            },
-            _ = activity.idle_for(IDLE_TIMEOUT) => {
-                tracing::debug!(peer = %peer, "idle connection closed");
-            }
-        }
-    });
-}
-
-/// A connection must send a request within this time of opening (or of its
-/// last answer). hyper's header timeout only starts with the first byte of
-/// a request head, and the HTTP/1-or-2 detection before it waits forever, so
-/// without this a client that connects and says nothing holds a socket and
-/// a task for good.
-const IDLE_TIMEOUT: Duration = HEADER_TIMEOUT;
-
-/// Requests in flight on one connection and when the last one began or
-/// ended, for the idle watchdog.
-struct Activity {
-    in_flight: std::sync::atomic::AtomicUsize,
-    last: std::sync::Mutex<tokio::time::Instant>,
-}
-
-impl Activity {
-    fn new() -> Activity {
-        Activity {
-            in_flight: std::sync::atomic::AtomicUsize::new(0),
-            last: std::sync::Mutex::new(tokio::time::Instant::now()),
-        }
-    }
-
-    fn touch(&self) {
-        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = tokio::time::Instant::now();
-    }
-
-    fn begin(&self) {
-        self.in_flight
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.touch();
-    }
-
-    fn end(&self) {
-        self.in_flight
-            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-        self.touch();
-    }
-
-    /// Completes once no request has been in flight for `limit`.
-    async fn idle_for(&self, limit: Duration) {
-        loop {
-            let last = *self.last.lock().unwrap_or_else(|p| p.into_inner());
-            let busy = self.in_flight.load(std::sync::atomic::Ordering::SeqCst) > 0;
-            if !busy && last.elapsed() >= limit {
-                return;
-            }
-            tokio::time::sleep_until(last + limit).await;
-            if busy {
-                // A slow upload or throttled answer: look again later.
-                tokio::time::sleep(limit).await;
-            }
-        }
-    }
 }
 
 /// Shared per-server state.
@@ -402,7 +254,7 @@ enum Access {
     Refused(&'static str),
 }
 
-type Resp = Response<Full<Bytes>>;
+use crate::net::Resp;
 
 impl App {
     async fn serve(&self, conn: ConnInfo, req: hyper::Request<Incoming>) -> Resp {
@@ -454,7 +306,7 @@ impl App {
         // Read (and drop) a small upload before refusing, so the client sees
         // the answer instead of a reset while it is still sending.
         let limited = http_body_util::Limited::new(req.into_body(), MAX_DISCARDED_BODY);
-        let _ = tokio::time::timeout(HEADER_TIMEOUT, limited.collect()).await;
+        let _ = tokio::time::timeout(net::HEADER_TIMEOUT, limited.collect()).await;
         refusal
     }
 
@@ -930,29 +782,6 @@ fn head_only(resp: &mut Resp) {
     resp.headers_mut()
         .insert(CONTENT_LENGTH, HeaderValue::from(len));
     *resp.body_mut() = Full::new(Bytes::new());
-}
-
-/// Completes on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
 
 #[cfg(test)]

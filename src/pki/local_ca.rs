@@ -246,7 +246,7 @@ fn normalize(name: &str) -> String {
 fn wanted_names(extra: &[String], listeners: &[IpAddr]) -> Vec<String> {
     let mut names: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
     names.extend(hostname());
-    if let Ok(addrs) = crate::dhcp::iface::ipv4_addresses() {
+    if let Ok(addrs) = crate::net::iface::ipv4_addresses() {
         names.extend(addrs.iter().map(|a| a.addr.to_string()));
     }
     names.extend(
