@@ -4,7 +4,7 @@
 //! drives the store. Domain types (`domain`, `mac`) know nothing of CSV,
 //! HTTP or sled.
 
-pub mod admin;
+pub mod app;
 pub mod config;
 pub mod dhcp;
 pub mod domain;
@@ -12,7 +12,6 @@ pub mod export;
 pub mod http;
 pub mod import;
 pub mod keys;
-pub mod metrics;
 pub mod net;
 pub mod pki;
 pub mod provision;

@@ -20,12 +20,12 @@ use anyhow::Context;
 use clap::Parser;
 use hyper::Method;
 
-use autoprov::admin::Serving;
-use autoprov::admin::api::{Api, ApiSettings};
-use autoprov::admin::client::{self, Client};
-use autoprov::admin::ops::{self, Answer, ImportRequest, PhoneFilter, UserFilter};
-use autoprov::admin::server::AdminServer;
-use autoprov::admin::tokens::{TokenError, TokenFileRef, TokenSet};
+use autoprov::app::Serving;
+use autoprov::http::admin::api::{Api, ApiSettings};
+use autoprov::app::client::{self, Client};
+use autoprov::app::ops::{self, Answer, ImportRequest, PhoneFilter, UserFilter};
+use autoprov::http::admin::server::AdminServer;
+use autoprov::app::tokens::{TokenError, TokenFileRef, TokenSet};
 use autoprov::config::Config;
 use autoprov::config::{ClientAuth, MissConfig};
 use autoprov::http::auth::{Authenticator, Credential, ServerKey};
@@ -35,9 +35,9 @@ use autoprov::http::{
 use autoprov::import::read::{EncodingChoice, ReadOptions};
 use autoprov::import::{self, ImportOptions, Mode};
 use autoprov::domain::mac::Mac;
-use autoprov::metrics::Metrics;
+use autoprov::app::metrics::Metrics;
 use autoprov::provision::{self, Provisioner, Templates};
-use autoprov::sources::Runner;
+use autoprov::app::sources::Runner;
 use autoprov::store::{SledStore, Store, StoreError};
 use cli::{
     AdminArgs, AdminCommand, Cli, Command, EncodingArg, Format, ImportArgs, ModeArg, RenderArgs,
@@ -425,7 +425,7 @@ fn cmd_serve(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> 
             eprintln!("autoprov: admin socket at {}", path.display());
         }
         let dhcp_task = dhcp.map(dhcp_cmd::Prepared::start).transpose()?;
-        let scheduled = sources.spawn_schedules();
+        let scheduled = autoprov::sources::spawn_schedules(&sources);
         // One signal stops both the provisioning and the admin listeners.
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
@@ -609,9 +609,9 @@ fn read_input(file: &str, max_bytes: usize) -> Result<(Vec<u8>, String), Fail> {
             .context("cannot start the async runtime")
             .map_err(runtime)?;
         let bytes = rt
-            .block_on(autoprov::sources::fetch_csv(
+            .block_on(autoprov::app::sources::fetch_csv(
                 file,
-                &autoprov::sources::fetch::FetchOptions {
+                &autoprov::app::sources::fetch::FetchOptions {
                     timeout: Duration::from_secs(60),
                     max_bytes,
                     ca: None,

@@ -21,7 +21,8 @@ pub mod snippet;
 pub mod subnet;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::atomic::{AtomicU64, Ordering};
+#[cfg(test)]
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use dhcproto::v4::MessageType;
@@ -66,36 +67,17 @@ pub enum Outcome {
     Ignored(Mac, &'static str),
 }
 
-/// Counters, readable while the server runs.
-#[derive(Debug, Default)]
-pub struct Stats {
-    pub malformed: AtomicU64,
-    pub limited: AtomicU64,
-    /// Replies of any kind.
-    pub answered: AtomicU64,
-    pub ignored: AtomicU64,
-    pub offers: AtomicU64,
-    pub acks: AtomicU64,
-    pub naks: AtomicU64,
-    pub releases: AtomicU64,
-    pub declines: AtomicU64,
-}
+pub use crate::app::metrics::DhcpStats as Stats;
 
-impl Stats {
-    /// Bumps a counter and returns its new value.
-    fn bump(counter: &AtomicU64) -> u64 {
-        counter.fetch_add(1, Ordering::Relaxed) + 1
-    }
-
-    fn count_reply(&self, kind: MessageType) {
-        Stats::bump(&self.answered);
-        match kind {
-            MessageType::Offer => Stats::bump(&self.offers),
-            MessageType::Ack => Stats::bump(&self.acks),
-            MessageType::Nak => Stats::bump(&self.naks),
-            _ => 0,
-        };
-    }
+/// Counts one reply of `kind`.
+fn count_reply(stats: &Stats, kind: MessageType) {
+    Stats::bump(&stats.answered);
+    match kind {
+        MessageType::Offer => Stats::bump(&stats.offers),
+        MessageType::Ack => Stats::bump(&stats.acks),
+        MessageType::Nak => Stats::bump(&stats.naks),
+        _ => 0,
+    };
 }
 
 /// The decision part of the DHCP server: bytes in, an [`Outcome`] out.
@@ -293,7 +275,7 @@ impl Responder {
         let groups = [a.subnet, vendor_opts, extra];
         match reply::build(req, a.kind, a.yiaddr, self.server_id, &groups) {
             Ok(bytes) => {
-                self.stats.count_reply(a.kind);
+                count_reply(&self.stats, a.kind);
                 tracing::info!(mac = %req.mac.colon(), kind = ?a.kind, yiaddr = %a.yiaddr, "DHCP: answered");
                 Outcome::Reply {
                     bytes,

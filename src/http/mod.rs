@@ -6,6 +6,7 @@
 //! for bounded uploads (Polycom logs of known phones, everything else gets a
 //! 405), and shutdown drains for a limited time.
 
+pub mod admin;
 pub mod auth;
 pub mod client_cert;
 pub mod guard;
@@ -74,7 +75,7 @@ pub struct ServeOptions {
     /// Miss throttling and bans.
     pub misses: GuardSettings,
     /// Fetch and ban counters for `/metrics`.
-    pub metrics: Arc<crate::metrics::Metrics>,
+    pub metrics: Arc<crate::app::metrics::Metrics>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -238,7 +239,7 @@ struct App {
     /// Mutual TLS is optional: per-MAC files over HTTPS need a client
     /// certificate unless credentials are configured.
     cert_optional: bool,
-    metrics: Arc<crate::metrics::Metrics>,
+    metrics: Arc<crate::app::metrics::Metrics>,
 }
 
 /// The access decision for one request, before the provisioner is asked.

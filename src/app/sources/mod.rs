@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::admin::Serving;
-use crate::admin::ops::{self, Answer, Format, ImportRequest};
+use crate::app::Serving;
+use crate::app::ops::{self, Answer, Format, ImportRequest};
 use crate::config::SourceConfig;
 use crate::import::ImportOptions;
 use crate::import::read::ReadOptions;
@@ -50,24 +50,9 @@ impl Runner {
         }
     }
 
-    /// Starts one task per source: a run right away, then every interval.
-    pub fn spawn_schedules(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
-        let mut tasks = Vec::new();
-        for (name, src) in &self.serving.config.sources {
-            // Checked when the config was loaded.
-            let Ok(every) = src.interval() else { continue };
-            let (this, name) = (self.clone(), name.clone());
-            tasks.push(tokio::spawn(async move {
-                let mut tick = tokio::time::interval(every);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-                loop {
-                    tick.tick().await;
-                    let a = this.run(&name, false, Format::Json).await;
-                    tracing::info!(source = %name, exit_code = a.exit_code, message = ?a.message, "scheduled import");
-                }
-            }));
-        }
-        tasks
+    /// The configured sources, by name.
+    pub fn configured(&self) -> &std::collections::BTreeMap<String, SourceConfig> {
+        &self.serving.config.sources
     }
 
     /// Every source with its settings (never its token) and last run.

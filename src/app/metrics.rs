@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::dhcp::Stats;
+
 
 /// A counter with two labels, e.g. fetches by vendor and status.
 #[derive(Debug)]
@@ -55,7 +55,7 @@ pub struct Metrics {
     fetches: Family,
     imports: Family,
     bans: AtomicU64,
-    dhcp: Mutex<Option<std::sync::Arc<Stats>>>,
+    dhcp: Mutex<Option<std::sync::Arc<DhcpStats>>>,
 }
 
 impl Default for Metrics {
@@ -95,7 +95,7 @@ impl Metrics {
     }
 
     /// The DHCP responder's counters, once it runs.
-    pub fn attach_dhcp(&self, stats: std::sync::Arc<Stats>) {
+    pub fn attach_dhcp(&self, stats: std::sync::Arc<DhcpStats>) {
         *self.dhcp.lock().unwrap_or_else(|p| p.into_inner()) = Some(stats);
     }
 
@@ -146,6 +146,29 @@ fn escape(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+}
+
+/// The DHCP listener's counters, readable while it runs.
+#[derive(Debug, Default)]
+pub struct DhcpStats {
+    pub malformed: AtomicU64,
+    pub limited: AtomicU64,
+    /// Replies of any kind.
+    pub answered: AtomicU64,
+    pub ignored: AtomicU64,
+    pub offers: AtomicU64,
+    pub acks: AtomicU64,
+    pub naks: AtomicU64,
+    pub releases: AtomicU64,
+    pub declines: AtomicU64,
+}
+
+impl DhcpStats {
+    /// Bumps a counter and returns its new value.
+    pub fn bump(counter: &AtomicU64) -> u64 {
+        counter.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
 }
 
 #[cfg(test)]

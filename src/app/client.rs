@@ -12,9 +12,16 @@ use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use percent_encoding::percent_decode_str;
 
-use super::api::{EXIT_CODE_HEADER, MESSAGE_HEADER, PROBLEM_TYPE};
 use super::ops::Answer;
-use super::server::SOCKET;
+
+/// Socket file name inside the data directory.
+pub const SOCKET: &str = "admin.sock";
+/// Header carrying the CLI exit code of the answer.
+pub const EXIT_CODE_HEADER: &str = "autoprov-exit-code";
+/// Header carrying the CLI's stderr sentence, percent-encoded.
+pub const MESSAGE_HEADER: &str = "autoprov-message";
+/// Content type of an answer that has no output, only a problem.
+pub const PROBLEM_TYPE: &str = "application/problem+json";
 
 /// A request takes at most this long (a 100,000-user import hashes web
 /// passwords for ~20 s).

@@ -1,24 +1,24 @@
-//! The admin surface besides the CLI: an HTTP API on its own listener and on
-//! a Unix socket in the data directory, bearer tokens for it, and the
-//! command logic both share with the CLI (`ops`), so a command gives the
-//! same output whether it opens the store or asks the running server.
+//! What the faces share: the operations behind every CLI command and admin
+//! API endpoint (`ops`, `preview`), so a command gives the same output
+//! whether it opens the store or asks the running server (`client`, over
+//! the admin socket); the admin tokens; the counters behind `/metrics`; and
+//! imports from configured sources (`sources`). Nothing here listens.
 
 use std::sync::Arc;
 
 use crate::config::Config;
 use crate::import::ImportError;
-use crate::metrics::Metrics;
+use metrics::Metrics;
 use crate::provision::Provisioner;
 use crate::store::Store;
 use ops::{Answer, ImportRequest};
 
-pub mod api;
 pub mod client;
+pub mod metrics;
 pub mod ops;
 pub mod preview;
-pub mod server;
+pub mod sources;
 pub mod tokens;
-pub mod web;
 
 /// What a running server shares with its admin surface (the API and the
 /// scheduled sources): the store the provisioning listeners serve from,

@@ -18,18 +18,13 @@ use hyper::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, WWW
 use hyper::{Method, Request, Response, StatusCode};
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 
-use super::ops::{self, Answer, Format, ImportRequest, PhoneFilter, RenderRequest, UserFilter};
-use super::tokens::TokenSet;
+use crate::app::ops::{self, Answer, Format, ImportRequest, PhoneFilter, RenderRequest, UserFilter};
+use crate::app::tokens::TokenSet;
 use crate::import::ImportOptions;
 use crate::import::read::ReadOptions;
 use crate::store::StoreError;
 
-/// Header carrying the CLI exit code of the answer.
-pub const EXIT_CODE_HEADER: &str = "autoprov-exit-code";
-/// Header carrying the CLI's stderr sentence, percent-encoded.
-pub const MESSAGE_HEADER: &str = "autoprov-message";
-/// Content type of an answer that has no output, only a problem.
-pub const PROBLEM_TYPE: &str = "application/problem+json";
+pub use crate::app::client::{EXIT_CODE_HEADER, MESSAGE_HEADER, PROBLEM_TYPE};
 /// Bytes escaped in [`MESSAGE_HEADER`]: controls, `%` and everything non-ASCII.
 const MESSAGE_ESCAPE: &AsciiSet = &CONTROLS.add(b'%');
 /// The request body (the CSV) must arrive within this time.
@@ -61,11 +56,11 @@ pub enum Caller {
 
 /// Everything the routes need; shared by both listeners.
 pub struct Api {
-    pub serving: Arc<super::Serving>,
+    pub serving: Arc<crate::app::Serving>,
     pub tokens: TokenSet,
     pub settings: ApiSettings,
     /// The scheduled import sources.
-    pub sources: Arc<crate::sources::Runner>,
+    pub sources: Arc<crate::app::sources::Runner>,
 }
 
 /// A refusal before any route runs.
@@ -374,7 +369,7 @@ impl Api {
         let (bytes, request) = self.upload(caller, q, req).await?;
         let this = self.clone();
         blocking(move || {
-            super::preview::preview(
+            crate::app::preview::preview(
                 this.serving.store.as_ref(),
                 &this.serving.config,
                 bytes,

@@ -12,8 +12,7 @@ use tokio::net::{TcpListener, UnixListener};
 
 use super::api::{Api, Caller};
 
-/// Socket file name inside the data directory.
-pub const SOCKET: &str = "admin.sock";
+pub use crate::app::client::SOCKET;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminServeError {
