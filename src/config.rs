@@ -9,8 +9,8 @@ use ipnet::IpNet;
 
 use serde::Deserialize;
 
-use crate::domain::{DEFAULT_SITE, Site, Transport};
 pub use crate::domain::secret::Credential;
+use crate::domain::{DEFAULT_SITE, Site, Transport};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

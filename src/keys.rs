@@ -119,4 +119,3 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     }
     opts.open(path)?.write_all(bytes)
 }
-

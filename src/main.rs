@@ -21,23 +21,23 @@ use clap::Parser;
 use hyper::Method;
 
 use autoprov::app::Serving;
-use autoprov::http::admin::api::{Api, ApiSettings};
 use autoprov::app::client::{self, Client};
+use autoprov::app::metrics::Metrics;
 use autoprov::app::ops::{self, Answer, ImportRequest, PhoneFilter, UserFilter};
-use autoprov::http::admin::server::AdminServer;
+use autoprov::app::sources::Runner;
 use autoprov::app::tokens::{TokenError, TokenFileRef, TokenSet};
 use autoprov::config::Config;
 use autoprov::config::{ClientAuth, MissConfig};
+use autoprov::domain::mac::Mac;
+use autoprov::http::admin::api::{Api, ApiSettings};
+use autoprov::http::admin::server::AdminServer;
 use autoprov::http::auth::{Authenticator, Credential, ServerKey};
 use autoprov::http::{
     AccessPolicy, CertSource, ClientCa, GuardSettings, ServeError, ServeOptions, Server,
 };
 use autoprov::import::read::{EncodingChoice, ReadOptions};
 use autoprov::import::{self, ImportOptions, Mode};
-use autoprov::domain::mac::Mac;
-use autoprov::app::metrics::Metrics;
 use autoprov::provision::{self, Provisioner, Templates};
-use autoprov::app::sources::Runner;
 use autoprov::store::{SledStore, Store, StoreError};
 use cli::{
     AdminArgs, AdminCommand, Cli, Command, EncodingArg, Format, ImportArgs, ModeArg, RenderArgs,
@@ -673,15 +673,17 @@ fn cmd_import(data: &Path, config: &Config, args: ImportArgs) -> Result<u8, Fail
         Target::Local(store) => {
             let progress =
                 (!args.no_progress && std::io::stderr().is_terminal() && bytes.len() > 512 * 1024)
-                    .then(|| {
-                        let p = indicatif::ProgressBar::new_spinner();
-                        p.enable_steady_tick(Duration::from_millis(120));
-                        p
-                    });
-            let (answer, _) = ops::import(&store, config, bytes, &req, progress.as_ref())
-                .map_err(|e| runtime(e.into()))?;
+                    .then(Bar::new);
+            let (answer, _) = ops::import(
+                &store,
+                config,
+                bytes,
+                &req,
+                progress.as_ref().map(|b| b as &dyn import::Progress),
+            )
+            .map_err(|e| runtime(e.into()))?;
             if let Some(p) = progress {
-                p.finish_and_clear();
+                p.0.finish_and_clear();
             }
             answer
         }
@@ -707,6 +709,41 @@ fn cmd_import(data: &Path, config: &Config, args: ImportArgs) -> Result<u8, Fail
         }
     };
     emit(answer, None)
+}
+
+/// The terminal face of [`import::Progress`]: a spinner naming the step,
+/// and a bar with an ETA while passwords are hashed.
+struct Bar(indicatif::ProgressBar);
+
+impl Bar {
+    fn new() -> Bar {
+        let p = indicatif::ProgressBar::new_spinner();
+        p.enable_steady_tick(Duration::from_millis(120));
+        Bar(p)
+    }
+}
+
+impl import::Progress for Bar {
+    fn stage(&self, name: &'static str) {
+        self.0.set_message(name);
+    }
+
+    fn count_to(&self, total: u64) {
+        self.0.set_style(
+            indicatif::ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} ({eta})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        self.0.set_length(total);
+    }
+
+    fn counted(&self) {
+        self.0.inc(1);
+    }
+
+    fn count_done(&self) {
+        self.0
+            .set_style(indicatif::ProgressStyle::default_spinner());
+    }
 }
 
 #[cfg(test)]

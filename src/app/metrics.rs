@@ -7,8 +7,6 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-
-
 /// A counter with two labels, e.g. fetches by vendor and status.
 #[derive(Debug)]
 struct Family {
@@ -168,7 +166,6 @@ impl DhcpStats {
     pub fn bump(counter: &AtomicU64) -> u64 {
         counter.fetch_add(1, Ordering::Relaxed) + 1
     }
-
 }
 
 #[cfg(test)]

@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::import::ImportError;
-use metrics::Metrics;
 use crate::provision::Provisioner;
 use crate::store::Store;
+use metrics::Metrics;
 use ops::{Answer, ImportRequest};
 
 pub mod client;

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use crate::config::Config;
 use crate::domain::User;
-use crate::import::{self, ImportError, ImportOptions, Mode};
 use crate::domain::mac::Mac;
+use crate::import::{self, ImportError, ImportOptions, Mode};
 use crate::provision::{self, Channel, Provisioner, Refusal};
 use crate::store::{Store, StoreError};
 
@@ -388,7 +388,7 @@ pub fn import(
     config: &Config,
     bytes: Vec<u8>,
     req: &ImportRequest,
-    progress: Option<&indicatif::ProgressBar>,
+    progress: Option<&dyn crate::import::Progress>,
 ) -> Result<(Answer, bool), ImportError> {
     if let Err(m) = check_import(req) {
         return Ok((Answer::fail(2, 400, m), false));

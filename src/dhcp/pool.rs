@@ -11,8 +11,8 @@ use std::net::Ipv4Addr;
 
 use super::FastMap;
 use super::subnet::Subnet;
-use crate::domain::{Lease, LeaseState};
 use crate::domain::mac::Mac;
+use crate::domain::{Lease, LeaseState};
 
 /// How long an offered address is held for the client's REQUEST.
 pub const OFFER_HOLD_SECONDS: u64 = 30;

@@ -9,11 +9,11 @@ use socket2::{Domain, Protocol, Socket, Type};
 use std::net::UdpSocket as StdUdpSocket;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::net::iface;
 use super::phones::KnownPhones;
 use super::{Outcome, Responder};
 use crate::domain::Lease;
 use crate::domain::mac::Mac;
+use crate::net::iface;
 use crate::store::Store;
 
 /// Why the DHCP listener could not start.

@@ -103,8 +103,14 @@ impl Server {
     /// Loads (or creates) the certificate and binds both ports.
     pub async fn bind(opts: ServeOptions) -> Result<Server, ServeError> {
         let tls = tls::server_config_with(&opts.cert, &[opts.https.ip()], opts.client_ca.as_ref())?;
-        let http = net::listen(opts.http).map_err(|source| ServeError::Bind { addr: opts.http, source })?;
-        let https = net::listen(opts.https).map_err(|source| ServeError::Bind { addr: opts.https, source })?;
+        let http = net::listen(opts.http).map_err(|source| ServeError::Bind {
+            addr: opts.http,
+            source,
+        })?;
+        let https = net::listen(opts.https).map_err(|source| ServeError::Bind {
+            addr: opts.https,
+            source,
+        })?;
         let http_addr = http.local_addr().unwrap_or(opts.http);
         let https_addr = https.local_addr().unwrap_or(opts.https);
         Ok(Server {

@@ -90,8 +90,6 @@ fn client_verifier(ca: &ClientCa) -> Result<Arc<dyn ClientCertVerifier>, TlsErro
         .map_err(|e| TlsError::ClientCa(e.to_string()))
 }
 
-
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,6 @@ pub mod validate;
 
 use std::collections::HashSet;
 
-use indicatif::ProgressBar;
 use rayon::iter::Either;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -100,6 +99,20 @@ fn file_failure(mut report: Report, errors: Vec<Issue>) -> Outcome {
     }
 }
 
+/// Told how a long import is going, so a face can show it (the CLI draws
+/// a bar on a terminal); the import itself knows nothing of terminals.
+/// Called from several threads while passwords are hashed.
+pub trait Progress: Sync {
+    /// A new step began (`reading`, `validating`, `hashing passwords`...).
+    fn stage(&self, name: &'static str);
+    /// The current step has `total` items to count.
+    fn count_to(&self, total: u64);
+    /// One more item is done.
+    fn counted(&self);
+    /// Counting is over; the step goes on uncounted.
+    fn count_done(&self);
+}
+
 /// Runs one import against `store`. Only store failures are `Err`; every
 /// problem with the input is in the returned report.
 pub fn run(
@@ -107,7 +120,7 @@ pub fn run(
     config: &Config,
     bytes: Vec<u8>,
     opts: &ImportOptions,
-    progress: Option<&ProgressBar>,
+    progress: Option<&dyn Progress>,
 ) -> Result<Outcome, ImportError> {
     let mut report = empty_report(opts);
     let started = std::time::Instant::now();
@@ -117,7 +130,7 @@ pub fn run(
             "import stage: {msg}"
         );
         if let Some(p) = progress {
-            p.set_message(msg);
+            p.stage(msg);
         }
     };
 
@@ -270,11 +283,7 @@ pub fn run(
     if let Some(p) = progress
         && !plan.pending_hashes.is_empty()
     {
-        p.set_style(
-            indicatif::ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} ({eta})")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        p.set_length(plan.pending_hashes.len() as u64);
+        p.count_to(plan.pending_hashes.len() as u64);
     }
     let hashes: Vec<(usize, String)> = plan
         .pending_hashes
@@ -282,13 +291,13 @@ pub fn run(
         .map(|(idx, pw)| {
             let h = secret::hash_web_password(pw);
             if let Some(p) = progress {
-                p.inc(1);
+                p.counted();
             }
             (*idx, h)
         })
         .collect();
     if let Some(p) = progress {
-        p.set_style(indicatif::ProgressStyle::default_spinner());
+        p.count_done();
     }
     for (idx, h) in hashes {
         if let Some(u) = plan
@@ -326,4 +335,3 @@ pub fn run(
     report.applied = true;
     Ok(Outcome { report, exit_code })
 }
-

@@ -11,8 +11,8 @@ use rayon::prelude::*;
 use super::Mode;
 use super::report::{ChangeEntry, FieldDiff, Generated, Issue};
 use super::validate::{Cell, RowData, SecretInput};
-use crate::domain::{DEFAULT_SITE, Line, User};
 use crate::domain::secret;
+use crate::domain::{DEFAULT_SITE, Line, User};
 use crate::store::{Change, ChangeSet, Snapshot};
 
 /// Where each username appears in the file (valid or rejected rows).

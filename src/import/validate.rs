@@ -11,9 +11,9 @@ use super::columns::{Column, ColumnMap};
 use super::read::Record;
 use super::report::Issue;
 use crate::config::ImportPolicy;
-use crate::domain::{BlfKey, Phone, Site, Transport, canonical_timezone};
 use crate::domain::language;
 use crate::domain::mac::Mac;
+use crate::domain::{BlfKey, Phone, Site, Transport, canonical_timezone};
 use crate::vendors;
 
 /// A cell's meaning under the update semantics: absent column = keep,

@@ -10,8 +10,8 @@ use chrono::{Datelike, TimeZone, Timelike};
 use chrono_tz::{OffsetComponents, OffsetName, Tz};
 use serde::Serialize;
 
-use crate::domain::{Site, User};
 use crate::domain::mac::Mac;
+use crate::domain::{Site, User};
 use crate::vendors::{UaInfo, Vendor};
 
 /// Everything a template may use. Optional fields are present as `none`.

@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use minijinja::value::Value;
 
-use crate::domain::{DEFAULT_SITE, Site, User};
 use crate::domain::mac::Mac;
+use crate::domain::{DEFAULT_SITE, Site, User};
 use crate::store::{Store, StoreError};
 use crate::vendors::{self, FileKind, UaInfo, Vendor};
 use context::{Delivery, Env};

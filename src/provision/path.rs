@@ -5,9 +5,6 @@
 //! found". A decoded `/`, `\` or NUL refuses the whole name, so traversal
 //! cannot be spelled.
 
-use crate::domain::mac::Mac;
-use crate::vendors::{FileRule, VENDORS, Vendor};
-
 /// Longest file name considered; vendor names are far shorter.
 const MAX_NAME: usize = 128;
 
@@ -46,22 +43,7 @@ pub fn file_name(path: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// One vendor file a name matches.
-#[derive(Debug, Clone, Copy)]
-pub struct Match {
-    pub vendor: &'static Vendor,
-    pub rule: &'static FileRule,
-    pub mac: Option<Mac>,
-}
-
-/// Every vendor rule the name matches (several vendors share `<mac>.cfg`).
-pub fn matches(name: &str) -> Vec<Match> {
-    VENDORS
-        .iter()
-        .flat_map(|v| v.provisioning.files.iter().map(move |r| (v, r)))
-        .filter_map(|(vendor, rule)| rule.matches(name).map(|mac| Match { vendor, rule, mac }))
-        .collect()
-}
+pub use crate::vendors::{Match, matches};
 
 #[cfg(test)]
 mod tests {
@@ -98,16 +80,5 @@ mod tests {
             assert_eq!(file_name(bad), None, "{bad}");
         }
         assert_eq!(file_name(&format!("/{}", "a".repeat(500))), None);
-    }
-
-    #[test]
-    fn vendor_matches() {
-        // Several vendors name a file <mac>.cfg; the phone's vendor decides.
-        let m = matches("805ec0123456.cfg");
-        assert!(m.iter().any(|m| m.vendor.id == "yealink"));
-        assert!(m.iter().any(|m| m.vendor.id == "polycom"));
-        assert!(m.iter().all(|m| m.mac.is_some()));
-        assert_eq!(matches("y000000000096.cfg").len(), 1);
-        assert!(matches("passwd").is_empty());
     }
 }

@@ -8,8 +8,8 @@ mod sled_store;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Lease, Site, User};
 use crate::domain::mac::Mac;
+use crate::domain::{Lease, Site, User};
 
 pub use sled_store::SledStore;
 

@@ -27,8 +27,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use super::{ChangeSet, ImportRecord, PhoneState, Snapshot, Store, StoreError};
-use crate::domain::{Lease, Site, User};
 use crate::domain::mac::Mac;
+use crate::domain::{Lease, Site, User};
 
 /// Key prefixes inside the `records` tree.
 const USER: u8 = b'u';

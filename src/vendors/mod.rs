@@ -398,6 +398,23 @@ pub fn parse_user_agent(ua: &str) -> Option<(&'static Vendor, UaInfo)> {
     })
 }
 
+/// One vendor file a name matches.
+#[derive(Debug, Clone, Copy)]
+pub struct Match {
+    pub vendor: &'static Vendor,
+    pub rule: &'static FileRule,
+    pub mac: Option<Mac>,
+}
+
+/// Every vendor rule the name matches (several vendors share `<mac>.cfg`).
+pub fn matches(name: &str) -> Vec<Match> {
+    VENDORS
+        .iter()
+        .flat_map(|v| v.provisioning.files.iter().map(move |r| (v, r)))
+        .filter_map(|(vendor, rule)| rule.matches(name).map(|mac| Match { vendor, rule, mac }))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -512,11 +529,11 @@ mod tests {
         assert_eq!(model.matches("cfg.xml"), None);
         assert_eq!(model.matches("cfggxp-2170.xml"), None);
         assert_eq!(model.matches(&format!("cfg{}.xml", "a".repeat(17))), None);
-        let hits = crate::provision::path::matches("cfg000b82aabbcc.xml");
+        let hits = matches("cfg000b82aabbcc.xml");
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].rule.kind, FileKind::Main);
         // The legacy binary name has no rule (404).
-        assert!(crate::provision::path::matches("cfg000b82aabbcc").is_empty());
+        assert!(matches("cfg000b82aabbcc").is_empty());
         assert_eq!(g.transport_value(Transport::Tls), Some("2"));
         assert_eq!(g.language_name("de-DE"), Some("de"));
     }
@@ -595,15 +612,15 @@ mod tests {
             Some("0c383e07e16c.cfg")
         );
         // Yealink, Polycom and Fanvil all name a file <mac>.cfg.
-        let hits = crate::provision::path::matches("0c383e07e16c.cfg");
+        let hits = matches("0c383e07e16c.cfg");
         assert!(hits.iter().any(|m| m.vendor.id == "fanvil"));
         assert!(hits.iter().any(|m| m.vendor.id == "yealink"));
         for common in ["f0X4hw1.100.cfg", "F0V00X600000.cfg", "f0C00620000.cfg"] {
-            let hits = crate::provision::path::matches(common);
+            let hits = matches(common);
             assert_eq!(hits.len(), 1, "{common}");
             assert_eq!(hits[0].rule.kind, FileKind::Common);
         }
-        assert!(crate::provision::path::matches("fanvil_x4u_v2_hwv2_0.txt").is_empty());
+        assert!(matches("fanvil_x4u_v2_hwv2_0.txt").is_empty());
         assert_eq!(f.transport_value(Transport::Tls), Some("3"));
         assert_eq!(f.language_name("it-IT"), Some("it"));
     }
@@ -723,5 +740,16 @@ mod tests {
         ] {
             assert!(!common(no), "{no}");
         }
+    }
+
+    #[test]
+    fn vendor_matches() {
+        // Several vendors name a file <mac>.cfg; the phone's vendor decides.
+        let m = matches("805ec0123456.cfg");
+        assert!(m.iter().any(|m| m.vendor.id == "yealink"));
+        assert!(m.iter().any(|m| m.vendor.id == "polycom"));
+        assert!(m.iter().all(|m| m.mac.is_some()));
+        assert_eq!(matches("y000000000096.cfg").len(), 1);
+        assert!(matches("passwd").is_empty());
     }
 }

@@ -18,7 +18,9 @@ use hyper::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, WWW
 use hyper::{Method, Request, Response, StatusCode};
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 
-use crate::app::ops::{self, Answer, Format, ImportRequest, PhoneFilter, RenderRequest, UserFilter};
+use crate::app::ops::{
+    self, Answer, Format, ImportRequest, PhoneFilter, RenderRequest, UserFilter,
+};
 use crate::app::tokens::TokenSet;
 use crate::import::ImportOptions;
 use crate::import::read::ReadOptions;
