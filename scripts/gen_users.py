@@ -4,7 +4,7 @@
 Usage: gen_users.py N OUT.csv [--web-password] [--seed S]
 
 Writes N users, each with one desk phone, using the canonical column names of
-shared/spec/csv.md:
+docs/reference/csv.md:
 
   username,first_name,last_name,display_name,email,mobile,extension,
   sip_password,language,timezone,transport,mac,phone_model,blf,site

@@ -1,4 +1,4 @@
-//! The command-line contract (shared/spec/cli.md), as clap definitions.
+//! The command-line contract (docs/reference/cli.md), as clap definitions.
 
 use std::path::PathBuf;
 

@@ -1,5 +1,5 @@
 //! The `autoprov` binary: parses the command line, opens the store, and maps
-//! outcomes to the exit codes of cli.md (0 ok, 1 input refused, 2 usage or
+//! outcomes to the exit codes of docs/reference/cli.md (0 ok, 1 input refused, 2 usage or
 //! file problem, 3 runtime failure).
 
 mod cli;

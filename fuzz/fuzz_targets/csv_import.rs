@@ -1,6 +1,6 @@
 //! Any bytes through the import's pure stages: read (encoding, delimiter,
 //! quoting), map columns, validate every row, plan against an empty store.
-//! An error report or a plan, never a panic (product.md: a malformed CSV gets
+//! An error report or a plan, never a panic (docs/development.md, Fuzzing: a malformed CSV gets
 //! an error). The corpus starts from real spreadsheet exports.
 #![no_main]
 

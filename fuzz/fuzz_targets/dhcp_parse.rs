@@ -1,5 +1,5 @@
 //! Any datagram into the DHCP parser and both responders: an error or an
-//! answer, never a panic (product.md: malformed packets are dropped). Debug
+//! answer, never a panic (docs/development.md, Fuzzing: malformed packets are dropped). Debug
 //! assertions stay on here, which is what caught dhcproto's length asserts
 //! in its typed option decoders. The full-mode responder lives across
 //! inputs, so its lease table meets every sequence the fuzzer finds.

@@ -41,7 +41,7 @@ impl Format {
 }
 
 /// The result of one command: stdout bytes, the one-sentence stderr message
-/// (without the `autoprov: ` prefix) and the exit code of cli.md.
+/// (without the `autoprov: ` prefix) and the exit code of docs/reference/cli.md.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
     pub body: Vec<u8>,
@@ -369,7 +369,7 @@ pub struct ImportRequest {
     pub format: Format,
 }
 
-/// Refuses option combinations cli.md forbids (exit 2), before any byte of
+/// Refuses option combinations docs/reference/cli.md forbids (exit 2), before any byte of
 /// the file is read.
 pub fn check_import(req: &ImportRequest) -> Result<(), String> {
     let o = &req.options;

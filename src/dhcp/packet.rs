@@ -1,7 +1,7 @@
 //! Incoming DHCPv4 packets, parsed without trusting a byte of them.
 //!
 //! dhcproto's owned decoder silently stops at the first option it cannot
-//! decode (crates.md §1.4), which would lose option 82 or 60 behind one odd
+//! decode (docs/reference/crates.md §1.4), which would lose option 82 or 60 behind one odd
 //! client option. The borrowed decoder hands out every raw `(code, data)`
 //! instead; options are kept raw and only the few the responder needs are
 //! interpreted here, each on its own.

@@ -171,7 +171,7 @@ pub fn lease_times(seconds: u32) -> [RawOption; 3] {
 }
 
 /// Raw options go in as `Unknown`, so dhcproto writes the bytes as given:
-/// its typed 150 holds one address only, and 160 has no type (§1.4).
+/// its typed 150 holds one address only, and 160 has no type (docs/reference/crates.md §1.4).
 fn raw_option(code: u8, value: Vec<u8>) -> DhcpOption {
     match code {
         66 => DhcpOption::TFTPServerName(value),

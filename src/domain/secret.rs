@@ -9,7 +9,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 
-/// Length of generated SIP passwords (csv.md asks for at least 16).
+/// Length of generated SIP passwords (docs/reference/csv.md asks for at least 16).
 pub const SIP_PASSWORD_LEN: usize = 20;
 
 /// argon2id with 1 MiB, 1 pass, 1 lane: ~0.4 ms per hash on one core here,

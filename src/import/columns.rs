@@ -122,7 +122,7 @@ impl Column {
     }
 }
 
-/// Case-insensitive, ignoring spaces, `_` and `-` (csv.md).
+/// Case-insensitive, ignoring spaces, `_` and `-` (docs/reference/csv.md).
 fn fold(header: &str) -> String {
     header
         .chars()

@@ -23,7 +23,7 @@ use read::{ReadOptions, delimiter_name, read_table};
 use report::{FileInfo, Issue, Report, Summary};
 use validate::{RowContext, RowData, validate_row};
 
-/// How the file relates to the users already stored (cli.md).
+/// How the file relates to the users already stored (docs/reference/cli.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// Only new users; an existing username is an error.
@@ -61,7 +61,7 @@ pub struct ImportOptions {
     pub file_name: String,
 }
 
-/// A finished import: the report and the exit code cli.md assigns to it.
+/// A finished import: the report and the exit code docs/reference/cli.md assigns to it.
 #[derive(Debug)]
 pub struct Outcome {
     pub report: Report,

@@ -1,7 +1,7 @@
 //! First stage of the CSV import pipeline: raw file bytes → a table of string cells
 //! with exact row and physical line numbers.
 //!
-//! What happens here (see `spec/csv.md`, section "Dialect"):
+//! What happens here (see `docs/reference/csv.md`, section "Dialect"):
 //!
 //! 1. Refuse files that are obviously not CSV (ZIP/XLSX/ODS, old Excel, PDF, gzip, HTML,
 //!    binary with NUL bytes) before decoding, with a message saying what the file looks like.

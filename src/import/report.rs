@@ -1,4 +1,4 @@
-//! The import report: the JSON object of cli.md and its text rendering.
+//! The import report: the JSON object of docs/reference/cli.md and its text rendering.
 //! Secret values never reach it.
 
 use std::collections::BTreeMap;

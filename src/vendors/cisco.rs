@@ -36,7 +36,7 @@ pub const VENDOR: Vendor = Vendor {
     },
 };
 
-/// Cisco SPA5xx and 78xx/88xx MPP 3PCC facts (vendors.md §3): common
+/// Cisco SPA5xx and 78xx/88xx MPP 3PCC facts (docs/reference/vendors.md §3): common
 /// `spa$PSN.cfg` / `$PSN.xml` / `$PSN-3PCC.xml` without secrets, then the
 /// lowercase `$MA.xml` the common file's Profile_Rule_B points at.
 const CISCO: Provisioning = Provisioning {
@@ -85,7 +85,7 @@ const CISCO: Provisioning = Provisioning {
         (Transport::Tcp, "TCP"),
         (Transport::Tls, "TLS"),
     ],
-    // MPP Locale values (vendors.md §3.4); SPA ignores the element.
+    // MPP Locale values (docs/reference/vendors.md §3.4); SPA ignores the element.
     languages: &[
         ("en-GB", "en-GB"),
         ("en", "en-US"),

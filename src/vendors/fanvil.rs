@@ -20,7 +20,7 @@ pub const VENDOR: Vendor = Vendor {
     },
 };
 
-/// Fanvil facts (vendors.md §6): a model common file, then lower-case
+/// Fanvil facts (docs/reference/vendors.md §6): a model common file, then lower-case
 /// `<mac>.cfg`; both in the XML `<sysConf>` syntax (§6.4 (a), the one for
 /// current X/V-series firmware). The newer `fanvil_*_v2_*.txt` names are
 /// firmware descriptors, not settings, and get a 404.

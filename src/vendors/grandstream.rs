@@ -19,7 +19,7 @@ pub const VENDOR: Vendor = Vendor {
     },
 };
 
-/// Grandstream facts (vendors.md §4): `cfg<mac>.xml`, then `cfg<model>.xml`,
+/// Grandstream facts (docs/reference/vendors.md §4): `cfg<mac>.xml`, then `cfg<model>.xml`,
 /// then `cfg.xml`, all lower case; XML `<gs_provision>` with config
 /// version 1 (P-codes) throughout.
 ///

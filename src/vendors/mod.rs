@@ -5,6 +5,10 @@
 //! The provisioning and DHCP parts read everything vendor-specific from here,
 //! so adding a vendor means one file, one line in [`VENDORS`] and its
 //! templates, not match arms spread through the code.
+//!
+//! A bare `§` in this folder is a section of `docs/reference/vendors.md`,
+//! which names the vendor's own guide or the other project each fact came
+//! from.
 
 use crate::domain::Transport;
 use crate::domain::mac::Mac;
@@ -34,7 +38,7 @@ pub struct Vendor {
     pub dhcp: Dhcp,
 }
 
-/// A vendor's DHCP facts (vendors.md §x.3 and §8): how its phones say who
+/// A vendor's DHCP facts (docs/reference/vendors.md §x.3 and §8): how its phones say who
 /// they are in option 60, and which options they read the server from.
 #[derive(Debug)]
 pub struct Dhcp {
@@ -167,7 +171,7 @@ pub enum Part {
     /// Literal text, matched exactly.
     Lit(&'static str),
     /// The phone's MAC as 12 hex digits. Requests in either case match
-    /// (vendors.md §0); the case is the one the phone uses, for building names.
+    /// (docs/reference/vendors.md §0); the case is the one the phone uses, for building names.
     Mac(MacCase),
     /// Exactly this many ASCII digits.
     Digits(usize),
@@ -357,7 +361,7 @@ fn is_firmware(f: &str) -> bool {
         && f.bytes().all(|b| b.is_ascii_digit() || b == b'.')
 }
 
-/// Every vendor autoprov knows, one file each. Sources: vendors.md (Wazo's DHCP classes).
+/// Every vendor autoprov knows, one file each. Sources: docs/reference/vendors.md (Wazo's DHCP classes).
 pub static VENDORS: &[Vendor] = &[
     yealink::VENDOR,
     polycom::VENDOR,

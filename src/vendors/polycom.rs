@@ -19,7 +19,7 @@ pub const VENDOR: Vendor = Vendor {
     },
 };
 
-/// Poly/Polycom UC Software facts (vendors.md §2): the phone asks for
+/// Poly/Polycom UC Software facts (docs/reference/vendors.md §2): the phone asks for
 /// `<mac>.cfg` (per-phone master), else `000000000000.cfg`, then each
 /// `CONFIG_FILES` entry; logs come back as PUTs. All names lowercase.
 const POLYCOM: Provisioning = Provisioning {
@@ -62,7 +62,7 @@ const POLYCOM: Provisioning = Provisioning {
         (Transport::Tcp, "TCPOnly"),
         (Transport::Tls, "TLS"),
     ],
-    // lcl.ml.lang names from vendors.md §2.4 (Wazo's map).
+    // lcl.ml.lang names from docs/reference/vendors.md §2.4 (Wazo's map).
     languages: &[
         ("en", "English_United_States"),
         ("fr", "French_France"),

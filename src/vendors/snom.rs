@@ -21,7 +21,7 @@ pub const VENDOR: Vendor = Vendor {
     },
 };
 
-/// Snom facts (vendors.md §5): the phone fetches `snom<model>.htm` and
+/// Snom facts (docs/reference/vendors.md §5): the phone fetches `snom<model>.htm` and
 /// `snom<model>-<MAC>.htm` (MAC in UPPER case); both are XML `<settings>`.
 const SNOM: Provisioning = Provisioning {
     files: &[
@@ -60,7 +60,7 @@ const SNOM: Provisioning = Provisioning {
         ("it", "Italiano"),
         ("nl", "Nederlands"),
     ],
-    // Snom's own `timezone` codes; only those vendors.md §5.4 names. A zone
+    // Snom's own `timezone` codes; only those docs/reference/vendors.md §5.4 names. A zone
     // without a row leaves the phone's timezone setting alone.
     timezone_names: &[
         ("America/New_York", "USA-5"),

@@ -33,7 +33,7 @@ pub const VENDOR: Vendor = Vendor {
     },
 };
 
-/// Yealink facts (vendors.md §1): boot files, common `y0000000000XX.cfg`
+/// Yealink facts (docs/reference/vendors.md §1): boot files, common `y0000000000XX.cfg`
 /// named after the firmware's first field, lowercase `<mac>.cfg`.
 const YEALINK: Provisioning = Provisioning {
     files: &[
@@ -69,7 +69,7 @@ const YEALINK: Provisioning = Provisioning {
         (Transport::Tcp, "1"),
         (Transport::Tls, "2"),
     ],
-    // lang.gui / lang.wui names from vendors.md §1.4 (Wazo's map).
+    // lang.gui / lang.wui names from docs/reference/vendors.md §1.4 (Wazo's map).
     languages: &[
         ("en", "English"),
         ("fr", "French"),
@@ -77,7 +77,7 @@ const YEALINK: Provisioning = Provisioning {
         ("it", "Italian"),
         ("es", "Spanish"),
     ],
-    // local_time.time_zone_name: France(Paris) from vendors.md §1.4 [k];
+    // local_time.time_zone_name: France(Paris) from docs/reference/vendors.md §1.4 [k];
     // Pakistan(Islamabad) and India(Calcutta) from the Yealink admin
     // guide's AutoDST section. Add rows only from Yealink's own list.
     timezone_names: &[
