@@ -1,0 +1,7 @@
+//! The admin API, the CLI through the running server's socket, scheduled
+//! import sources, the admin web page.
+
+mod api;
+mod cli;
+mod sources;
+mod web;

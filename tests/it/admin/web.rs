@@ -1,0 +1,361 @@
+//! The admin web page end to end in headless Chromium (driven through
+//! chromedriver's WebDriver protocol with curl): log in with a token, upload
+//! a file with an error and see it marked on its cell, drop the fixed
+//! file on the page, apply, see the users, and see which phones fetched
+//! their config.
+//! A screenshot goes to target/test-artifacts/.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (.ci/run installs them);
+//! skipped without them, except under CI=true.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::cli::{autoprov, create_token, import};
+use crate::support::fixtures::{UA, repo, users_csv};
+use crate::support::heavy;
+use crate::support::server::Server;
+use crate::support::tools::{find_in, unavailable};
+
+/// WebDriver's key for an element reference.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// chromedriver on a free port, with one headless Chromium session.
+struct Browser {
+    driver: Child,
+    base: String,
+    session: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = wd(
+            "DELETE",
+            &format!("{}/session/{}", self.base, self.session),
+            None,
+        );
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// One WebDriver call with curl; returns the `value` member.
+fn wd(method: &str, url: &str, body: Option<Value>) -> Value {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sS", "--max-time", "60", "-X", method, url]);
+    if let Some(b) = body {
+        cmd.args([
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            &b.to_string(),
+        ]);
+    }
+    let out = cmd.output().expect("curl");
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{method} {url}: {}", String::from_utf8_lossy(&out.stdout)));
+    v["value"].clone()
+}
+
+fn tool(name: &str) -> Option<PathBuf> {
+    find_in(&["/usr/bin", "/usr/lib/chromium", "/usr/local/bin"], name)
+}
+
+/// chromedriver on a port that was free just before; `None` if it exits
+/// (the port was taken in between).
+fn start_driver(driver: &Path) -> Option<(Child, String)> {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let mut child = Command::new(driver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !Command::new("curl")
+        .args(["-sf", &format!("{base}/status")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        if child.try_wait().expect("chromedriver status").is_some() {
+            return None;
+        }
+        assert!(Instant::now() < deadline, "chromedriver did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some((child, base))
+}
+
+impl Browser {
+    fn start() -> Option<Browser> {
+        let (Some(driver), Some(chromium)) = (tool("chromedriver"), tool("chromium")) else {
+            return unavailable(
+                "chromium/chromium-driver are not installed; install chromium and chromium-driver",
+            );
+        };
+        // A port that was free a moment ago: another test's listener may
+        // take it first, so a chromedriver that cannot bind it (it exits)
+        // gets another one.
+        let (child, base) = (0..5)
+            .find_map(|_| start_driver(&driver))
+            .expect("chromedriver did not start");
+        let profile = tempfile::tempdir().expect("profile dir");
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--window-size=1280,1600",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([format!("--user-data-dir={}", profile.path().display())])
+        .collect::<Vec<_>>();
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": chromium, "args": args}
+        }}});
+        let v = wd("POST", &format!("{base}/session"), Some(caps));
+        let session = v["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {v}"))
+            .to_string();
+        Some(Browser {
+            driver: child,
+            base,
+            session,
+            _profile: profile,
+        })
+    }
+
+    fn url(&self, rest: &str) -> String {
+        format!("{}/session/{}{rest}", self.base, self.session)
+    }
+
+    fn go(&self, url: &str) {
+        wd("POST", &self.url("/url"), Some(json!({"url": url})));
+    }
+
+    /// The elements matching `css` now.
+    fn find_all(&self, css: &str) -> Vec<String> {
+        let v = wd(
+            "POST",
+            &self.url("/elements"),
+            Some(json!({"using": "css selector", "value": css})),
+        );
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e[ELEMENT].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Waits for the first element matching `css` whose text satisfies `ok`.
+    fn wait(&self, css: &str, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            for e in self.find_all(css) {
+                let text = self.text(&e);
+                if ok(&text) {
+                    return e;
+                }
+            }
+            if Instant::now() > deadline {
+                let page = wd("GET", &self.url("/source"), None);
+                panic!(
+                    "no {css} as expected; page:\n{}",
+                    page.as_str().unwrap_or("")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn text(&self, e: &str) -> String {
+        wd("GET", &self.url(&format!("/element/{e}/text")), None)
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    fn attr(&self, e: &str, name: &str) -> Option<String> {
+        wd(
+            "GET",
+            &self.url(&format!("/element/{e}/attribute/{name}")),
+            None,
+        )
+        .as_str()
+        .map(str::to_string)
+    }
+
+    fn click(&self, css: &str) {
+        let e = self.wait(css, |_| true);
+        wd(
+            "POST",
+            &self.url(&format!("/element/{e}/click")),
+            Some(json!({})),
+        );
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let e = self.wait(css, |_| true);
+        wd(
+            "POST",
+            &self.url(&format!("/element/{e}/clear")),
+            Some(json!({})),
+        );
+        let r = wd(
+            "POST",
+            &self.url(&format!("/element/{e}/value")),
+            Some(json!({"text": text})),
+        );
+        let now = wd(
+            "GET",
+            &self.url(&format!("/element/{e}/property/value")),
+            None,
+        );
+        assert_eq!(now.as_str(), Some(text), "typing into {css}: {r}");
+    }
+
+    /// Drops a file with `content` on the element, as a drag from the
+    /// desktop does (WebDriver cannot drag files, so the drop event is
+    /// made in the page with a real `DataTransfer`).
+    fn drop_file(&self, css: &str, name: &str, content: &str) {
+        let script = "const [css, name, text] = arguments;
+            const dt = new DataTransfer();
+            dt.items.add(new File([text], name, {type: 'text/csv'}));
+            const target = document.querySelector(css);
+            target.dispatchEvent(new DragEvent('dragover', {dataTransfer: dt, bubbles: true, cancelable: true}));
+            target.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));";
+        wd(
+            "POST",
+            &self.url("/execute/sync"),
+            Some(json!({"script": script, "args": [css, name, content]})),
+        );
+    }
+
+    fn screenshot(&self, name: &str) -> PathBuf {
+        use base64::Engine as _;
+        let v = wd("GET", &self.url("/screenshot"), None);
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().expect("base64 screenshot"))
+            .expect("valid base64");
+        let dir = repo("target/test-artifacts");
+        std::fs::create_dir_all(&dir).expect("artifacts dir");
+        let path = dir.join(name);
+        std::fs::write(&path, png).expect("write screenshot");
+        path
+    }
+}
+
+#[test]
+fn upload_fix_apply_and_see_users_and_phones() {
+    // Headless Chromium takes a core of its own: not beside another heavy
+    // or timed test.
+    let _heavy = heavy();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    // Start with one user whose phone fetches its config, so the phones
+    // view has a green row and red ones.
+    let text = std::fs::read_to_string(users_csv()).unwrap();
+    let first: String = text.lines().take(2).map(|l| format!("{l}\n")).collect();
+    let seed = tmp.path().join("seed.csv");
+    std::fs::write(&seed, &first).unwrap();
+    import(&data, &seed);
+    let server = Server::start(&data, &[], &[]);
+    let Some(browser) = Browser::start() else {
+        server.stop_ok();
+        return;
+    };
+    let token = create_token(&data, "browser");
+    assert_eq!(server.get_https("/805ec0123456.cfg", Some(UA)).status, 200);
+
+    // A wrong token is refused on the page.
+    browser.go(&format!("{}/", server.admin));
+    browser.type_into("#token", "apt_wrong");
+    browser.click("#login-btn");
+    browser.wait("#login-error", |t| t.contains("not valid"));
+
+    browser.type_into("#token", &token);
+    browser.click("#login-btn");
+    browser.wait("#drop", |t| t.contains("Drop a CSV"));
+
+    // The whole file with a broken MAC and a misspelt column.
+    let bad = tmp.path().join("users-bad.csv");
+    std::fs::write(
+        &bad,
+        text.replace("0c383e07e16c", "0c383e07e16z")
+            .replacen("email,", "emial,", 1),
+    )
+    .unwrap();
+    let file_input = browser.wait("#file", |_| true);
+    wd(
+        "POST",
+        &browser.url(&format!("/element/{file_input}/value")),
+        Some(json!({"text": bad.display().to_string()})),
+    );
+    browser.wait("#status", |t| t.contains("has problems"));
+    browser.wait("#dialect", |t| t.contains("utf-8") && t.contains("12 rows"));
+    browser.wait("#mapping td.ignored", |t| t.contains("did you mean email"));
+    // The error is on gina's mac cell (row 7), and Apply is off.
+    let cell = browser.wait("#rows tr[data-row='7'] td.error", |t| t == "0c383e07e16z");
+    assert_eq!(browser.attr(&cell, "data-column").as_deref(), Some("mac"));
+    assert!(
+        browser
+            .attr(&cell, "title")
+            .unwrap_or_default()
+            .contains("not a MAC address")
+    );
+    let apply = browser.wait("#apply", |_| true);
+    assert!(
+        browser.attr(&apply, "disabled").is_some(),
+        "Apply enabled with errors"
+    );
+    browser.screenshot("admin_web_errors.png");
+
+    // Fixed, and dropped on the page this time: the preview shows the new
+    // users, Apply writes them.
+    browser.drop_file("#drop", "users.csv", &text);
+    browser.wait("#status", |t| t.contains("The file is valid"));
+    browser.wait("#summary", |t| t.contains("create 11"));
+    browser.wait("#changes td", |t| t == "gina.novak");
+    browser.click("#apply");
+    browser.wait("#status", |t| t.contains("Applied: created 11"));
+
+    browser.click("button[data-view='users']");
+    browser.wait("#users tr[data-username='gina.novak'] td", |t| {
+        t == "gina.novak"
+    });
+    assert_eq!(browser.find_all("#users tbody tr").len(), 12);
+
+    browser.click("button[data-view='phones']");
+    let alice = browser.wait("#phones tr[data-mac='805ec0123456']", |t| {
+        t.contains("(200)")
+    });
+    assert_eq!(browser.attr(&alice, "class").as_deref(), Some("ok"));
+    let never = browser.wait("#phones tr[data-mac='0c383e07e16c']", |t| {
+        t.contains("never")
+    });
+    assert_eq!(browser.attr(&never, "class").as_deref(), Some("never"));
+    let shot = browser.screenshot("admin_web_phones.png");
+    assert!(std::fs::metadata(shot).unwrap().len() > 1000);
+
+    // The store really has them.
+    assert!(String::from_utf8_lossy(&autoprov(&data, &["users"]).stdout).contains("gina.novak"));
+    drop(browser);
+    server.stop_ok();
+}

@@ -1,0 +1,7 @@
+//! CSV import through the real binary: rules, spreadsheet dialects, crash
+//! safety, export round trips.
+
+mod crash;
+mod dialects;
+mod export_roundtrip;
+mod rules;

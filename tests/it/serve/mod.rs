@@ -1,0 +1,18 @@
+//! `autoprov serve`: each vendor's boot sequence end to end (one module per
+//! vendor, the same shape: import the vendor's fixture, fetch over real
+//! HTTPS, check the files by vendors.md §9 and against tests/golden, compare
+//! with `render`), then authentication, certificates, security and
+//! lifecycle across vendors.
+
+mod auth;
+mod cisco;
+mod fanvil;
+mod grandstream;
+mod lifecycle;
+mod lines;
+mod local_ca;
+mod polycom;
+mod security;
+mod snom;
+mod trust;
+mod yealink;
