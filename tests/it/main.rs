@@ -3,6 +3,8 @@
 //! real `autoprov` binary (or, for a few, also opens the library's store
 //! directly); `support` holds what they share.
 //!
+//! `architecture` reads `src/` and enforces ARCHITECTURE.md's layers.
+//!
 //! Former test files, now modules (filter with e.g.
 //! `cargo test --test it serve::yealink`):
 //!
@@ -28,6 +30,7 @@
 //! scapy phone in tests/dhcp.
 
 mod admin;
+mod architecture;
 mod dhcp;
 mod import;
 mod serve;

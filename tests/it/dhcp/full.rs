@@ -1,5 +1,5 @@
 //! `serve --dhcp-mode full` against real DHCP clients in two namespaces the
-//! test creates (test-peers.md §2): busybox udhcpc, ISC dhclient, dhcpcd in
+//! test creates (docs/reference/test-peers.md §2): busybox udhcpc, ISC dhclient, dhcpcd in
 //! test mode, and scapy for what the others cannot send (a relay with
 //! option 82, a renewal). Checks pool leases, a reservation from the
 //! imported `phoneip`, release, renewal, the relay path, and that leases
@@ -261,7 +261,7 @@ fn full_mode_leases_addresses_to_real_clients() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    // dhcpcd's privsep helpers ignore SIGTERM (test-peers.md): SIGKILL.
+    // dhcpcd's privsep helpers ignore SIGTERM (docs/reference/test-peers.md): SIGKILL.
     let _ = child.kill();
     let _ = child.wait();
     let field = |k: &str| {

@@ -1,5 +1,5 @@
 //! `serve --dhcp` in options-only mode against a real client, in two network
-//! namespaces this test creates (test-peers.md §1–2): scapy impersonates
+//! namespaces this test creates (docs/reference/test-peers.md §1–2): scapy impersonates
 //! phones of each vendor and reads the options from the raw reply frame.
 //!
 //! Skips with a message where namespaces or scapy are unavailable, except

@@ -18,7 +18,7 @@ const SPA: &str = "0026990a0b0c";
 const MPP: &str = "d0ec35010203";
 const SPA_PW: &str = "Cisco-Spa-2024-jkl";
 
-/// Checks a Cisco flat profile by vendors.md §9.1/§9.2 and returns its
+/// Checks a Cisco flat profile by docs/reference/vendors.md §9.1/§9.2 and returns its
 /// parameters (element name → text; no name twice).
 fn flat_profile(body: &[u8]) -> BTreeMap<String, String> {
     let text = config_text(body);

@@ -1,4 +1,4 @@
-//! The Fanvil boot sequence end to end (vendors.md §6), XML `<sysConf>`
+//! The Fanvil boot sequence end to end (docs/reference/vendors.md §6), XML `<sysConf>`
 //! syntax: real binary, real curl over HTTPS with certificate
 //! verification, real store.
 //!
@@ -18,7 +18,7 @@ const MAIN: &str = "/0c383e07e16c.cfg";
 const PASSWORD: &str = "Fan-Sip-4001-secret";
 const DISPLAY: &str = "Ali \"x\" <b>&";
 
-/// Checks a `<sysConf>` file by vendors.md §9.1/§9.2 and returns its leaf
+/// Checks a `<sysConf>` file by docs/reference/vendors.md §9.1/§9.2 and returns its leaf
 /// values by path: `sip/line[1]/PhoneNumber`, `dsskey/dssSide[1]/Fkey[2]/Value`.
 fn fanvil_settings(body: &[u8]) -> BTreeMap<String, String> {
     let text = config_text(body);

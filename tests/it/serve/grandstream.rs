@@ -1,4 +1,4 @@
-//! The Grandstream boot sequence end to end (vendors.md §4): real binary,
+//! The Grandstream boot sequence end to end (docs/reference/vendors.md §4): real binary,
 //! real curl over HTTPS with certificate verification, real store.
 //!
 //! The fixture's user has two SIP lines (`2001;2004`): account 1 has its own
@@ -16,7 +16,7 @@ const GS_MAC: &str = "000b82aabbcc";
 const PASSWORD: &str = "Gs-Sip-2001-secret";
 const DISPLAY: &str = "Ali \"x\" <b>&";
 
-/// Checks a Grandstream file by vendors.md §9.1/§9.2 and returns its
+/// Checks a Grandstream file by docs/reference/vendors.md §9.1/§9.2 and returns its
 /// settings: `Pnnn` → value, plus `mac` when the header is there.
 fn gs_settings(body: &[u8]) -> BTreeMap<String, String> {
     let text = config_text(body);
@@ -223,7 +223,7 @@ fn grandstream_boot_sequence_over_https() {
     for r in [&mismatch, &upper, &binary, &legacy] {
         assert_eq!(r, &unknown);
     }
-    // Upper-case hex in the MAC is the same phone (vendors.md §0).
+    // Upper-case hex in the MAC is the same phone (docs/reference/vendors.md §0).
     assert_eq!(
         server.get_https("/cfg000B82AABBCC.xml", Some(GS_UA)).body,
         main.body

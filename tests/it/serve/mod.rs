@@ -1,6 +1,6 @@
 //! `autoprov serve`: each vendor's boot sequence end to end (one module per
 //! vendor, the same shape: import the vendor's fixture, fetch over real
-//! HTTPS, check the files by vendors.md §9 and against tests/golden, compare
+//! HTTPS, check the files by docs/reference/vendors.md §9 and against tests/golden, compare
 //! with `render`), then authentication, certificates, security and
 //! lifecycle across vendors.
 

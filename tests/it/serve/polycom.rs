@@ -17,7 +17,7 @@ const PAUL: &str = "0004f2a1b2c3";
 const ALI: &str = "0004f2d4e5f6";
 const PAUL_PW: &str = "Poly-Sip-2024-abc";
 
-/// Checks a Polycom file by vendors.md §9.1/§9.2 and returns its root
+/// Checks a Polycom file by docs/reference/vendors.md §9.1/§9.2 and returns its root
 /// element name and every attribute of every element (no name twice).
 fn polycom_attrs(body: &[u8]) -> (String, BTreeMap<String, String>) {
     let text = config_text(body);

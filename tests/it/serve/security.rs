@@ -138,7 +138,7 @@ fn refusals_all_look_like_an_unknown_mac() {
     // The right MAC with a matching UA, and with no UA at all, is served.
     assert_eq!(server.get_https("/805ec0123456.cfg", Some(UA)).status, 200);
     assert_eq!(server.get_https("/805ec0123456.cfg", None).status, 200);
-    // Upper-case MAC in the name is the same phone (vendors.md §0).
+    // Upper-case MAC in the name is the same phone (docs/reference/vendors.md §0).
     assert_eq!(server.get_https("/805EC0123456.cfg", Some(UA)).status, 200);
 
     // Only GET and HEAD.

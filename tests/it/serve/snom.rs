@@ -1,4 +1,4 @@
-//! The Snom boot sequence end to end (vendors.md §5): real binary, real
+//! The Snom boot sequence end to end (docs/reference/vendors.md §5): real binary, real
 //! curl over HTTPS with certificate verification, real store.
 //!
 //! The CSV import gives each user one SIP line (`User.lines` can hold more,
@@ -24,7 +24,7 @@ fn ua_with_mac(mac: &str) -> String {
     )
 }
 
-/// Checks a Snom settings file by vendors.md §9.1/§9.2 and returns its
+/// Checks a Snom settings file by docs/reference/vendors.md §9.1/§9.2 and returns its
 /// settings: `name` or `name[idx]` → value; `fkey[idx]` → the key's
 /// function and `fkey[idx]@label` / `@context` → its attributes.
 fn snom_settings(body: &[u8]) -> BTreeMap<String, String> {

@@ -1,5 +1,5 @@
 //! What a served config file must look like: the checks every vendor's
-//! files share (vendors.md §9.1), the Yealink `key = value` parser (used
+//! files share (docs/reference/vendors.md §9.1), the Yealink `key = value` parser (used
 //! well beyond the Yealink test), comparison with golden files and with
 //! what `autoprov render` prints. Each other vendor's parser lives in its
 //! own test module (tests/it/serve/<vendor>.rs).
@@ -11,7 +11,7 @@ use super::cli::autoprov;
 use super::fixtures::golden_bytes;
 use super::tls::openssl_fingerprint;
 
-/// The body as text, after the checks of vendors.md §9.1 every vendor's
+/// The body as text, after the checks of docs/reference/vendors.md §9.1 every vendor's
 /// files share: no BOM, UTF-8, no template residue.
 pub fn config_text(body: &[u8]) -> &str {
     assert!(!body.starts_with(&[0xef, 0xbb, 0xbf]), "BOM");
@@ -25,7 +25,7 @@ pub fn config_text(body: &[u8]) -> &str {
     text
 }
 
-/// Checks a Yealink file against vendors.md §9.1/§9.2 and returns its
+/// Checks a Yealink file against docs/reference/vendors.md §9.1/§9.2 and returns its
 /// settings. `boot` allows the extra boot-file line forms; include lines are
 /// returned under `include:config` joined by `|`.
 pub fn yealink_settings(body: &[u8], boot: bool) -> BTreeMap<String, String> {
@@ -84,7 +84,7 @@ pub fn yealink_settings(body: &[u8], boot: bool) -> BTreeMap<String, String> {
     map
 }
 
-/// Per-key value rules of vendors.md §9.2.
+/// Per-key value rules of docs/reference/vendors.md §9.2.
 fn check_yealink_values(map: &BTreeMap<String, String>) {
     for (k, v) in map {
         if k.ends_with(".transport_type") {

@@ -1,5 +1,5 @@
 //! Two network namespaces joined by a veth pair, made and removed by the
-//! test (as shared/tools/netns.sh does), with autoprov's DHCP on the server
+//! test (as docs/reference/test-peers.md §1 does), with autoprov's DHCP on the server
 //! side and real clients on the phone side. Needs root: where namespaces
 //! can't be made the tests skip with a message, except under CI=true.
 

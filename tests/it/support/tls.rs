@@ -1,5 +1,5 @@
 //! openssl as the outside peer: test CAs and certificates made the
-//! test-peers.md §4 way, fingerprints and text of certificates, the chain a
+//! docs/reference/test-peers.md §4 way, fingerprints and text of certificates, the chain a
 //! listener serves.
 
 use std::io::Write;
@@ -66,7 +66,7 @@ pub fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
-/// openssl arguments for a new P-256 key (test-peers.md §4).
+/// openssl arguments for a new P-256 key (docs/reference/test-peers.md §4).
 pub const NEW_P256_KEY: [&str; 6] = [
     "-newkey",
     "ec",
@@ -99,7 +99,7 @@ pub fn make_self_signed(
     openssl(dir, &args);
 }
 
-/// A test CA (`ca.crt`, `ca.key`) in `dir`, made the test-peers.md §4 way
+/// A test CA (`ca.crt`, `ca.key`) in `dir`, made the docs/reference/test-peers.md §4 way
 /// (with keyUsage and basicConstraints).
 pub fn make_ca(dir: &Path) {
     make_self_signed(
