@@ -8,8 +8,8 @@
 //! each apply (removes first, then puts, so a MAC can move between users in
 //! one import), the generation bumped by every apply and checked before it,
 //! and `next_id` read back as at least 1. An apply is all or nothing because
-//! it is computed before the lock-held maps change, which is what the sled
-//! engine's redo log gives across a crash.
+//! it runs under the one lock and no step of it can fail once the generation
+//! check passed: what the sled engine's redo log gives across a crash.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};

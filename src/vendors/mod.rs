@@ -6,7 +6,7 @@
 //! so adding a vendor means one file here (its row, its User-Agent parser
 //! and its unit tests), one line in [`VENDORS`] and its folder under
 //! `phone_templates/`, not match arms spread through the code. Each file
-//! rule carries its own compiled-in [`Template`] (see [`template!`]), so no
+//! rule carries its own compiled-in [`Template`] (see `template!`), so no
 //! other list has to learn the new names.
 //!
 //! A bare `§` in this folder is a section of `docs/reference/vendors.md`,
