@@ -11,6 +11,7 @@
 //! up quietly (no MAC found) on anything unexpected.
 
 use crate::domain::mac::Mac;
+use crate::vendors;
 
 /// MACs kept per certificate; device certificates name one.
 const MAX_MACS: usize = 4;
@@ -50,9 +51,10 @@ impl ClientCert {
 }
 
 /// MACs in one name: the whole value in any notation `crate::domain::mac` accepts,
-/// each whitespace/punctuation-separated token (also after Cisco's `SEP`
-/// prefix, as in `SEP805EC0123456`), and each run of exactly 12 hex digits
-/// (`805ec0123456.phones.example`).
+/// each whitespace/punctuation-separated token (also after a vendor's
+/// certificate name prefix, such as Cisco's `SEP` in `SEP805EC0123456`: the
+/// prefixes are the vendor rows' `cert_name_prefixes`), and each run of
+/// exactly 12 hex digits (`805ec0123456.phones.example`).
 fn macs_in(name: &str) -> Vec<Mac> {
     let mut out = Vec::new();
     let mut push = |m: Mac| {
@@ -64,12 +66,7 @@ fn macs_in(name: &str) -> Vec<Mac> {
         push(m);
     }
     for token in name.split(|c: char| c.is_whitespace() || ",;/=@+".contains(c)) {
-        let bare = token
-            .get(..3)
-            .filter(|p| p.eq_ignore_ascii_case("sep"))
-            .and_then(|_| token.get(3..))
-            .unwrap_or(token);
-        if let Ok(m) = Mac::parse(bare) {
+        if let Ok(m) = Mac::parse(without_cert_prefix(token)) {
             push(m);
         }
     }
@@ -89,6 +86,20 @@ fn macs_in(name: &str) -> Vec<Mac> {
         start += len.max(1);
     }
     out
+}
+
+/// The token after the first vendor certificate-name prefix it starts with
+/// (ASCII case ignored), else the token itself. Vendors are data: the
+/// prefixes come from `VENDORS`, so a new vendor's needs no code here.
+fn without_cert_prefix(token: &str) -> &str {
+    vendors::cert_name_prefixes()
+        .find_map(|prefix| {
+            token
+                .get(..prefix.len())
+                .filter(|p| p.eq_ignore_ascii_case(prefix))
+                .and_then(|_| token.get(prefix.len()..))
+        })
+        .unwrap_or(token)
 }
 
 /// Subject CNs and string-valued subject alternative names.

@@ -328,9 +328,14 @@ impl Provisioner {
         ctx: &impl serde::Serialize,
         staged: bool,
     ) -> Result<Served, Refusal> {
+        // Only uploads have no template, and those never get here.
+        let template = m
+            .rule
+            .template
+            .ok_or_else(|| render_error(name, &"the file has no template"))?;
         let body = self
             .templates
-            .render(m.rule.template, Value::from(minijinja::value::Serde(ctx)))
+            .render(template.name, Value::from(minijinja::value::Serde(ctx)))
             .map_err(|e| render_error(name, &e))?;
         Ok(Served {
             body: body.into_bytes(),

@@ -1,6 +1,10 @@
 //! Phone templates: defaults compiled into the binary, each overridable by a
 //! file of the same name under `--templates DIR`.
 //!
+//! The defaults are not listed here: each vendor file rule carries its own
+//! [`Template`](crate::vendors::Template), so the set is whatever
+//! [`VENDORS`] names and a new vendor needs no registration in this file.
+//!
 //! Rendering is strict: an undefined variable, a printed `none`, a printed
 //! boolean or a value with a line break is an error, never output. A line
 //! break inside a value would inject extra `key = value` lines.
@@ -10,63 +14,7 @@ use std::path::{Path, PathBuf};
 use minijinja::value::{Value, ValueKind};
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, escape_formatter};
 
-use crate::vendors::{FileKind, VENDORS};
-
-/// Default templates, by the names the vendor table uses.
-static DEFAULTS: &[(&str, &str)] = &[
-    (
-        "yealink/boot",
-        include_str!("../../phone_templates/yealink/boot"),
-    ),
-    (
-        "yealink/common.cfg",
-        include_str!("../../phone_templates/yealink/common.cfg"),
-    ),
-    (
-        "yealink/mac.cfg",
-        include_str!("../../phone_templates/yealink/mac.cfg"),
-    ),
-    (
-        "polycom/master.xml",
-        include_str!("../../phone_templates/polycom/master.xml"),
-    ),
-    (
-        "polycom/phone.xml",
-        include_str!("../../phone_templates/polycom/phone.xml"),
-    ),
-    (
-        "cisco/common.xml",
-        include_str!("../../phone_templates/cisco/common.xml"),
-    ),
-    (
-        "cisco/mac.xml",
-        include_str!("../../phone_templates/cisco/mac.xml"),
-    ),
-    (
-        "grandstream/mac.xml",
-        include_str!("../../phone_templates/grandstream/mac.xml"),
-    ),
-    (
-        "grandstream/common.xml",
-        include_str!("../../phone_templates/grandstream/common.xml"),
-    ),
-    (
-        "snom/mac.htm",
-        include_str!("../../phone_templates/snom/mac.htm"),
-    ),
-    (
-        "snom/common.htm",
-        include_str!("../../phone_templates/snom/common.htm"),
-    ),
-    (
-        "fanvil/mac.xml",
-        include_str!("../../phone_templates/fanvil/mac.xml"),
-    ),
-    (
-        "fanvil/common.xml",
-        include_str!("../../phone_templates/fanvil/common.xml"),
-    ),
-];
+use crate::vendors::{self, VENDORS};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
@@ -110,15 +58,15 @@ impl Templates {
         env.set_formatter(checked_formatter);
         env.add_filter("zpad", zpad);
         let templates = Templates { env };
-        for rule in VENDORS
+        for template in VENDORS
             .iter()
             .flat_map(|v| v.provisioning.files)
-            .filter(|r| r.kind != FileKind::Upload)
+            .filter_map(|r| r.template.as_ref())
         {
             templates
                 .env
-                .get_template(rule.template)
-                .map_err(|e| invalid(rule.template, &e))?;
+                .get_template(template.name)
+                .map_err(|e| invalid(template.name, &e))?;
         }
         Ok(templates)
     }
@@ -161,10 +109,7 @@ fn load(dir: Option<&Path>, name: &str) -> Result<Option<String>, Error> {
             });
         }
     }
-    Ok(DEFAULTS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, src)| src.to_string()))
+    Ok(vendors::default_template(name).map(|t| t.source.to_string()))
 }
 
 /// XML-escape every printed value of templates named `*.xml`, `*.htm` or

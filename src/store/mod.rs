@@ -1,9 +1,14 @@
-//! Persistence behind a small trait, so another engine can be added later.
+//! Persistence behind a small trait, with two engines: sled on disk
+//! ([`SledStore`], what the server and CLI use) and maps in memory
+//! ([`MemoryStore`], for tests and previews that must not write).
 //!
 //! The import plans against a [`Snapshot`] taken outside any transaction and
 //! hands back a [`ChangeSet`]; the store applies it atomically if nothing
 //! changed in between (optimistic check on a generation counter).
 
+#[cfg(test)]
+mod engine_tests;
+mod memory;
 mod sled_store;
 
 use serde::{Deserialize, Serialize};
@@ -11,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::mac::Mac;
 use crate::domain::{Lease, Site, User};
 
+pub use memory::MemoryStore;
 pub use sled_store::SledStore;
 
 #[derive(Debug, thiserror::Error)]

@@ -44,37 +44,37 @@ const CISCO: Provisioning = Provisioning {
         FileRule {
             pattern: &[Part::Lit("spa"), Part::Digits(3), Part::Lit(".cfg")],
             kind: FileKind::Common,
-            template: "cisco/common.xml",
+            template: Some(template!("cisco/common.xml")),
             content_type: "application/xml; charset=utf-8",
         },
         FileRule {
             pattern: &[Part::Lit("spa"), Part::Digits(3), Part::Lit("G.cfg")],
             kind: FileKind::Common,
-            template: "cisco/common.xml",
+            template: Some(template!("cisco/common.xml")),
             content_type: "application/xml; charset=utf-8",
         },
         FileRule {
             pattern: &[Part::Lit("spa"), Part::Digits(3), Part::Lit("G2.cfg")],
             kind: FileKind::Common,
-            template: "cisco/common.xml",
+            template: Some(template!("cisco/common.xml")),
             content_type: "application/xml; charset=utf-8",
         },
         FileRule {
             pattern: &[Part::Digits(4), Part::Lit(".xml")],
             kind: FileKind::Common,
-            template: "cisco/common.xml",
+            template: Some(template!("cisco/common.xml")),
             content_type: "application/xml; charset=utf-8",
         },
         FileRule {
             pattern: &[Part::Digits(4), Part::Lit("-3PCC.xml")],
             kind: FileKind::Common,
-            template: "cisco/common.xml",
+            template: Some(template!("cisco/common.xml")),
             content_type: "application/xml; charset=utf-8",
         },
         FileRule {
             pattern: &[Part::Mac(MacCase::Lower), Part::Lit(".xml")],
             kind: FileKind::Main,
-            template: "cisco/mac.xml",
+            template: Some(template!("cisco/mac.xml")),
             content_type: "application/xml; charset=utf-8",
         },
     ],
@@ -99,6 +99,11 @@ const CISCO: Provisioning = Provisioning {
     timezone_names: &[],
     // Per-device credentials: --uid/--pwd in the Profile_Rule that moves the phone to HTTPS (§3 rule syntax).
     device_credentials: true,
+    // The bootstrap loads our CA from the URL in Custom_CA_Rule (§3.5).
+    ca_setting: Some("Custom_CA_Rule"),
+    // Cisco names a phone `SEP<MAC>` in its certificates' subject CN
+    // (`SEP805EC0123456`, docs/tls.md), so such a certificate is bound to it.
+    cert_name_prefixes: &["SEP"],
 };
 
 /// `Cisco/SPA508G-7.4.4 (0002FDFF2103)(CBT141400UK)` (model `spa508g`),
@@ -141,4 +146,81 @@ fn first_paren_mac(s: &str) -> Option<Mac> {
     (inner.len() == 12 && inner.bytes().all(|b| b.is_ascii_hexdigit()))
         .then(|| Mac::parse(inner).ok())
         .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mac(s: &str) -> Mac {
+        Mac::parse(s).unwrap()
+    }
+
+    #[test]
+    fn cisco_user_agents() {
+        let (v, i) = parse_user_agent("Cisco/SPA508G-7.4.4 (0002FDFF2103)(CBT141400UK)").unwrap();
+        assert_eq!(v.id, "cisco");
+        assert_eq!(i.model.as_deref(), Some("spa508g"));
+        assert_eq!(i.firmware.as_deref(), Some("7.4.4"));
+        assert_eq!(i.mac, Some(mac("0002fdff2103")));
+        let (_, i) = parse_user_agent("Cisco/SPA525G-7.4.7 (CBT141900G7)").unwrap();
+        assert_eq!((i.model.as_deref(), i.mac), (Some("spa525g"), None));
+        let (_, i) = parse_user_agent("Cisco-CP-7832-3PCC/11.0.1 (00562b043615)").unwrap();
+        assert_eq!(i.model.as_deref(), Some("7832"));
+        assert_eq!(i.firmware.as_deref(), Some("11.0.1"));
+        assert_eq!(i.mac, Some(mac("00562b043615")));
+        for junk in ["Cisco/", "Cisco-CP-", "Cisco-CP-x", "Cisco/\u{fffd} (zz"] {
+            if let Some((_, i)) = parse_user_agent(junk) {
+                assert_eq!(i.mac, None, "{junk}");
+            }
+        }
+    }
+
+    #[test]
+    fn cisco_files() {
+        let c = by_id("cisco").unwrap();
+        let m = mac("0004f2aabbcc");
+        assert_eq!(
+            c.main_file().and_then(|r| r.file_name(m)).as_deref(),
+            Some("0004f2aabbcc.xml")
+        );
+        let common = |name: &str| {
+            c.provisioning
+                .files
+                .iter()
+                .any(|r| r.kind == FileKind::Common && r.matches(name) == Some(None))
+        };
+        for ok in [
+            "spa504G.cfg",
+            "spa525G2.cfg",
+            "spa303.cfg",
+            "8841.xml",
+            "8841-3PCC.xml",
+        ] {
+            assert!(common(ok), "{ok}");
+        }
+        for no in [
+            "spa50G.cfg",
+            "spa504G.xml",
+            "884.xml",
+            "88410.xml",
+            "8841-3pcc.xml",
+        ] {
+            assert!(!common(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn value_maps() {
+        let c = by_id("cisco").unwrap();
+        assert_eq!(c.transport_value(Transport::Tcp), Some("TCP"));
+        assert_eq!(c.language_name("fr-CA"), Some("fr-CA"));
+        assert_eq!(c.language_name("fr-BE"), Some("fr-FR"));
+    }
+
+    #[test]
+    fn certificate_names_carry_sep() {
+        let c = by_id("cisco").unwrap();
+        assert_eq!(c.provisioning.cert_name_prefixes, ["SEP"]);
+    }
 }

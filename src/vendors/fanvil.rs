@@ -29,43 +29,43 @@ const FANVIL: Provisioning = Provisioning {
         FileRule {
             pattern: &[Part::Mac(MacCase::Lower), Part::Lit(".cfg")],
             kind: FileKind::Main,
-            template: "fanvil/mac.xml",
+            template: Some(template!("fanvil/mac.xml")),
             content_type: "application/xml; charset=utf-8",
         },
         FileRule {
             pattern: &[Part::Lit("f0X4hw1.100.cfg")],
             kind: FileKind::Common,
-            template: "fanvil/common.xml",
+            template: Some(template!("fanvil/common.xml")),
             content_type: "application/xml; charset=utf-8",
         },
         FileRule {
             pattern: &[Part::Lit("f0X3shw1.100.cfg")],
             kind: FileKind::Common,
-            template: "fanvil/common.xml",
+            template: Some(template!("fanvil/common.xml")),
             content_type: "application/xml; charset=utf-8",
         },
         FileRule {
             pattern: &[Part::Lit("F0V00X600000.cfg")],
             kind: FileKind::Common,
-            template: "fanvil/common.xml",
+            template: Some(template!("fanvil/common.xml")),
             content_type: "application/xml; charset=utf-8",
         },
         FileRule {
             pattern: &[Part::Lit("F0000X600000.cfg")],
             kind: FileKind::Common,
-            template: "fanvil/common.xml",
+            template: Some(template!("fanvil/common.xml")),
             content_type: "application/xml; charset=utf-8",
         },
         FileRule {
             pattern: &[Part::Lit("F0V00X200000.cfg")],
             kind: FileKind::Common,
-            template: "fanvil/common.xml",
+            template: Some(template!("fanvil/common.xml")),
             content_type: "application/xml; charset=utf-8",
         },
         FileRule {
             pattern: &[Part::Lit("f0C00620000.cfg")],
             kind: FileKind::Common,
-            template: "fanvil/common.xml",
+            template: Some(template!("fanvil/common.xml")),
             content_type: "application/xml; charset=utf-8",
         },
     ],
@@ -93,6 +93,9 @@ const FANVIL: Provisioning = Provisioning {
     timezone_names: &[],
     // Per-device credentials: Download_Username/Download_Password (§6.5).
     device_credentials: true,
+    // No source covers Fanvil's server-certificate checks (§6.5).
+    ca_setting: None,
+    cert_name_prefixes: &[],
 };
 
 /// `Fanvil X4 2.10.2.6887 0c383e07e16c`, `Fanvil X6U Pro 0.0.10 0c383e2cd782`.
@@ -120,4 +123,48 @@ fn fanvil_user_agent(ua: &str) -> Option<UaInfo> {
         firmware,
         mac,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mac(s: &str) -> Mac {
+        Mac::parse(s).unwrap()
+    }
+
+    #[test]
+    fn fanvil_rows() {
+        let (v, i) = parse_user_agent("Fanvil X4 2.10.2.6887 0c383e07e16c").unwrap();
+        assert_eq!(v.id, "fanvil");
+        assert_eq!(i.model.as_deref(), Some("x4"));
+        assert_eq!(i.firmware.as_deref(), Some("2.10.2.6887"));
+        assert_eq!(i.mac, Some(mac("0c383e07e16c")));
+        let (_, i) = parse_user_agent("Fanvil X6U Pro 0.0.10 0c383e2cd782").unwrap();
+        assert_eq!(i.model.as_deref(), Some("x6u"));
+        assert_eq!(i.firmware.as_deref(), Some("0.0.10"));
+        assert_eq!(i.mac, Some(mac("0c383e2cd782")));
+        for junk in ["Fanvil", "Fanvil \u{fffd}", "fanvil X4 zz 0c383e07e16"] {
+            let (_, i) = parse_user_agent(junk).unwrap();
+            assert_eq!(i.mac, None, "{junk}");
+        }
+        let f = by_id("fanvil").unwrap();
+        let main = f.main_file().unwrap();
+        assert_eq!(
+            main.file_name(mac("0c383e07e16c")).as_deref(),
+            Some("0c383e07e16c.cfg")
+        );
+        // Yealink, Polycom and Fanvil all name a file <mac>.cfg.
+        let hits = matches("0c383e07e16c.cfg");
+        assert!(hits.iter().any(|m| m.vendor.id == "fanvil"));
+        assert!(hits.iter().any(|m| m.vendor.id == "yealink"));
+        for common in ["f0X4hw1.100.cfg", "F0V00X600000.cfg", "f0C00620000.cfg"] {
+            let hits = matches(common);
+            assert_eq!(hits.len(), 1, "{common}");
+            assert_eq!(hits[0].rule.kind, FileKind::Common);
+        }
+        assert!(matches("fanvil_x4u_v2_hwv2_0.txt").is_empty());
+        assert_eq!(f.transport_value(Transport::Tls), Some("3"));
+        assert_eq!(f.language_name("it-IT"), Some("it"));
+    }
 }

@@ -35,19 +35,19 @@ const GRANDSTREAM: Provisioning = Provisioning {
                 Part::Lit(".xml"),
             ],
             kind: FileKind::Main,
-            template: "grandstream/mac.xml",
+            template: Some(template!("grandstream/mac.xml")),
             content_type: "application/xml; charset=utf-8",
         },
         FileRule {
             pattern: &[Part::Lit("cfg"), Part::Model(16), Part::Lit(".xml")],
             kind: FileKind::Common,
-            template: "grandstream/common.xml",
+            template: Some(template!("grandstream/common.xml")),
             content_type: "application/xml; charset=utf-8",
         },
         FileRule {
             pattern: &[Part::Lit("cfg.xml")],
             kind: FileKind::Common,
-            template: "grandstream/common.xml",
+            template: Some(template!("grandstream/common.xml")),
             content_type: "application/xml; charset=utf-8",
         },
     ],
@@ -71,6 +71,9 @@ const GRANDSTREAM: Provisioning = Provisioning {
     timezone_names: &[],
     // Per-device credentials: P1360/P1361, "Config HTTP/HTTPS User Name/Password".
     device_credentials: true,
+    // Custom CAs can be provisioned, but no source names the P-code (§4.5).
+    ca_setting: None,
+    cert_name_prefixes: &[],
 };
 
 /// `Grandstream Model HW GXP2170 V1.xA SW 1.0.11.79 DevId 000b82aabbcc`, and
@@ -106,4 +109,63 @@ fn grandstream_user_agent(ua: &str) -> Option<UaInfo> {
         firmware,
         mac,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mac(s: &str) -> Mac {
+        Mac::parse(s).unwrap()
+    }
+
+    #[test]
+    fn grandstream_rows() {
+        let (v, i) =
+            parse_user_agent("Grandstream Model HW GXP2170 V1.xA SW 1.0.11.79 DevId 000b82aabbcc")
+                .unwrap();
+        assert_eq!(v.id, "grandstream");
+        assert_eq!(i.model.as_deref(), Some("gxp2170"));
+        assert_eq!(i.firmware.as_deref(), Some("1.0.11.79"));
+        assert_eq!(i.mac, Some(mac("000b82aabbcc")));
+        let (_, i) =
+            parse_user_agent("Grandstream Model HW GRP2614 SW 1.0.5.15 DevId c074ad0b63ee")
+                .unwrap();
+        assert_eq!(i.model.as_deref(), Some("grp2614"));
+        let (_, i) = parse_user_agent(
+            "Grandstream GXP2000 (gxp2000e.bin:1.2.5.3/boot55e.bin:1.1.6.9) DevId 000b822726c8",
+        )
+        .unwrap();
+        assert_eq!(i.model.as_deref(), Some("gxp2000"));
+        assert_eq!(i.mac, Some(mac("000b822726c8")));
+        for junk in [
+            "Grandstream",
+            "Grandstream DevId",
+            "Grandstream Model HW",
+            "grandstream \u{fffd} SW",
+        ] {
+            let (_, i) = parse_user_agent(junk).unwrap();
+            assert_eq!(i.mac, None, "{junk}");
+        }
+        let g = by_id("grandstream").unwrap();
+        let main = g.main_file().unwrap();
+        assert_eq!(
+            main.file_name(mac("000b82aabbcc")).as_deref(),
+            Some("cfg000b82aabbcc.xml")
+        );
+        let model = &g.provisioning.files[1];
+        assert_eq!(model.matches("cfggxp2170.xml"), Some(None));
+        // A model part never takes a MAC, so the per-MAC file is unambiguous.
+        assert_eq!(model.matches("cfg000b82aabbcc.xml"), None);
+        assert_eq!(model.matches("cfg.xml"), None);
+        assert_eq!(model.matches("cfggxp-2170.xml"), None);
+        assert_eq!(model.matches(&format!("cfg{}.xml", "a".repeat(17))), None);
+        let hits = matches("cfg000b82aabbcc.xml");
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].rule.kind, FileKind::Main);
+        // The legacy binary name has no rule (404).
+        assert!(matches("cfg000b82aabbcc").is_empty());
+        assert_eq!(g.transport_value(Transport::Tls), Some("2"));
+        assert_eq!(g.language_name("de-DE"), Some("de"));
+    }
 }

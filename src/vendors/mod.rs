@@ -3,15 +3,36 @@
 //! patterns, User-Agent parser, template names and value maps.
 //!
 //! The provisioning and DHCP parts read everything vendor-specific from here,
-//! so adding a vendor means one file, one line in [`VENDORS`] and its
-//! templates, not match arms spread through the code.
+//! so adding a vendor means one file here (its row, its User-Agent parser
+//! and its unit tests), one line in [`VENDORS`] and its folder under
+//! `phone_templates/`, not match arms spread through the code. Each file
+//! rule carries its own compiled-in [`Template`] (see `template!`), so no
+//! other list has to learn the new names.
 //!
 //! A bare `§` in this folder is a section of `docs/reference/vendors.md`,
 //! which names the vendor's own guide or the other project each fact came
 //! from.
 
+use std::fmt;
+
 use crate::domain::Transport;
 use crate::domain::mac::Mac;
+
+/// `template!("yealink/mac.cfg")`: the [`Template`] of that name, its
+/// default text read from `phone_templates/` at compile time. A macro so the
+/// name is written once and the file must exist for the crate to build.
+macro_rules! template {
+    ($name:literal) => {
+        $crate::vendors::Template {
+            name: $name,
+            source: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/phone_templates/",
+                $name
+            )),
+        }
+    };
+}
 
 mod cisco;
 mod fanvil;
@@ -134,6 +155,15 @@ pub struct Provisioning {
     /// credentials (the vendor has keys for them); only then may
     /// `require_device_auth` demand them of its phones.
     pub device_credentials: bool,
+    /// The setting through which the plain-HTTP bootstrap hands the phone
+    /// the CA to trust before it moves to HTTPS; `None` where no source
+    /// documents one. The templates write it; this names it, so the vendor
+    /// conformance test can hold each bootstrap to it.
+    pub ca_setting: Option<&'static str>,
+    /// Prefixes the vendor's factory certificates put before the MAC in a
+    /// subject name (Cisco's `SEP805EC0123456`), so a client certificate
+    /// naming the phone that way is bound to it.
+    pub cert_name_prefixes: &'static [&'static str],
 }
 
 impl Provisioning {
@@ -145,6 +175,8 @@ impl Provisioning {
         languages: &[],
         timezone_names: &[],
         device_credentials: false,
+        ca_setting: None,
+        cert_name_prefixes: &[],
     };
 }
 
@@ -180,6 +212,31 @@ pub enum Part {
     Model(usize),
 }
 
+/// How a part reads in the docs' vendor table: literals as they are,
+/// `<mac>` / `<MAC>` in the case the phone writes, `<model>`, `<4 digits>`.
+impl fmt::Display for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Part::Lit(s) => f.write_str(s),
+            Part::Mac(MacCase::Lower) => f.write_str("<mac>"),
+            Part::Mac(MacCase::Upper) => f.write_str("<MAC>"),
+            Part::Digits(n) => write!(f, "<{n} digits>"),
+            Part::Model(_) => f.write_str("<model>"),
+        }
+    }
+}
+
+/// A phone template: the default text compiled into the binary, under the
+/// name an override file in `--templates DIR` takes. Its extension also
+/// decides escaping (`.xml`, `.htm`: XML entities; others: none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Template {
+    /// Path under `phone_templates/`, e.g. `yealink/mac.cfg`.
+    pub name: &'static str,
+    /// The compiled-in default text.
+    pub source: &'static str,
+}
+
 /// What a file is to the server, which decides who may get what.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
@@ -201,12 +258,18 @@ pub enum FileKind {
 pub struct FileRule {
     pub pattern: &'static [Part],
     pub kind: FileKind,
-    /// Template name under `phone_templates/`, e.g. `yealink/mac.cfg`.
-    pub template: &'static str,
+    /// The template the file is rendered from; `None` only for uploads,
+    /// which are never served.
+    pub template: Option<Template>,
     pub content_type: &'static str,
 }
 
 impl FileRule {
+    /// The pattern as the docs write it: `y<12 digits>.cfg`, `<MAC>.htm`.
+    pub fn pattern_text(&self) -> String {
+        self.pattern.iter().map(Part::to_string).collect()
+    }
+
     /// The MAC part of the pattern, if the file is per-MAC.
     pub fn mac_case(&self) -> Option<MacCase> {
         self.pattern.iter().find_map(|p| match p {
@@ -419,9 +482,34 @@ pub fn matches(name: &str) -> Vec<Match> {
         .collect()
 }
 
+/// The compiled-in template of this name, from whichever rule carries it:
+/// the default a template loader falls back to without an override file.
+pub fn default_template(name: &str) -> Option<&'static Template> {
+    VENDORS
+        .iter()
+        .flat_map(|v| v.provisioning.files)
+        .filter_map(|r| r.template.as_ref())
+        .find(|t| t.name == name)
+}
+
+/// The prefixes any vendor's certificates put before the MAC in a subject
+/// name (Cisco's `SEP`), from every row: what a client certificate reader
+/// strips before it looks for a MAC.
+pub fn cert_name_prefixes() -> impl Iterator<Item = &'static str> {
+    VENDORS
+        .iter()
+        .flat_map(|v| v.provisioning.cert_name_prefixes.iter().copied())
+}
+
 #[cfg(test)]
 mod tests {
+    //! Checks across vendors; each vendor's own rows are tested in its file.
+
     use super::*;
+
+    fn mac(s: &str) -> Mac {
+        Mac::parse(s).unwrap()
+    }
 
     #[test]
     fn lookups() {
@@ -431,202 +519,6 @@ mod tests {
         for v in VENDORS {
             assert!(by_id(v.id).is_some());
         }
-    }
-
-    fn mac(s: &str) -> Mac {
-        Mac::parse(s).unwrap()
-    }
-
-    #[test]
-    fn yealink_user_agents() {
-        let (v, i) = parse_user_agent("Yealink SIP-T54W 96.86.0.100 80:5e:c0:12:34:56").unwrap();
-        assert_eq!(v.id, "yealink");
-        assert_eq!(i.model.as_deref(), Some("t54w"));
-        assert_eq!(i.firmware.as_deref(), Some("96.86.0.100"));
-        assert_eq!(i.mac, Some(mac("805ec0123456")));
-        assert_eq!(i.firmware_major(), Some(96));
-
-        let (_, i) = parse_user_agent("Yealink SIP VP-T49G 51.80.0.10 00:15:65:9b:5a:44").unwrap();
-        assert_eq!(i.model.as_deref(), Some("vp-t49g"));
-        let (_, i) = parse_user_agent("Yealink W52P 25.80.0.15 00:15:65:b8:60:05").unwrap();
-        assert_eq!(i.model.as_deref(), Some("w52p"));
-        let (_, i) = parse_user_agent("yealink SIP-T28P 2.70.0.140 00:15:65:13:ae:0b").unwrap();
-        assert_eq!(i.model.as_deref(), Some("t28p"));
-        let (_, i) = parse_user_agent("Yealink-T46G 28.71.0.81 28.1.0.128.0.0.0").unwrap();
-        assert_eq!(i.model.as_deref(), Some("t46g"));
-        assert_eq!(i.firmware.as_deref(), Some("28.71.0.81"));
-        assert_eq!(i.mac, None);
-
-        assert!(parse_user_agent("curl/8.5.0").is_none());
-        assert!(parse_user_agent("Yealinkish 1.2").is_none());
-        assert!(parse_user_agent("").is_none());
-        // Garbage after the vendor name never panics and yields nothing useful.
-        let (_, i) = parse_user_agent("Yealink \u{fffd}\u{fffd} 1..2 zz").unwrap();
-        assert_eq!(i.mac, None);
-    }
-
-    #[test]
-    fn file_patterns() {
-        let y = by_id("yealink").unwrap();
-        let main = y.main_file().unwrap();
-        assert_eq!(
-            main.file_name(mac("80:5e:c0:12:34:56")).as_deref(),
-            Some("805ec0123456.cfg")
-        );
-        assert_eq!(
-            main.matches("805ec0123456.cfg"),
-            Some(Some(mac("805ec0123456")))
-        );
-        assert_eq!(
-            main.matches("805EC0123456.cfg"),
-            Some(Some(mac("805ec0123456")))
-        );
-        assert_eq!(main.matches("805ec0123456.cfg.bak"), None);
-        assert_eq!(main.matches("805ec012345.cfg"), None);
-        assert_eq!(main.matches("ffffffffffff.cfg"), None);
-        assert_eq!(main.matches("é05ec0123456.cfg"), None);
-        let common = &y.provisioning.files[2];
-        assert_eq!(common.matches("y000000000096.cfg"), Some(None));
-        assert_eq!(common.matches("y00000000096.cfg"), None);
-        assert_eq!(common.matches("y0000000000x6.cfg"), None);
-        assert_eq!(y.mac_case(), Some(MacCase::Lower));
-    }
-
-    #[test]
-    fn grandstream_rows() {
-        let (v, i) =
-            parse_user_agent("Grandstream Model HW GXP2170 V1.xA SW 1.0.11.79 DevId 000b82aabbcc")
-                .unwrap();
-        assert_eq!(v.id, "grandstream");
-        assert_eq!(i.model.as_deref(), Some("gxp2170"));
-        assert_eq!(i.firmware.as_deref(), Some("1.0.11.79"));
-        assert_eq!(i.mac, Some(mac("000b82aabbcc")));
-        let (_, i) =
-            parse_user_agent("Grandstream Model HW GRP2614 SW 1.0.5.15 DevId c074ad0b63ee")
-                .unwrap();
-        assert_eq!(i.model.as_deref(), Some("grp2614"));
-        let (_, i) = parse_user_agent(
-            "Grandstream GXP2000 (gxp2000e.bin:1.2.5.3/boot55e.bin:1.1.6.9) DevId 000b822726c8",
-        )
-        .unwrap();
-        assert_eq!(i.model.as_deref(), Some("gxp2000"));
-        assert_eq!(i.mac, Some(mac("000b822726c8")));
-        for junk in [
-            "Grandstream",
-            "Grandstream DevId",
-            "Grandstream Model HW",
-            "grandstream \u{fffd} SW",
-        ] {
-            let (_, i) = parse_user_agent(junk).unwrap();
-            assert_eq!(i.mac, None, "{junk}");
-        }
-        let g = by_id("grandstream").unwrap();
-        let main = g.main_file().unwrap();
-        assert_eq!(
-            main.file_name(mac("000b82aabbcc")).as_deref(),
-            Some("cfg000b82aabbcc.xml")
-        );
-        let model = &g.provisioning.files[1];
-        assert_eq!(model.matches("cfggxp2170.xml"), Some(None));
-        // A model part never takes a MAC, so the per-MAC file is unambiguous.
-        assert_eq!(model.matches("cfg000b82aabbcc.xml"), None);
-        assert_eq!(model.matches("cfg.xml"), None);
-        assert_eq!(model.matches("cfggxp-2170.xml"), None);
-        assert_eq!(model.matches(&format!("cfg{}.xml", "a".repeat(17))), None);
-        let hits = matches("cfg000b82aabbcc.xml");
-        assert_eq!(hits.len(), 1);
-        assert_eq!(hits[0].rule.kind, FileKind::Main);
-        // The legacy binary name has no rule (404).
-        assert!(matches("cfg000b82aabbcc").is_empty());
-        assert_eq!(g.transport_value(Transport::Tls), Some("2"));
-        assert_eq!(g.language_name("de-DE"), Some("de"));
-    }
-
-    #[test]
-    fn snom_rows() {
-        let ua = "Mozilla/4.0 (compatible; snomD785-SIP 10.1.33.33 2010.12-00004-g9ba52f5 000413922D24 SXM:0 UXM:0)";
-        let (v, i) = parse_user_agent(ua).unwrap();
-        assert_eq!(v.id, "snom");
-        assert_eq!(i.model.as_deref(), Some("d785"));
-        assert_eq!(i.firmware.as_deref(), Some("10.1.33.33"));
-        assert_eq!(i.mac, Some(mac("000413922d24")));
-        let (_, i) = parse_user_agent(
-            "Mozilla/4.0 (compatible; snom710-SIP 8.7.5.35 1.1.5-IFX-05.01.12 000413741767)",
-        )
-        .unwrap();
-        assert_eq!(i.model.as_deref(), Some("710"));
-        assert_eq!(i.mac, Some(mac("000413741767")));
-        let (_, i) =
-            parse_user_agent("Mozilla/4.0 (compatible; snom320-SIP 8.4.18 1.1.3-s)").unwrap();
-        assert_eq!((i.model.as_deref(), i.mac), (Some("320"), None));
-        assert!(parse_user_agent("Mozilla/4.0 (compatible; MSIE 6.0)").is_none());
-        for junk in [
-            "snom-SIP",
-            "(snomé-SIP",
-            "snomD785-SIP",
-            "x snom\u{fffd}\u{fffd}-SIP (",
-        ] {
-            if let Some((_, i)) = parse_user_agent(junk) {
-                assert_eq!(i.mac, None, "{junk}");
-            }
-        }
-        let s = by_id("snom").unwrap();
-        let main = s.main_file().unwrap();
-        assert_eq!(
-            main.matches("snomD785-000413AABBCC.htm"),
-            Some(Some(mac("000413aabbcc")))
-        );
-        // The model is not a MAC part: a name alone cannot be built.
-        assert_eq!(main.file_name(mac("000413aabbcc")), None);
-        assert_eq!(
-            main.file_name_for(mac("000413aabbcc"), Some("D785"))
-                .as_deref(),
-            Some("snomD785-000413AABBCC.htm")
-        );
-        assert_eq!(main.file_name_for(mac("000413aabbcc"), Some("d-785")), None);
-        assert_eq!(s.mac_case(), Some(MacCase::Upper));
-        let common = &s.provisioning.files[1];
-        assert_eq!(common.matches("snomD785.htm"), Some(None));
-        assert_eq!(common.matches("snomD785-000413AABBCC.htm"), None);
-        assert_eq!(common.matches("snom.htm"), None);
-        assert_eq!(s.timezone_name("Europe/Berlin"), Some("GER+1"));
-        assert_eq!(s.language_name("de-AT"), Some("Deutsch"));
-        assert_eq!(s.transport_value(Transport::Tls), Some("tls"));
-    }
-
-    #[test]
-    fn fanvil_rows() {
-        let (v, i) = parse_user_agent("Fanvil X4 2.10.2.6887 0c383e07e16c").unwrap();
-        assert_eq!(v.id, "fanvil");
-        assert_eq!(i.model.as_deref(), Some("x4"));
-        assert_eq!(i.firmware.as_deref(), Some("2.10.2.6887"));
-        assert_eq!(i.mac, Some(mac("0c383e07e16c")));
-        let (_, i) = parse_user_agent("Fanvil X6U Pro 0.0.10 0c383e2cd782").unwrap();
-        assert_eq!(i.model.as_deref(), Some("x6u"));
-        assert_eq!(i.firmware.as_deref(), Some("0.0.10"));
-        assert_eq!(i.mac, Some(mac("0c383e2cd782")));
-        for junk in ["Fanvil", "Fanvil \u{fffd}", "fanvil X4 zz 0c383e07e16"] {
-            let (_, i) = parse_user_agent(junk).unwrap();
-            assert_eq!(i.mac, None, "{junk}");
-        }
-        let f = by_id("fanvil").unwrap();
-        let main = f.main_file().unwrap();
-        assert_eq!(
-            main.file_name(mac("0c383e07e16c")).as_deref(),
-            Some("0c383e07e16c.cfg")
-        );
-        // Yealink, Polycom and Fanvil all name a file <mac>.cfg.
-        let hits = matches("0c383e07e16c.cfg");
-        assert!(hits.iter().any(|m| m.vendor.id == "fanvil"));
-        assert!(hits.iter().any(|m| m.vendor.id == "yealink"));
-        for common in ["f0X4hw1.100.cfg", "F0V00X600000.cfg", "f0C00620000.cfg"] {
-            let hits = matches(common);
-            assert_eq!(hits.len(), 1, "{common}");
-            assert_eq!(hits[0].rule.kind, FileKind::Common);
-        }
-        assert!(matches("fanvil_x4u_v2_hwv2_0.txt").is_empty());
-        assert_eq!(f.transport_value(Transport::Tls), Some("3"));
-        assert_eq!(f.language_name("it-IT"), Some("it"));
     }
 
     #[test]
@@ -650,103 +542,6 @@ mod tests {
     }
 
     #[test]
-    fn value_maps() {
-        let y = by_id("yealink").unwrap();
-        assert_eq!(y.transport_value(Transport::Tls), Some("2"));
-        assert_eq!(y.language_name("fr-CA"), Some("French"));
-        assert_eq!(y.language_name("de-DE"), Some("German"));
-        assert_eq!(y.language_name("ja-JP"), None);
-        assert_eq!(y.timezone_name("Europe/Paris"), Some("France(Paris)"));
-        let p = by_id("polycom").unwrap();
-        assert_eq!(p.transport_value(Transport::Tls), Some("TLS"));
-        assert_eq!(p.language_name("de-AT"), Some("German_Germany"));
-        let c = by_id("cisco").unwrap();
-        assert_eq!(c.transport_value(Transport::Tcp), Some("TCP"));
-        assert_eq!(c.language_name("fr-CA"), Some("fr-CA"));
-        assert_eq!(c.language_name("fr-BE"), Some("fr-FR"));
-    }
-
-    #[test]
-    fn polycom_and_cisco_user_agents() {
-        let (v, i) =
-            parse_user_agent("FileTransport PolycomVVX-VVX_411-UA/5.9.0.9373 Type/Application")
-                .unwrap();
-        assert_eq!(v.id, "polycom");
-        assert_eq!(i.model.as_deref(), Some("vvx_411"));
-        assert_eq!(i.firmware.as_deref(), Some("5.9.0.9373"));
-        assert_eq!(i.mac, None);
-        let (_, i) =
-            parse_user_agent("FileTransport PolycomVVX-VVX_411-UA/5.9.0.x Type/Application")
-                .unwrap();
-        assert_eq!(i.firmware.as_deref(), Some("5.9.0.x"));
-        let (_, i) =
-            parse_user_agent("FileTransport PolycomSoundPointIP-SPIP_335-UA/3.2.1.0078").unwrap();
-        assert_eq!(i.model.as_deref(), Some("spip_335"));
-
-        let (v, i) = parse_user_agent("Cisco/SPA508G-7.4.4 (0002FDFF2103)(CBT141400UK)").unwrap();
-        assert_eq!(v.id, "cisco");
-        assert_eq!(i.model.as_deref(), Some("spa508g"));
-        assert_eq!(i.firmware.as_deref(), Some("7.4.4"));
-        assert_eq!(i.mac, Some(mac("0002fdff2103")));
-        let (_, i) = parse_user_agent("Cisco/SPA525G-7.4.7 (CBT141900G7)").unwrap();
-        assert_eq!((i.model.as_deref(), i.mac), (Some("spa525g"), None));
-        let (_, i) = parse_user_agent("Cisco-CP-7832-3PCC/11.0.1 (00562b043615)").unwrap();
-        assert_eq!(i.model.as_deref(), Some("7832"));
-        assert_eq!(i.firmware.as_deref(), Some("11.0.1"));
-        assert_eq!(i.mac, Some(mac("00562b043615")));
-        for junk in [
-            "Cisco/",
-            "Cisco-CP-",
-            "Cisco-CP-x",
-            "FileTransport Poly",
-            "Cisco/\u{fffd} (zz",
-        ] {
-            if let Some((_, i)) = parse_user_agent(junk) {
-                assert_eq!(i.mac, None, "{junk}");
-            }
-        }
-    }
-
-    #[test]
-    fn polycom_and_cisco_files() {
-        let p = by_id("polycom").unwrap();
-        let m = mac("0004f2aabbcc");
-        assert_eq!(
-            p.main_file().and_then(|r| r.file_name(m)).as_deref(),
-            Some("0004f2aabbcc-phone.cfg")
-        );
-        let c = by_id("cisco").unwrap();
-        assert_eq!(
-            c.main_file().and_then(|r| r.file_name(m)).as_deref(),
-            Some("0004f2aabbcc.xml")
-        );
-        let common = |name: &str| {
-            c.provisioning
-                .files
-                .iter()
-                .any(|r| r.kind == FileKind::Common && r.matches(name) == Some(None))
-        };
-        for ok in [
-            "spa504G.cfg",
-            "spa525G2.cfg",
-            "spa303.cfg",
-            "8841.xml",
-            "8841-3PCC.xml",
-        ] {
-            assert!(common(ok), "{ok}");
-        }
-        for no in [
-            "spa50G.cfg",
-            "spa504G.xml",
-            "884.xml",
-            "88410.xml",
-            "8841-3pcc.xml",
-        ] {
-            assert!(!common(no), "{no}");
-        }
-    }
-
-    #[test]
     fn vendor_matches() {
         // Several vendors name a file <mac>.cfg; the phone's vendor decides.
         let m = matches("805ec0123456.cfg");
@@ -755,5 +550,73 @@ mod tests {
         assert!(m.iter().all(|m| m.mac.is_some()));
         assert_eq!(matches("y000000000096.cfg").len(), 1);
         assert!(matches("passwd").is_empty());
+    }
+
+    /// Every served rule carries a template from its own vendor's folder;
+    /// only uploads carry none.
+    #[test]
+    fn every_served_rule_has_its_vendors_template() {
+        for v in VENDORS {
+            for rule in v.provisioning.files {
+                match (rule.kind, rule.template) {
+                    (FileKind::Upload, None) => {}
+                    (FileKind::Upload, Some(t)) => panic!("{}: upload with {}", v.id, t.name),
+                    (_, None) => panic!("{}: {} has no template", v.id, rule.pattern_text()),
+                    (_, Some(t)) => {
+                        assert!(t.name.starts_with(&format!("{}/", v.id)), "{}", t.name);
+                        assert!(!t.source.is_empty(), "{}", t.name);
+                        assert_eq!(default_template(t.name), Some(&t));
+                    }
+                }
+            }
+        }
+        assert_eq!(default_template("yealink/nope.cfg"), None);
+        assert_eq!(default_template(""), None);
+    }
+
+    /// A name built from a rule is one that rule matches, for the same MAC.
+    #[test]
+    fn built_names_match_their_rule() {
+        let m = mac("0c383e07e16c");
+        for v in VENDORS {
+            for rule in v.provisioning.files {
+                for name in [rule.file_name(m), rule.file_name_for(m, Some("D785"))]
+                    .into_iter()
+                    .flatten()
+                {
+                    let want = rule.mac_case().map(|_| m);
+                    assert_eq!(rule.matches(&name), Some(want), "{}: {name}", v.id);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn patterns_read_as_in_the_docs() {
+        let texts = |id: &str| -> Vec<String> {
+            by_id(id)
+                .unwrap()
+                .provisioning
+                .files
+                .iter()
+                .map(FileRule::pattern_text)
+                .collect()
+        };
+        assert_eq!(
+            texts("yealink"),
+            [
+                "<mac>.boot",
+                "y000000000000.boot",
+                "y<12 digits>.cfg",
+                "<mac>.cfg"
+            ]
+        );
+        assert_eq!(texts("snom"), ["snom<model>-<MAC>.htm", "snom<model>.htm"]);
+        assert_eq!(texts("cisco")[3], "<4 digits>.xml");
+    }
+
+    #[test]
+    fn certificate_name_prefixes_come_from_the_rows() {
+        assert!(cert_name_prefixes().any(|p| p == "SEP"));
     }
 }

@@ -27,31 +27,31 @@ const POLYCOM: Provisioning = Provisioning {
         FileRule {
             pattern: &[Part::Lit("000000000000.cfg")],
             kind: FileKind::Common,
-            template: "polycom/master.xml",
+            template: Some(template!("polycom/master.xml")),
             content_type: "application/xml; charset=utf-8",
         },
         FileRule {
             pattern: &[Part::Mac(MacCase::Lower), Part::Lit(".cfg")],
             kind: FileKind::PerMac,
-            template: "polycom/master.xml",
+            template: Some(template!("polycom/master.xml")),
             content_type: "application/xml; charset=utf-8",
         },
         FileRule {
             pattern: &[Part::Mac(MacCase::Lower), Part::Lit("-phone.cfg")],
             kind: FileKind::Main,
-            template: "polycom/phone.xml",
+            template: Some(template!("polycom/phone.xml")),
             content_type: "application/xml; charset=utf-8",
         },
         FileRule {
             pattern: &[Part::Mac(MacCase::Lower), Part::Lit("-boot.log")],
             kind: FileKind::Upload,
-            template: "",
+            template: None,
             content_type: "text/plain; charset=utf-8",
         },
         FileRule {
             pattern: &[Part::Mac(MacCase::Lower), Part::Lit("-app.log")],
             kind: FileKind::Upload,
-            template: "",
+            template: None,
             content_type: "text/plain; charset=utf-8",
         },
     ],
@@ -74,6 +74,9 @@ const POLYCOM: Provisioning = Provisioning {
     timezone_names: &[],
     // Per-device credentials: device.prov.user/password (§2.4).
     device_credentials: true,
+    // The bootstrap carries our CA inline as device.sec.TLS.customCaCert1 (§2.5).
+    ca_setting: Some("device.sec.TLS.customCaCert1"),
+    cert_name_prefixes: &[],
 };
 
 /// `FileTransport PolycomVVX-VVX_411-UA/5.9.0.9373 Type/Application`,
@@ -99,4 +102,52 @@ fn polycom_user_agent(ua: &str) -> Option<UaInfo> {
         firmware,
         mac: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::mac::Mac;
+
+    fn mac(s: &str) -> Mac {
+        Mac::parse(s).unwrap()
+    }
+
+    #[test]
+    fn polycom_user_agents() {
+        let (v, i) =
+            parse_user_agent("FileTransport PolycomVVX-VVX_411-UA/5.9.0.9373 Type/Application")
+                .unwrap();
+        assert_eq!(v.id, "polycom");
+        assert_eq!(i.model.as_deref(), Some("vvx_411"));
+        assert_eq!(i.firmware.as_deref(), Some("5.9.0.9373"));
+        assert_eq!(i.mac, None);
+        let (_, i) =
+            parse_user_agent("FileTransport PolycomVVX-VVX_411-UA/5.9.0.x Type/Application")
+                .unwrap();
+        assert_eq!(i.firmware.as_deref(), Some("5.9.0.x"));
+        let (_, i) =
+            parse_user_agent("FileTransport PolycomSoundPointIP-SPIP_335-UA/3.2.1.0078").unwrap();
+        assert_eq!(i.model.as_deref(), Some("spip_335"));
+        if let Some((_, i)) = parse_user_agent("FileTransport Poly") {
+            assert_eq!(i.mac, None);
+        }
+    }
+
+    #[test]
+    fn polycom_files() {
+        let p = by_id("polycom").unwrap();
+        let m = mac("0004f2aabbcc");
+        assert_eq!(
+            p.main_file().and_then(|r| r.file_name(m)).as_deref(),
+            Some("0004f2aabbcc-phone.cfg")
+        );
+    }
+
+    #[test]
+    fn value_maps() {
+        let p = by_id("polycom").unwrap();
+        assert_eq!(p.transport_value(Transport::Tls), Some("TLS"));
+        assert_eq!(p.language_name("de-AT"), Some("German_Germany"));
+    }
 }

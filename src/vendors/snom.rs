@@ -34,13 +34,13 @@ const SNOM: Provisioning = Provisioning {
                 Part::Lit(".htm"),
             ],
             kind: FileKind::Main,
-            template: "snom/mac.htm",
+            template: Some(template!("snom/mac.htm")),
             content_type: "application/xml; charset=utf-8",
         },
         FileRule {
             pattern: &[Part::Lit("snom"), Part::Model(16), Part::Lit(".htm")],
             kind: FileKind::Common,
-            template: "snom/common.htm",
+            template: Some(template!("snom/common.htm")),
             content_type: "application/xml; charset=utf-8",
         },
     ],
@@ -71,6 +71,9 @@ const SNOM: Provisioning = Provisioning {
     ],
     // Per-device credentials: http_client_user/http_client_pass (§5.4).
     device_credentials: true,
+    // The bootstrap carries our CA inline in the <certificates> section (§5.5).
+    ca_setting: Some("certificates"),
+    cert_name_prefixes: &[],
 };
 
 /// `Mozilla/4.0 (compatible; snomD785-SIP 10.1.33.33 2010.12-00004-g9ba52f5
@@ -106,4 +109,65 @@ fn snom_user_agent(ua: &str) -> Option<UaInfo> {
         firmware,
         mac,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mac(s: &str) -> Mac {
+        Mac::parse(s).unwrap()
+    }
+
+    #[test]
+    fn snom_rows() {
+        let ua = "Mozilla/4.0 (compatible; snomD785-SIP 10.1.33.33 2010.12-00004-g9ba52f5 000413922D24 SXM:0 UXM:0)";
+        let (v, i) = parse_user_agent(ua).unwrap();
+        assert_eq!(v.id, "snom");
+        assert_eq!(i.model.as_deref(), Some("d785"));
+        assert_eq!(i.firmware.as_deref(), Some("10.1.33.33"));
+        assert_eq!(i.mac, Some(mac("000413922d24")));
+        let (_, i) = parse_user_agent(
+            "Mozilla/4.0 (compatible; snom710-SIP 8.7.5.35 1.1.5-IFX-05.01.12 000413741767)",
+        )
+        .unwrap();
+        assert_eq!(i.model.as_deref(), Some("710"));
+        assert_eq!(i.mac, Some(mac("000413741767")));
+        let (_, i) =
+            parse_user_agent("Mozilla/4.0 (compatible; snom320-SIP 8.4.18 1.1.3-s)").unwrap();
+        assert_eq!((i.model.as_deref(), i.mac), (Some("320"), None));
+        assert!(parse_user_agent("Mozilla/4.0 (compatible; MSIE 6.0)").is_none());
+        for junk in [
+            "snom-SIP",
+            "(snomé-SIP",
+            "snomD785-SIP",
+            "x snom\u{fffd}\u{fffd}-SIP (",
+        ] {
+            if let Some((_, i)) = parse_user_agent(junk) {
+                assert_eq!(i.mac, None, "{junk}");
+            }
+        }
+        let s = by_id("snom").unwrap();
+        let main = s.main_file().unwrap();
+        assert_eq!(
+            main.matches("snomD785-000413AABBCC.htm"),
+            Some(Some(mac("000413aabbcc")))
+        );
+        // The model is not a MAC part: a name alone cannot be built.
+        assert_eq!(main.file_name(mac("000413aabbcc")), None);
+        assert_eq!(
+            main.file_name_for(mac("000413aabbcc"), Some("D785"))
+                .as_deref(),
+            Some("snomD785-000413AABBCC.htm")
+        );
+        assert_eq!(main.file_name_for(mac("000413aabbcc"), Some("d-785")), None);
+        assert_eq!(s.mac_case(), Some(MacCase::Upper));
+        let common = &s.provisioning.files[1];
+        assert_eq!(common.matches("snomD785.htm"), Some(None));
+        assert_eq!(common.matches("snomD785-000413AABBCC.htm"), None);
+        assert_eq!(common.matches("snom.htm"), None);
+        assert_eq!(s.timezone_name("Europe/Berlin"), Some("GER+1"));
+        assert_eq!(s.language_name("de-AT"), Some("Deutsch"));
+        assert_eq!(s.transport_value(Transport::Tls), Some("tls"));
+    }
 }

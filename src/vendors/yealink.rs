@@ -40,25 +40,25 @@ const YEALINK: Provisioning = Provisioning {
         FileRule {
             pattern: &[Part::Mac(MacCase::Lower), Part::Lit(".boot")],
             kind: FileKind::PerMac,
-            template: "yealink/boot",
+            template: Some(template!("yealink/boot")),
             content_type: "text/plain; charset=utf-8",
         },
         FileRule {
             pattern: &[Part::Lit("y000000000000.boot")],
             kind: FileKind::Common,
-            template: "yealink/boot",
+            template: Some(template!("yealink/boot")),
             content_type: "text/plain; charset=utf-8",
         },
         FileRule {
             pattern: &[Part::Lit("y"), Part::Digits(12), Part::Lit(".cfg")],
             kind: FileKind::Common,
-            template: "yealink/common.cfg",
+            template: Some(template!("yealink/common.cfg")),
             content_type: "text/plain; charset=utf-8",
         },
         FileRule {
             pattern: &[Part::Mac(MacCase::Lower), Part::Lit(".cfg")],
             kind: FileKind::Main,
-            template: "yealink/mac.cfg",
+            template: Some(template!("yealink/mac.cfg")),
             content_type: "text/plain; charset=utf-8",
         },
     ],
@@ -87,6 +87,9 @@ const YEALINK: Provisioning = Provisioning {
     ],
     // Per-device credentials: static.auto_provision.server.username/password (§1.4).
     device_credentials: true,
+    // The bootstrap loads our CA from static.trusted_certificates.url (§1.5).
+    ca_setting: Some("static.trusted_certificates.url"),
+    cert_name_prefixes: &[],
 };
 
 /// `Yealink SIP-T54W 96.86.0.100 80:5e:c0:12:34:56`, `Yealink SIP VP-T49G …`,
@@ -127,4 +130,78 @@ fn yealink_user_agent(ua: &str) -> Option<UaInfo> {
         firmware,
         mac,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mac(s: &str) -> Mac {
+        Mac::parse(s).unwrap()
+    }
+
+    #[test]
+    fn yealink_user_agents() {
+        let (v, i) = parse_user_agent("Yealink SIP-T54W 96.86.0.100 80:5e:c0:12:34:56").unwrap();
+        assert_eq!(v.id, "yealink");
+        assert_eq!(i.model.as_deref(), Some("t54w"));
+        assert_eq!(i.firmware.as_deref(), Some("96.86.0.100"));
+        assert_eq!(i.mac, Some(mac("805ec0123456")));
+        assert_eq!(i.firmware_major(), Some(96));
+
+        let (_, i) = parse_user_agent("Yealink SIP VP-T49G 51.80.0.10 00:15:65:9b:5a:44").unwrap();
+        assert_eq!(i.model.as_deref(), Some("vp-t49g"));
+        let (_, i) = parse_user_agent("Yealink W52P 25.80.0.15 00:15:65:b8:60:05").unwrap();
+        assert_eq!(i.model.as_deref(), Some("w52p"));
+        let (_, i) = parse_user_agent("yealink SIP-T28P 2.70.0.140 00:15:65:13:ae:0b").unwrap();
+        assert_eq!(i.model.as_deref(), Some("t28p"));
+        let (_, i) = parse_user_agent("Yealink-T46G 28.71.0.81 28.1.0.128.0.0.0").unwrap();
+        assert_eq!(i.model.as_deref(), Some("t46g"));
+        assert_eq!(i.firmware.as_deref(), Some("28.71.0.81"));
+        assert_eq!(i.mac, None);
+
+        assert!(parse_user_agent("curl/8.5.0").is_none());
+        assert!(parse_user_agent("Yealinkish 1.2").is_none());
+        assert!(parse_user_agent("").is_none());
+        // Garbage after the vendor name never panics and yields nothing useful.
+        let (_, i) = parse_user_agent("Yealink \u{fffd}\u{fffd} 1..2 zz").unwrap();
+        assert_eq!(i.mac, None);
+    }
+
+    #[test]
+    fn file_patterns() {
+        let y = by_id("yealink").unwrap();
+        let main = y.main_file().unwrap();
+        assert_eq!(
+            main.file_name(mac("80:5e:c0:12:34:56")).as_deref(),
+            Some("805ec0123456.cfg")
+        );
+        assert_eq!(
+            main.matches("805ec0123456.cfg"),
+            Some(Some(mac("805ec0123456")))
+        );
+        assert_eq!(
+            main.matches("805EC0123456.cfg"),
+            Some(Some(mac("805ec0123456")))
+        );
+        assert_eq!(main.matches("805ec0123456.cfg.bak"), None);
+        assert_eq!(main.matches("805ec012345.cfg"), None);
+        assert_eq!(main.matches("ffffffffffff.cfg"), None);
+        assert_eq!(main.matches("é05ec0123456.cfg"), None);
+        let common = &y.provisioning.files[2];
+        assert_eq!(common.matches("y000000000096.cfg"), Some(None));
+        assert_eq!(common.matches("y00000000096.cfg"), None);
+        assert_eq!(common.matches("y0000000000x6.cfg"), None);
+        assert_eq!(y.mac_case(), Some(MacCase::Lower));
+    }
+
+    #[test]
+    fn value_maps() {
+        let y = by_id("yealink").unwrap();
+        assert_eq!(y.transport_value(Transport::Tls), Some("2"));
+        assert_eq!(y.language_name("fr-CA"), Some("French"));
+        assert_eq!(y.language_name("de-DE"), Some("German"));
+        assert_eq!(y.language_name("ja-JP"), None);
+        assert_eq!(y.timezone_name("Europe/Paris"), Some("France(Paris)"));
+    }
 }

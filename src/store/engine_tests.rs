@@ -1,0 +1,233 @@
+//! One set of checks run against every engine, so the in-memory store a
+//! test uses behaves as the sled store a server uses, as far as the
+//! [`Store`] trait shows: ordering, the generation guard, the MAC index
+//! across creates, moves and deletes, history, phone state, sites, leases.
+
+use std::net::Ipv4Addr;
+
+use super::{
+    Change, ChangeSet, ImportRecord, MemoryStore, PhoneState, SledStore, Store, StoreError,
+};
+use crate::domain::mac::Mac;
+use crate::domain::{Lease, LeaseState, Line, Phone, Site, User};
+
+fn mac(s: &str) -> Mac {
+    Mac::parse(s).unwrap()
+}
+
+fn user(id: u64, name: &str, macs: &[&str]) -> User {
+    User {
+        id,
+        username: name.to_string(),
+        first_name: None,
+        last_name: None,
+        display_name: None,
+        email: None,
+        mobile: None,
+        enabled: true,
+        web_password_hash: None,
+        voicemail_pin: None,
+        language: None,
+        timezone: None,
+        site: "default".to_string(),
+        source: None,
+        lines: vec![Line {
+            extension: format!("{}", 1000 + id),
+            sip_username: None,
+            sip_password: format!("pw-{name}"),
+            transport: None,
+        }],
+        phones: macs
+            .iter()
+            .map(|m| Phone {
+                mac: mac(m),
+                vendor: "yealink".to_string(),
+                model: None,
+                ip: None,
+            })
+            .collect(),
+        blf: Vec::new(),
+        config_version: 1,
+    }
+}
+
+fn record(file: &str) -> ImportRecord {
+    ImportRecord {
+        time: "2024-01-01T00:00:00Z".to_string(),
+        file: file.to_string(),
+        sha256: "00".repeat(32),
+        mode: "upsert".to_string(),
+        source: None,
+        created: 0,
+        updated: 0,
+        deleted: 0,
+        unchanged: 0,
+        skipped: 0,
+        outcome: None,
+    }
+}
+
+fn change(old: Option<&User>, new: Option<&User>) -> Change {
+    Change {
+        old: old.cloned().map(Box::new),
+        new: new.cloned().map(Box::new),
+    }
+}
+
+fn set(changes: Vec<Change>, next_id: u64) -> ChangeSet {
+    ChangeSet { changes, next_id }
+}
+
+fn names(store: &dyn Store) -> Vec<String> {
+    store
+        .users()
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username)
+        .collect()
+}
+
+fn owner(store: &dyn Store, m: &str) -> Option<String> {
+    store.user_by_mac(mac(m)).unwrap().map(|u| u.username)
+}
+
+/// The contract, on a fresh store of any engine.
+fn check(store: &dyn Store) {
+    empty(store);
+    sites(store);
+    imports(store);
+    run_time_state(store);
+}
+
+fn empty(store: &dyn Store) {
+    let snap = store.snapshot().unwrap();
+    assert!(snap.users.is_empty() && snap.sites.is_empty());
+    assert_eq!((snap.generation, snap.next_id), (0, 1));
+    assert_eq!(store.generation().unwrap(), 0);
+    assert!(store.history().unwrap().is_empty());
+    assert!(store.user("alice").unwrap().is_none());
+    assert!(store.user_by_mac(mac("805ec0000001")).unwrap().is_none());
+    assert!(store.leases().unwrap().is_empty());
+}
+
+fn sites(store: &dyn Store) {
+    let site = |name: &str| Site {
+        name: name.to_string(),
+        ..Site::default()
+    };
+    store.put_sites(&[site("paris"), site("default")]).unwrap();
+    let got: Vec<String> = store.sites().unwrap().into_iter().map(|s| s.name).collect();
+    assert_eq!(got, ["default", "paris"]);
+    // A put replaces the whole table, and is no import.
+    store.put_sites(&[site("default")]).unwrap();
+    assert_eq!(store.sites().unwrap(), [site("default")]);
+    assert_eq!(store.snapshot().unwrap().sites, [site("default")]);
+    assert_eq!(store.generation().unwrap(), 0);
+}
+
+fn imports(store: &dyn Store) {
+    let alice = user(1, "alice", &["805ec0000001"]);
+    let bob = user(2, "bob", &["805ec0000002"]);
+    // Given out of order: users come back in username order.
+    let first = set(
+        vec![change(None, Some(&bob)), change(None, Some(&alice))],
+        3,
+    );
+    store.apply(0, first, &record("one.csv")).unwrap();
+    assert_eq!(store.generation().unwrap(), 1);
+    assert_eq!(names(store), ["alice", "bob"]);
+    assert_eq!(store.user("bob").unwrap(), Some(bob.clone()));
+    assert_eq!(owner(store, "805ec0000001").as_deref(), Some("alice"));
+    let snap = store.snapshot().unwrap();
+    assert_eq!((snap.generation, snap.next_id), (1, 3));
+    assert_eq!(snap.users, [alice.clone(), bob.clone()]);
+
+    // A plan made against generation 0 is refused, and writes nothing.
+    let stale = set(vec![change(Some(&alice), None)], 9);
+    let err = store.apply(0, stale, &record("stale.csv")).unwrap_err();
+    assert!(matches!(err, StoreError::Conflict), "{err}");
+    assert_eq!(names(store), ["alice", "bob"]);
+    assert_eq!(store.history().unwrap().len(), 1);
+    assert_eq!(store.snapshot().unwrap().next_id, 3);
+
+    // One import moves alice's MAC to bob: removes go before puts.
+    let alice2 = user(1, "alice", &[]);
+    let bob2 = user(2, "bob", &["805ec0000002", "805ec0000001"]);
+    let moved = set(
+        vec![
+            change(Some(&bob), Some(&bob2)),
+            change(Some(&alice), Some(&alice2)),
+        ],
+        3,
+    );
+    store.apply(1, moved, &record("two.csv")).unwrap();
+    assert_eq!(owner(store, "805ec0000001").as_deref(), Some("bob"));
+    assert_eq!(owner(store, "805ec0000002").as_deref(), Some("bob"));
+
+    // A delete takes the user and its MACs out of the index.
+    let gone = set(vec![change(Some(&bob2), None)], 4);
+    store.apply(2, gone, &record("three.csv")).unwrap();
+    assert_eq!(names(store), ["alice"]);
+    assert_eq!(owner(store, "805ec0000001"), None);
+    assert_eq!(store.user("bob").unwrap(), None);
+    let mut seen = Vec::new();
+    store.for_each_user(&mut |u| seen.push(u)).unwrap();
+    assert_eq!(seen, [alice2]);
+
+    // A run that wrote nothing is history, not a generation.
+    let mut failed = record("source");
+    failed.outcome = Some("fetch failed".to_string());
+    store.record_run(&failed).unwrap();
+    let files: Vec<String> = store
+        .history()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.file)
+        .collect();
+    assert_eq!(files, ["one.csv", "two.csv", "three.csv", "source"]);
+    assert_eq!(store.history().unwrap()[3], failed);
+    let snap = store.snapshot().unwrap();
+    assert_eq!((snap.generation, snap.next_id), (3, 4));
+}
+
+fn run_time_state(store: &dyn Store) {
+    let m = mac("805ec0000009");
+    assert_eq!(store.phone_state(m).unwrap(), None);
+    let state = PhoneState {
+        learned_model: Some("t54w".to_string()),
+        firmware: Some("96.86.0.100".to_string()),
+        last_fetch: None,
+    };
+    store.put_phone_state(m, &state).unwrap();
+    assert_eq!(store.phone_state(m).unwrap(), Some(state));
+    assert_eq!(store.generation().unwrap(), 3);
+
+    let lease = |last: u8, state: LeaseState| Lease {
+        ip: Ipv4Addr::new(10, 0, 0, last),
+        mac: m,
+        state,
+        expires: 100,
+    };
+    store.put_leases(&[]).unwrap();
+    store
+        .put_leases(&[lease(20, LeaseState::Bound), lease(3, LeaseState::Bound)])
+        .unwrap();
+    store
+        .put_leases(&[lease(20, LeaseState::Released)])
+        .unwrap();
+    assert_eq!(
+        store.leases().unwrap(),
+        [lease(3, LeaseState::Bound), lease(20, LeaseState::Released)]
+    );
+}
+
+#[test]
+fn sled_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    check(&SledStore::open(dir.path()).unwrap());
+}
+
+#[test]
+fn memory_engine() {
+    check(&MemoryStore::new());
+}
