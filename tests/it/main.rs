@@ -3,7 +3,9 @@
 //! real `autoprov` binary (or, for a few, also opens the library's store
 //! directly); `support` holds what they share.
 //!
-//! `architecture` reads `src/` and enforces ARCHITECTURE.md's layers.
+//! `architecture` reads `src/` and enforces ARCHITECTURE.md's layers;
+//! `vendors` renders every vendor's files in-process (conformance) and
+//! checks the docs' vendor table against `VENDORS`.
 //!
 //! Former test files, now modules (filter with e.g.
 //! `cargo test --test it serve::yealink`):
@@ -35,3 +37,4 @@ mod dhcp;
 mod import;
 mod serve;
 mod support;
+mod vendors;
