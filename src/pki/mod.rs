@@ -99,9 +99,9 @@ pub fn prepare(source: &CertSource, names: &[IpAddr]) -> Result<(), TlsError> {
 }
 
 /// The certificate phones are told to trust so they can verify our HTTPS:
-/// one DER certificate, handed out as PEM (`/ca.pem`, Polycom), base64
-/// (Snom) or by URL (Yealink, Cisco). Certificates are public; this holds
-/// no key.
+/// one DER certificate, which templates hand out as PEM, base64 or the
+/// `/ca.pem` URL, as each vendor's row (`ca_setting`) and template say.
+/// Certificates are public; this holds no key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhoneCa {
     der: Vec<u8>,
