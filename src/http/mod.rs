@@ -12,6 +12,7 @@ pub mod client_cert;
 pub mod guard;
 pub mod policy;
 pub mod record;
+pub mod settings;
 pub mod tls;
 
 use std::future::Future;
