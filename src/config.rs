@@ -12,6 +12,9 @@ use serde::Deserialize;
 pub use crate::domain::secret::Credential;
 use crate::domain::{DEFAULT_SITE, Site, Transport};
 
+mod urls;
+pub use urls::{HttpsUrl, ProvisionUrl, SourceUrl, UrlError, is_http};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
@@ -91,11 +94,15 @@ impl<'de> Deserialize<'de> for AdminAddr {
 
 /// `[sources.NAME]`: a CSV fetched from a URL on a schedule and imported
 /// as source NAME.
+///
+/// `U` is the URL's type: `String` as the TOML holds it, [`SourceUrl`]
+/// (the default) once [`Config::parse`] has checked it, so a [`Config`]
+/// never carries a URL that was not parsed.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SourceConfig {
+pub struct SourceConfig<U = SourceUrl> {
     /// `http://` or `https://` URL of the CSV.
-    pub url: String,
+    pub url: U,
     /// How often: a number with `s`, `m`, `h` or `d` (`"15m"`). The first
     /// run is right after `serve` starts.
     pub every: String,
@@ -134,7 +141,7 @@ fn default_source_timeout() -> u64 {
     60
 }
 
-impl SourceConfig {
+impl<U> SourceConfig<U> {
     /// `every` as a duration.
     pub fn interval(&self) -> Result<std::time::Duration, String> {
         let e = self.every.trim();
@@ -155,42 +162,62 @@ impl SourceConfig {
         }
         Ok(std::time::Duration::from_secs(secs))
     }
+}
 
-    fn validate(&self, name: &str) -> Result<(), String> {
-        let fail = |m: String| Err(format!("sources.{name}: {m}"));
-        if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
-            return fail(format!("url {:?} must be http:// or https://", self.url));
+impl SourceConfig<String> {
+    /// The checked source, its URL parsed. The checks run in the order
+    /// their messages have always come in: the URL's scheme, `every`, the
+    /// rest of the URL, then the other keys.
+    fn check(self, name: &str) -> Result<SourceConfig, String> {
+        let fail = |m: String| format!("sources.{name}: {m}");
+        let url = SourceUrl::parse(&self.url);
+        if let Err(e @ UrlError::NotHttp(_)) = &url {
+            return Err(fail(e.to_string()));
         }
-        if let Err(m) = self.interval() {
-            return fail(m);
-        }
-        if url::Url::parse(&self.url).map_or(true, |u| u.host_str().is_none()) {
-            return fail(format!("url {:?} is not a valid URL", self.url));
-        }
-        if self.url.split("://").nth(1).is_some_and(|rest| {
-            rest.split('/')
-                .next()
-                .is_some_and(|authority| authority.contains('@'))
-        }) {
-            return fail(
-                "put credentials in bearer_token, not in the url (it is shown in the history)"
-                    .into(),
-            );
-        }
+        self.interval().map_err(fail)?;
+        let url = url.map_err(|e| fail(e.to_string()))?;
         if !matches!(self.mode.as_str(), "upsert" | "sync") {
-            return fail(format!("mode {:?} must be upsert or sync", self.mode));
+            return Err(fail(format!("mode {:?} must be upsert or sync", self.mode)));
         }
         if self.timeout_seconds == 0 {
-            return fail("timeout_seconds must be at least 1".into());
+            return Err(fail("timeout_seconds must be at least 1".into()));
         }
         let name_ok = !name.is_empty()
             && name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
         if !name_ok {
-            return fail("source names are letters, digits, '-', '_' or '.'".into());
+            return Err(fail(
+                "source names are letters, digits, '-', '_' or '.'".into(),
+            ));
         }
-        Ok(())
+        Ok(self.with_url(url))
+    }
+
+    /// The same source with `url` in place of the text.
+    fn with_url(self, url: SourceUrl) -> SourceConfig {
+        let SourceConfig {
+            url: _,
+            every,
+            mode,
+            delimiter,
+            encoding,
+            partial,
+            ca,
+            bearer_token,
+            timeout_seconds,
+        } = self;
+        SourceConfig {
+            url,
+            every,
+            mode,
+            delimiter,
+            encoding,
+            partial,
+            ca,
+            bearer_token,
+            timeout_seconds,
+        }
     }
 }
 
@@ -397,14 +424,17 @@ impl PolicyConfig {
 }
 
 /// `[provision]`: how configs are delivered.
+///
+/// `U` is the type of `https_url`: `String` as the TOML holds it,
+/// [`HttpsUrl`] (the default) once [`Config::parse`] has checked it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct ProvisionConfig {
+pub struct ProvisionConfig<U = HttpsUrl> {
     /// Serve SIP passwords over plain HTTP too (legacy fleets without TLS).
     pub allow_secrets_over_http: bool,
     /// The HTTPS base URL the plain-HTTP bootstrap sends phones to; by default
     /// built from the address the phone used and the HTTPS listener's port.
-    pub https_url: Option<String>,
+    pub https_url: Option<U>,
     /// How often phones re-check their config (minutes).
     pub repeat_minutes: u32,
     /// Re-check interval in the plain-HTTP bootstrap file, short so that the
@@ -418,11 +448,12 @@ pub struct ProvisionConfig {
     /// derived from `<data>/auth.key`) into its main file, bootstrap and
     /// full, without enforcing them yet. Turn this on one repeat interval
     /// before `require_device_auth`, so phones already on HTTPS have them
-    /// when they are first asked. Yealink, Polycom and Snom only.
+    /// when they are first asked. All six vendors carry them
+    /// (`device_credentials` in each vendor's row of `VENDORS`).
     pub issue_device_credentials: bool,
 }
 
-impl Default for ProvisionConfig {
+impl<U> Default for ProvisionConfig<U> {
     fn default() -> Self {
         ProvisionConfig {
             allow_secrets_over_http: false,
@@ -435,24 +466,36 @@ impl Default for ProvisionConfig {
     }
 }
 
-impl ProvisionConfig {
-    fn validate(&self) -> Result<(), String> {
-        if let Some(u) = &self.https_url {
-            let ok = u.starts_with("https://")
-                && u.len() > "https://".len()
-                && !u.chars().any(|c| c.is_whitespace() || c.is_control());
-            if !ok {
-                return Err(format!(
-                    "provision.https_url {u:?} must be an https:// URL without spaces"
-                ));
-            }
-        }
+impl ProvisionConfig<String> {
+    /// The checked section, `https_url` parsed.
+    fn check(self) -> Result<ProvisionConfig, String> {
+        let https_url = self
+            .https_url
+            .as_deref()
+            .map(HttpsUrl::parse)
+            .transpose()
+            .map_err(|e| format!("provision.https_url {e}"))?;
         if self.repeat_minutes == 0 || self.bootstrap_repeat_minutes == 0 {
             return Err(
                 "provision.repeat_minutes and bootstrap_repeat_minutes must be at least 1".into(),
             );
         }
-        Ok(())
+        let ProvisionConfig {
+            allow_secrets_over_http,
+            https_url: _,
+            repeat_minutes,
+            bootstrap_repeat_minutes,
+            require_device_auth,
+            issue_device_credentials,
+        } = self;
+        Ok(ProvisionConfig {
+            allow_secrets_over_http,
+            https_url,
+            repeat_minutes,
+            bootstrap_repeat_minutes,
+            require_device_auth,
+            issue_device_credentials,
+        })
     }
 }
 
@@ -549,13 +592,14 @@ struct ConfigFile {
     listen: ListenConfig,
     tls: TlsConfig,
     policy: PolicyConfig,
-    provision: ProvisionConfig,
+    provision: ProvisionConfig<String>,
     admin: AdminConfig,
-    sources: BTreeMap<String, SourceConfig>,
+    sources: BTreeMap<String, SourceConfig<String>>,
     dhcp: DhcpConfig,
 }
 
-/// The validated configuration.
+/// The validated configuration: the file's sections checked, its URLs
+/// parsed.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub import: ImportPolicy,
@@ -633,11 +677,13 @@ impl Config {
                 "tls.names: {bad:?} is neither an IP address nor a DNS name"
             ));
         }
-        file.provision.validate()?;
+        let provision = file.provision.check()?;
         file.policy.validate()?;
-        for (name, src) in &file.sources {
-            src.validate(name)?;
-        }
+        let sources = file
+            .sources
+            .into_iter()
+            .map(|(name, src)| src.check(&name).map(|src| (name, src)))
+            .collect::<Result<_, _>>()?;
         if file.admin.max_body_bytes == 0 {
             return Err("admin.max_body_bytes must be at least 1".into());
         }
@@ -647,9 +693,9 @@ impl Config {
             listen: file.listen,
             tls: file.tls,
             policy: file.policy,
-            provision: file.provision,
+            provision,
             admin: file.admin,
-            sources: file.sources,
+            sources,
             dhcp: file.dhcp,
             site_credentials,
         })

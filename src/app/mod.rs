@@ -1,8 +1,10 @@
 //! What the faces share: the operations behind every CLI command and admin
 //! API endpoint (`ops`, `preview`), so a command gives the same output
-//! whether it opens the store or asks the running server (`client`, over
-//! the admin socket); the admin tokens; the counters behind `/metrics`; and
-//! imports from configured sources (`sources`). Nothing here listens.
+//! whether it opens the store or asks the running server (`backend` picks
+//! the route, `client` speaks over the admin socket); the config turned
+//! into rendering settings (`settings`); the admin tokens; the counters
+//! behind `/metrics`; and imports from configured sources (`sources`).
+//! Nothing here listens.
 
 use std::sync::Arc;
 
@@ -13,10 +15,12 @@ use crate::store::Store;
 use metrics::Metrics;
 use ops::{Answer, ImportRequest};
 
+pub mod backend;
 pub mod client;
 pub mod metrics;
 pub mod ops;
 pub mod preview;
+pub mod settings;
 pub mod sources;
 pub mod tokens;
 

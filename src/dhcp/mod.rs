@@ -17,6 +17,7 @@ pub mod phones;
 pub mod pool;
 pub mod reply;
 pub mod server;
+pub mod settings;
 pub mod snippet;
 pub mod subnet;
 

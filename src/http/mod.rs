@@ -28,6 +28,7 @@ pub mod policy;
 pub mod record;
 mod respond;
 mod server;
+pub mod settings;
 pub mod tls;
 mod upload;
 

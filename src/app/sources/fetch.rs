@@ -12,6 +12,7 @@ use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HOST, USER_AGENT};
 use hyper_util::rt::TokioIo;
 use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, ServerName};
+use url::Url;
 
 /// Where the system CA bundle lives (Debian/Ubuntu, then Fedora/RHEL);
 /// `SSL_CERT_FILE` overrides.
@@ -52,16 +53,18 @@ pub struct FetchOptions<'a> {
     pub bearer_token: Option<&'a str>,
 }
 
-/// GETs `url` (no redirects: a login redirect is a failed fetch).
-pub async fn get(url: &str, opts: &FetchOptions<'_>) -> Result<Fetched, FetchError> {
+/// GETs `url` (no redirects: a login redirect is a failed fetch). The URL
+/// comes parsed: a source's at config load ([`crate::config::SourceUrl`]),
+/// `autoprov import URL`'s by the command.
+pub async fn get(url: &Url, opts: &FetchOptions<'_>) -> Result<Fetched, FetchError> {
     let secs = opts.timeout.as_secs();
     tokio::time::timeout(opts.timeout, get_inner(url, opts))
         .await
         .unwrap_or(Err(FetchError::Timeout(secs)))
 }
 
-async fn get_inner(url: &str, opts: &FetchOptions<'_>) -> Result<Fetched, FetchError> {
-    let parsed = url::Url::parse(url).map_err(|_| FetchError::Url(url.to_string()))?;
+async fn get_inner(parsed: &Url, opts: &FetchOptions<'_>) -> Result<Fetched, FetchError> {
+    let url = parsed.as_str();
     let host = parsed
         .host_str()
         .ok_or_else(|| FetchError::Url(url.to_string()))?
@@ -78,8 +81,13 @@ async fn get_inner(url: &str, opts: &FetchOptions<'_>) -> Result<Fetched, FetchE
         host: host.clone(),
         message: e.to_string(),
     };
-    let dial = host.trim_start_matches('[').trim_end_matches(']');
-    let tcp = tokio::net::TcpStream::connect((dial, port))
+    // An IPv6 literal is bracketed in the URL and the Host header, bare
+    // for connecting and for the TLS server name.
+    let dial = match parsed.host() {
+        Some(url::Host::Ipv6(ip)) => ip.to_string(),
+        _ => host.clone(),
+    };
+    let tcp = tokio::net::TcpStream::connect((dial.as_str(), port))
         .await
         .map_err(|e| connect(&e))?;
     let target = match parsed.query() {
@@ -100,7 +108,7 @@ async fn get_inner(url: &str, opts: &FetchOptions<'_>) -> Result<Fetched, FetchE
     let req = req.body(Empty::<Bytes>::new()).map_err(|e| connect(&e))?;
     let resp = if secure {
         let config = client_config(opts.ca)?;
-        let name = ServerName::try_from(dial.to_string()).map_err(|e| connect(&e))?;
+        let name = ServerName::try_from(dial).map_err(|e| connect(&e))?;
         let tls = tokio_rustls::TlsConnector::from(config)
             .connect(name, tcp)
             .await

@@ -130,7 +130,7 @@ impl Runner {
             ca: src.ca.as_deref(),
             bearer_token: src.bearer_token.as_deref(),
         };
-        fetch_csv(&src.url, &opts).await
+        fetch_csv(src.url.url(), &opts).await
     }
 
     async fn import(&self, bytes: Vec<u8>, req: ImportRequest) -> Answer {
@@ -147,7 +147,7 @@ impl Runner {
     fn record_failure(&self, name: &str, src: &SourceConfig, why: &str) {
         let record = ImportRecord {
             time: crate::domain::clock::now_rfc3339(),
-            file: src.url.clone(),
+            file: src.url.to_string(),
             sha256: String::new(),
             mode: mode_label(src).to_string(),
             source: Some(name.to_string()),
@@ -187,7 +187,7 @@ fn import_request(
             },
             show_secrets: false,
             reassign_macs: false,
-            file_name: src.url.clone(),
+            file_name: src.url.to_string(),
         },
         yes: false,
         format,
@@ -196,7 +196,7 @@ fn import_request(
 
 /// Fetches `url` and checks it is a CSV worth importing: the source's
 /// fetch, and `autoprov import URL`'s.
-pub async fn fetch_csv(url: &str, opts: &fetch::FetchOptions<'_>) -> Result<Vec<u8>, String> {
+pub async fn fetch_csv(url: &url::Url, opts: &fetch::FetchOptions<'_>) -> Result<Vec<u8>, String> {
     let got = fetch::get(url, opts).await.map_err(|e| e.to_string())?;
     check_csv(&got)?;
     Ok(got.body)

@@ -1,7 +1,7 @@
 //! In-process tests of the phone pipeline: the users of
 //! `examples/users.csv` in a sled store, the pipeline assembled as
-//! `autoprov serve` assembles it (from the same config text the
-//! end-to-end tests in `tests/serve_auth.rs` use), and requests made as
+//! `autoprov serve` assembles it (through `http::settings`, from the same
+//! config text the end-to-end tests in `tests/it/serve/auth.rs` use), and requests made as
 //! `http::request::Parts` plus a [`ConnInfo`], so every access rule runs
 //! without a socket, a certificate file or a child process.
 
@@ -25,14 +25,14 @@ use hyper::header::{AUTHORIZATION, HOST, HeaderName, HeaderValue, USER_AGENT};
 use md5::Md5;
 use sha2::{Digest, Sha256};
 
-use super::auth::{Authenticator, Credential, ServerKey};
 use super::client_cert::ClientCert;
-use super::{AccessPolicy, CertSource, ClientCa, ConnInfo, GuardSettings, Pipeline, ServeOptions};
+use super::settings::{self, ServeFlags};
+use super::{AccessPolicy, CertSource, ConnInfo, GuardSettings, Pipeline, ServeOptions};
 use crate::app::metrics::Metrics;
-use crate::config::{ClientAuth, Config, MissConfig};
+use crate::config::Config;
 use crate::import::read::{EncodingChoice, ReadOptions};
 use crate::import::{ImportOptions, Mode};
-use crate::provision::{self, Provisioner, Templates};
+use crate::provision::{Provisioner, Templates};
 use crate::store::{SledStore, Store};
 
 /// Alice's Yealink, as the phone introduces itself.
@@ -104,34 +104,21 @@ impl Fixture {
         for csv in csvs {
             import(store.as_ref(), &config, csv);
         }
-        let cert = CertSource::Local {
-            dir: data.join("certs"),
-            names: Vec::new(),
-        };
-        crate::pki::prepare(&cert, &[HTTPS.ip()]).unwrap();
-        let key = ServerKey::load_or_create(&data.join("auth.key")).unwrap();
         let metrics = Arc::new(Metrics::default());
-        let mut opts = ServeOptions {
-            http: HTTP,
-            https: HTTPS,
-            policy: access_policy(&config, &key),
-            allow_secrets_over_http: config.provision.allow_secrets_over_http,
-            https_url: config.provision.https_url.clone(),
-            uploads: Some(data.join("uploads")),
-            drain: Duration::from_secs(10),
-            client_ca: config.tls.client_ca.as_ref().map(|bundle| ClientCa {
-                bundle: bundle.clone(),
-                required: config.tls.client_auth == Some(ClientAuth::Required),
-            }),
-            misses: guard_settings(&config.policy.misses),
-            metrics: metrics.clone(),
-            cert,
+        // Assembled as `autoprov serve` assembles it, with the listeners
+        // taken to have bound HTTP and HTTPS.
+        let flags = ServeFlags {
+            http: Some(HTTP),
+            https: Some(HTTPS),
+            allow_secrets_over_http: false,
         };
+        let mut opts = settings::serve_options(&data, &config, &flags, metrics.clone()).unwrap();
         tweak(&mut opts);
+        crate::pki::prepare(&opts.cert, &[HTTPS.ip()]).unwrap();
         let provisioner = Provisioner::new(
             store.clone(),
             Templates::new(None).unwrap(),
-            provision_settings(&config, &opts.cert, key),
+            crate::app::settings::provision(&data, &config).unwrap(),
         )
         .unwrap();
         Fixture {
@@ -221,60 +208,6 @@ fn import(store: &dyn Store, config: &Config, csv: &str) {
     };
     let outcome = crate::import::run(store, config, csv.as_bytes().to_vec(), &opts, None).unwrap();
     assert_eq!(outcome.exit_code, 0, "{}", outcome.report.to_text());
-}
-
-/// As `main.rs` `provision_settings`.
-fn provision_settings(config: &Config, cert: &CertSource, key: ServerKey) -> provision::Settings {
-    let p = &config.provision;
-    provision::Settings {
-        repeat_minutes: p.repeat_minutes,
-        bootstrap_repeat_minutes: p.bootstrap_repeat_minutes,
-        device_key: (p.issue_device_credentials || p.require_device_auth).then_some(key),
-        phone_ca: crate::pki::phone_ca(cert, config.tls.phone_ca.as_deref()).unwrap(),
-    }
-}
-
-/// As `main.rs` `access_policy`.
-fn access_policy(config: &Config, key: &ServerKey) -> AccessPolicy {
-    let p = &config.policy;
-    let mut policy = AccessPolicy::new(p.allow.clone());
-    let device = config.provision.require_device_auth;
-    let sites = &config.site_credentials;
-    let authenticator = |credentials: Vec<Credential>| {
-        Authenticator::new(
-            p.auth,
-            p.realm.clone(),
-            credentials,
-            key.clone(),
-            Duration::from_secs(p.nonce_seconds),
-        )
-    };
-    if !sites.is_empty() {
-        let by_site = sites.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        policy = policy.with_credentials(
-            authenticator(p.credentials.clone()),
-            &p.credentials,
-            by_site,
-        );
-    } else if !p.credentials.is_empty() {
-        policy = policy.with_auth(authenticator(p.credentials.clone()));
-    }
-    if device {
-        policy = policy.with_device_auth(authenticator(Vec::new()));
-    }
-    policy
-}
-
-/// As `main.rs` `guard_settings`.
-fn guard_settings(m: &MissConfig) -> GuardSettings {
-    GuardSettings {
-        window: Duration::from_secs(m.window_seconds),
-        throttle_after: m.throttle_after,
-        delay: Duration::from_millis(m.throttle_delay_ms),
-        ban_after: m.ban_after,
-        ban: Duration::from_secs(m.ban_seconds),
-        max_sources: m.max_sources,
-    }
 }
 
 /// A request as a phone (or curl) would send it.

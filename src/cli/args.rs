@@ -4,6 +4,14 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use autoprov::app::ops;
+use autoprov::config::DhcpModeConfig;
+use autoprov::dhcp::settings::DhcpFlags;
+use autoprov::dhcp::snippet;
+use autoprov::http::settings::ServeFlags;
+use autoprov::import::Mode;
+use autoprov::import::read::EncodingChoice;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "autoprov",
@@ -264,4 +272,80 @@ pub enum UsersCommand {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+}
+
+// The clap value enums as the library takes them: the flags' spelling is
+// the binary's business, the meaning the library's.
+
+impl From<Format> for ops::Format {
+    fn from(f: Format) -> ops::Format {
+        match f {
+            Format::Text => ops::Format::Text,
+            Format::Json => ops::Format::Json,
+        }
+    }
+}
+
+impl From<ModeArg> for Mode {
+    fn from(m: ModeArg) -> Mode {
+        match m {
+            ModeArg::Create => Mode::Create,
+            ModeArg::Upsert => Mode::Upsert,
+            ModeArg::Sync => Mode::Sync,
+            ModeArg::Replace => Mode::Replace,
+        }
+    }
+}
+
+impl From<EncodingArg> for EncodingChoice {
+    fn from(e: EncodingArg) -> EncodingChoice {
+        match e {
+            EncodingArg::Auto => EncodingChoice::Auto,
+            EncodingArg::Utf8 => EncodingChoice::Utf8,
+            EncodingArg::Windows1252 => EncodingChoice::Windows1252,
+            EncodingArg::Utf16 => EncodingChoice::Utf16,
+        }
+    }
+}
+
+impl From<DhcpMode> for DhcpModeConfig {
+    fn from(m: DhcpMode) -> DhcpModeConfig {
+        match m {
+            DhcpMode::OptionsOnly => DhcpModeConfig::OptionsOnly,
+            DhcpMode::Full => DhcpModeConfig::Full,
+        }
+    }
+}
+
+impl From<SnippetFormat> for snippet::Format {
+    fn from(f: SnippetFormat) -> snippet::Format {
+        match f {
+            SnippetFormat::Isc => snippet::Format::Isc,
+            SnippetFormat::Kea => snippet::Format::Kea,
+            SnippetFormat::Dnsmasq => snippet::Format::Dnsmasq,
+        }
+    }
+}
+
+impl DhcpArgs {
+    /// The flags as the DHCP settings take them.
+    pub fn flags(&self) -> DhcpFlags<'_> {
+        DhcpFlags {
+            listen: self.dhcp.as_deref(),
+            mode: self.dhcp_mode.map(DhcpModeConfig::from),
+            pool: self.dhcp_pool.as_deref(),
+            provision_url: self.provision_url.as_deref(),
+        }
+    }
+}
+
+impl ServeArgs {
+    /// The flags that override `[listen]` and `[provision]`.
+    pub fn flags(&self) -> ServeFlags {
+        ServeFlags {
+            http: self.http,
+            https: self.https,
+            allow_secrets_over_http: self.allow_secrets_over_http,
+        }
+    }
 }

@@ -1,0 +1,281 @@
+//! Where a CLI command's operation runs: on the store itself, or, while a
+//! running server holds the store's lock, through that server's admin
+//! socket. Either way the command gets the same [`Answer`], byte for byte,
+//! because both ends call the same [`ops`] functions; this module is the
+//! one place that knows the two routes, so a command is one call.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use hyper::Method;
+
+use super::client::{self, Client, ClientError};
+use super::ops::{self, Answer, Format, ImportRequest, OpError, PhoneFilter, RenderRequest};
+use super::settings::{self, SettingsError};
+use crate::config::Config;
+use crate::import::read::delimiter_name;
+use crate::import::{ImportError, Progress};
+use crate::provision::{Provisioner, TemplateError, Templates};
+use crate::store::{SledStore, Store, StoreError};
+
+/// The operations a CLI command asks for, wherever they run.
+pub trait Backend {
+    /// `autoprov users`: everyone, sorted by username.
+    fn users(&self, format: Format) -> Result<Answer, BackendError>;
+    /// `autoprov users show NAME [--secrets]`.
+    fn user(&self, username: &str, secrets: bool, format: Format) -> Result<Answer, BackendError>;
+    /// `autoprov phones`.
+    fn phones(&self, format: Format) -> Result<Answer, BackendError>;
+    /// `autoprov history`.
+    fn history(&self, format: Format) -> Result<Answer, BackendError>;
+    /// `autoprov export [--include-secrets]`.
+    fn export(&self, include_secrets: bool) -> Result<Answer, BackendError>;
+    /// `autoprov import`: `bytes` imported as `req` says. `progress` is told
+    /// about the steps only where the work happens, here; a running server
+    /// does the work out of sight, so nothing is drawn then.
+    fn import(
+        &self,
+        bytes: Vec<u8>,
+        req: &ImportRequest,
+        progress: Option<&dyn Progress>,
+    ) -> Result<Answer, BackendError>;
+    /// `autoprov render`: the bytes the phone gets over HTTPS, with the
+    /// templates in `templates` when given (a running server renders with
+    /// its own, so it refuses them).
+    fn render(&self, req: &RenderRequest, templates: Option<&Path>)
+    -> Result<Answer, BackendError>;
+}
+
+/// Why an operation gave no [`Answer`] at all.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Op(#[from] OpError),
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    #[error(transparent)]
+    Remote(#[from] ClientError),
+    /// `--templates DIR` is not a directory.
+    #[error(transparent)]
+    Templates(#[from] TemplateError),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(
+        "--templates cannot be used while the server runs: it renders with its own templates (drop --templates to preview those)"
+    )]
+    TemplatesWhileServing,
+}
+
+/// Why the store did not open.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot create data directory {path}")]
+    Dir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Opens the store in `data` and makes its site table match the config.
+/// Writes only when the sites differ, so read-only commands and dry runs
+/// leave it as is.
+pub fn open_store(data: &Path, config: &Config) -> Result<SledStore, OpenError> {
+    std::fs::create_dir_all(data).map_err(|source| OpenError::Dir {
+        path: data.display().to_string(),
+        source,
+    })?;
+    let store = SledStore::open(data)?;
+    let mut stored = store.sites()?;
+    let mut wanted = config.sites.clone();
+    stored.sort_by(|a, b| a.name.cmp(&b.name));
+    wanted.sort_by(|a, b| a.name.cmp(&b.name));
+    if stored != wanted {
+        store.put_sites(&wanted)?;
+    }
+    Ok(store)
+}
+
+/// The store in `data`; when a running server holds its lock, that
+/// server's admin socket. A lock without a listening socket (a server
+/// that was killed, another process) is reported as the lock.
+pub fn open<'a>(data: &'a Path, config: &'a Config) -> Result<Box<dyn Backend + 'a>, BackendError> {
+    match open_store(data, config) {
+        Ok(store) => Ok(Box::new(Local {
+            store: Arc::new(store),
+            data,
+            config,
+        })),
+        Err(OpenError::Store(StoreError::Locked(dir))) => match Client::find(data) {
+            Some(client) => {
+                tracing::debug!("store locked; asking the running server");
+                Ok(Box::new(Remote { client }))
+            }
+            None => Err(StoreError::Locked(dir).into()),
+        },
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The store, opened by this process.
+struct Local<'a> {
+    store: Arc<SledStore>,
+    data: &'a Path,
+    config: &'a Config,
+}
+
+impl Backend for Local<'_> {
+    fn users(&self, format: Format) -> Result<Answer, BackendError> {
+        Ok(ops::users(
+            self.store.as_ref(),
+            format,
+            &Default::default(),
+        )?)
+    }
+
+    fn user(&self, username: &str, secrets: bool, format: Format) -> Result<Answer, BackendError> {
+        Ok(ops::user(self.store.as_ref(), username, secrets, format)?)
+    }
+
+    fn phones(&self, format: Format) -> Result<Answer, BackendError> {
+        let all = PhoneFilter::default();
+        Ok(ops::phones(self.store.as_ref(), format, &all)?)
+    }
+
+    fn history(&self, format: Format) -> Result<Answer, BackendError> {
+        Ok(ops::history(self.store.as_ref(), format)?)
+    }
+
+    fn export(&self, include_secrets: bool) -> Result<Answer, BackendError> {
+        Ok(ops::export(self.store.as_ref(), include_secrets)?)
+    }
+
+    fn import(
+        &self,
+        bytes: Vec<u8>,
+        req: &ImportRequest,
+        progress: Option<&dyn Progress>,
+    ) -> Result<Answer, BackendError> {
+        let (answer, _) = ops::import(self.store.as_ref(), self.config, bytes, req, progress)?;
+        Ok(answer)
+    }
+
+    fn render(
+        &self,
+        req: &RenderRequest,
+        templates: Option<&Path>,
+    ) -> Result<Answer, BackendError> {
+        let templates = Templates::new(templates)?;
+        let settings = settings::provision(self.data, self.config)?;
+        let provisioner = Provisioner::new(self.store.clone(), templates, settings)?;
+        let https_url = self.config.provision.https_url.as_deref();
+        Ok(ops::render(&provisioner, https_url, req)?)
+    }
+}
+
+/// The running server, over `<data>/admin.sock`: the admin API's
+/// endpoints with the CLI's options as query parameters.
+struct Remote {
+    client: Client,
+}
+
+impl Remote {
+    fn send(&self, method: Method, path: &str, body: Vec<u8>) -> Result<Answer, BackendError> {
+        Ok(self.client.send(method, path, body)?)
+    }
+
+    /// A look-up, in the CLI's format.
+    fn look_up(
+        &self,
+        path: &str,
+        params: &[(&str, Option<&str>)],
+        format: Format,
+    ) -> Result<Answer, BackendError> {
+        let mut all = params.to_vec();
+        all.push(("format", Some(format.as_str())));
+        self.send(Method::GET, &client::query(path, &all), Vec::new())
+    }
+}
+
+/// A boolean query parameter: present when on.
+fn flag(on: bool) -> Option<&'static str> {
+    on.then_some("true")
+}
+
+impl Backend for Remote {
+    fn users(&self, format: Format) -> Result<Answer, BackendError> {
+        self.look_up("/api/v1/users", &[], format)
+    }
+
+    fn user(&self, username: &str, secrets: bool, format: Format) -> Result<Answer, BackendError> {
+        let path = format!("/api/v1/users/{}", client::segment(username));
+        self.look_up(&path, &[("secrets", flag(secrets))], format)
+    }
+
+    fn phones(&self, format: Format) -> Result<Answer, BackendError> {
+        self.look_up("/api/v1/phones", &[], format)
+    }
+
+    fn history(&self, format: Format) -> Result<Answer, BackendError> {
+        self.look_up("/api/v1/history", &[], format)
+    }
+
+    fn export(&self, include_secrets: bool) -> Result<Answer, BackendError> {
+        let params = [("include_secrets", flag(include_secrets))];
+        let path = client::query("/api/v1/export", &params);
+        self.send(Method::GET, &path, Vec::new())
+    }
+
+    fn import(
+        &self,
+        bytes: Vec<u8>,
+        req: &ImportRequest,
+        _progress: Option<&dyn Progress>,
+    ) -> Result<Answer, BackendError> {
+        let o = &req.options;
+        let path = client::query(
+            "/api/v1/import",
+            &[
+                ("mode", Some(o.mode.as_str())),
+                ("dry_run", flag(o.dry_run)),
+                ("partial", flag(o.partial)),
+                ("source", o.source.as_deref()),
+                (
+                    "delimiter",
+                    Some(o.read.delimiter.map_or("auto", delimiter_name)),
+                ),
+                ("encoding", Some(ops::encoding_name(o.read.encoding))),
+                ("show_secrets", flag(o.show_secrets)),
+                ("reassign_macs", flag(o.reassign_macs)),
+                ("yes", flag(req.yes)),
+                ("format", Some(req.format.as_str())),
+                ("file_name", Some(o.file_name.as_str())),
+            ],
+        );
+        self.send(Method::POST, &path, bytes)
+    }
+
+    fn render(
+        &self,
+        req: &RenderRequest,
+        templates: Option<&Path>,
+    ) -> Result<Answer, BackendError> {
+        if templates.is_some() {
+            return Err(BackendError::TemplatesWhileServing);
+        }
+        let path = client::query(
+            &format!("/api/v1/render/{}", req.mac),
+            &[
+                ("file", req.file.as_deref()),
+                ("user_agent", req.user_agent.as_deref()),
+            ],
+        );
+        self.send(Method::GET, &path, Vec::new())
+    }
+}

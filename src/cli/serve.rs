@@ -1,0 +1,142 @@
+//! `autoprov serve`: the settings the library derives from the config
+//! and flags, wired to the listeners (provisioning, admin, DHCP) and the
+//! scheduled sources, run until a signal stops them all.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::sync::watch;
+
+use crate::cli::args::ServeArgs;
+use crate::cli::dhcp::{self, Prepared};
+use crate::cli::import;
+use crate::{Fail, runtime, usage};
+use autoprov::app::Serving;
+use autoprov::app::backend::open_store;
+use autoprov::app::metrics::Metrics;
+use autoprov::app::settings::{self, cert_source};
+use autoprov::app::sources::Runner;
+use autoprov::app::tokens::TokenSet;
+use autoprov::config::Config;
+use autoprov::dhcp::settings::DhcpSettings;
+use autoprov::http::admin::api::{Api, ApiSettings};
+use autoprov::http::admin::server::AdminServer;
+use autoprov::http::settings::{DRAIN_LIMIT, serve_options};
+use autoprov::http::{ServeError, ServeOptions, Server};
+use autoprov::provision::{Provisioner, Templates};
+
+pub fn run(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> {
+    // Contradictory flags are refused before anything is opened.
+    let dhcp_flags = args.dhcp.flags();
+    let dhcp_settings = DhcpSettings::new(&dhcp_flags, &config.dhcp)?;
+    let templates = Templates::new(args.templates.as_deref()).map_err(usage)?;
+    let store = open_store(data, config)?;
+    if let Some(file) = &args.import {
+        let code = import::before_serving(&store, config, file)?;
+        if code != 0 {
+            return Ok(code);
+        }
+    }
+    let store = Arc::new(store);
+    let flags = args.flags();
+    // Generated before the provisioner reads it for the phones' trust settings.
+    let https_ip = flags.https(config).ip();
+    autoprov::pki::prepare(&cert_source(data, config), &[https_ip]).map_err(usage)?;
+    let provisioner = Arc::new(Provisioner::new(
+        store.clone(),
+        templates,
+        settings::provision(data, config)?,
+    )?);
+    let metrics = Arc::new(Metrics::default());
+    let opts = serve_options(data, config, &flags, metrics.clone())?;
+    let dhcp = dhcp::prepare(&dhcp_settings, opts.http, store.clone())?;
+    if let Some(d) = &dhcp {
+        metrics.attach_dhcp(d.stats());
+    }
+    let serving = Arc::new(Serving {
+        store: store.clone(),
+        provisioner: provisioner.clone(),
+        config: Arc::new(config.clone()),
+        metrics,
+    });
+    let listeners = Listeners {
+        opts,
+        admin: args.admin.unwrap_or(config.listen.admin).0,
+        dhcp,
+        provisioner,
+        api: api(data, config, serving),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .map_err(runtime)?;
+    rt.block_on(listeners.run(data))?;
+    store.flush()?;
+    eprintln!("autoprov: stopped");
+    Ok(0)
+}
+
+/// The admin API over the served store, with the configured sources.
+fn api(data: &Path, config: &Config, serving: Arc<Serving>) -> Arc<Api> {
+    let sources = Arc::new(Runner::new(serving.clone(), config.admin.max_body_bytes));
+    Arc::new(Api {
+        serving,
+        sources,
+        tokens: TokenSet::new(data),
+        settings: ApiSettings::from(&config.admin),
+    })
+}
+
+/// Everything `serve` runs, ready to bind.
+struct Listeners {
+    opts: ServeOptions,
+    /// The admin API's TCP address; `None`: the Unix socket only.
+    admin: Option<SocketAddr>,
+    dhcp: Option<Prepared>,
+    provisioner: Arc<Provisioner>,
+    api: Arc<Api>,
+}
+
+impl Listeners {
+    /// Binds every listener, then serves until one signal stops the
+    /// provisioning and the admin listeners alike.
+    async fn run(self, data: &Path) -> Result<(), Fail> {
+        let server = Server::bind(self.opts).await.map_err(|e| match e {
+            ServeError::Bind { .. } => runtime(e),
+            ServeError::Tls(_) => usage(e),
+        })?;
+        eprintln!("autoprov: listening on http://{}", server.http_addr());
+        eprintln!("autoprov: listening on https://{}", server.https_addr());
+        let admin = AdminServer::bind(self.admin, data).await.map_err(runtime)?;
+        if let Some(addr) = admin.tcp_addr() {
+            eprintln!("autoprov: admin API on http://{addr}");
+        }
+        if let Some(path) = admin.socket_path() {
+            eprintln!("autoprov: admin socket at {}", path.display());
+        }
+        let dhcp_task = self.dhcp.map(Prepared::start).transpose()?;
+        let scheduled = autoprov::sources::spawn_schedules(&self.api.sources);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        tokio::spawn(async move {
+            autoprov::net::shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        });
+        let stopped = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        tokio::join!(
+            server.run(self.provisioner, stopped(stop_rx.clone())),
+            admin.run(self.api, stopped(stop_rx), DRAIN_LIMIT),
+        );
+        if let Some(running) = dhcp_task {
+            running.stop();
+        }
+        for task in scheduled {
+            task.abort();
+        }
+        Ok(())
+    }
+}
