@@ -17,8 +17,8 @@ use autoprov::app::backend;
 use autoprov::app::ops::{self, ImportRequest};
 use autoprov::app::sources::fetch::{FetchError, FetchOptions};
 use autoprov::config::{self, Config};
-use autoprov::import::read::{EncodingChoice, ReadOptions};
-use autoprov::import::{self, ImportOptions, Mode, Progress};
+use autoprov::import::read::ReadOptions;
+use autoprov::import::{self, ImportOptions, Progress};
 use autoprov::store::SledStore;
 
 /// A fetched file takes at most this long.
@@ -109,19 +109,7 @@ pub fn before_serving(store: &SledStore, config: &Config, file: &Path) -> Result
     let bytes = std::fs::read(file)
         .with_context(|| format!("cannot read {}", file.display()))
         .map_err(usage)?;
-    let opts = ImportOptions {
-        mode: Mode::Upsert,
-        dry_run: false,
-        partial: false,
-        source: None,
-        read: ReadOptions {
-            delimiter: None,
-            encoding: EncodingChoice::Auto,
-        },
-        show_secrets: false,
-        reassign_macs: false,
-        file_name: file.display().to_string(),
-    };
+    let opts = ImportOptions::upsert(file.display().to_string());
     let outcome = import::run(store, config, bytes, &opts, None).map_err(runtime)?;
     eprint!("{}", outcome.report.to_text());
     if outcome.exit_code != 0 {

@@ -93,14 +93,7 @@ fn client_verifier(ca: &ClientCa) -> Result<Arc<dyn ClientCertVerifier>, TlsErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
-
-    fn local(dir: &Path) -> CertSource {
-        CertSource::Local {
-            dir: dir.join("certs"),
-            names: vec!["prov.example.com".into()],
-        }
-    }
+    use crate::pki::tests::local;
 
     #[test]
     fn generated_once_then_reused() {

@@ -61,6 +61,26 @@ pub struct ImportOptions {
     pub file_name: String,
 }
 
+impl ImportOptions {
+    /// What a plain `autoprov import FILE` does: upsert, all or nothing,
+    /// delimiter and encoding detected, secrets masked in the report.
+    pub fn upsert(file_name: impl Into<String>) -> ImportOptions {
+        ImportOptions {
+            mode: Mode::Upsert,
+            dry_run: false,
+            partial: false,
+            source: None,
+            read: ReadOptions {
+                delimiter: None,
+                encoding: read::EncodingChoice::Auto,
+            },
+            show_secrets: false,
+            reassign_macs: false,
+            file_name: file_name.into(),
+        }
+    }
+}
+
 /// A finished import: the report and the exit code docs/reference/cli.md assigns to it.
 #[derive(Debug)]
 pub struct Outcome {

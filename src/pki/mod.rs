@@ -167,10 +167,12 @@ pub fn phone_ca(source: &CertSource, explicit: Option<&Path>) -> Result<Option<P
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn local(dir: &Path) -> CertSource {
+    /// A local CA under `dir/certs` naming `prov.example.com` (shared with
+    /// the listener's TLS tests).
+    pub(crate) fn local(dir: &Path) -> CertSource {
         CertSource::Local {
             dir: dir.join("certs"),
             names: vec!["prov.example.com".into()],

@@ -30,8 +30,7 @@ use super::settings::{self, ServeFlags};
 use super::{AccessPolicy, CertSource, ConnInfo, GuardSettings, Pipeline, ServeOptions};
 use crate::app::metrics::Metrics;
 use crate::config::Config;
-use crate::import::read::{EncodingChoice, ReadOptions};
-use crate::import::{ImportOptions, Mode};
+use crate::import::ImportOptions;
 use crate::provision::{Provisioner, Templates};
 use crate::store::{SledStore, Store};
 
@@ -193,19 +192,7 @@ pub(super) async fn send(pipeline: &Pipeline, req: Req) -> Answer {
 
 /// Upserts a CSV as `autoprov import` does, and insists it was applied.
 fn import(store: &dyn Store, config: &Config, csv: &str) {
-    let opts = ImportOptions {
-        mode: Mode::Upsert,
-        dry_run: false,
-        partial: false,
-        source: None,
-        read: ReadOptions {
-            delimiter: None,
-            encoding: EncodingChoice::Auto,
-        },
-        show_secrets: false,
-        reassign_macs: false,
-        file_name: "test.csv".into(),
-    };
+    let opts = ImportOptions::upsert("test.csv");
     let outcome = crate::import::run(store, config, csv.as_bytes().to_vec(), &opts, None).unwrap();
     assert_eq!(outcome.exit_code, 0, "{}", outcome.report.to_text());
 }

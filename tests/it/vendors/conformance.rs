@@ -23,8 +23,7 @@ use std::sync::Arc;
 use autoprov::config::Config;
 use autoprov::domain::mac::Mac;
 use autoprov::domain::{Phone, User};
-use autoprov::import::read::{EncodingChoice, ReadOptions};
-use autoprov::import::{self, ImportOptions, Mode};
+use autoprov::import::{self, ImportOptions};
 use autoprov::keys::ServerKey;
 use autoprov::pki::{self, CertSource, PhoneCa};
 use autoprov::provision::{Channel, Provisioner, Request, Settings, Templates};
@@ -56,19 +55,7 @@ fn spreadsheets() -> Vec<PathBuf> {
 fn imported(csv: &Path, config: &Config) -> Arc<MemoryStore> {
     let store = Arc::new(MemoryStore::new());
     store.put_sites(&config.sites).expect("sites");
-    let opts = ImportOptions {
-        mode: Mode::Upsert,
-        dry_run: false,
-        partial: false,
-        source: None,
-        read: ReadOptions {
-            delimiter: None,
-            encoding: EncodingChoice::Auto,
-        },
-        show_secrets: false,
-        reassign_macs: false,
-        file_name: csv.display().to_string(),
-    };
+    let opts = ImportOptions::upsert(csv.display().to_string());
     let bytes = std::fs::read(csv).expect("read spreadsheet");
     let outcome = import::run(store.as_ref(), config, bytes, &opts, None).expect("import");
     assert_eq!(
