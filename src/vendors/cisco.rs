@@ -152,10 +152,6 @@ fn first_paren_mac(s: &str) -> Option<Mac> {
 mod tests {
     use super::*;
 
-    fn mac(s: &str) -> Mac {
-        Mac::parse(s).unwrap()
-    }
-
     #[test]
     fn cisco_user_agents() {
         let (v, i) = parse_user_agent("Cisco/SPA508G-7.4.4 (0002FDFF2103)(CBT141400UK)").unwrap();

@@ -129,10 +129,6 @@ fn fanvil_user_agent(ua: &str) -> Option<UaInfo> {
 mod tests {
     use super::*;
 
-    fn mac(s: &str) -> Mac {
-        Mac::parse(s).unwrap()
-    }
-
     #[test]
     fn fanvil_rows() {
         let (v, i) = parse_user_agent("Fanvil X4 2.10.2.6887 0c383e07e16c").unwrap();

@@ -115,10 +115,6 @@ fn grandstream_user_agent(ua: &str) -> Option<UaInfo> {
 mod tests {
     use super::*;
 
-    fn mac(s: &str) -> Mac {
-        Mac::parse(s).unwrap()
-    }
-
     #[test]
     fn grandstream_rows() {
         let (v, i) =

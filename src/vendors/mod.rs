@@ -501,15 +501,18 @@ pub fn cert_name_prefixes() -> impl Iterator<Item = &'static str> {
         .flat_map(|v| v.provisioning.cert_name_prefixes.iter().copied())
 }
 
+/// A MAC from a literal, for the vendor tests (each vendor file's tests
+/// reach it through their `use super::*`).
+#[cfg(test)]
+fn mac(s: &str) -> Mac {
+    Mac::parse(s).expect("test MAC")
+}
+
 #[cfg(test)]
 mod tests {
     //! Checks across vendors; each vendor's own rows are tested in its file.
 
     use super::*;
-
-    fn mac(s: &str) -> Mac {
-        Mac::parse(s).unwrap()
-    }
 
     #[test]
     fn lookups() {

@@ -107,11 +107,6 @@ fn polycom_user_agent(ua: &str) -> Option<UaInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::mac::Mac;
-
-    fn mac(s: &str) -> Mac {
-        Mac::parse(s).unwrap()
-    }
 
     #[test]
     fn polycom_user_agents() {

@@ -115,10 +115,6 @@ fn snom_user_agent(ua: &str) -> Option<UaInfo> {
 mod tests {
     use super::*;
 
-    fn mac(s: &str) -> Mac {
-        Mac::parse(s).unwrap()
-    }
-
     #[test]
     fn snom_rows() {
         let ua = "Mozilla/4.0 (compatible; snomD785-SIP 10.1.33.33 2010.12-00004-g9ba52f5 000413922D24 SXM:0 UXM:0)";

@@ -136,10 +136,6 @@ fn yealink_user_agent(ua: &str) -> Option<UaInfo> {
 mod tests {
     use super::*;
 
-    fn mac(s: &str) -> Mac {
-        Mac::parse(s).unwrap()
-    }
-
     #[test]
     fn yealink_user_agents() {
         let (v, i) = parse_user_agent("Yealink SIP-T54W 96.86.0.100 80:5e:c0:12:34:56").unwrap();
