@@ -67,14 +67,114 @@ const GRANDSTREAM: Provisioning = Provisioning {
         ("it", "it"),
         ("nl", "nl"),
     ],
-    // P64 takes a POSIX TZ string built from the zone, not a name.
-    timezone_names: &[],
+    // P64's listed values (TIMEZONE_NAMES, §11).
+    timezone_names: TIMEZONE_NAMES,
     // Per-device credentials: P1360/P1361, "Config HTTP/HTTPS User Name/Password".
     device_credentials: true,
     // Custom CAs can be provisioned, but no source names the P-code (§4.5).
     ca_setting: None,
     cert_name_prefixes: &[],
 };
+
+/// P64 values, each paired with an IANA zone whose 2026–2027 rules the
+/// value states (a POSIX TZ string: the offset is hours *west*, so
+/// `CET-1…` is UTC+1).
+///
+/// Source: Grandstream's own config template, the "Time Zone" table above
+/// P64 in `gxp17xx_config_1.0.1.106.txt`, kept in
+/// wazo-platform/wazo-provd-plugins
+/// `plugins/wazo-grandstream/docs/config-template/`. Values are copied as
+/// listed; the table's labels are Grandstream's and some are stale
+/// (`TZK+3` says Greenland, `UTC+3` says GMT-02:00), so the pairing follows
+/// the string, not the label. A value without a rule part (`AKST9AKDT`,
+/// `PST8PDT`, `MST7MDT`, `CST6CDT`, `EST5EDT`, `AST4ADT`) leaves the DST
+/// dates to the phone's default, the US rules (second Sunday in March to
+/// first Sunday in November).
+///
+/// Left out, because no zone keeps these rules in 2026 (tzdb 2025b):
+/// `MST7MDT,M4.1.0,M10.5.0` and `CST6CDT,M4.1.0,M10.5.0` (Mexico, no DST
+/// since 2022), `TZf+4:30` (Caracas, −4 since 2016),
+/// `NST+3:30NDT+2:30,M3.2.0/00:01:00,M11.1.0/00:01:00` (St. John's has
+/// changed at 02:00 since 2011), `BRST+3BRDT+2,M10.3.0,M2.3.0` (Brazil, no
+/// DST since 2019), and the Australian DST strings
+/// `CST-9:30CDT-10:30,M10.5.0/02:00:00,M3.5.0/03:00:00`,
+/// `EST-10EDT-11,M10.5.0/02:00:00,M3.5.0/03:00:00` and
+/// `EST-10EDT-11,M10.1.0/02:00:00,M3.5.0/03:00:00` (Australia has gone by
+/// first Sunday in October to first Sunday in April since 2008). `auto`
+/// is not a zone.
+///
+/// Any other zone can be set exactly: P64 = `customize` and P246 = the POSIX
+/// TZ string ("Self Defined Time zone", at most 64 characters; the
+/// template's example is `MTZ+6MDT+5,M4.1.0,M11.1.0`). Source: the same
+/// template, the `customize` row and P246.
+const TIMEZONE_NAMES: &[(&str, &str)] = &[
+    ("Etc/GMT+12", "TZA+12"),
+    ("Pacific/Pago_Pago", "TZB+11"),
+    ("Pacific/Honolulu", "HAW10"),
+    ("America/Anchorage", "AKST9AKDT"),
+    ("America/Los_Angeles", "PST8PDT"),
+    ("America/Tijuana", "PST8PDT,M3.2.0,M11.1.0"),
+    ("America/Denver", "MST7MDT"),
+    ("America/Phoenix", "MST7"),
+    ("America/Chicago", "CST6CDT"),
+    ("America/Guatemala", "CST+6"),
+    ("America/New_York", "EST5EDT"),
+    ("America/Panama", "EST5"),
+    ("America/Halifax", "AST4ADT"),
+    ("America/Moncton", "AST4ADT,M3.2.0,M11.1.0"),
+    ("America/Sao_Paulo", "TZK+3"),
+    ("America/Argentina/Buenos_Aires", "UTC+3"),
+    ("Atlantic/South_Georgia", "TZL+2"),
+    ("Atlantic/Cape_Verde", "TZM+1"),
+    (
+        "Europe/London",
+        "GMT+0BST-1,M3.5.0/01:00:00,M10.5.0/02:00:00",
+    ),
+    (
+        "Europe/Lisbon",
+        "WET-0WEST-1,M3.5.0/01:00:00,M10.5.0/02:00:00",
+    ),
+    (
+        "Europe/Dublin",
+        "GMT+0IST-1,M3.5.0/01:00:00,M10.5.0/02:00:00",
+    ),
+    ("Etc/UTC", "TZN+0"),
+    (
+        "Europe/Paris",
+        "CET-1CEST-2,M3.5.0/02:00:00,M10.5.0/03:00:00",
+    ),
+    ("Africa/Johannesburg", "TZP-2"),
+    (
+        "Europe/Helsinki",
+        "EET-2EEST-3,M3.5.0/03:00:00,M10.5.0/04:00:00",
+    ),
+    ("Europe/Kyiv", "EET-2EEST,M3.5.0/3,M10.5.0/4"),
+    ("Asia/Baghdad", "TZQ-3"),
+    ("Europe/Moscow", "MSK-3"),
+    ("Asia/Dubai", "TZR-4"),
+    ("Asia/Karachi", "TZS-5"),
+    ("Asia/Kolkata", "TZT-5:30"),
+    ("Asia/Kathmandu", "TZU-5:45"),
+    ("Asia/Dhaka", "TZV-6"),
+    ("Asia/Yangon", "TZW-6:30"),
+    ("Asia/Bangkok", "TZX-7"),
+    ("Asia/Jakarta", "WIB-7"),
+    ("Asia/Shanghai", "TZY-8"),
+    ("Asia/Singapore", "SGT-8"),
+    ("Asia/Ulaanbaatar", "ULAT-8"),
+    ("Australia/Perth", "WST-8"),
+    ("Asia/Tokyo", "TZZ-9"),
+    ("Australia/Darwin", "CST-9:30"),
+    ("Pacific/Guam", "TZb-10"),
+    ("Australia/Brisbane", "EST-10"),
+    ("Pacific/Noumea", "TZc-11"),
+    (
+        "Pacific/Auckland",
+        "NZST-12NZDT-13,M9.5.0/02:00:00,M4.1.0/03:00:00",
+    ),
+    ("Pacific/Fiji", "TZd-12"),
+    ("Pacific/Tongatapu", "TZe-13"),
+];
 
 /// `Grandstream Model HW GXP2170 V1.xA SW 1.0.11.79 DevId 000b82aabbcc`, and
 /// the old `Grandstream GXP2000 (gxp2000e.bin:1.2.5.3/…) DevId 000b822726c8`.
@@ -114,6 +214,45 @@ fn grandstream_user_agent(ua: &str) -> Option<UaInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The standard offset of a POSIX TZ string (`NAME±h[:mm]…`), in seconds
+    /// east of UTC (POSIX counts west, so the sign flips).
+    fn posix_standard_offset(tz: &str) -> i32 {
+        let rest = tz.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+        let end = rest
+            .find(|c: char| !(c.is_ascii_digit() || matches!(c, '+' | '-' | ':')))
+            .unwrap_or(rest.len());
+        let field = &rest[..end];
+        let (west, hm) = match field.strip_prefix('-') {
+            Some(hm) => (-1, hm),
+            None => (1, field.trim_start_matches('+')),
+        };
+        let (h, m) = hm.split_once(':').unwrap_or((hm, "0"));
+        let h: i32 = h.parse().unwrap_or_else(|e| panic!("{tz}: {e}"));
+        let m: i32 = m.parse().unwrap_or_else(|e| panic!("{tz}: {e}"));
+        -west * (h * 3600 + m * 60)
+    }
+
+    #[test]
+    fn p64_values_match_their_zones() {
+        super::super::yealink::zone_check::assert_current_zones(
+            TIMEZONE_NAMES.iter().map(|(zone, _)| *zone),
+        );
+        let mut values = std::collections::HashSet::new();
+        for (zone, value) in TIMEZONE_NAMES {
+            assert!(values.insert(value), "{value} has two rows");
+            assert!(value.len() <= 64, "{value}: longer than P64 takes");
+            assert_eq!(
+                posix_standard_offset(value),
+                super::super::yealink::zone_check::standard_offset(zone),
+                "{value} is not {zone}'s standard offset"
+            );
+        }
+        assert_eq!(posix_standard_offset("TZT-5:30"), 19_800);
+        assert_eq!(posix_standard_offset("NST+3:30NDT+2:30,M3.2.0"), -12_600);
+        assert_eq!(posix_standard_offset("HAW10"), -36_000);
+        assert_eq!(posix_standard_offset("WET-0WEST-1,M3.5.0"), 0);
+    }
 
     #[test]
     fn grandstream_rows() {
@@ -163,5 +302,9 @@ mod tests {
         assert!(matches("cfg000b82aabbcc").is_empty());
         assert_eq!(g.transport_value(Transport::Tls), Some("2"));
         assert_eq!(g.language_name("de-DE"), Some("de"));
+        assert_eq!(
+            g.timezone_name("Europe/Paris"),
+            Some("CET-1CEST-2,M3.5.0/02:00:00,M10.5.0/03:00:00")
+        );
     }
 }

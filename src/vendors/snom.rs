@@ -60,21 +60,154 @@ const SNOM: Provisioning = Provisioning {
         ("it", "Italiano"),
         ("nl", "Nederlands"),
     ],
-    // Snom's own `timezone` codes; only those docs/reference/vendors.md §5.4 names. A zone
-    // without a row leaves the phone's timezone setting alone.
-    timezone_names: &[
-        ("America/New_York", "USA-5"),
-        ("Europe/London", "GBR-0"),
-        ("Europe/Berlin", "GER+1"),
-        ("Europe/Paris", "FRA+1"),
-        ("Europe/Rome", "ITA+1"),
-    ],
+    // `timezone` codes (TIMEZONE_NAMES, §11).
+    timezone_names: TIMEZONE_NAMES,
     // Per-device credentials: http_client_user/http_client_pass (§5.4).
     device_credentials: true,
     // The bootstrap carries our CA inline in the <certificates> section (§5.5).
     ca_setting: Some("certificates"),
     cert_name_prefixes: &[],
 };
+
+/// Snom's `timezone` codes, each paired with the IANA zone of the place its
+/// label names (or, for a region, a zone with the same rules).
+///
+/// Source: the timezone list of Snom's web UI as copied into
+/// nethesis/nethvoice-wizard-ui
+/// `wizard/app/scripts/services/provisioning/models/snomservice.js`
+/// (`timezone_snom`: value, and the label that names the place). That list
+/// is the current one (it has `COL-5`, `LTU+2`, `UAE+4`, and China and
+/// Korea as `CHN+8`, `KOR+9`); older firmware listed `CHN+7` and `KOR+8`
+/// for the same places (FreePBX endpointman's `endpointman_time_zones`).
+/// The number in a code is Snom's standard offset; the phone keeps the DST
+/// rules for each code itself.
+///
+/// Rows go west to east; within one set of zones with the same rules the
+/// most common code comes first. Left out, because the code's offset is no
+/// longer its place's (tzdb 2025b): `VEN-4.5`, `PRY-4`, `FLK-4`, `GRL-3`,
+/// `BRA1-3` (Brazil with DST), `NAM+1`, `BLR+2`, `JOR+2`, `SYR+2`, `TUR+2`,
+/// `KAZ+4` (Aqtau), `KGZ+5`, `KAZ+6` (Almaty, +5 since 2024). Left out as
+/// meaningless: `CAI+1` ("Caicos") and `CHA+1` ("Chatam").
+///
+/// A zone without a row can still be set exactly: leave `timezone` empty
+/// and write `utc_offset` (seconds east of UTC, signed: `+3600`) and `dst`
+/// (`<DST seconds> <start> <end>`, each `MM.WW.DD HH:MM:SS` with week 1–5,
+/// 5 the last, and day 1 Monday … 7 Sunday, or `DD.MM HH:MM:SS` for a
+/// fixed date; empty for no DST). Source: wazo-platform/wazo-provd-plugins
+/// `plugins/wazo-snom/common/common.py` (`_format_tzinfo`,
+/// `_format_dst_change`), which writes exactly that for every zone.
+const TIMEZONE_NAMES: &[(&str, &str)] = &[
+    // "-10 United States - Hawaii-Aleutian" (and "Alaska-Aleutian", the same
+    // code): Hawaii, the no-DST half.
+    ("Pacific/Honolulu", "USA-10"),
+    ("America/Anchorage", "USA-9"),
+    ("America/Los_Angeles", "USA-8"),
+    ("America/Vancouver", "CAN-8"),
+    ("America/Tijuana", "MEX-8"),
+    ("America/Denver", "USA-7"),
+    ("America/Edmonton", "CAN-7"),
+    ("America/Phoenix", "USA2-7"),
+    // Mexico dropped DST in 2022; a firmware with the old table still applies it.
+    ("America/Mazatlan", "MEX-7"),
+    ("America/Chicago", "USA-6"),
+    ("America/Winnipeg", "CAN-6"),
+    ("America/Mexico_City", "MEX-6"),
+    ("Pacific/Easter", "CHL-6"),
+    ("America/New_York", "USA-5"),
+    ("America/Toronto", "CAN-5"),
+    ("America/Nassau", "BHS-5"),
+    ("America/Havana", "CUB-5"),
+    ("America/Bogota", "COL-5"),
+    ("America/Halifax", "CAN-4"),
+    ("Atlantic/Bermuda", "BMU-4"),
+    ("America/Santiago", "CHL-4"),
+    ("America/Port_of_Spain", "TTB-4"),
+    ("America/St_Johns", "CAN-3.5"),
+    ("America/Sao_Paulo", "BRA2-3"),
+    ("America/Argentina/Buenos_Aires", "ARG-3"),
+    ("America/Noronha", "BRA-2"),
+    ("Atlantic/Azores", "PRT-1"),
+    ("Europe/London", "GBR-0"),
+    ("Europe/Dublin", "IRL-0"),
+    ("Europe/Lisbon", "PRT-0"),
+    ("Atlantic/Canary", "ESP-0"),
+    ("Atlantic/Faroe", "FRO-0"),
+    ("Europe/Berlin", "GER+1"),
+    ("Europe/Paris", "FRA+1"),
+    ("Europe/Rome", "ITA+1"),
+    ("Europe/Madrid", "ESP+1"),
+    ("Europe/Amsterdam", "NLD+1"),
+    ("Europe/Brussels", "BEL+1"),
+    ("Europe/Vienna", "AUT+1"),
+    ("Europe/Zurich", "CHE+1"),
+    ("Europe/Stockholm", "SWE+1"),
+    ("Europe/Oslo", "NOR+1"),
+    ("Europe/Copenhagen", "DNK+1"),
+    ("Europe/Warsaw", "POL+1"),
+    ("Europe/Prague", "CZE+1"),
+    ("Europe/Bratislava", "SVK+1"),
+    ("Europe/Budapest", "HUN+1"),
+    ("Europe/Luxembourg", "LUX+1"),
+    ("Europe/Zagreb", "HRV+1"),
+    ("Europe/Belgrade", "YUG+1"),
+    ("Europe/Skopje", "MAK+1"),
+    ("Europe/Tirane", "ALB+1"),
+    ("Europe/Gibraltar", "GIB+1"),
+    ("Africa/Lagos", "WAT+1"),
+    ("Europe/Athens", "GRC+2"),
+    ("Europe/Helsinki", "FIN+2"),
+    ("Europe/Tallinn", "EST+2"),
+    ("Europe/Riga", "LVA+2"),
+    ("Europe/Vilnius", "LTU+2"),
+    ("Europe/Bucharest", "ROU+2"),
+    ("Europe/Sofia", "BGR+2"),
+    ("Europe/Kyiv", "UKR+2"),
+    ("Asia/Nicosia", "CYP+2"),
+    ("Europe/Chisinau", "MDA+2"),
+    ("Asia/Jerusalem", "ISR+2"),
+    ("Asia/Gaza", "GAZ+2"),
+    ("Asia/Beirut", "LBN+2"),
+    // Egypt brought DST back in 2023; a firmware with the old table may not have it.
+    ("Africa/Cairo", "EGY+2"),
+    ("Europe/Kaliningrad", "RUS+2"),
+    ("Africa/Maputo", "CAT+2"),
+    ("Europe/Moscow", "RUS+3"),
+    ("Asia/Baghdad", "IRQ+3"),
+    ("Africa/Nairobi", "EAT+3"),
+    // Iran dropped DST in 2022; a firmware with the old table still applies it.
+    ("Asia/Tehran", "IRN+3.5"),
+    ("Asia/Dubai", "UAE+4"),
+    ("Asia/Yerevan", "ARM+4"),
+    ("Asia/Baku", "AZE+4"),
+    ("Asia/Tbilisi", "GEO+4"),
+    ("Europe/Samara", "RUS+4"),
+    ("Asia/Karachi", "PAK+5"),
+    // "Russia (Chelyabinsk)": Chelyabinsk keeps Yekaterinburg's time.
+    ("Asia/Yekaterinburg", "RUS+5"),
+    ("Asia/Aqtobe", "KAZ+5"),
+    ("Asia/Kolkata", "IND+5.5"),
+    // "Russia (Novosibirsk, Omsk)": Novosibirsk left +6 in 2016, Omsk did not.
+    ("Asia/Omsk", "RUS+6"),
+    ("Asia/Bangkok", "THA+7"),
+    ("Asia/Krasnoyarsk", "RUS+7"),
+    ("Asia/Shanghai", "CHN+8"),
+    ("Asia/Singapore", "SGP+8"),
+    ("Australia/Perth", "AUS+8"),
+    ("Asia/Tokyo", "JPN+9"),
+    ("Asia/Seoul", "KOR+9"),
+    ("Australia/Adelaide", "AUS+9.5"),
+    ("Australia/Darwin", "AUS2+9.5"),
+    ("Australia/Sydney", "AUS+10"),
+    ("Australia/Brisbane", "AUS2+10"),
+    ("Australia/Hobart", "AUS3+10"),
+    ("Asia/Vladivostok", "RUS+10"),
+    ("Australia/Lord_Howe", "AUS+10.5"),
+    ("Pacific/Noumea", "NCL+11"),
+    ("Pacific/Auckland", "NZL+12"),
+    ("Asia/Kamchatka", "RUS+12"),
+    ("Pacific/Chatham", "NZL+12.75"),
+    ("Pacific/Tongatapu", "TON+13"),
+];
 
 /// `Mozilla/4.0 (compatible; snomD785-SIP 10.1.33.33 2010.12-00004-g9ba52f5
 /// 000413922D24 SXM:0 UXM:0)`; older firmware sends no MAC.
@@ -114,6 +247,42 @@ fn snom_user_agent(ua: &str) -> Option<UaInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The offset in a Snom code (`IND+5.5`, `USA2-7`), in seconds east of UTC.
+    fn snom_offset(code: &str) -> i32 {
+        let at = code
+            .find(['+', '-'])
+            .unwrap_or_else(|| panic!("{code}: no offset"));
+        let hours: f64 = code[at..].parse().unwrap_or_else(|e| panic!("{code}: {e}"));
+        (hours * 3600.0).round() as i32
+    }
+
+    #[test]
+    fn timezone_codes_are_snoms_and_match_their_zones() {
+        super::super::yealink::zone_check::assert_current_zones(
+            TIMEZONE_NAMES.iter().map(|(zone, _)| *zone),
+        );
+        let mut codes = std::collections::HashSet::new();
+        for (zone, code) in TIMEZONE_NAMES {
+            assert!(codes.insert(code), "{code} has two rows");
+            let prefix = &code[..code.find(['+', '-']).unwrap_or(0)];
+            assert!(
+                prefix.len() >= 3
+                    && prefix
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()),
+                "{code}: not a Snom code"
+            );
+            assert_eq!(
+                snom_offset(code),
+                super::super::yealink::zone_check::standard_offset(zone),
+                "{code} is not {zone}'s standard offset"
+            );
+        }
+        assert_eq!(snom_offset("NZL+12.75"), 45_900);
+        assert_eq!(snom_offset("CAN-3.5"), -12_600);
+        assert_eq!(snom_offset("GBR-0"), 0);
+    }
 
     #[test]
     fn snom_rows() {
@@ -163,6 +332,7 @@ mod tests {
         assert_eq!(common.matches("snomD785-000413AABBCC.htm"), None);
         assert_eq!(common.matches("snom.htm"), None);
         assert_eq!(s.timezone_name("Europe/Berlin"), Some("GER+1"));
+        assert_eq!(s.timezone_name("Asia/Kolkata"), Some("IND+5.5"));
         assert_eq!(s.language_name("de-AT"), Some("Deutsch"));
         assert_eq!(s.transport_value(Transport::Tls), Some("tls"));
     }

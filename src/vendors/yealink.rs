@@ -77,20 +77,152 @@ const YEALINK: Provisioning = Provisioning {
         ("it", "Italian"),
         ("es", "Spanish"),
     ],
-    // local_time.time_zone_name: France(Paris) from docs/reference/vendors.md §1.4 [k];
-    // Pakistan(Islamabad) and India(Calcutta) from the Yealink admin
-    // guide's AutoDST section. Add rows only from Yealink's own list.
-    timezone_names: &[
-        ("Europe/Paris", "France(Paris)"),
-        ("Asia/Karachi", "Pakistan(Islamabad)"),
-        ("Asia/Kolkata", "India(Calcutta)"),
-    ],
+    // local_time.time_zone_name: Yealink's own names (TIMEZONE_NAMES, §11).
+    timezone_names: TIMEZONE_NAMES,
     // Per-device credentials: static.auto_provision.server.username/password (§1.4).
     device_credentials: true,
     // The bootstrap loads our CA from static.trusted_certificates.url (§1.5).
     ca_setting: Some("static.trusted_certificates.url"),
     cert_name_prefixes: &[],
 };
+
+/// `local_time.time_zone_name` values, each paired with the IANA zone of the
+/// city it names (or, for a region, a zone with the same rules).
+///
+/// Source: the time zone table of Yealink's admin guides ("Time Zones",
+/// SIP-T2/T4/T5/CP920 Administrator's Guide), as copied into
+/// nethesis/nethvoice-wizard-ui
+/// `wizard/app/scripts/services/provisioning/models/yealinkservice.js`
+/// (`timezone_yealink`). Spellings are Yealink's, typos included
+/// (`Denmark(Kopenhagen)`, `Iran(Teheran)`, `Nepal(Katmandu)`); that copy's
+/// `Australia(Sydney,Melboume,Canberra)` is taken as a transcription slip
+/// for `Melbourne`, which every other copy has. The phone's own offset for
+/// each name is in the tests (`YEALINK_OFFSETS`).
+///
+/// Rows go west to east; within one set of zones with the same rules the
+/// most common name comes first. Left out, because the name's offset is no
+/// longer its city's (tzdb 2025b): Venezuela(Caracas) −4:30,
+/// Paraguay(Asuncion) −4, United Kingdom(Falkland Islands) −4,
+/// Denmark-Greenland(Nuuk) −3, Brazil(DST) −3, Morocco 0,
+/// Namibia(Windhoek) +1, Jordan(Amman) +2, Syria(Damascus) +2,
+/// Turkey(Ankara) +2, Kazakhstan(Aktau) +4, Kyrgyzstan(Bishkek) +5,
+/// Kazakhstan(Astana, Almaty) +6, Norfolk Island +11:30. Left out as
+/// meaningless: "Newfoundland and Labrador" −2:30, "Caicos" +1,
+/// "Chatham Islands" +13:30. Left out for a spelling the copies disagree on
+/// (`United Kingdom-Bermuda(Bermuda)` / `United Kingdom(Bernuda)`); Halifax
+/// has Bermuda's rules.
+///
+/// The DST rules behind each name live in the phone's AutoDST table, not
+/// here: where a country has since dropped DST (Mexico 2022, Iran 2022) a
+/// firmware with the old table still applies it, and the manual DST keys
+/// (§1.4) are the way round that.
+const TIMEZONE_NAMES: &[(&str, &str)] = &[
+    ("Pacific/Pago_Pago", "Samoa"),
+    ("Pacific/Honolulu", "United States-Hawaii-Aleutian"),
+    ("America/Adak", "United States-Alaska-Aleutian"),
+    ("Pacific/Marquesas", "French Polynesia"),
+    ("America/Anchorage", "United States-Alaska Time"),
+    ("America/Los_Angeles", "United States-Pacific Time"),
+    ("America/Vancouver", "Canada(Vancouver,Whitehorse)"),
+    ("America/Tijuana", "Mexico(Tijuana,Mexicali)"),
+    ("America/Denver", "United States-Mountain Time"),
+    ("America/Edmonton", "Canada(Edmonton,Calgary)"),
+    ("America/Phoenix", "United States-MST no DST"),
+    ("America/Mazatlan", "Mexico(Mazatlan,Chihuahua)"),
+    ("America/Chicago", "United States-Central Time"),
+    ("America/Winnipeg", "Canada-Manitoba(Winnipeg)"),
+    ("America/Mexico_City", "Mexico(Mexico City,Acapulco)"),
+    ("Pacific/Easter", "Chile(Easter Islands)"),
+    ("America/New_York", "United States-Eastern Time"),
+    ("America/Toronto", "Canada(Montreal,Ottawa,Quebec)"),
+    ("America/Nassau", "Bahamas(Nassau)"),
+    ("America/Havana", "Cuba(Havana)"),
+    ("America/Halifax", "Canada(Halifax,Saint John)"),
+    ("America/Santiago", "Chile(Santiago)"),
+    ("America/Port_of_Spain", "Trinidad&Tobago"),
+    ("America/St_Johns", "Canada-New Foundland(St.Johns)"),
+    // The same name twice, at −3 and at −2: the phone tells them apart by
+    // `local_time.time_zone`.
+    ("America/Sao_Paulo", "Brazil(no DST)"),
+    ("America/Argentina/Buenos_Aires", "Argentina(Buenos Aires)"),
+    ("America/Noronha", "Brazil(no DST)"),
+    ("Atlantic/Azores", "Portugal(Azores)"),
+    ("Europe/London", "United Kingdom(London)"),
+    ("Europe/Dublin", "Ireland(Dublin)"),
+    ("Europe/Lisbon", "Portugal(Lisboa,Porto,Funchal)"),
+    ("Atlantic/Canary", "Spain-Canary Islands(Las Palmas)"),
+    ("Atlantic/Faroe", "Denmark-Faroe Islands(Torshavn)"),
+    ("Etc/UTC", "GMT"),
+    // Greenland at 0 is Danmarkshavn, the one part of it without DST.
+    ("America/Danmarkshavn", "Greenland"),
+    ("Europe/Berlin", "Germany(Berlin)"),
+    ("Europe/Paris", "France(Paris)"),
+    ("Europe/Rome", "Italy(Rome)"),
+    ("Europe/Madrid", "Spain(Madrid)"),
+    ("Europe/Amsterdam", "Netherlands(Amsterdam)"),
+    ("Europe/Brussels", "Belgium(Brussels)"),
+    ("Europe/Vienna", "Austria(Vienna)"),
+    ("Europe/Prague", "Czech Republic(Prague)"),
+    ("Europe/Budapest", "Hungary(Budapest)"),
+    ("Europe/Copenhagen", "Denmark(Kopenhagen)"),
+    ("Europe/Luxembourg", "Luxembourg(Luxembourg)"),
+    ("Europe/Zagreb", "Croatia(Zagreb)"),
+    ("Europe/Skopje", "Macedonia(Skopje)"),
+    ("Europe/Tirane", "Albania(Tirane)"),
+    ("Africa/Ndjamena", "Chad"),
+    ("Europe/Athens", "Greece(Athens)"),
+    ("Europe/Helsinki", "Finland(Helsinki)"),
+    ("Europe/Tallinn", "Estonia(Tallinn)"),
+    ("Europe/Riga", "Latvia(Riga)"),
+    ("Europe/Bucharest", "Romania(Bucharest)"),
+    ("Europe/Kyiv", "Ukraine(Kyiv, Odessa)"),
+    ("Europe/Chisinau", "Moldova(Kishinev)"),
+    ("Asia/Jerusalem", "Israel(Tel Aviv)"),
+    ("Asia/Gaza", "Gaza Strip(Gaza)"),
+    ("Asia/Beirut", "Lebanon(Beirut)"),
+    ("Europe/Kaliningrad", "Russia(Kaliningrad)"),
+    ("Europe/Moscow", "Russia(Moscow)"),
+    ("Asia/Baghdad", "Iraq(Baghdad)"),
+    ("Africa/Nairobi", "East Africa Time"),
+    ("Asia/Tehran", "Iran(Teheran)"),
+    ("Asia/Yerevan", "Armenia(Yerevan)"),
+    ("Asia/Baku", "Azerbaijan(Baku)"),
+    ("Asia/Tbilisi", "Georgia(Tbilisi)"),
+    ("Europe/Samara", "Russia(Samara)"),
+    ("Asia/Kabul", "Afghanistan(Kabul)"),
+    ("Asia/Karachi", "Pakistan(Islamabad)"),
+    ("Asia/Yekaterinburg", "Russia(Chelyabinsk)"),
+    ("Asia/Aqtobe", "Kazakhstan(Aqtobe)"),
+    ("Asia/Kolkata", "India(Calcutta)"),
+    ("Asia/Kathmandu", "Nepal(Katmandu)"),
+    // Novosibirsk left +6 in 2016; Omsk is still there.
+    ("Asia/Omsk", "Russia(Novosibirsk,Omsk)"),
+    ("Asia/Yangon", "Myanmar(Naypyitaw)"),
+    ("Asia/Bangkok", "Thailand(Bangkok)"),
+    ("Asia/Krasnoyarsk", "Russia(Krasnoyarsk)"),
+    ("Asia/Shanghai", "China(Beijing)"),
+    ("Asia/Singapore", "Singapore(Singapore)"),
+    ("Australia/Perth", "Australia(Perth)"),
+    ("Asia/Irkutsk", "Russia(Irkutsk, Ulan-Ude)"),
+    ("Australia/Eucla", "Eucla"),
+    ("Asia/Tokyo", "Japan(Tokyo)"),
+    ("Asia/Seoul", "Korea(Seoul)"),
+    ("Asia/Yakutsk", "Russia(Yakutsk,Chita)"),
+    ("Australia/Adelaide", "Australia(Adelaide)"),
+    ("Australia/Darwin", "Australia(Darwin)"),
+    ("Australia/Sydney", "Australia(Sydney,Melbourne,Canberra)"),
+    ("Australia/Brisbane", "Australia(Brisbane)"),
+    ("Australia/Hobart", "Australia(Hobart)"),
+    ("Asia/Vladivostok", "Russia(Vladivostok)"),
+    ("Australia/Lord_Howe", "Australia(Lord Howe Islands)"),
+    ("Pacific/Noumea", "New Caledonia(Noumea)"),
+    ("Asia/Srednekolymsk", "Russia(Srednekolymsk Time)"),
+    ("Pacific/Auckland", "New Zealand(Wellington,Auckland)"),
+    ("Asia/Kamchatka", "Russia(Kamchatka Time)"),
+    ("Pacific/Chatham", "New Zealand(Chatham Islands)"),
+    ("Pacific/Tongatapu", "Tonga(Nukualofa)"),
+    ("Pacific/Kiritimati", "Kiribati"),
+];
 
 /// `Yealink SIP-T54W 96.86.0.100 80:5e:c0:12:34:56`, `Yealink SIP VP-T49G …`,
 /// `Yealink W52P …`, and the MAC-less `Yealink-T46G 28.71.0.81 28.1.0.128.0.0.0`.
@@ -132,9 +264,228 @@ fn yealink_user_agent(ua: &str) -> Option<UaInfo> {
     })
 }
 
+/// Checks the vendor zone lists (Yealink, Snom, Grandstream) share: each
+/// row's IANA zone is a current name and has a known standard offset.
+#[cfg(test)]
+pub(super) mod zone_check {
+    use chrono::{NaiveDate, Offset, TimeZone};
+    use chrono_tz::Tz;
+    use std::collections::HashSet;
+
+    /// tzdb's list of zones by country region. It names the zone users pick
+    /// for a place (Europe/Kyiv, Europe/Amsterdam) and leaves out tzdb's
+    /// old aliases (Asia/Calcutta, Europe/Kiev), which chrono-tz also parses.
+    const ZONE_TAB: &str = "/usr/share/zoneinfo/zone.tab";
+
+    /// Panics unless every zone parses as a `chrono_tz::Tz`, appears once,
+    /// and is in zone.tab or under Etc/. Without a zone.tab on the machine
+    /// only the first two are checked, and the test says so.
+    pub fn assert_current_zones<'a>(zones: impl Iterator<Item = &'a str>) {
+        let tab = std::fs::read_to_string(ZONE_TAB);
+        let current: Option<HashSet<&str>> = tab.as_ref().ok().map(|t| {
+            t.lines()
+                .filter(|l| !l.starts_with('#'))
+                .filter_map(|l| l.split('\t').nth(2))
+                .collect()
+        });
+        if let Err(e) = &tab {
+            eprintln!("{ZONE_TAB}: {e}; zone names checked against chrono-tz only");
+        }
+        let mut seen = HashSet::new();
+        for zone in zones {
+            assert!(zone.parse::<Tz>().is_ok(), "{zone} is not a tzdb zone");
+            assert!(seen.insert(zone), "{zone} has two rows");
+            if let Some(current) = &current {
+                assert!(
+                    zone.starts_with("Etc/") || current.contains(zone),
+                    "{zone} is an alias, not a zone.tab name"
+                );
+            }
+        }
+    }
+
+    /// The zone's standard offset in 2026–2027, in seconds east of UTC: the
+    /// smallest offset it takes (DST only ever adds, which also reads
+    /// Dublin's winter time right).
+    pub fn standard_offset(zone: &str) -> i32 {
+        let tz: Tz = zone.parse().unwrap_or_else(|e| panic!("{zone}: {e}"));
+        (2026..=2027)
+            .flat_map(|year| (1..=12).map(move |month| (year, month)))
+            .filter_map(|(year, month)| NaiveDate::from_ymd_opt(year, month, 15))
+            .filter_map(|day| day.and_hms_opt(12, 0, 0))
+            .map(|noon| tz.offset_from_utc_datetime(&noon).fix().local_minus_utc())
+            .min()
+            .unwrap_or_else(|| panic!("{zone}: no offsets"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Yealink's own offset (`local_time.time_zone`) for each name, from the
+    /// same table as TIMEZONE_NAMES (the `text` beside each `value` in
+    /// nethesis/nethvoice-wizard-ui yealinkservice.js, e.g. "+5:30 India(Calcutta)").
+    const YEALINK_OFFSETS: &[(&str, &str)] = &[
+        ("Samoa", "-11"),
+        ("United States-Hawaii-Aleutian", "-10"),
+        ("United States-Alaska-Aleutian", "-10"),
+        ("French Polynesia", "-9:30"),
+        ("United States-Alaska Time", "-9"),
+        ("Canada(Vancouver,Whitehorse)", "-8"),
+        ("Mexico(Tijuana,Mexicali)", "-8"),
+        ("United States-Pacific Time", "-8"),
+        ("Canada(Edmonton,Calgary)", "-7"),
+        ("Mexico(Mazatlan,Chihuahua)", "-7"),
+        ("United States-MST no DST", "-7"),
+        ("United States-Mountain Time", "-7"),
+        ("Canada-Manitoba(Winnipeg)", "-6"),
+        ("Chile(Easter Islands)", "-6"),
+        ("Mexico(Mexico City,Acapulco)", "-6"),
+        ("United States-Central Time", "-6"),
+        ("Bahamas(Nassau)", "-5"),
+        ("Canada(Montreal,Ottawa,Quebec)", "-5"),
+        ("Cuba(Havana)", "-5"),
+        ("United States-Eastern Time", "-5"),
+        ("Canada(Halifax,Saint John)", "-4"),
+        ("Chile(Santiago)", "-4"),
+        ("Trinidad&Tobago", "-4"),
+        ("Canada-New Foundland(St.Johns)", "-3:30"),
+        ("Argentina(Buenos Aires)", "-3"),
+        ("Brazil(no DST)", "-3"),
+        ("Brazil(no DST)", "-2"),
+        ("Portugal(Azores)", "-1"),
+        ("Denmark-Faroe Islands(Torshavn)", "0"),
+        ("GMT", "0"),
+        ("Greenland", "0"),
+        ("Ireland(Dublin)", "0"),
+        ("Portugal(Lisboa,Porto,Funchal)", "0"),
+        ("Spain-Canary Islands(Las Palmas)", "0"),
+        ("United Kingdom(London)", "0"),
+        ("Albania(Tirane)", "+1"),
+        ("Austria(Vienna)", "+1"),
+        ("Belgium(Brussels)", "+1"),
+        ("Chad", "+1"),
+        ("Croatia(Zagreb)", "+1"),
+        ("Czech Republic(Prague)", "+1"),
+        ("Denmark(Kopenhagen)", "+1"),
+        ("France(Paris)", "+1"),
+        ("Germany(Berlin)", "+1"),
+        ("Hungary(Budapest)", "+1"),
+        ("Italy(Rome)", "+1"),
+        ("Luxembourg(Luxembourg)", "+1"),
+        ("Macedonia(Skopje)", "+1"),
+        ("Netherlands(Amsterdam)", "+1"),
+        ("Spain(Madrid)", "+1"),
+        ("Estonia(Tallinn)", "+2"),
+        ("Finland(Helsinki)", "+2"),
+        ("Gaza Strip(Gaza)", "+2"),
+        ("Greece(Athens)", "+2"),
+        ("Israel(Tel Aviv)", "+2"),
+        ("Latvia(Riga)", "+2"),
+        ("Lebanon(Beirut)", "+2"),
+        ("Moldova(Kishinev)", "+2"),
+        ("Romania(Bucharest)", "+2"),
+        ("Russia(Kaliningrad)", "+2"),
+        ("Ukraine(Kyiv, Odessa)", "+2"),
+        ("East Africa Time", "+3"),
+        ("Iraq(Baghdad)", "+3"),
+        ("Russia(Moscow)", "+3"),
+        ("Iran(Teheran)", "+3:30"),
+        ("Armenia(Yerevan)", "+4"),
+        ("Azerbaijan(Baku)", "+4"),
+        ("Georgia(Tbilisi)", "+4"),
+        ("Russia(Samara)", "+4"),
+        ("Afghanistan(Kabul)", "+4:30"),
+        ("Kazakhstan(Aqtobe)", "+5"),
+        ("Pakistan(Islamabad)", "+5"),
+        ("Russia(Chelyabinsk)", "+5"),
+        ("India(Calcutta)", "+5:30"),
+        ("Nepal(Katmandu)", "+5:45"),
+        ("Russia(Novosibirsk,Omsk)", "+6"),
+        ("Myanmar(Naypyitaw)", "+6:30"),
+        ("Russia(Krasnoyarsk)", "+7"),
+        ("Thailand(Bangkok)", "+7"),
+        ("Australia(Perth)", "+8"),
+        ("China(Beijing)", "+8"),
+        ("Russia(Irkutsk, Ulan-Ude)", "+8"),
+        ("Singapore(Singapore)", "+8"),
+        ("Eucla", "+8:45"),
+        ("Japan(Tokyo)", "+9"),
+        ("Korea(Seoul)", "+9"),
+        ("Russia(Yakutsk,Chita)", "+9"),
+        ("Australia(Adelaide)", "+9:30"),
+        ("Australia(Darwin)", "+9:30"),
+        ("Australia(Brisbane)", "+10"),
+        ("Australia(Hobart)", "+10"),
+        ("Australia(Sydney,Melbourne,Canberra)", "+10"),
+        ("Russia(Vladivostok)", "+10"),
+        ("Australia(Lord Howe Islands)", "+10:30"),
+        ("New Caledonia(Noumea)", "+11"),
+        ("Russia(Srednekolymsk Time)", "+11"),
+        ("New Zealand(Wellington,Auckland)", "+12"),
+        ("Russia(Kamchatka Time)", "+12"),
+        ("New Zealand(Chatham Islands)", "+12:45"),
+        ("Tonga(Nukualofa)", "+13"),
+        ("Kiribati", "+14"),
+    ];
+
+    /// Yealink's `±h[:mm]` as seconds east of UTC.
+    fn yealink_offset(text: &str) -> i32 {
+        let (sign, rest) = match text.strip_prefix('-') {
+            Some(rest) => (-1, rest),
+            None => (1, text.trim_start_matches('+')),
+        };
+        let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
+        let (h, m): (i32, i32) = (h.parse().unwrap(), m.parse().unwrap());
+        sign * (h * 3600 + m * 60)
+    }
+
+    #[test]
+    fn timezone_names_are_yealinks_and_match_their_zones() {
+        zone_check::assert_current_zones(TIMEZONE_NAMES.iter().map(|(zone, _)| *zone));
+        for (zone, name) in TIMEZONE_NAMES {
+            let offsets: Vec<i32> = YEALINK_OFFSETS
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, o)| yealink_offset(o))
+                .collect();
+            assert!(!offsets.is_empty(), "{name:?} is not in Yealink's table");
+            let standard = zone_check::standard_offset(zone);
+            assert!(
+                offsets.contains(&standard),
+                "{name:?} is at {offsets:?} s, {zone} at {standard} s"
+            );
+        }
+        // A name names one zone, unless the phone's offset tells its rows
+        // apart (Brazil(no DST) at −3 and −2).
+        for (i, (zone, name)) in TIMEZONE_NAMES.iter().enumerate() {
+            for (other, _) in TIMEZONE_NAMES[i + 1..].iter().filter(|(_, n)| n == name) {
+                assert_ne!(
+                    zone_check::standard_offset(zone),
+                    zone_check::standard_offset(other),
+                    "{name:?} is both {zone} and {other}"
+                );
+            }
+        }
+        assert_eq!(
+            TIMEZONE_NAMES
+                .iter()
+                .map(|(_, n)| *n)
+                .collect::<std::collections::HashSet<_>>()
+                .len(),
+            TIMEZONE_NAMES.len() - 1,
+            "only Brazil(no DST) repeats"
+        );
+    }
+
+    #[test]
+    fn the_offset_parser_reads_yealinks_forms() {
+        assert_eq!(yealink_offset("+5:30"), 19_800);
+        assert_eq!(yealink_offset("-3:30"), -12_600);
+        assert_eq!(yealink_offset("0"), 0);
+        assert_eq!(yealink_offset("-11"), -39_600);
+    }
 
     #[test]
     fn yealink_user_agents() {
@@ -199,5 +550,10 @@ mod tests {
         assert_eq!(y.language_name("de-DE"), Some("German"));
         assert_eq!(y.language_name("ja-JP"), None);
         assert_eq!(y.timezone_name("Europe/Paris"), Some("France(Paris)"));
+        assert_eq!(
+            y.timezone_name("America/New_York"),
+            Some("United States-Eastern Time")
+        );
+        assert_eq!(y.timezone_name("Asia/Calcutta"), None);
     }
 }
