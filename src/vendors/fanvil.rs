@@ -96,6 +96,10 @@ const FANVIL: Provisioning = Provisioning {
     // No source covers Fanvil's server-certificate checks (§6.5).
     ca_setting: None,
     cert_name_prefixes: &[],
+    display_languages: &[],
+    // The templates set no re-check interval (Fanvil's ap/FlashMode and
+    // FlashInterval codes are unverified, §6.4): the phone keeps its own.
+    recheck: None,
 };
 
 /// `Fanvil X4 2.10.2.6887 0c383e07e16c`, `Fanvil X6U Pro 0.0.10 0c383e2cd782`.

@@ -74,6 +74,18 @@ const GRANDSTREAM: Provisioning = Provisioning {
     // Custom CAs can be provisioned, but no source names the P-code (§4.5).
     ca_setting: None,
     cert_name_prefixes: &[],
+    display_languages: &[],
+    // P193 (with P194 = 1): minutes. Grandstream's own GXP configuration
+    // template says "Check for new firmware every () minutes, unit is in
+    // minute, minimum 60 minutes, default is 7 days"; the upper bound 86400
+    // is the GXP/GRP web UI's range as issue 10 quotes it. Newer firmware
+    // (HT8xx web UI) takes 30-5256000, so 60-86400 is what every firmware
+    // in our sources accepts.
+    recheck: Some(Recheck {
+        setting: "<P193>",
+        unit_seconds: 60,
+        minutes: (60, 86_400),
+    }),
 };
 
 /// `Grandstream Model HW GXP2170 V1.xA SW 1.0.11.79 DevId 000b82aabbcc`, and
