@@ -93,7 +93,8 @@ const FANVIL: Provisioning = Provisioning {
     timezone_names: &[],
     // Per-device credentials: Download_Username/Download_Password (§6.5).
     device_credentials: true,
-    // No source covers Fanvil's server-certificate checks (§6.5).
+    // No source documents a setting that loads a trusted CA by provisioning;
+    // the legacy Trust_Certification only switches checking on or off (§6.5).
     ca_setting: None,
     cert_name_prefixes: &[],
     display_languages: &[],
