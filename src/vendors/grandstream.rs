@@ -75,16 +75,17 @@ const GRANDSTREAM: Provisioning = Provisioning {
     ca_setting: None,
     cert_name_prefixes: &[],
     display_languages: &[],
-    // P193 (with P194 = 1): minutes. Grandstream's own GXP configuration
-    // template says "Check for new firmware every () minutes, unit is in
-    // minute, minimum 60 minutes, default is 7 days"; the upper bound 86400
-    // is the GXP/GRP web UI's range as issue 10 quotes it. Newer firmware
-    // (HT8xx web UI) takes 30-5256000, so 60-86400 is what every firmware
-    // in our sources accepts.
+    // P193 (with P194 = 1): minutes, 60 to 5256000. Grandstream's user
+    // manuals show the web field as "Automatic Upgrade: Yes, every 10080
+    // minutes(60-5256000)" (GXW400x 1.0.14.1, DP715/DP710 1.0.0.33, HT502
+    // 1.0.7.6, the same provisioning chapter in each), and Grandstream's GXP
+    // configuration template says "Check for new firmware every () minutes,
+    // unit is in minute, minimum 60 minutes, default is 7 days". (Issue 10
+    // quoted 60-86400; no source we found says 86400.)
     recheck: Some(Recheck {
         setting: "<P193>",
         unit_seconds: 60,
-        minutes: (60, 86_400),
+        minutes: (60, 5_256_000),
     }),
 };
 
