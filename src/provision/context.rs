@@ -24,6 +24,9 @@ pub struct Context {
     pub site: SiteCtx,
     /// The vendor's language name, if the vendor has one for the tag.
     pub language: Option<&'static str>,
+    /// The vendor's display-language name for the same tag, where its
+    /// display language is a setting of its own (Cisco `Language_Selection`).
+    pub display_language: Option<&'static str>,
     pub timezone: TimezoneCtx,
     pub provisioning: ProvisioningCtx,
     /// The certificate the phone is told to trust; `none` when there is
@@ -159,6 +162,8 @@ pub struct ProvisioningCtx {
     /// the phone used, or `[provision] https_url`), for a vendor whose
     /// credentials ride in the URL rule itself (Cisco).
     pub https_url: Option<String>,
+    /// The re-check interval, already moved into the vendor's documented
+    /// range ([`crate::vendors::Recheck`]).
     pub repeat_minutes: u32,
     /// The phone's own provisioning user and password, when issued (main
     /// files only; set by the provisioner, not from `Delivery`).
@@ -206,8 +211,9 @@ pub fn device_only(
         keys: Vec::new(),
         site: site(env.site),
         language: env.vendor.language_name(&env.site.language),
+        display_language: env.vendor.display_language_name(&env.site.language),
         timezone: timezone(env.vendor, &env.site.timezone)?,
-        provisioning: provisioning(delivery),
+        provisioning: provisioning(env.vendor, delivery),
         ca: None,
     })
 }
@@ -240,8 +246,9 @@ pub fn for_user(
         keys,
         site: site(env.site),
         language: env.vendor.language_name(lang_tag),
+        display_language: env.vendor.display_language_name(lang_tag),
         timezone: timezone(env.vendor, tz)?,
-        provisioning: provisioning(delivery),
+        provisioning: provisioning(env.vendor, delivery),
         ca: None,
     })
 }
@@ -270,13 +277,18 @@ fn site(s: &Site) -> SiteCtx {
     }
 }
 
-fn provisioning(d: &Delivery<'_>) -> ProvisioningCtx {
+/// The delivery's provisioning facts; the one place the configured re-check
+/// interval meets the vendor's documented range.
+fn provisioning(vendor: &Vendor, d: &Delivery<'_>) -> ProvisioningCtx {
     ProvisioningCtx {
         secrets: d.secrets,
         server_url: d.server_url.map(str::to_string),
         plain_url: None,
         https_url: None,
-        repeat_minutes: d.repeat_minutes,
+        repeat_minutes: vendor
+            .provisioning
+            .recheck
+            .map_or(d.repeat_minutes, |r| r.clamp(d.repeat_minutes)),
         username: None,
         password: None,
     }
@@ -800,5 +812,57 @@ mod tests {
         let c = for_user(&env, &user(), mac, None, &staged).unwrap();
         assert!(c.lines.iter().all(|l| l.password.is_none()));
         assert_eq!(c.provisioning.server_url.as_deref(), Some("https://h:1/"));
+    }
+
+    /// The configured interval reaches the template inside the vendor's
+    /// range, and untouched for a vendor without one.
+    #[test]
+    fn repeat_minutes_are_clamped_per_vendor() {
+        let site = Site::default();
+        let dir = HashMap::new();
+        let mac = Mac::parse("000b82000001").unwrap();
+        let rendered = |id: &str, minutes: u32| {
+            let env = Env {
+                vendor: by_id(id).unwrap(),
+                site: &site,
+                directory: &dir,
+            };
+            let d = Delivery {
+                secrets: true,
+                server_url: None,
+                repeat_minutes: minutes,
+            };
+            for_user(&env, &user(), mac, None, &d)
+                .unwrap()
+                .provisioning
+                .repeat_minutes
+        };
+        assert_eq!(rendered("grandstream", 5), 60);
+        assert_eq!(rendered("grandstream", 1440), 1440);
+        assert_eq!(rendered("grandstream", u32::MAX), 5_256_000);
+        assert_eq!(rendered("polycom", 5), 61);
+        assert_eq!(rendered("yealink", 5), 5);
+        assert_eq!(rendered("fanvil", 5), 5);
+    }
+
+    #[test]
+    fn display_language_comes_from_the_second_table() {
+        let site = Site::default();
+        let dir = HashMap::new();
+        let env = Env {
+            vendor: by_id("cisco").unwrap(),
+            site: &site,
+            directory: &dir,
+        };
+        let d = Delivery {
+            secrets: false,
+            server_url: None,
+            repeat_minutes: 60,
+        };
+        let mac = Mac::parse("0026990a0b0c").unwrap();
+        let c = for_user(&env, &user(), mac, None, &d).unwrap();
+        // The user's de-AT: Locale de-DE, Language_Selection German.
+        assert_eq!(c.language, Some("de-DE"));
+        assert_eq!(c.display_language, Some("German"));
     }
 }

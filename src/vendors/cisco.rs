@@ -103,7 +103,29 @@ const CISCO: Provisioning = Provisioning {
     ca_setting: Some("Custom_CA_Rule"),
     // Cisco names a phone `SEP<MAC>` in its certificates' subject CN
     // (`SEP805EC0123456`, docs/tls.md), so such a certificate is bound to it.
-    cert_name_prefixes: &["SEP"],
+    cert_name_prefixes: &["SEP"], // Language_Selection names, sent beside Locale: the display language
+    // takes a language name, not a locale (wazo-platform/wazo-provd-plugins
+    // plugins/wazo_cisco_sip/v12_0_7/common.py `_LANGUAGE` and
+    // common/templates/base.tpl; fusionpbx/fusionpbx
+    // resources/templates/provision/cisco/8851/{$mac}.xml sends the element
+    // too). Only the names those sources list; Italian and Dutch tags get no
+    // Language_Selection (§3.4: non-English names may need a dictionary
+    // server, Dictionary_Server_Script, on older firmware).
+    display_languages: &[
+        ("en", "English"),
+        ("fr", "French"),
+        ("de", "German"),
+        ("es", "Spanish"),
+    ],
+    // Resync_Periodic: seconds, 0 switches periodic resync off, default 3600
+    // (§3.4, Cisco MPP 7800/8800 admin guide). No other bound in our
+    // sources: at least a minute (0 would mean off), and seconds inside 32
+    // bits.
+    recheck: Some(Recheck {
+        setting: "<Resync_Periodic",
+        unit_seconds: 1,
+        minutes: (1, 71_582_788),
+    }),
 };
 
 /// `Cisco/SPA508G-7.4.4 (0002FDFF2103)(CBT141400UK)` (model `spa508g`),
@@ -212,6 +234,10 @@ mod tests {
         assert_eq!(c.transport_value(Transport::Tcp), Some("TCP"));
         assert_eq!(c.language_name("fr-CA"), Some("fr-CA"));
         assert_eq!(c.language_name("fr-BE"), Some("fr-FR"));
+        // Language_Selection takes names, not locales.
+        assert_eq!(c.display_language_name("fr-CA"), Some("French"));
+        assert_eq!(c.display_language_name("de-AT"), Some("German"));
+        assert_eq!(c.display_language_name("it"), None);
     }
 
     #[test]

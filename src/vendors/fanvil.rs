@@ -93,9 +93,14 @@ const FANVIL: Provisioning = Provisioning {
     timezone_names: &[],
     // Per-device credentials: Download_Username/Download_Password (§6.5).
     device_credentials: true,
-    // No source covers Fanvil's server-certificate checks (§6.5).
+    // No source documents a setting that loads a trusted CA by provisioning;
+    // the legacy Trust_Certification only switches checking on or off (§6.5).
     ca_setting: None,
     cert_name_prefixes: &[],
+    display_languages: &[],
+    // The templates set no re-check interval (Fanvil's ap/FlashMode and
+    // FlashInterval codes are unverified, §6.4): the phone keeps its own.
+    recheck: None,
 };
 
 /// `Fanvil X4 2.10.2.6887 0c383e07e16c`, `Fanvil X6U Pro 0.0.10 0c383e2cd782`.

@@ -74,6 +74,19 @@ const GRANDSTREAM: Provisioning = Provisioning {
     // Custom CAs can be provisioned, but no source names the P-code (§4.5).
     ca_setting: None,
     cert_name_prefixes: &[],
+    display_languages: &[],
+    // P193 (with P194 = 1): minutes, 60 to 5256000. Grandstream's user
+    // manuals show the web field as "Automatic Upgrade: Yes, every 10080
+    // minutes(60-5256000)" (GXW400x 1.0.14.1, DP715/DP710 1.0.0.33, HT502
+    // 1.0.7.6, the same provisioning chapter in each), and Grandstream's GXP
+    // configuration template says "Check for new firmware every () minutes,
+    // unit is in minute, minimum 60 minutes, default is 7 days". (Issue 10
+    // quoted 60-86400; no source we found says 86400.)
+    recheck: Some(Recheck {
+        setting: "<P193>",
+        unit_seconds: 60,
+        minutes: (60, 5_256_000),
+    }),
 };
 
 /// P64 values, each paired with an IANA zone whose 2026–2027 rules the

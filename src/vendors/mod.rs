@@ -149,8 +149,15 @@ pub struct Provisioning {
     /// BCP 47 tag (`fr-CA`) or primary subtag (`fr`) → the vendor's language
     /// name; full tags are looked up first.
     pub languages: &'static [(&'static str, &'static str)],
+    /// A second language map, for vendors whose display-language setting
+    /// takes other names than [`Provisioning::languages`] (Cisco's
+    /// `Language_Selection` beside its `Locale`); looked up the same way.
+    pub display_languages: &'static [(&'static str, &'static str)],
     /// IANA zone → the vendor's own zone name, where the vendor has one.
     pub timezone_names: &'static [(&'static str, &'static str)],
+    /// The setting that makes the phone re-check its files, and the interval
+    /// range its guide allows; `None` where the templates set no interval.
+    pub recheck: Option<Recheck>,
     /// Whether the main-file template hands the phone its own provisioning
     /// credentials (the vendor has keys for them); only then may
     /// `require_device_auth` demand them of its phones.
@@ -173,11 +180,36 @@ impl Provisioning {
         user_agent: None,
         transports: &[],
         languages: &[],
+        display_languages: &[],
         timezone_names: &[],
+        recheck: None,
         device_credentials: false,
         ca_setting: None,
         cert_name_prefixes: &[],
     };
+}
+
+/// How often a vendor's phones re-check their files: the setting that says
+/// so and the range its guide documents. The provisioning context clamps the
+/// configured interval into [`Recheck::minutes`] before any template sees it,
+/// so no vendor is sent a value its firmware rejects or misreads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recheck {
+    /// The setting's name as it stands in the rendered file, just before
+    /// its value (`<P193>`, `prov.polling.period=`).
+    pub setting: &'static str,
+    /// Seconds per unit of the setting's value: 60 for minutes, 1 for seconds.
+    pub unit_seconds: u32,
+    /// The interval in minutes the vendor accepts, both ends included.
+    pub minutes: (u32, u32),
+}
+
+impl Recheck {
+    /// `minutes` moved into the documented range.
+    pub fn clamp(&self, minutes: u32) -> u32 {
+        let (lo, hi) = self.minutes;
+        minutes.clamp(lo, hi.max(lo))
+    }
 }
 
 /// How a phone writes its MAC into a file name.
@@ -392,13 +424,13 @@ impl Vendor {
     /// The vendor's name for a BCP 47 language tag: the full tag first,
     /// then its primary subtag.
     pub fn language_name(&self, tag: &str) -> Option<&'static str> {
-        let table = self.provisioning.languages;
-        let primary = tag.split('-').next().unwrap_or(tag);
-        table
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(tag))
-            .or_else(|| table.iter().find(|(k, _)| k.eq_ignore_ascii_case(primary)))
-            .map(|(_, v)| *v)
+        lookup_language(self.provisioning.languages, tag)
+    }
+
+    /// The vendor's display-language name for a tag, from
+    /// [`Provisioning::display_languages`], looked up like [`Vendor::language_name`].
+    pub fn display_language_name(&self, tag: &str) -> Option<&'static str> {
+        lookup_language(self.provisioning.display_languages, tag)
     }
 
     /// The vendor's own name for an IANA zone, where it has one.
@@ -409,6 +441,19 @@ impl Vendor {
             .find(|(k, _)| *k == iana)
             .map(|(_, v)| *v)
     }
+}
+
+/// A tag in a language table: the full tag first, then its primary subtag.
+fn lookup_language(
+    table: &'static [(&'static str, &'static str)],
+    tag: &str,
+) -> Option<&'static str> {
+    let primary = tag.split('-').next().unwrap_or(tag);
+    table
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(tag))
+        .or_else(|| table.iter().find(|(k, _)| k.eq_ignore_ascii_case(primary)))
+        .map(|(_, v)| *v)
 }
 
 /// A plausible model name out of a User-Agent.
@@ -616,6 +661,25 @@ mod tests {
         );
         assert_eq!(texts("snom"), ["snom<model>-<MAC>.htm", "snom<model>.htm"]);
         assert_eq!(texts("cisco")[3], "<4 digits>.xml");
+    }
+
+    #[test]
+    fn recheck_clamps_into_the_range() {
+        let r = Recheck {
+            setting: "x",
+            unit_seconds: 60,
+            minutes: (60, 86_400),
+        };
+        assert_eq!(r.clamp(5), 60);
+        assert_eq!(r.clamp(1440), 1440);
+        assert_eq!(r.clamp(u32::MAX), 86_400);
+        // Every row's range is ordered and starts at a minute or more.
+        for v in VENDORS {
+            if let Some(r) = v.provisioning.recheck {
+                assert!(1 <= r.minutes.0 && r.minutes.0 <= r.minutes.1, "{}", v.id);
+                assert!(r.unit_seconds == 1 || r.unit_seconds == 60, "{}", v.id);
+            }
+        }
     }
 
     #[test]

@@ -77,6 +77,19 @@ const POLYCOM: Provisioning = Provisioning {
     // The bootstrap carries our CA inline as device.sec.TLS.customCaCert1 (§2.5).
     ca_setting: Some("device.sec.TLS.customCaCert1"),
     cert_name_prefixes: &[],
+    display_languages: &[],
+    // prov.polling.period: seconds, "integer > 3600" with polling mode rel
+    // (Poly UC Software 5.8.1 admin guide, "Provisional Polling of Polycom
+    // Phones": "Relative - the phone polls every x seconds, where x is a
+    // number greater than 3600"; the Trio admin guide's parameter table
+    // says the same, default 86400). 61 minutes is the first whole minute
+    // above 3600 s. No upper bound is documented; 71582788 minutes keeps the
+    // seconds inside 32 bits.
+    recheck: Some(Recheck {
+        setting: "prov.polling.period=",
+        unit_seconds: 1,
+        minutes: (61, 71_582_788),
+    }),
 };
 
 /// `FileTransport PolycomVVX-VVX_411-UA/5.9.0.9373 Type/Application`,

@@ -67,6 +67,15 @@ const SNOM: Provisioning = Provisioning {
     // The bootstrap carries our CA inline in the <certificates> section (§5.5).
     ca_setting: Some("certificates"),
     cert_name_prefixes: &[],
+    display_languages: &[],
+    // settings_refresh_timer: seconds, 0 = off (§5.4; Snom "Provisioning
+    // Polling for desk phones" and the Gigaset/Snom wiki use 86400). No range
+    // is documented: at least a minute, seconds inside 32 bits.
+    recheck: Some(Recheck {
+        setting: "<settings_refresh_timer",
+        unit_seconds: 1,
+        minutes: (1, 71_582_788),
+    }),
 };
 
 /// Snom's `timezone` codes, each paired with the IANA zone of the place its

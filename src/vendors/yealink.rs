@@ -84,6 +84,15 @@ const YEALINK: Provisioning = Provisioning {
     // The bootstrap loads our CA from static.trusted_certificates.url (§1.5).
     ca_setting: Some("static.trusted_certificates.url"),
     cert_name_prefixes: &[],
+    display_languages: &[],
+    // static.auto_provision.repeat.minutes: minutes, 1 to 43200 (Yealink
+    // admin guide for T2/T4/T5/CP920 phones, "Permitted Values" of the
+    // parameter [k]: not re-read against the guide for this change).
+    recheck: Some(Recheck {
+        setting: "static.auto_provision.repeat.minutes =",
+        unit_seconds: 60,
+        minutes: (1, 43_200),
+    }),
 };
 
 /// `local_time.time_zone_name` values, each paired with the IANA zone of the

@@ -178,6 +178,8 @@ fn spa_and_mpp_boot_sequences_over_https() {
             "fnc=blf+sd+cp;sub=3003@$PROXY;nme=Accueil",
         ),
         ("Locale", "fr-FR"),
+        // The display language by name, beside the locale (src/vendors/cisco.rs).
+        ("Language_Selection", "French"),
         ("Time_Zone", "GMT+01:00"),
         ("Daylight_Saving_Time_Enable", "Yes"),
         (
@@ -206,6 +208,7 @@ fn spa_and_mpp_boot_sequences_over_https() {
     assert_eq!(m["SIP_Transport_1_"], "TCP");
     assert_eq!(m["Proxy_1_"], "pbx.example.com:5060");
     assert_eq!(m["Locale"], "en-US");
+    assert_eq!(m["Language_Selection"], "English");
     assert_eq!(m["Time_Zone"], "GMT-05:00");
     assert_eq!(
         m["Daylight_Saving_Time_Rule"],

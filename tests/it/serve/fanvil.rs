@@ -161,6 +161,11 @@ fn fanvil_boot_sequence_over_https() {
         b.get("ap/FlashServerIP").map(|u| u.trim_end_matches('/')),
         Some(server.https.trim_end_matches('/'))
     );
+    // HTTPS as the protocol code too, and SIP PnP (asked before the stored
+    // server) off; the full file leaves the provisioning block alone.
+    assert_eq!(b.get("ap/FlashProtocol").map(String::as_str), Some("5"));
+    assert_eq!(b.get("ap/pnp/PNPEnable").map(String::as_str), Some("0"));
+    assert!(!m.keys().any(|k| k.starts_with("ap/")), "{m:?}");
 
     // 4. An unknown MAC and refused requests look the same.
     let unknown = server.get_https(

@@ -201,6 +201,9 @@ fn grandstream_boot_sequence_over_https() {
     assert!(!boot.text().contains(PASSWORD));
     assert_eq!(b.get("P212").map(String::as_str), Some("2"));
     assert_eq!(b.get("P145").map(String::as_str), Some("0"));
+    // The 5-minute bootstrap interval, raised to P193's documented minimum.
+    assert_eq!(b.get("P194").map(String::as_str), Some("1"));
+    assert_eq!(b.get("P193").map(String::as_str), Some("60"));
     let https_host = server
         .https
         .trim_start_matches("https://")

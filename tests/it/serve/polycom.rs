@@ -237,13 +237,26 @@ fn plain_http_gets_a_bootstrap_and_refusals_look_alike() {
         s["device.prov.serverName"],
         format!("https://127.0.0.1:{https_port}/")
     );
-    assert_eq!(s["prov.polling.period"], "300");
-    // Everything else is the same file.
+    // The boot server stays the stored one even where DHCP still offers
+    // option 66/160 (Polycom's "Static"), so the phone does not fall back
+    // to this password-less file.
+    assert_eq!(s["device.dhcp.bootSrvUseOpt"], "Static");
+    assert_eq!(s["device.dhcp.bootSrvUseOpt.set"], "1");
+    // The 5-minute bootstrap interval, raised to Polycom's documented
+    // minimum (more than 3600 s in rel mode): 61 minutes.
+    assert_eq!(s["prov.polling.mode"], "rel");
+    assert_eq!(s["prov.polling.period"], "3660");
+    // Everything else is the same file; the full file leaves the boot
+    // server setting alone.
     let (_, mut f) = polycom_attrs(&full.body);
+    assert!(!f.keys().any(|k| k.starts_with("device.dhcp")), "{f:?}");
+    assert_eq!(f["prov.polling.period"], "86400");
     f.remove("reg.1.auth.password");
     f.remove("prov.polling.period");
     let mut s2 = s.clone();
-    s2.retain(|k, _| !k.starts_with("device.prov") && k != "prov.polling.period");
+    s2.retain(|k, _| {
+        !k.starts_with("device.prov") && !k.starts_with("device.dhcp") && k != "prov.polling.period"
+    });
     assert_eq!(f, s2);
     // The bootstrap carries our certificate too (inline, no URL needed).
     let fp = server.cert_fingerprint();

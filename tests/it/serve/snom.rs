@@ -197,10 +197,24 @@ fn snom_boot_sequence_over_https() {
     let b = snom_settings(&boot.body);
     assert!(!b.contains_key("user_pass[1]"));
     assert!(!boot.text().contains(PASSWORD));
-    assert_eq!(
-        b.get("setting_server").map(|u| u.trim_end_matches('/')),
-        Some(server.https.trim_end_matches('/'))
+    // setting_server names a file the HTTPS listener serves, not the bare
+    // root (a 404): filled in as the phone does ({phone_type} = snomD785,
+    // {mac} = its MAC, upper case), it fetches this phone's full file.
+    let named = b.get("setting_server").expect("setting_server");
+    assert!(
+        named.starts_with(&format!("{}/", server.https.trim_end_matches('/'))),
+        "{named}"
     );
+    assert!(named.contains("{mac}"), "{named}");
+    let as_the_phone_asks = named
+        .replace("{phone_type}", "snomD785")
+        .replace("{mac}", "000413AABBCC");
+    let next = server.get_url(&as_the_phone_asks, Some(SNOM_UA));
+    assert_eq!(next.status, 200, "{as_the_phone_asks}: {}", server.log());
+    assert_eq!(next.body, main.body);
+    assert!(next.text().contains(PASSWORD));
+    // The bare root the bootstrap used to name serves nothing.
+    assert_eq!(server.get_https("/", Some(SNOM_UA)).status, 404);
     assert_eq!(b.get("user_name[1]").map(String::as_str), Some("3001"));
     // The common file carries nothing secret on either listener.
     assert_eq!(

@@ -115,6 +115,15 @@ impl Server {
         curl(&format!("{}{path}", self.https), &args)
     }
 
+    /// GET a whole URL (one a phone was handed, say), verifying HTTPS
+    /// against the local CA.
+    pub fn get_url(&self, url: &str, ua: Option<&str>) -> Fetched {
+        let cacert = self.cert();
+        let mut args = vec!["--cacert", cacert.to_str().expect("utf-8 path")];
+        ua_args(ua, &mut args);
+        curl(url, &args)
+    }
+
     pub fn get_http(&self, path: &str, ua: Option<&str>) -> Fetched {
         let mut args = Vec::new();
         ua_args(ua, &mut args);

@@ -28,7 +28,7 @@ use autoprov::keys::ServerKey;
 use autoprov::pki::{self, CertSource, PhoneCa};
 use autoprov::provision::{Channel, Provisioner, Request, Settings, Templates};
 use autoprov::store::{MemoryStore, Store};
-use autoprov::vendors::{self, FileKind, FileRule, MacCase, Part, Vendor};
+use autoprov::vendors::{self, FileKind, FileRule, MacCase, Part, Recheck, Vendor};
 
 const HTTPS_URL: &str = "https://prov.example.test:8443/";
 const HTTP_URL: &str = "http://prov.example.test:8080/";
@@ -89,9 +89,15 @@ fn phone_ca(dir: &Path) -> PhoneCa {
 /// The provisioner `autoprov serve` builds, with device credentials issued
 /// and a CA to hand out, so every optional part of the templates renders.
 fn provisioner(store: Arc<MemoryStore>, config: &Config, ca: &PhoneCa) -> Provisioner {
+    let p = &config.provision;
+    provisioner_with(store, (p.repeat_minutes, p.bootstrap_repeat_minutes), ca)
+}
+
+/// The same with these re-check intervals (full files, bootstrap) in minutes.
+fn provisioner_with(store: Arc<MemoryStore>, repeat: (u32, u32), ca: &PhoneCa) -> Provisioner {
     let settings = Settings {
-        repeat_minutes: config.provision.repeat_minutes,
-        bootstrap_repeat_minutes: config.provision.bootstrap_repeat_minutes,
+        repeat_minutes: repeat.0,
+        bootstrap_repeat_minutes: repeat.1,
         device_key: Some(ServerKey::from_bytes([7; 32])),
         phone_ca: Some(ca.clone()),
     };
@@ -387,5 +393,145 @@ fn sample_names_look_like_requests() {
     assert_eq!(
         sample_name(&yealink.provisioning.files[2], &phone),
         "y123456789012.cfg"
+    );
+}
+
+/// The body without XML comments, where a setting's name may stand in prose.
+fn without_comments(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some(start) = rest.find("<!--") {
+        out.push_str(&rest[..start]);
+        rest = rest[start..]
+            .find("-->")
+            .map_or("", |end| &rest[start + end + 3..]);
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Every value the file gives the vendor's re-check setting: the first
+/// number after each place the setting's name stands.
+fn recheck_values(body: &str, recheck: &Recheck) -> Vec<u64> {
+    let body = without_comments(body);
+    body.match_indices(recheck.setting)
+        .filter_map(|(at, name)| {
+            let after = &body[at + name.len()..];
+            let digits: String = after
+                .chars()
+                .skip_while(|c| !c.is_ascii_digit())
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse().ok()
+        })
+        .collect()
+}
+
+/// Every file that sets a re-check interval sets one inside the range its
+/// vendor's guide documents, for the default config and for the extremes a
+/// config may hold (1 minute, u32::MAX minutes), on both deliveries; and
+/// every main file sets one where the row names the setting.
+#[test]
+fn recheck_intervals_stay_inside_each_vendors_range() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ca = phone_ca(tmp.path());
+    let config = Config::default();
+    let defaults = (
+        config.provision.repeat_minutes,
+        config.provision.bootstrap_repeat_minutes,
+    );
+    let mut failures = Vec::new();
+    let mut checked = 0usize;
+    let mut seen: Vec<&str> = Vec::new();
+    for csv in spreadsheets() {
+        let store = imported(&csv, &config);
+        let users = store.users().expect("users");
+        for repeat in [defaults, (1, 1), (u32::MAX, u32::MAX)] {
+            let p = provisioner_with(store.clone(), repeat, &ca);
+            for user in &users {
+                for phone in &user.phones {
+                    let vendor = vendors::by_id(&phone.vendor).expect("stored vendor id");
+                    let Some(recheck) = vendor.provisioning.recheck else {
+                        continue;
+                    };
+                    for rule in vendor.provisioning.files {
+                        if rule.kind == FileKind::Upload {
+                            continue;
+                        }
+                        for secure in [true, false] {
+                            let case = Case {
+                                vendor,
+                                rule,
+                                user,
+                                phone,
+                                secure,
+                            };
+                            let name = sample_name(rule, phone);
+                            let path = format!("/{name}");
+                            let req = Request {
+                                path: &path,
+                                user_agent: None,
+                                channel: case.channel(),
+                                https_url: Some(HTTPS_URL),
+                                http_url: Some(HTTP_URL),
+                            };
+                            let label = format!("{} {repeat:?}", case.label(&name));
+                            let served = match p.respond(&req) {
+                                Ok(s) => s,
+                                Err(e) => {
+                                    failures.push(format!("{label}: refused: {e}"));
+                                    continue;
+                                }
+                            };
+                            let body = String::from_utf8_lossy(&served.body);
+                            let values = recheck_values(&body, &recheck);
+                            if rule.kind == FileKind::Main && values.is_empty() {
+                                failures.push(format!("{label}: no {}", recheck.setting));
+                            }
+                            // What the config asked for, as the vendor must get it.
+                            let asked = if case.is_bootstrap() {
+                                repeat.1
+                            } else {
+                                repeat.0
+                            };
+                            let want = u64::from(recheck.clamp(asked)) * 60
+                                / u64::from(recheck.unit_seconds);
+                            for v in values {
+                                let minutes = v * u64::from(recheck.unit_seconds) / 60;
+                                let (lo, hi) = recheck.minutes;
+                                if minutes < u64::from(lo) || minutes > u64::from(hi) {
+                                    failures.push(format!(
+                                        "{label}: {} {v} is outside {lo}-{hi} minutes",
+                                        recheck.setting
+                                    ));
+                                }
+                                if v != want {
+                                    failures.push(format!(
+                                        "{label}: {} {v}, want {want}",
+                                        recheck.setting
+                                    ));
+                                }
+                                checked += 1;
+                            }
+                            if !seen.contains(&vendor.id) {
+                                seen.push(vendor.id);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for v in vendors::VENDORS {
+        if v.provisioning.recheck.is_some() && !seen.contains(&v.id) {
+            failures.push(format!("{}: no phone in the fixtures exercises it", v.id));
+        }
+    }
+    assert!(checked > 0, "no interval was checked");
+    assert!(
+        failures.is_empty(),
+        "{} interval failures:\n{}",
+        failures.len(),
+        failures.join("\n")
     );
 }
