@@ -665,7 +665,10 @@ mod tests {
         assert_eq!(paris.name, Some("France(Paris)"));
         assert!(paris.dst);
         let ny = timezone(y, "America/New_York").unwrap();
-        assert_eq!((ny.offset.as_str(), ny.dst, ny.name), ("-5", true, Some("United States-Eastern Time")));
+        assert_eq!(
+            (ny.offset.as_str(), ny.dst, ny.name),
+            ("-5", true, Some("United States-Eastern Time"))
+        );
         let kolkata = timezone(y, "Asia/Kolkata").unwrap();
         assert_eq!((kolkata.offset.as_str(), kolkata.dst), ("+5:30", false));
         assert!(timezone(y, "Mars/Base").is_err());
