@@ -241,6 +241,35 @@ mod tests {
     }
 
     #[test]
+    fn the_resolver_serves_ecdsa_then_rsa_and_swaps_whole_sets() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = local(dir.path());
+        let pairs = pki::cert_files(&src, &[]).unwrap();
+        let resolver = LeafResolver::new(&pairs).unwrap();
+        let served = resolver.served();
+        let on_disk =
+            |f: &str| CertificateDer::from_pem_file(dir.path().join("certs").join(f)).unwrap();
+        assert_eq!(served, [on_disk("server.pem"), on_disk("server-rsa.pem")]);
+        // A key that is not the certificate's is refused, and the set
+        // served before stays.
+        let crossed = [Pair {
+            chain: pairs[0].chain.clone(),
+            key: pairs[1].key.clone(),
+        }];
+        assert!(matches!(
+            resolver.replace(&crossed),
+            Err(TlsError::Rustls(_))
+        ));
+        assert_eq!(resolver.served(), served);
+        resolver.replace(&pairs[1..]).unwrap();
+        assert_eq!(resolver.served(), [on_disk("server-rsa.pem")]);
+        assert!(matches!(
+            resolver.replace(&[]),
+            Err(TlsError::NoCert { .. })
+        ));
+    }
+
+    #[test]
     fn bad_files_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         let cert = dir.path().join("c.pem");

@@ -285,7 +285,7 @@ fn ensure_at(
             replace(&key, leaf_key_pem.as_bytes(), true)?;
             replace(&chain, format!("{}{ca_pem}", leaf.pem()).as_bytes(), false)?;
             // The CA's creation says more; the first leaves go with it.
-            if notes.is_empty() || matches!(notes[0], Note::LeafIssued(_)) {
+            if !notes.contains(&Note::CaCreated) {
                 notes.push(Note::LeafIssued(issued(kind, reason, leaf.der())));
             }
         }
