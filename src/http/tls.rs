@@ -178,10 +178,17 @@ pub async fn renew_while_serving(
             continue;
         };
         tracing::debug!(%reason, "renewing the server certificates");
+        let before = resolver.served();
         let (src, names, res) = (source.clone(), listeners.clone(), resolver.clone());
         let renewed =
             tokio::task::spawn_blocking(move || res.replace(&pki::prepare(&src, &names)?)).await;
         match renewed {
+            Ok(Ok(())) if resolver.served() == before => {
+                // Files someone else changed, or a check that disagrees
+                // with the files: not worth a busy loop.
+                tracing::warn!(%reason, "the server certificates looked due for renewal but nothing was re-issued");
+                tokio::time::sleep(RETRY_AFTER).await;
+            }
             Ok(Ok(())) => tracing::info!(
                 "serving the renewed server certificates to new connections; open ones keep theirs"
             ),
