@@ -269,7 +269,15 @@ pub struct TlsConfig {
     /// (the one phones reach us by, if DNS or NAT gives another); unused
     /// with `cert`/`key`.
     pub names: Vec<String>,
+    /// How long a generated server certificate lives (seconds, at most 825
+    /// days); it is re-issued two thirds into that, while serving. Default
+    /// 180 days; unused with `cert`/`key`.
+    pub leaf_lifetime_seconds: Option<u64>,
 }
+
+/// The longest `[tls] leaf_lifetime_seconds`: clients cap the server
+/// certificates of private CAs at 825 days.
+pub const MAX_LEAF_LIFETIME_SECONDS: u64 = 825 * 86_400;
 
 /// An IP address or a DNS name (letters, digits, `-`, `.`) that a
 /// certificate's subjectAltName can carry.
@@ -677,6 +685,14 @@ impl Config {
                 "tls.names: {bad:?} is neither an IP address nor a DNS name"
             ));
         }
+        if let Some(s) = file.tls.leaf_lifetime_seconds
+            && !(1..=MAX_LEAF_LIFETIME_SECONDS).contains(&s)
+        {
+            return Err(format!(
+                "tls.leaf_lifetime_seconds must be between 1 and {} (825 days)",
+                MAX_LEAF_LIFETIME_SECONDS
+            ));
+        }
         let provision = file.provision.check()?;
         file.policy.validate()?;
         let sources = file
@@ -815,6 +831,11 @@ mod tests {
         assert_eq!(c.tls.names, ["prov.example.com", "10.1.2.3"]);
         assert!(Config::parse("[tls]\nnames = [\"a b\"]\n").is_err());
         assert!(Config::parse("[tls]\nnames = [\"\"]\n").is_err());
+        let c = Config::parse("[tls]\nleaf_lifetime_seconds = 6\n").unwrap();
+        assert_eq!(c.tls.leaf_lifetime_seconds, Some(6));
+        assert_eq!(Config::default().tls.leaf_lifetime_seconds, None);
+        assert!(Config::parse("[tls]\nleaf_lifetime_seconds = 0\n").is_err());
+        assert!(Config::parse("[tls]\nleaf_lifetime_seconds = 71280001\n").is_err());
         assert!(Config::parse("[policy]\nauth = \"ntlm\"\n").is_err());
         assert!(
             Config::parse("[[policy.credentials]]\nuser = \"a:b\"\npassword = \"x\"\n").is_err()

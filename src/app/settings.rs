@@ -10,7 +10,7 @@ use std::path::Path;
 
 use crate::config::{Config, is_cert_name};
 use crate::keys::{KeyError, ServerKey};
-use crate::pki::{self, CertSource, TlsError};
+use crate::pki::{self, CertSource, LeafLifetime, TlsError};
 use crate::provision;
 
 /// Why the settings could not be made. The two differ for the exit code:
@@ -35,6 +35,11 @@ pub fn cert_source(data: &Path, config: &Config) -> CertSource {
         _ => CertSource::Local {
             dir: data.join("certs"),
             names: cert_names(config),
+            lifetime: config
+                .tls
+                .leaf_lifetime_seconds
+                .map(LeafLifetime::from_secs)
+                .unwrap_or_default(),
         },
     }
 }

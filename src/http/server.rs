@@ -21,8 +21,9 @@ use tokio_rustls::TlsAcceptor;
 use super::client_cert::ClientCert;
 use super::options::ServeOptions;
 use super::pipeline::{BodyError, ConnInfo, Pipeline, RequestBody};
-use super::tls::{self, TlsError};
+use super::tls::{self, LeafResolver, TlsError};
 use crate::net;
+use crate::pki;
 use crate::provision::Provisioner;
 
 /// A client must finish the TLS handshake within this time (then has
@@ -45,15 +46,19 @@ pub struct Server {
     http: TcpListener,
     https: TcpListener,
     acceptor: TlsAcceptor,
+    /// The server certificates the acceptor serves, renewed in place.
+    leaves: Arc<LeafResolver>,
     opts: ServeOptions,
     http_addr: SocketAddr,
     https_addr: SocketAddr,
 }
 
 impl Server {
-    /// Loads (or creates) the certificate and binds both ports.
+    /// Loads (or creates) the certificates and binds both ports.
     pub async fn bind(opts: ServeOptions) -> Result<Server, ServeError> {
-        let tls = tls::server_config_with(&opts.cert, &[opts.https.ip()], opts.client_ca.as_ref())?;
+        let pairs = pki::cert_files(&opts.cert, &[opts.https.ip()])?;
+        let leaves = Arc::new(LeafResolver::new(&pairs)?);
+        let tls = tls::config_for(leaves.clone(), opts.client_ca.as_ref())?;
         let http = listen(opts.http)?;
         let https = listen(opts.https)?;
         let http_addr = http.local_addr().unwrap_or(opts.http);
@@ -62,6 +67,7 @@ impl Server {
             http,
             https,
             acceptor: TlsAcceptor::from(tls),
+            leaves,
             opts,
             http_addr,
             https_addr,
@@ -88,6 +94,12 @@ impl Server {
         let pipeline = Arc::new(Pipeline::new(provisioner, &bound));
         let builder = Arc::new(net::builder());
         let graceful = GracefulShutdown::new();
+        // The names of the address bound, as at start (not the port-0 one).
+        let renewal = tokio::spawn(tls::renew_while_serving(
+            self.opts.cert.clone(),
+            vec![self.opts.https.ip()],
+            self.leaves.clone(),
+        ));
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -115,6 +127,7 @@ impl Server {
                 _ = &mut shutdown => break,
             }
         }
+        renewal.abort();
         drop(self.http);
         drop(self.https);
         tokio::select! {

@@ -1,19 +1,26 @@
-//! The rustls side of HTTPS: the server config built from the certificate
-//! [`crate::pki`] provides, and the verifier for client certificates.
+//! The rustls side of HTTPS: the server certificates [`crate::pki`]
+//! provides, chosen per ClientHello and swapped in when renewed, the server
+//! config built on them, and the verifier for client certificates.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use rustls::crypto::CryptoProvider;
-use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::ClientCertVerifier;
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
 use rustls::{RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::pki;
+use crate::pki::{self, Pair};
 pub use crate::pki::{CertSource, TlsError};
+
+/// After a failed renewal, how long before the next try (the current
+/// certificates keep being served meanwhile).
+const RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// The one crypto provider autoprov uses (ring). Installed as the process
 /// default too, so nothing else can pick a different one implicitly.
@@ -33,7 +40,89 @@ pub struct ClientCa {
     pub required: bool,
 }
 
-/// Loads or generates the certificate and builds the rustls config
+/// The server certificates, preferred first (the local CA's ECDSA P-256,
+/// then its RSA-2048; configured files alone). Each handshake gets the
+/// first whose key can sign with a scheme the client offers: ECDSA for
+/// any client that offers ECDSA P-256, RSA for one that offers only RSA
+/// (older phone firmware). Renewal swaps the whole set; handshakes and
+/// connections already under way keep the certificate they were given.
+#[derive(Debug)]
+pub struct LeafResolver {
+    leaves: RwLock<Arc<[Arc<CertifiedKey>]>>,
+}
+
+impl LeafResolver {
+    /// Reads `pairs` (as [`pki::cert_files`] names them).
+    pub fn new(pairs: &[Pair]) -> Result<LeafResolver, TlsError> {
+        Ok(LeafResolver {
+            leaves: RwLock::new(load(pairs)?),
+        })
+    }
+
+    /// Serves `pairs` from the next handshake on.
+    pub fn replace(&self, pairs: &[Pair]) -> Result<(), TlsError> {
+        let new = load(pairs)?;
+        *self.leaves.write().unwrap_or_else(|p| p.into_inner()) = new;
+        Ok(())
+    }
+
+    fn current(&self) -> Arc<[Arc<CertifiedKey>]> {
+        self.leaves
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The end-entity certificate of each chain served now.
+    pub fn served(&self) -> Vec<CertificateDer<'static>> {
+        self.current()
+            .iter()
+            .filter_map(|k| k.cert.first().cloned())
+            .collect()
+    }
+}
+
+impl ResolvesServerCert for LeafResolver {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let leaves = self.current();
+        // rustls has already narrowed the offered schemes to the client's
+        // TLS 1.2 cipher suites. Nothing usable: the last one, and rustls
+        // refuses the handshake as it would have anyway.
+        let offered = hello.signature_schemes();
+        leaves
+            .iter()
+            .find(|k| k.key.choose_scheme(offered).is_some())
+            .or(leaves.last())
+            .cloned()
+    }
+}
+
+/// Each pair as a certified key, its key checked against its certificate.
+fn load(pairs: &[Pair]) -> Result<Arc<[Arc<CertifiedKey>]>, TlsError> {
+    let provider = provider();
+    let mut out = Vec::with_capacity(pairs.len());
+    for pair in pairs {
+        let certs = CertificateDer::pem_file_iter(&pair.chain)
+            .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| pki::read_error(&pair.chain, e))?;
+        if certs.is_empty() {
+            return Err(TlsError::NoCert {
+                path: pair.chain.display().to_string(),
+            });
+        }
+        let key =
+            PrivateKeyDer::from_pem_file(&pair.key).map_err(|e| pki::read_error(&pair.key, e))?;
+        out.push(Arc::new(CertifiedKey::from_der(certs, key, &provider)?));
+    }
+    if out.is_empty() {
+        return Err(TlsError::NoCert {
+            path: "(no certificate configured)".into(),
+        });
+    }
+    Ok(out.into())
+}
+
+/// Loads or generates the certificates and builds the rustls config
 /// (TLS 1.2 and 1.3, ALPN h2 and http/1.1).
 pub fn server_config(source: &CertSource, names: &[IpAddr]) -> Result<Arc<ServerConfig>, TlsError> {
     server_config_with(source, names, None)
@@ -47,25 +136,72 @@ pub fn server_config_with(
     names: &[IpAddr],
     client: Option<&ClientCa>,
 ) -> Result<Arc<ServerConfig>, TlsError> {
-    let (cert_path, key_path) = pki::cert_files(source, names)?;
-    let certs = CertificateDer::pem_file_iter(&cert_path)
-        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| pki::read_error(&cert_path, e))?;
-    if certs.is_empty() {
-        return Err(TlsError::NoCert {
-            path: cert_path.display().to_string(),
-        });
-    }
-    let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| pki::read_error(&key_path, e))?;
+    let resolver = LeafResolver::new(&pki::cert_files(source, names)?)?;
+    config_for(Arc::new(resolver), client)
+}
+
+/// The rustls config serving whatever `resolver` holds.
+pub fn config_for(
+    resolver: Arc<LeafResolver>,
+    client: Option<&ClientCa>,
+) -> Result<Arc<ServerConfig>, TlsError> {
     let builder =
         ServerConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?;
     let builder = match client {
         None => builder.with_no_client_auth(),
         Some(ca) => builder.with_client_cert_verifier(client_verifier(ca)?),
     };
-    let mut config = builder.with_single_cert(certs, key)?;
+    let mut config = builder.with_cert_resolver(resolver);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// Keeps the local CA's server certificates current while serving: every
+/// few seconds (see [`pki::LeafLifetime::check_every`]) a check that
+/// reads nothing; when a certificate nears expiry or misses one of the
+/// machine's names or addresses, both are re-issued (off the async
+/// threads: an RSA key takes a moment) and swapped into `resolver`. Runs
+/// until dropped; does nothing for configured files or the legacy pair.
+pub async fn renew_while_serving(
+    source: CertSource,
+    listeners: Vec<IpAddr>,
+    resolver: Arc<LeafResolver>,
+) {
+    let CertSource::Local { lifetime, .. } = &source else {
+        return;
+    };
+    let mut tick = tokio::time::interval(lifetime.check_every());
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(reason) = pki::renewal_due(&source, &listeners, &resolver.served()) else {
+            continue;
+        };
+        tracing::debug!(%reason, "renewing the server certificates");
+        let before = resolver.served();
+        let (src, names, res) = (source.clone(), listeners.clone(), resolver.clone());
+        let renewed =
+            tokio::task::spawn_blocking(move || res.replace(&pki::prepare(&src, &names)?)).await;
+        match renewed {
+            Ok(Ok(())) if resolver.served() == before => {
+                // Files someone else changed, or a check that disagrees
+                // with the files: not worth a busy loop.
+                tracing::warn!(%reason, "the server certificates looked due for renewal but nothing was re-issued");
+                tokio::time::sleep(RETRY_AFTER).await;
+            }
+            Ok(Ok(())) => tracing::info!(
+                "serving the renewed server certificates to new connections; open ones keep theirs"
+            ),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot renew the server certificates; still serving the current ones");
+                tokio::time::sleep(RETRY_AFTER).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the certificate renewal task failed");
+                tokio::time::sleep(RETRY_AFTER).await;
+            }
+        }
+    }
 }
 
 fn client_verifier(ca: &ClientCa) -> Result<Arc<dyn ClientCertVerifier>, TlsError> {
@@ -108,6 +244,35 @@ mod tests {
         assert!(matches!(
             server_config(&src, &[]),
             Err(TlsError::HalfPair { .. })
+        ));
+    }
+
+    #[test]
+    fn the_resolver_serves_ecdsa_then_rsa_and_swaps_whole_sets() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = local(dir.path());
+        let pairs = pki::cert_files(&src, &[]).unwrap();
+        let resolver = LeafResolver::new(&pairs).unwrap();
+        let served = resolver.served();
+        let on_disk =
+            |f: &str| CertificateDer::from_pem_file(dir.path().join("certs").join(f)).unwrap();
+        assert_eq!(served, [on_disk("server.pem"), on_disk("server-rsa.pem")]);
+        // A key that is not the certificate's is refused, and the set
+        // served before stays.
+        let crossed = [Pair {
+            chain: pairs[0].chain.clone(),
+            key: pairs[1].key.clone(),
+        }];
+        assert!(matches!(
+            resolver.replace(&crossed),
+            Err(TlsError::Rustls(_))
+        ));
+        assert_eq!(resolver.served(), served);
+        resolver.replace(&pairs[1..]).unwrap();
+        assert_eq!(resolver.served(), [on_disk("server-rsa.pem")]);
+        assert!(matches!(
+            resolver.replace(&[]),
+            Err(TlsError::NoCert { .. })
         ));
     }
 

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
-use local_ca::Note;
+use local_ca::{LeafFacts, Note};
+pub use local_ca::{LeafLifetime, Pair};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -28,6 +29,8 @@ pub enum TlsError {
     },
     #[error("cannot generate the local CA or server certificate: {0}")]
     Generate(#[from] rcgen::Error),
+    #[error("cannot generate the RSA server key: {0}")]
+    RsaKey(String),
     #[error(
         "{path} is not usable: {message} (move it away to start a new local CA; phones must then trust the new one)"
     )]
@@ -43,21 +46,62 @@ pub enum TlsError {
 pub enum CertSource {
     /// `[tls] cert/key` from the config.
     Files { cert: PathBuf, key: PathBuf },
-    /// A local CA and server certificate in this directory (`<data>/certs`),
-    /// the server certificate also naming `names` (`[tls] names`).
-    Local { dir: PathBuf, names: Vec<String> },
+    /// A local CA and server certificates in this directory (`<data>/certs`),
+    /// the server certificates also naming `names` (`[tls] names`) and
+    /// living `lifetime` (`[tls] leaf_lifetime_seconds`).
+    Local {
+        dir: PathBuf,
+        names: Vec<String>,
+        lifetime: LeafLifetime,
+    },
 }
 
-/// The certificate chain and key files to serve, generating or renewing the
-/// local ones first.
-pub fn cert_files(source: &CertSource, names: &[IpAddr]) -> Result<(PathBuf, PathBuf), TlsError> {
+/// The certificate chain and key files to serve, preferred first (for the
+/// local CA: ECDSA, then RSA), generating or renewing the local ones
+/// first.
+pub fn cert_files(source: &CertSource, names: &[IpAddr]) -> Result<Vec<Pair>, TlsError> {
     match source {
-        CertSource::Files { cert, key } => Ok((cert.clone(), key.clone())),
-        CertSource::Local { dir, names: extra } => {
-            let files = local_ca::ensure(dir, extra, names)?;
-            Ok((files.chain, files.key))
-        }
+        CertSource::Files { cert, key } => Ok(vec![Pair {
+            chain: cert.clone(),
+            key: key.clone(),
+        }]),
+        CertSource::Local {
+            dir,
+            names: extra,
+            lifetime,
+        } => Ok(local_ca::ensure(dir, extra, names, *lifetime)?.served),
     }
+}
+
+/// Why the local server certificates must be re-issued now, judged on the
+/// leaves being `served` (first certificate of each chain), the clock and
+/// the machine's current names and addresses; `None` for configured files
+/// and the legacy pair, which are served as they are. Reads no file and
+/// makes no key, so the listener can ask every few seconds.
+pub fn renewal_due(
+    source: &CertSource,
+    listeners: &[IpAddr],
+    served: &[CertificateDer<'_>],
+) -> Option<String> {
+    let CertSource::Local {
+        dir,
+        names: extra,
+        lifetime,
+    } = source
+    else {
+        return None;
+    };
+    if served.len() < local_ca::LeafKind::ALL.len() {
+        // The legacy pair (or a start that served less than both).
+        return (!dir.join(local_ca::LEGACY_CERT).exists())
+            .then(|| "a server certificate is missing".to_string());
+    }
+    let wanted = local_ca::wanted_names(extra, listeners);
+    let now = time::OffsetDateTime::now_utc();
+    served.iter().find_map(|der| match LeafFacts::of(der) {
+        Some(facts) => local_ca::renewal_reason(&facts, &wanted, now, *lifetime),
+        None => Some("a served certificate does not parse".into()),
+    })
 }
 
 pub fn read_error(path: &Path, e: rustls_pki_types::pem::Error) -> TlsError {
@@ -66,36 +110,48 @@ pub fn read_error(path: &Path, e: rustls_pki_types::pem::Error) -> TlsError {
         message: e.to_string(),
     }
 }
-/// Makes sure the local CA and server certificate exist and are current
+/// Makes sure the local CA and server certificates exist and are current
 /// before anything reads them (the provisioner hands the CA to phones
-/// before the listener binds), and logs what changed. A no-op for
-/// configured files.
-pub fn prepare(source: &CertSource, names: &[IpAddr]) -> Result<(), TlsError> {
-    let CertSource::Local { dir, names: extra } = source else {
-        return Ok(());
+/// before the listener binds; the listener renews through it), logs what
+/// changed, and returns what to serve, as [`cert_files`] does.
+pub fn prepare(source: &CertSource, names: &[IpAddr]) -> Result<Vec<Pair>, TlsError> {
+    let CertSource::Local {
+        dir,
+        names: extra,
+        lifetime,
+    } = source
+    else {
+        return cert_files(source, names);
     };
-    let files = local_ca::ensure(dir, extra, names)?;
-    match files.note {
-        Some(Note::Legacy) => tracing::warn!(
-            cert = %files.chain.display(),
+    let files = local_ca::ensure(dir, extra, names, *lifetime)?;
+    for note in &files.notes {
+        log_note(note, &files);
+    }
+    Ok(files.served)
+}
+
+fn log_note(note: &Note, files: &local_ca::LocalFiles) {
+    match note {
+        Note::Legacy => tracing::warn!(
+            cert = %files.anchor.display(),
             "serving the self-signed certificate an earlier autoprov made, which deployed phones \
              trust. It cannot be re-issued for new names or addresses. To switch to a local CA \
              (stable trust, server certificate re-issued automatically): stop autoprov, delete \
              cert.pem and key.pem in that directory and start again; phones already on HTTPS \
              must then fetch the new /ca.pem (re-bootstrap them over plain HTTP)"
         ),
-        Some(Note::CaCreated) => tracing::info!(
+        Note::CaCreated => tracing::info!(
             ca = %files.anchor.display(),
             "created a local CA for HTTPS; phones are handed it at /ca.pem"
         ),
-        Some(Note::LeafIssued(why)) => tracing::info!(
-            cert = %files.chain.display(),
-            reason = %why,
+        Note::LeafIssued(i) => tracing::info!(
+            kind = %i.kind,
+            reason = %i.reason,
+            serial = %i.serial,
+            not_after = %i.not_after,
             "issued a new server certificate from the local CA"
         ),
-        None => {}
     }
-    Ok(())
 }
 
 /// The certificate phones are told to trust so they can verify our HTTPS:
@@ -176,6 +232,7 @@ pub(crate) mod tests {
         CertSource::Local {
             dir: dir.join("certs"),
             names: vec!["prov.example.com".into()],
+            lifetime: LeafLifetime::default(),
         }
     }
 

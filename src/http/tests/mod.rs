@@ -163,6 +163,7 @@ impl Fixture {
         let cert = CertSource::Local {
             dir: self.data.join("certs"),
             names: Vec::new(),
+            lifetime: Default::default(),
         };
         crate::pki::phone_ca(&cert, None)
             .unwrap()

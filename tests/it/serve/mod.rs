@@ -8,6 +8,7 @@ mod auth;
 mod cisco;
 mod fanvil;
 mod grandstream;
+mod leaves;
 mod lifecycle;
 mod lines;
 mod local_ca;

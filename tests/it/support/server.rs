@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::cli::{command, imported, run_ok};
+use super::cli::{command, command_in, imported, run_ok};
 
 /// A fresh store with `csv` imported, served with no options: (the
 /// temporary directory, its data directory, the server).
@@ -39,7 +39,29 @@ impl Server {
 
     /// As `start`, with this `RUST_LOG` filter.
     pub fn start_logging(data: &Path, global: &[&str], extra: &[&str], filter: &str) -> Server {
-        let mut child = command(data)
+        Server::spawn(command(data), data, global, extra, filter)
+    }
+
+    /// As `start`, run by another program (`ip netns exec NS`): the URLs
+    /// are then reachable from inside it only.
+    pub fn start_in(outer: Command, data: &Path, global: &[&str], extra: &[&str]) -> Server {
+        Server::spawn(
+            command_in(outer, data),
+            data,
+            global,
+            extra,
+            "autoprov=info",
+        )
+    }
+
+    fn spawn(
+        mut cmd: Command,
+        data: &Path,
+        global: &[&str],
+        extra: &[&str],
+        filter: &str,
+    ) -> Server {
+        let mut child = cmd
             .args(global)
             .args(["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0"])
             .args(["--admin", "127.0.0.1:0"])

@@ -23,7 +23,7 @@ pub fn openssl_text(pem: &str) -> String {
 }
 
 /// `openssl x509 ARGS` with `pem` on stdin; panics unless it succeeds.
-fn openssl_x509(pem: &[u8], args: &[&str]) -> String {
+pub fn openssl_x509(pem: &[u8], args: &[&str]) -> String {
     let mut child = Command::new("openssl")
         .arg("x509")
         .args(args)

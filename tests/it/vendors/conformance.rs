@@ -80,6 +80,7 @@ fn phone_ca(dir: &Path) -> PhoneCa {
     let source = CertSource::Local {
         dir: dir.join("certs"),
         names: Vec::new(),
+        lifetime: Default::default(),
     };
     pki::phone_ca(&source, Some(&path))
         .expect("read CA")
