@@ -96,6 +96,12 @@ const FANVIL: Provisioning = Provisioning {
     // No source covers Fanvil's server-certificate checks (§6.5).
     ca_setting: None,
     cert_name_prefixes: &[],
+    // Web passwords: <web><account index="N"> with Name, Password and Level
+    // (10 = administrator, 5 = guest), one account per line in the template
+    // (wazo-platform/wazo-provd-plugins plugins/wazo-fanvil/common/templates/base-new.tpl).
+    // No Fanvil guide among our sources; unverified on hardware.
+    admin_password_setting: Some("account index=\"1\""),
+    user_password_setting: Some("account index=\"2\""),
 };
 
 /// `Fanvil X4 2.10.2.6887 0c383e07e16c`, `Fanvil X6U Pro 0.0.10 0c383e2cd782`.

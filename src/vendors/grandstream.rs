@@ -74,6 +74,13 @@ const GRANDSTREAM: Provisioning = Provisioning {
     // Custom CAs can be provisioned, but no source names the P-code (§4.5).
     ca_setting: None,
     cert_name_prefixes: &[],
+    // Web passwords: P2 is "Admin Password" under Maintenance > Web Access
+    // (Grandstream GXP21xx user manual, configuration file download);
+    // P196 the end user's "New User Password" on the same page (a public
+    // GXP XML example the code index holds without naming its repository;
+    // not yet checked against Grandstream's own config template).
+    admin_password_setting: Some("P2"),
+    user_password_setting: Some("P196"),
 };
 
 /// `Grandstream Model HW GXP2170 V1.xA SW 1.0.11.79 DevId 000b82aabbcc`, and

@@ -77,6 +77,10 @@ const POLYCOM: Provisioning = Provisioning {
     // The bootstrap carries our CA inline as device.sec.TLS.customCaCert1 (§2.5).
     ca_setting: Some("device.sec.TLS.customCaCert1"),
     cert_name_prefixes: &[],
+    // Web passwords, each with its `.set="1"` under device.set="1"
+    // (wazo-platform/wazo-provd-plugins plugins/wazo-polycom/common/templates/base.tpl).
+    admin_password_setting: Some("device.auth.localAdminPassword"),
+    user_password_setting: Some("device.auth.localUserPassword"),
 };
 
 /// `FileTransport PolycomVVX-VVX_411-UA/5.9.0.9373 Type/Application`,

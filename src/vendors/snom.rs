@@ -74,6 +74,12 @@ const SNOM: Provisioning = Provisioning {
     // The bootstrap carries our CA inline in the <certificates> section (§5.5).
     ca_setting: Some("certificates"),
     cert_name_prefixes: &[],
+    // Web passwords: admin_mode_password for the admin mode, http_user /
+    // http_pass for the web login (wazo-platform/wazo-provd-plugins
+    // plugins/wazo-snom/common/templates/base.tpl; fusionpbx's Snom PA1
+    // template writes the same three).
+    admin_password_setting: Some("admin_mode_password"),
+    user_password_setting: Some("http_pass"),
 };
 
 /// `Mozilla/4.0 (compatible; snomD785-SIP 10.1.33.33 2010.12-00004-g9ba52f5

@@ -90,6 +90,12 @@ const YEALINK: Provisioning = Provisioning {
     // The bootstrap loads our CA from static.trusted_certificates.url (§1.5).
     ca_setting: Some("static.trusted_certificates.url"),
     cert_name_prefixes: &[],
+    // Web passwords: `static.security.user_password = <account>:<password>`,
+    // one line per account, `admin` and `user` (wazo-platform/wazo-provd-plugins
+    // plugins/wazo_yealink/v87/templates/W90B.tpl; xivo-yealink 20.0
+    // templates/common/model.tpl writes the same pairs without `static.`).
+    admin_password_setting: Some("static.security.user_password = admin:"),
+    user_password_setting: Some("static.security.user_password = user:"),
 };
 
 /// `Yealink SIP-T54W 96.86.0.100 80:5e:c0:12:34:56`, `Yealink SIP VP-T49G …`,
