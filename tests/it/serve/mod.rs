@@ -11,6 +11,7 @@ mod grandstream;
 mod lifecycle;
 mod lines;
 mod local_ca;
+mod lockdown;
 mod polycom;
 mod security;
 mod snom;

@@ -202,3 +202,16 @@ pub fn mask_phone_passwords(map: &mut BTreeMap<String, String>, data: &Path, mac
         assert!(found, "no setting carries the stored {placeholder}: {map:?}");
     }
 }
+
+/// Whether `text` names `setting` as a whole name: `P2` in `<P2>`, not in
+/// `<P212>`.
+pub fn names_setting(text: &str, setting: &str) -> bool {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let starts_word = setting.starts_with(word);
+    let ends_word = setting.ends_with(word);
+    text.match_indices(setting).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + setting.len()..].chars().next();
+        !(starts_word && before.is_some_and(word)) && !(ends_word && after.is_some_and(word))
+    })
+}

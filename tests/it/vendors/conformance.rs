@@ -33,6 +33,8 @@ use autoprov::provision::{Channel, Provisioner, Request, Settings, Templates};
 use autoprov::store::{MemoryStore, Store};
 use autoprov::vendors::{self, FileKind, FileRule, MacCase, Part, Vendor};
 
+use crate::support::formats::names_setting;
+
 const HTTPS_URL: &str = "https://prov.example.test:8443/";
 const HTTP_URL: &str = "http://prov.example.test:8080/";
 /// What every vendor's bootstrap keeps of [`HTTPS_URL`], whatever it strips
@@ -429,19 +431,6 @@ fn every_vendor_file_over_every_delivery() {
         failures.len(),
         failures.join("\n")
     );
-}
-
-/// Whether `text` names `setting` as a whole name: `P2` in `<P2>`, not in
-/// `<P212>`.
-fn names_setting(text: &str, setting: &str) -> bool {
-    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    let starts_word = setting.starts_with(word);
-    let ends_word = setting.ends_with(word);
-    text.match_indices(setting).any(|(at, _)| {
-        let before = text[..at].chars().next_back();
-        let after = text[at + setting.len()..].chars().next();
-        !(starts_word && before.is_some_and(word)) && !(ends_word && after.is_some_and(word))
-    })
 }
 
 /// Rendering every file but the secure main one (bootstraps, boot and
