@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use autoprov::app::backend::{self, Backend, BackendError, OpenError};
+use autoprov::app::ops::RotateTarget;
 use autoprov::app::ops::{Answer, RenderRequest};
 use autoprov::app::settings::SettingsError;
 use autoprov::config::Config;
@@ -22,7 +23,6 @@ use autoprov::dhcp::settings::DhcpSettingsError;
 use autoprov::domain::mac::Mac;
 use autoprov::keys::KeyError;
 use autoprov::store::StoreError;
-use autoprov::app::ops::RotateTarget;
 use cli::args::{Cli, Command, PhonesArgs, PhonesCommand, RenderArgs, UsersArgs, UsersCommand};
 use cli::output::emit;
 

@@ -156,7 +156,13 @@ impl Backend for Local<'_> {
 
     fn phone(&self, mac: &str, secrets: bool, format: Format) -> Result<Answer, BackendError> {
         let sites = &self.config.site_phone_passwords;
-        Ok(ops::phone(self.store.as_ref(), sites, mac, secrets, format)?)
+        Ok(ops::phone(
+            self.store.as_ref(),
+            sites,
+            mac,
+            secrets,
+            format,
+        )?)
     }
 
     fn rotate_phone_passwords(&self, target: &RotateTarget) -> Result<Answer, BackendError> {

@@ -367,9 +367,8 @@ pub fn phone(
         .passwords
         .clone()
         .map(|pw| crate::provision::lockdown::effective(pw, fixed));
-    let from_site = |f: fn(&FixedPhonePasswords) -> &Option<String>| {
-        fixed.and_then(|x| f(x).clone())
-    };
+    let from_site =
+        |f: fn(&FixedPhonePasswords) -> &Option<String>| fixed.and_then(|x| f(x).clone());
     // A site's fixed value applies even before the phone's own were issued.
     let admin = effective
         .as_ref()

@@ -93,7 +93,12 @@ mod tests {
                 .collect();
             hs.into_iter().map(|h| h.join().unwrap()).collect()
         });
-        let stored = store.phone_state(mac()).unwrap().unwrap().passwords.unwrap();
+        let stored = store
+            .phone_state(mac())
+            .unwrap()
+            .unwrap()
+            .passwords
+            .unwrap();
         assert!(got.iter().all(|p| *p == stored));
     }
 

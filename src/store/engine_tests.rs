@@ -248,7 +248,10 @@ fn phone_passwords(store: &(dyn Store + Sync)) {
         racers.into_iter().map(|r| r.join().unwrap()).collect()
     });
     let stored = store.phone_state(m).unwrap().unwrap().passwords.unwrap();
-    assert!(issued.iter().all(|p| *p == stored), "racers got different passwords");
+    assert!(
+        issued.iter().all(|p| *p == stored),
+        "racers got different passwords"
+    );
     // A fetch record goes through the same update and keeps them.
     let after = store
         .update_phone_state(m, &mut |s| s.firmware = Some("1.2".to_string()))

@@ -344,7 +344,13 @@ impl Api {
                     user_agent: q.get("user_agent").map(str::to_string),
                 };
                 let https_url = self.serving.config.provision.https_url.as_deref();
-                Ok(ops::render(&self.serving.provisioner, https_url, &req)?)
+                let answer = ops::render(&self.serving.provisioner, https_url, &req)?;
+                if answer.exit_code == 0 {
+                    // A main file carries the phone's SIP and web passwords:
+                    // audited like a reveal (never the values).
+                    tracing::warn!(?caller, mac = %mac, file = ?req.file, "admin API: phone file rendered, with its passwords if it is the main file");
+                }
+                Ok(answer)
             }
             _ => Err(Problem::new(
                 StatusCode::NOT_FOUND,
@@ -356,7 +362,11 @@ impl Api {
 
     /// `POST /api/v1/phones/{mac}/rotate-admin-password` and
     /// `POST /api/v1/phones/rotate-admin-password` (every phone).
-    async fn rotate(self: Arc<Self>, caller: Caller, target: RotateTarget) -> Result<Answer, Problem> {
+    async fn rotate(
+        self: Arc<Self>,
+        caller: Caller,
+        target: RotateTarget,
+    ) -> Result<Answer, Problem> {
         let this = self.clone();
         let answer = blocking(move || {
             let sites = &this.serving.config.site_phone_passwords;
@@ -367,7 +377,11 @@ impl Api {
             )?)
         })
         .await?;
-        tracing::info!(?caller, status = answer.status, "admin API: phone web passwords rotated");
+        tracing::info!(
+            ?caller,
+            status = answer.status,
+            "admin API: phone web passwords rotated"
+        );
         Ok(answer)
     }
 

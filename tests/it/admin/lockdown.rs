@@ -45,7 +45,13 @@ fn reveal_is_opt_in_and_audited_rotation_renews() {
     // Bad and unknown MACs.
     let r = api(&server, "GET", "/api/v1/phones/zz", Some(&token), &[]);
     assert_eq!((r.status, r.json()["exit_code"].as_i64()), (400, Some(2)));
-    let r = api(&server, "GET", "/api/v1/phones/00:11:22:33:44:55", Some(&token), &[]);
+    let r = api(
+        &server,
+        "GET",
+        "/api/v1/phones/00:11:22:33:44:55",
+        Some(&token),
+        &[],
+    );
     assert_eq!((r.status, r.json()["exit_code"].as_i64()), (404, Some(1)));
     let r = api(
         &server,
@@ -67,11 +73,20 @@ fn reveal_is_opt_in_and_audited_rotation_renews() {
     assert!(r.text().contains("1 phone(s)"), "{}", r.text());
     let (admin2, user2) = yealink_passwords(&server.get_https(MAIN, None).text());
     assert_ne!((&admin2, &user2), (&admin, &user));
-    assert_eq!(stored_phone_passwords(&data, ALICE_MAC), (admin2.clone(), user2.clone()));
+    assert_eq!(
+        stored_phone_passwords(&data, ALICE_MAC),
+        (admin2.clone(), user2.clone())
+    );
     let log = server.stop_ok();
-    assert!(log.contains("admin API: phone web passwords rotated"), "{log}");
+    assert!(
+        log.contains("admin API: phone web passwords rotated"),
+        "{log}"
+    );
     for secret in [&admin, &user, &admin2, &user2] {
-        assert!(!log.contains(secret.as_str()), "a password in the log:\n{log}");
+        assert!(
+            !log.contains(secret.as_str()),
+            "a password in the log:\n{log}"
+        );
     }
 
     // With the opt-in the reveal answers, and the log says who saw which
@@ -84,7 +99,13 @@ fn reveal_is_opt_in_and_audited_rotation_renews() {
     assert_eq!(shown.status, 200, "{}", shown.text());
     assert_eq!(shown.json()["admin_password"], admin2.as_str());
     assert_eq!(shown.json()["user_password"], user2.as_str());
-    let text = api(&server, "GET", &format!("{reveal}&format=text"), Some(&token), &[]);
+    let text = api(
+        &server,
+        "GET",
+        &format!("{reveal}&format=text"),
+        Some(&token),
+        &[],
+    );
     assert!(text.text().contains(&admin2));
     let all = api(
         &server,

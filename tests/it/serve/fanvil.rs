@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 
 use crate::support::cli::{autoprov, phone};
 use crate::support::fixtures::{golden_bytes, provision_csv};
-use crate::support::formats::{assert_render_equals, assert_settings, config_text, mask_phone_passwords};
+use crate::support::formats::{
+    assert_render_equals, assert_settings, config_text, mask_phone_passwords,
+};
 use crate::support::server::serving;
 
 const FANVIL_UA: &str = "Fanvil X4 2.10.2.6887 0c383e07e16c";

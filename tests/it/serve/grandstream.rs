@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 
 use crate::support::cli::{autoprov, phone};
 use crate::support::fixtures::{golden_bytes, provision_csv};
-use crate::support::formats::{assert_render_equals, assert_settings, config_text, mask_phone_passwords};
+use crate::support::formats::{
+    assert_render_equals, assert_settings, config_text, mask_phone_passwords,
+};
 use crate::support::server::serving;
 
 const GS_UA: &str = "Grandstream Model HW GXP2170 V1.xA SW 1.0.11.79 DevId 000b82aabbcc";

@@ -115,7 +115,10 @@ fn every_vendor_gets_its_own_passwords_only_over_https_and_rotation_renews_them(
         assert_ne!(admin, user, "{vendor}");
         assert!(admin.len() >= 16 && user.len() >= 16, "{vendor}");
         let body = first.text();
-        assert!(sets(&body, admin_key, &admin), "{vendor}: {admin_key}\n{body}");
+        assert!(
+            sets(&body, admin_key, &admin),
+            "{vendor}: {admin_key}\n{body}"
+        );
         assert!(sets(&body, user_key, &user), "{vendor}: {user_key}\n{body}");
         // The same on the next fetch: issued once.
         let again = https_ok(&server, path);
@@ -126,10 +129,16 @@ fn every_vendor_gets_its_own_passwords_only_over_https_and_rotation_renews_them(
         assert_eq!(boot.status, 200);
         let boot = boot.text();
         for secret in [&admin, &user] {
-            assert!(!boot.contains(secret.as_str()), "{vendor} bootstrap:\n{boot}");
+            assert!(
+                !boot.contains(secret.as_str()),
+                "{vendor} bootstrap:\n{boot}"
+            );
         }
         for key in [admin_key, user_key] {
-            assert!(!names_setting(&boot, key), "{vendor}: {key} in the bootstrap");
+            assert!(
+                !names_setting(&boot, key),
+                "{vendor}: {key} in the bootstrap"
+            );
         }
 
         // Masked unless asked for.
@@ -153,7 +162,11 @@ fn every_vendor_gets_its_own_passwords_only_over_https_and_rotation_renews_them(
     let version = config_version(&data, &owner);
     let (old_admin, old_user) = stored_phone_passwords(&data, mac);
     let out = autoprov(&data, &["phones", "rotate-admin-password", mac]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("rotated the web passwords of 1 phone(s)"),
         "{}",
@@ -195,11 +208,17 @@ fn every_vendor_gets_its_own_passwords_only_over_https_and_rotation_renews_them(
     ] {
         let out = autoprov(&data, &args);
         assert!(out.status.success(), "{args:?}");
-        elsewhere.push(("a listing", String::from_utf8_lossy(&out.stdout).into_owned()));
+        elsewhere.push((
+            "a listing",
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        ));
     }
     for (what, text) in &elsewhere {
         for secret in &every_password {
-            assert!(!text.contains(secret.as_str()), "a phone password in {what}:\n{text}");
+            assert!(
+                !text.contains(secret.as_str()),
+                "a phone password in {what}:\n{text}"
+            );
         }
     }
 
@@ -227,7 +246,10 @@ fn racing_first_fetches_all_carry_the_one_stored_pair() {
             let racers: Vec<_> = (0..8)
                 .map(|_| scope.spawn(|| https_ok(&server, &path).text()))
                 .collect();
-            racers.into_iter().map(|r| r.join().expect("curl")).collect()
+            racers
+                .into_iter()
+                .map(|r| r.join().expect("curl"))
+                .collect()
         });
         let (admin, user) = stored_phone_passwords(&data, &mac);
         let (admin_key, user_key) = settings(&vendor);
@@ -279,7 +301,10 @@ fn a_sites_fixed_admin_password_wins() {
     let (_, mac, path) = &one_phone_per_vendor(&data)[0];
     assert!(https_ok(&server, path).text().contains(FIXED));
     let log = server.stop_ok();
-    assert!(!log.contains(FIXED), "the fixed password in the log:\n{log}");
+    assert!(
+        !log.contains(FIXED),
+        "the fixed password in the log:\n{log}"
+    );
     // Shown the same by the CLI on the store itself, with the config.
     let out = autoprov(
         &data,

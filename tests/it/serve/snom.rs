@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 
 use crate::support::cli::{autoprov, phone};
 use crate::support::fixtures::{golden_bytes, provision_csv};
-use crate::support::formats::{assert_render_equals, assert_settings, config_text, mask_ca, mask_phone_passwords};
+use crate::support::formats::{
+    assert_render_equals, assert_settings, config_text, mask_ca, mask_phone_passwords,
+};
 use crate::support::server::serving;
 use crate::support::tls::pem_of_base64;
 

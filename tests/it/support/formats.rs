@@ -199,7 +199,10 @@ pub fn mask_phone_passwords(map: &mut BTreeMap<String, String>, data: &Path, mac
                 found = true;
             }
         }
-        assert!(found, "no setting carries the stored {placeholder}: {map:?}");
+        assert!(
+            found,
+            "no setting carries the stored {placeholder}: {map:?}"
+        );
     }
 }
 
@@ -212,6 +215,8 @@ pub fn names_setting(text: &str, setting: &str) -> bool {
     text.match_indices(setting).any(|(at, _)| {
         let before = text[..at].chars().next_back();
         let after = text[at + setting.len()..].chars().next();
-        !(starts_word && before.is_some_and(word)) && !(ends_word && after.is_some_and(word))
+        let glued_before = starts_word && before.is_some_and(word);
+        let glued_after = ends_word && after.is_some_and(word);
+        !(glued_before || glued_after)
     })
 }

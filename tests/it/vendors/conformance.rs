@@ -331,7 +331,10 @@ fn check_lockdown(
         .expect("phone state")
         .and_then(|s| s.passwords);
     let settings = [
-        (row.admin_password_setting, stored.as_ref().map(|s| &s.admin)),
+        (
+            row.admin_password_setting,
+            stored.as_ref().map(|s| &s.admin),
+        ),
         (row.user_password_setting, stored.as_ref().map(|s| &s.user)),
     ];
     if case.carries_secrets() {
