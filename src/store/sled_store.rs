@@ -408,6 +408,7 @@ impl Store for SledStore {
                 None => PhoneState::default(),
                 Some(v) => decode("phone state", v)?,
             };
+            let passwords_before = state.passwords.clone();
             f(&mut state);
             let new = encode(&state);
             if old.as_deref() == Some(new.as_slice()) {
@@ -418,9 +419,10 @@ impl Store for SledStore {
                 .compare_and_swap(mac.bytes(), old, Some(new))?
                 .is_ok()
             {
-                if state.passwords.is_some() {
-                    // Issued passwords are sent to the phone right after
-                    // this returns: they must survive a crash.
+                if state.passwords != passwords_before {
+                    // New passwords are sent to the phone right after this
+                    // returns: they must survive a crash. (A fetch record
+                    // alone is not worth an fsync on the request path.)
                     self.flush()?;
                 }
                 return Ok(state);
