@@ -104,10 +104,12 @@ const CISCO: Provisioning = Provisioning {
     // Cisco names a phone `SEP<MAC>` in its certificates' subject CN
     // (`SEP805EC0123456`, docs/tls.md), so such a certificate is bound to it.
     cert_name_prefixes: &["SEP"],
-    // Web passwords: SPA5xx reads Admin_Passwd (wazo-platform/wazo-provd-plugins
-    // plugins/wazo-cisco-spa templates), 78xx/88xx MPP Admin_Password
+    // Web passwords: SPA5xx reads Admin_Passwd (the base.tpl that
+    // wazo-platform/wazo-provd-plugins plugins/wazo-cisco-spa/7.5.5/templates/SPA50xG.tpl
+    // extend; the code search found it without its path), 78xx/88xx MPP Admin_Password
     // (plugins/wazo-cisco-sip/11.3.1/templates/base.tpl); the template writes
-    // both, and each firmware ignores the other's name. User_Password is the
+    // both, on the assumption (unverified on hardware) that each firmware
+    // skips the name it does not have. User_Password is the
     // same for both (and the MPP guide's "Bypass the Set Password Screen").
     admin_password_setting: Some("Admin_Passwd"),
     user_password_setting: Some("User_Password"),
