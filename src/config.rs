@@ -590,6 +590,11 @@ struct SiteConfig {
     /// Provisioning credentials for this site's phones instead of
     /// `[[policy.credentials]]` (several at once for rotation).
     credentials: Vec<Credential>,
+    /// A web administrator password every phone of the site gets instead
+    /// of its own generated one (docs/lockdown.md).
+    phone_admin_password: Option<String>,
+    /// The same for the user-level web password.
+    phone_user_password: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -624,6 +629,28 @@ pub struct Config {
     /// Sites with provisioning credentials of their own (`[sites.NAME]
     /// credentials`); kept here, not in the store, because they are secrets.
     pub site_credentials: BTreeMap<String, Vec<Credential>>,
+    /// Sites whose phones get fixed web passwords (`[sites.NAME]
+    /// phone_admin_password`, `phone_user_password`); secrets, so kept
+    /// here too, never in the store's site table.
+    pub site_phone_passwords: BTreeMap<String, FixedPhonePasswords>,
+}
+
+/// A site's fixed phone web passwords; each one wins over the phone's
+/// generated one. `Debug` never shows them.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct FixedPhonePasswords {
+    pub admin: Option<String>,
+    pub user: Option<String>,
+}
+
+impl std::fmt::Debug for FixedPhonePasswords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |p: &Option<String>| p.as_ref().map(|_| "..");
+        f.debug_struct("FixedPhonePasswords")
+            .field("admin", &shown(&self.admin))
+            .field("user", &shown(&self.user))
+            .finish()
+    }
 }
 
 impl Default for Config {
@@ -639,6 +666,7 @@ impl Default for Config {
             sources: BTreeMap::new(),
             dhcp: DhcpConfig::default(),
             site_credentials: BTreeMap::new(),
+            site_phone_passwords: BTreeMap::new(),
         }
     }
 }
@@ -663,6 +691,7 @@ impl Config {
         let file: ConfigFile = toml::from_str(text).map_err(|e| e.to_string())?;
         let mut sites = Vec::new();
         let mut site_credentials = BTreeMap::new();
+        let mut site_phone_passwords = BTreeMap::new();
         if !file.sites.contains_key(DEFAULT_SITE) {
             sites.push(Site::default());
         }
@@ -671,6 +700,9 @@ impl Config {
             if !credentials.is_empty() {
                 validate_credentials(&credentials, &format!("sites.{name}.credentials"))?;
                 site_credentials.insert(name.clone(), credentials);
+            }
+            if let Some(fixed) = fixed_phone_passwords(&name, &mut sc)? {
+                site_phone_passwords.insert(name.clone(), fixed);
             }
             sites.push(build_site(name, sc)?);
         }
@@ -714,8 +746,31 @@ impl Config {
             sources,
             dhcp: file.dhcp,
             site_credentials,
+            site_phone_passwords,
         })
     }
+}
+
+/// Takes a site's fixed phone passwords out of its section, checked
+/// against what every vendor accepts.
+fn fixed_phone_passwords(
+    site: &str,
+    sc: &mut SiteConfig,
+) -> Result<Option<FixedPhonePasswords>, String> {
+    let fixed = FixedPhonePasswords {
+        admin: sc.phone_admin_password.take(),
+        user: sc.phone_user_password.take(),
+    };
+    for (key, value) in [
+        ("phone_admin_password", &fixed.admin),
+        ("phone_user_password", &fixed.user),
+    ] {
+        if let Some(v) = value {
+            crate::domain::secret::check_phone_password(v)
+                .map_err(|e| format!("sites.{site}.{key} {e}"))?;
+        }
+    }
+    Ok((fixed != FixedPhonePasswords::default()).then_some(fixed))
 }
 
 fn build_site(name: String, sc: SiteConfig) -> Result<Site, String> {
@@ -860,6 +915,26 @@ mod tests {
         assert!(Config::parse("[dhcp]\nmode = \"relay\"\n").is_err());
         assert!(Config::parse("[dhcp]\ndns = [\"x\"]\n").is_err());
         assert!(Config::parse("[[dhcp.relay]]\nnetwork = \"10.1.0.0/24\"\n").is_err());
+    }
+
+    #[test]
+    fn site_phone_passwords() {
+        let c = Config::parse(
+            "[sites.berlin]\nphone_admin_password = \"Berlin-Admin-2026\"\n[sites.paris]\n",
+        )
+        .unwrap();
+        let fixed = &c.site_phone_passwords["berlin"];
+        assert_eq!(fixed.admin.as_deref(), Some("Berlin-Admin-2026"));
+        assert_eq!(fixed.user, None);
+        assert!(!c.site_phone_passwords.contains_key("paris"));
+        // Never printed by a dump of the config.
+        assert!(!format!("{c:?}").contains("Berlin-Admin-2026"));
+        for bad in ["short1A", "has:colon-Abc123", "no-digits-Abcdefg"] {
+            let e = Config::parse(&format!("[sites.x]\nphone_user_password = \"{bad}\"\n"))
+                .unwrap_err();
+            assert!(e.contains("sites.x.phone_user_password"), "{e}");
+            assert!(!e.contains(bad), "the error repeats the value: {e}");
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use autoprov::app::backend::{self, Backend, BackendError, OpenError};
+use autoprov::app::ops::RotateTarget;
 use autoprov::app::ops::{Answer, RenderRequest};
 use autoprov::app::settings::SettingsError;
 use autoprov::config::Config;
@@ -22,7 +23,7 @@ use autoprov::dhcp::settings::DhcpSettingsError;
 use autoprov::domain::mac::Mac;
 use autoprov::keys::KeyError;
 use autoprov::store::StoreError;
-use cli::args::{Cli, Command, RenderArgs, UsersArgs, UsersCommand};
+use cli::args::{Cli, Command, PhonesArgs, PhonesCommand, RenderArgs, UsersArgs, UsersCommand};
 use cli::output::emit;
 
 fn main() -> ExitCode {
@@ -54,7 +55,7 @@ fn run(cli: Cli) -> Result<u8, Fail> {
             b.export(args.include_secrets)
         }),
         Command::Users(args) => answer(data, config, None, |b| users(b, args)),
-        Command::Phones(args) => answer(data, config, None, |b| b.phones(args.format.into())),
+        Command::Phones(args) => answer(data, config, None, |b| phones(b, args)),
         Command::History(args) => answer(data, config, None, |b| b.history(args.format.into())),
         Command::Serve(args) => cli::serve::run(data, config, args),
         Command::Render(args) => render(data, config, args),
@@ -85,6 +86,25 @@ fn users(backend: &dyn Backend, args: UsersArgs) -> Result<Answer, BackendError>
             secrets,
             format,
         }) => backend.user(&username, secrets, format.into()),
+    }
+}
+
+/// `autoprov phones`, `phones show MAC` and `phones rotate-admin-password`.
+fn phones(backend: &dyn Backend, args: PhonesArgs) -> Result<Answer, BackendError> {
+    match args.command {
+        None => backend.phones(args.format.into()),
+        Some(PhonesCommand::Show {
+            mac,
+            secrets,
+            format,
+        }) => backend.phone(&mac, secrets, format.into()),
+        Some(PhonesCommand::RotateAdminPassword { mac, all }) => {
+            let target = match mac {
+                Some(m) if !all => RotateTarget::Mac(m),
+                _ => RotateTarget::All,
+            };
+            backend.rotate_phone_passwords(&target)
+        }
     }
 }
 

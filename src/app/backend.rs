@@ -10,7 +10,9 @@ use std::sync::Arc;
 use hyper::Method;
 
 use super::client::{self, Client, ClientError};
-use super::ops::{self, Answer, Format, ImportRequest, OpError, PhoneFilter, RenderRequest};
+use super::ops::{
+    self, Answer, Format, ImportRequest, OpError, PhoneFilter, RenderRequest, RotateTarget,
+};
 use super::settings::{self, SettingsError};
 use crate::config::Config;
 use crate::import::read::delimiter_name;
@@ -26,6 +28,10 @@ pub trait Backend {
     fn user(&self, username: &str, secrets: bool, format: Format) -> Result<Answer, BackendError>;
     /// `autoprov phones`.
     fn phones(&self, format: Format) -> Result<Answer, BackendError>;
+    /// `autoprov phones show MAC [--secrets]`.
+    fn phone(&self, mac: &str, secrets: bool, format: Format) -> Result<Answer, BackendError>;
+    /// `autoprov phones rotate-admin-password MAC|--all`.
+    fn rotate_phone_passwords(&self, target: &RotateTarget) -> Result<Answer, BackendError>;
     /// `autoprov history`.
     fn history(&self, format: Format) -> Result<Answer, BackendError>;
     /// `autoprov export [--include-secrets]`.
@@ -148,6 +154,26 @@ impl Backend for Local<'_> {
         Ok(ops::phones(self.store.as_ref(), format, &all)?)
     }
 
+    fn phone(&self, mac: &str, secrets: bool, format: Format) -> Result<Answer, BackendError> {
+        let sites = &self.config.site_phone_passwords;
+        Ok(ops::phone(
+            self.store.as_ref(),
+            sites,
+            mac,
+            secrets,
+            format,
+        )?)
+    }
+
+    fn rotate_phone_passwords(&self, target: &RotateTarget) -> Result<Answer, BackendError> {
+        let sites = &self.config.site_phone_passwords;
+        Ok(ops::rotate_phone_passwords(
+            self.store.as_ref(),
+            sites,
+            target,
+        )?)
+    }
+
     fn history(&self, format: Format) -> Result<Answer, BackendError> {
         Ok(ops::history(self.store.as_ref(), format)?)
     }
@@ -220,6 +246,22 @@ impl Backend for Remote {
 
     fn phones(&self, format: Format) -> Result<Answer, BackendError> {
         self.look_up("/api/v1/phones", &[], format)
+    }
+
+    fn phone(&self, mac: &str, secrets: bool, format: Format) -> Result<Answer, BackendError> {
+        let path = format!("/api/v1/phones/{}", client::segment(mac));
+        self.look_up(&path, &[("secrets", flag(secrets))], format)
+    }
+
+    fn rotate_phone_passwords(&self, target: &RotateTarget) -> Result<Answer, BackendError> {
+        let path = match target {
+            RotateTarget::Mac(mac) => format!(
+                "/api/v1/phones/{}/rotate-admin-password",
+                client::segment(mac)
+            ),
+            RotateTarget::All => "/api/v1/phones/rotate-admin-password".to_string(),
+        };
+        self.send(Method::POST, &path, Vec::new())
     }
 
     fn history(&self, format: Format) -> Result<Answer, BackendError> {

@@ -3,12 +3,13 @@
 //! implementation for both is what makes "the same command through the
 //! running server" give the same bytes and the same exit code.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::config::Config;
+use crate::config::{Config, FixedPhonePasswords};
 use crate::domain::User;
 use crate::domain::mac::Mac;
 use crate::import::{self, ImportError, ImportOptions, Mode};
@@ -314,6 +315,188 @@ pub fn phones(
         }
     };
     Ok(Answer::ok(body, format.content_type()))
+}
+
+/// Which phones `rotate-admin-password` renews.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotateTarget {
+    /// One phone, by MAC as the caller wrote it.
+    Mac(String),
+    All,
+}
+
+/// Sites' fixed phone passwords (`[sites.NAME] phone_admin_password`).
+pub type SitePasswords = BTreeMap<String, FixedPhonePasswords>;
+
+/// `autoprov phones show MAC [--secrets]`: the phone, its owner, its last
+/// fetch and whether its web passwords were issued; with `secrets` the
+/// passwords the phone's secure file carries (a site's fixed ones win).
+pub fn phone(
+    store: &dyn Store,
+    sites: &SitePasswords,
+    mac: &str,
+    secrets: bool,
+    format: Format,
+) -> Result<Answer, StoreError> {
+    let mac = match Mac::parse(mac) {
+        Ok(m) => m,
+        Err(e) => return Ok(Answer::fail(2, 400, e.to_string())),
+    };
+    let Some(user) = store.user_by_mac(mac)? else {
+        return Ok(Answer::fail(
+            1,
+            404,
+            format!("no phone with MAC {} in the store", mac.colon()),
+        ));
+    };
+    let Some(p) = user.phones.iter().find(|p| p.mac == mac) else {
+        return Ok(Answer::fail(
+            1,
+            404,
+            format!("no phone with MAC {} in the store", mac.colon()),
+        ));
+    };
+    let state = store.phone_state(mac)?.unwrap_or_default();
+    let fixed = sites.get(&user.site);
+    let shown = |v: Option<String>| match (v, secrets) {
+        (Some(v), true) => json!(v),
+        (Some(_), false) => json!("***"),
+        (None, _) => Value::Null,
+    };
+    let effective = state
+        .passwords
+        .clone()
+        .map(|pw| crate::provision::lockdown::effective(pw, fixed));
+    let from_site =
+        |f: fn(&FixedPhonePasswords) -> &Option<String>| fixed.and_then(|x| f(x).clone());
+    // A site's fixed value applies even before the phone's own were issued.
+    let admin = effective
+        .as_ref()
+        .map(|e| e.admin.clone())
+        .or_else(|| from_site(|f| &f.admin));
+    let user_pw = effective
+        .as_ref()
+        .map(|e| e.user.clone())
+        .or_else(|| from_site(|f| &f.user));
+    let vendor_row = crate::vendors::by_id(&p.vendor);
+    let v = json!({
+        "mac": p.mac.plain(),
+        "vendor": p.vendor,
+        "model": p.model.clone().or_else(|| state.learned_model.clone()),
+        "ip": p.ip,
+        "username": user.username,
+        "display_name": user.display(),
+        "extension": user.primary_line().map(|l| l.extension.clone()),
+        "site": user.site,
+        "config_version": user.config_version,
+        "firmware": state.firmware,
+        "last_fetch": state.last_fetch,
+        "passwords_issued": state.passwords_set,
+        "admin_password": shown(admin),
+        "admin_password_fixed_by_site": fixed.is_some_and(|f| f.admin.is_some()),
+        "admin_password_setting": vendor_row.and_then(|r| r.provisioning.admin_password_setting),
+        "user_password": shown(user_pw),
+        "user_password_fixed_by_site": fixed.is_some_and(|f| f.user.is_some()),
+        "user_password_setting": vendor_row.and_then(|r| r.provisioning.user_password_setting),
+    });
+    let body = match format {
+        Format::Json => pretty(&v),
+        Format::Text => key_value_text(v),
+    };
+    Ok(Answer::ok(body, format.content_type()))
+}
+
+/// One `key value` line per field of a JSON object, as `users show` prints.
+fn key_value_text(v: Value) -> String {
+    let mut out = String::new();
+    if let Value::Object(map) = v {
+        for (k, val) in map {
+            let shown = match val {
+                Value::String(s) => s,
+                Value::Null => "-".to_string(),
+                Value::Object(o) if k == "last_fetch" => {
+                    let f = |n: &str| match o.get(n) {
+                        Some(Value::String(s)) => s.clone(),
+                        Some(other) => other.to_string(),
+                        None => "-".into(),
+                    };
+                    format!(
+                        "{} {} {} {} ({})",
+                        f("time"),
+                        f("ip"),
+                        f("file"),
+                        f("status"),
+                        f("user_agent")
+                    )
+                }
+                other => other.to_string(),
+            };
+            let _ = writeln!(out, "{k:<30} {shown}");
+        }
+    }
+    out
+}
+
+/// `autoprov phones rotate-admin-password MAC|--all`: new random web
+/// passwords (admin and user) for the phones, and their owners'
+/// `config_version` bumped so the change shows; each phone gets them at its
+/// next secure fetch.
+pub fn rotate_phone_passwords(
+    store: &(dyn Store + Send + Sync),
+    sites: &SitePasswords,
+    target: &RotateTarget,
+) -> Result<Answer, StoreError> {
+    let phones: Vec<(Mac, String, String)> = match target {
+        RotateTarget::Mac(text) => {
+            let mac = match Mac::parse(text) {
+                Ok(m) => m,
+                Err(e) => return Ok(Answer::fail(2, 400, e.to_string())),
+            };
+            match store.user_by_mac(mac)? {
+                Some(u) => vec![(mac, u.username, u.site)],
+                None => {
+                    return Ok(Answer::fail(
+                        1,
+                        404,
+                        format!("no phone with MAC {} in the store", mac.colon()),
+                    ));
+                }
+            }
+        }
+        RotateTarget::All => {
+            let mut all = Vec::new();
+            store.for_each_user(&mut |u| {
+                for p in &u.phones {
+                    all.push((p.mac, u.username.clone(), u.site.clone()));
+                }
+            })?;
+            all
+        }
+    };
+    let mut owners: Vec<String> = Vec::new();
+    let mut fixed = 0usize;
+    for (mac, owner, site) in &phones {
+        crate::provision::lockdown::rotate(store, *mac)?;
+        owners.push(owner.clone());
+        if sites.get(site).is_some_and(|f| f.admin.is_some()) {
+            fixed += 1;
+        }
+    }
+    owners.sort();
+    owners.dedup();
+    store.bump_config_versions(&owners)?;
+    tracing::info!(phones = phones.len(), "rotated phone web passwords");
+    let mut body = format!(
+        "rotated the web passwords of {} phone(s); each gets them at its next check over HTTPS\n",
+        phones.len()
+    );
+    if fixed > 0 {
+        let _ = writeln!(
+            body,
+            "{fixed} of them belong to a site with phone_admin_password set in the config, which still wins"
+        );
+    }
+    Ok(Answer::ok(body, Format::Text.content_type()))
 }
 
 /// `autoprov history`: the import runs, oldest first.

@@ -75,6 +75,7 @@ pub fn provision(data: &Path, config: &Config) -> Result<provision::Settings, Se
         bootstrap_repeat_minutes: p.bootstrap_repeat_minutes,
         device_key,
         phone_ca,
+        site_phone_passwords: config.site_phone_passwords.clone(),
     })
 }
 

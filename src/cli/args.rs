@@ -42,8 +42,9 @@ pub enum Command {
     Export(ExportArgs),
     /// List users, or show one.
     Users(UsersArgs),
-    /// List phones with their owner and last fetch.
-    Phones(FormatArgs),
+    /// List phones with their owner and last fetch, show one, or renew
+    /// their web passwords.
+    Phones(PhonesArgs),
     /// Show the import history.
     History(FormatArgs),
     /// Serve provisioning files to phones over HTTP and HTTPS.
@@ -271,6 +272,39 @@ pub enum UsersCommand {
         secrets: bool,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PhonesArgs {
+    #[command(subcommand)]
+    pub command: Option<PhonesCommand>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PhonesCommand {
+    /// Show one phone: its owner, last fetch and web passwords (masked).
+    Show {
+        /// The phone's MAC, in any common notation.
+        mac: String,
+        /// Also print the phone's web admin and user passwords.
+        #[arg(long)]
+        secrets: bool,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Give phones new random web admin and user passwords; each phone gets
+    /// them at its next check over HTTPS.
+    #[command(name = "rotate-admin-password")]
+    RotateAdminPassword {
+        /// The phone's MAC.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        mac: Option<String>,
+        /// Every phone in the store.
+        #[arg(long)]
+        all: bool,
     },
 }
 

@@ -27,26 +27,31 @@ pub fn record(
     if !served_per_mac && store.user_by_mac(mac)?.is_none() {
         return Ok(());
     }
-    let mut state: PhoneState = store.phone_state(mac)?.unwrap_or_default();
-    state.last_fetch = Some(Fetch {
+    let fetch = Fetch {
         time: now_rfc3339(),
         ip: ip.to_canonical().to_string(),
         user_agent: clean(user_agent.unwrap_or("")),
         file: id.file.clone().unwrap_or_else(|| "(invalid name)".into()),
         status,
-    });
-    if status == 200
-        && let Some(ua) = &id.ua
-        && ua.mac.is_none_or(|m| m == mac)
-    {
-        if ua.model.is_some() {
-            state.learned_model = ua.model.clone();
+    };
+    let learned = (status == 200)
+        .then_some(id.ua.as_ref())
+        .flatten()
+        .filter(|ua| ua.mac.is_none_or(|m| m == mac));
+    // One atomic update: the phone's passwords, issued by the same request
+    // a moment ago, are kept.
+    store.update_phone_state(mac, &mut |state: &mut PhoneState| {
+        state.last_fetch = Some(fetch.clone());
+        if let Some(ua) = learned {
+            if ua.model.is_some() {
+                state.learned_model = ua.model.clone();
+            }
+            if ua.firmware.is_some() {
+                state.firmware = ua.firmware.clone();
+            }
         }
-        if ua.firmware.is_some() {
-            state.firmware = ua.firmware.clone();
-        }
-    }
-    store.put_phone_state(mac, &state)
+    })?;
+    Ok(())
 }
 
 /// Printable, bounded copy of a header value.

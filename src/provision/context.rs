@@ -32,6 +32,22 @@ pub struct Context {
     /// The certificate the phone is told to trust; `none` when there is
     /// none yet (set by the provisioner, not from the store).
     pub ca: Option<CaCtx>,
+    /// The phone's own web passwords; only in a secure main file, `none`
+    /// everywhere else (set by the provisioner, docs/lockdown.md).
+    pub lockdown: Option<LockdownCtx>,
+}
+
+/// A phone's web passwords as its secure main file sets them.
+#[derive(Serialize)]
+pub struct LockdownCtx {
+    pub admin_password: String,
+    pub user_password: String,
+}
+
+impl std::fmt::Debug for LockdownCtx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LockdownCtx { .. }")
+    }
 }
 
 /// The certificate behind our HTTPS, in the forms vendors load it.
@@ -215,6 +231,7 @@ pub fn device_only(
         timezone: timezone(env.vendor, &env.site.timezone)?,
         provisioning: provisioning(env.vendor, delivery),
         ca: None,
+        lockdown: None,
     })
 }
 
@@ -250,6 +267,7 @@ pub fn for_user(
         timezone: timezone(env.vendor, tz)?,
         provisioning: provisioning(env.vendor, delivery),
         ca: None,
+        lockdown: None,
     })
 }
 

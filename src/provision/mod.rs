@@ -5,6 +5,7 @@
 //! gets over HTTPS. Everything vendor-specific comes from `crate::vendors`.
 
 pub mod context;
+pub mod lockdown;
 pub mod path;
 pub mod templates;
 
@@ -34,6 +35,10 @@ pub struct Settings {
     pub device_key: Option<crate::keys::ServerKey>,
     /// The certificate phones are told to trust (`[tls]`), when known.
     pub phone_ca: Option<crate::pki::PhoneCa>,
+    /// Sites whose phones get fixed web passwords instead of their own
+    /// (`[sites.NAME] phone_admin_password`, docs/lockdown.md).
+    pub site_phone_passwords:
+        std::collections::BTreeMap<String, crate::config::FixedPhonePasswords>,
 }
 
 /// Where phones fetch [`Settings::phone_ca`] as PEM, on either listener.
@@ -277,6 +282,17 @@ impl Provisioner {
         // The CA's URL only where the phone does not trust our HTTPS yet
         // (the bootstrap); a file fetched over HTTPS came through it.
         ctx.ca = self.ca(staged.then_some(req.http_url).flatten());
+        // The phone's web passwords travel only where its SIP passwords
+        // do: the main file, delivered securely. Issued on the first such
+        // rendering.
+        if m.rule.kind == FileKind::Main && delivery.secrets {
+            let fixed = self.settings.site_phone_passwords.get(&user.site);
+            let pw = lockdown::issue(self.store.as_ref(), mac, fixed)?;
+            ctx.lockdown = Some(context::LockdownCtx {
+                admin_password: pw.admin,
+                user_password: pw.user,
+            });
+        }
         self.render(name, m, &ctx, staged)
     }
 

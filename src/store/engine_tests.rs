@@ -92,11 +92,12 @@ fn owner(store: &dyn Store, m: &str) -> Option<String> {
 }
 
 /// The contract, on a fresh store of any engine.
-fn check(store: &dyn Store) {
+fn check(store: &(dyn Store + Sync)) {
     empty(store);
     sites(store);
     imports(store);
     run_time_state(store);
+    phone_passwords(store);
 }
 
 fn empty(store: &dyn Store) {
@@ -197,6 +198,7 @@ fn run_time_state(store: &dyn Store) {
         learned_model: Some("t54w".to_string()),
         firmware: Some("96.86.0.100".to_string()),
         last_fetch: None,
+        ..PhoneState::default()
     };
     store.put_phone_state(m, &state).unwrap();
     assert_eq!(store.phone_state(m).unwrap(), Some(state));
@@ -219,6 +221,57 @@ fn run_time_state(store: &dyn Store) {
         store.leases().unwrap(),
         [lease(3, LeaseState::Bound), lease(20, LeaseState::Released)]
     );
+}
+
+/// Issuing a phone's passwords is a read-modify-write that racing
+/// requests and the fetch record all do: one issue wins, every caller gets
+/// the winner's, and a later fetch record keeps them.
+fn phone_passwords(store: &(dyn Store + Sync)) {
+    use crate::domain::secret::PhonePasswords;
+    let m = mac("805ec0000010");
+    let issued: Vec<PhonePasswords> = std::thread::scope(|scope| {
+        let racers: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(move || {
+                    let mine = PhonePasswords::generate();
+                    let state = store
+                        .update_phone_state(m, &mut |s| {
+                            if s.passwords.is_none() {
+                                s.passwords = Some(mine.clone());
+                            }
+                        })
+                        .unwrap();
+                    state.passwords.unwrap()
+                })
+            })
+            .collect();
+        racers.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let stored = store.phone_state(m).unwrap().unwrap().passwords.unwrap();
+    assert!(
+        issued.iter().all(|p| *p == stored),
+        "racers got different passwords"
+    );
+    // A fetch record goes through the same update and keeps them.
+    let after = store
+        .update_phone_state(m, &mut |s| s.firmware = Some("1.2".to_string()))
+        .unwrap();
+    assert_eq!(after.passwords.as_ref(), Some(&stored));
+    assert_eq!(store.phone_state(m).unwrap(), Some(after));
+
+    let before = store.user("alice").unwrap().unwrap().config_version;
+    let generation = store.generation().unwrap();
+    let bumped = store
+        .bump_config_versions(&["alice".to_string(), "nobody".to_string()])
+        .unwrap();
+    assert_eq!(bumped, 1);
+    assert_eq!(
+        store.user("alice").unwrap().unwrap().config_version,
+        before + 1
+    );
+    assert_eq!(store.generation().unwrap(), generation + 1);
+    assert_eq!(store.bump_config_versions(&[]).unwrap(), 0);
+    assert_eq!(store.generation().unwrap(), generation + 1);
 }
 
 #[test]

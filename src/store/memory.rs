@@ -163,6 +163,32 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    fn update_phone_state(
+        &self,
+        mac: Mac,
+        f: &mut dyn FnMut(&mut PhoneState),
+    ) -> Result<PhoneState, StoreError> {
+        let mut s = self.state();
+        let state = s.phone_state.entry(mac.bytes()).or_default();
+        f(state);
+        Ok(state.clone())
+    }
+
+    fn bump_config_versions(&self, usernames: &[String]) -> Result<usize, StoreError> {
+        let mut s = self.state();
+        let mut bumped = 0;
+        for name in usernames {
+            if let Some(u) = s.users.get_mut(name) {
+                u.config_version += 1;
+                bumped += 1;
+            }
+        }
+        if bumped > 0 {
+            s.generation += 1;
+        }
+        Ok(bumped)
+    }
+
     fn generation(&self) -> Result<u64, StoreError> {
         Ok(self.state().generation)
     }

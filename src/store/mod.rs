@@ -14,6 +14,7 @@ mod sled_store;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::mac::Mac;
+use crate::domain::secret::PhonePasswords;
 use crate::domain::{Lease, Site, User};
 
 pub use memory::MemoryStore;
@@ -92,11 +93,21 @@ pub struct Fetch {
 }
 
 /// What autoprov learned about a phone at run time (not owned by imports).
+///
+/// Stored as JSON; every field added later has a serde default, so records
+/// written before it still decode.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PhoneState {
     pub learned_model: Option<String>,
     pub firmware: Option<String>,
     pub last_fetch: Option<Fetch>,
+    /// The phone's own web passwords, issued the first time its secure
+    /// main file was rendered (docs/lockdown.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passwords: Option<PhonePasswords>,
+    /// When `passwords` were issued or last rotated (RFC 3339 UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passwords_set: Option<String>,
 }
 
 /// The operations the rest of autoprov needs from storage.
@@ -126,6 +137,21 @@ pub trait Store {
     fn record_run(&self, record: &ImportRecord) -> Result<(), StoreError>;
     fn phone_state(&self, mac: Mac) -> Result<Option<PhoneState>, StoreError>;
     fn put_phone_state(&self, mac: Mac, state: &PhoneState) -> Result<(), StoreError>;
+    /// Changes a phone's state atomically and returns what was stored: `f`
+    /// sees the current state (or the default) and edits it. Two callers
+    /// never both act on the same old state, so a fetch record cannot undo
+    /// a password issued meanwhile, nor two requests issue two. `f` may run
+    /// more than once (the sled engine retries on a concurrent write): it
+    /// must only look at the state and set values decided beforehand.
+    fn update_phone_state(
+        &self,
+        mac: Mac,
+        f: &mut dyn FnMut(&mut PhoneState),
+    ) -> Result<PhoneState, StoreError>;
+    /// Bumps `config_version` of each named user that exists (and the
+    /// generation, so an import planned before replans), atomically;
+    /// returns how many were bumped.
+    fn bump_config_versions(&self, usernames: &[String]) -> Result<usize, StoreError>;
     /// Bumped by every applied import; cheap, so run-time caches (DHCP
     /// reservations) can tell when to reload.
     fn generation(&self) -> Result<u64, StoreError>;

@@ -103,7 +103,8 @@ const CISCO: Provisioning = Provisioning {
     ca_setting: Some("Custom_CA_Rule"),
     // Cisco names a phone `SEP<MAC>` in its certificates' subject CN
     // (`SEP805EC0123456`, docs/tls.md), so such a certificate is bound to it.
-    cert_name_prefixes: &["SEP"], // Language_Selection names, sent beside Locale: the display language
+    cert_name_prefixes: &["SEP"],
+    // Language_Selection names, sent beside Locale: the display language
     // takes a language name, not a locale (wazo-platform/wazo-provd-plugins
     // plugins/wazo_cisco_sip/v12_0_7/common.py `_LANGUAGE` and
     // common/templates/base.tpl; fusionpbx/fusionpbx
@@ -126,6 +127,15 @@ const CISCO: Provisioning = Provisioning {
         unit_seconds: 1,
         minutes: (1, 71_582_788),
     }),
+    // Web passwords: SPA5xx reads Admin_Passwd (the base.tpl that
+    // wazo-platform/wazo-provd-plugins plugins/wazo-cisco-spa/7.5.5/templates/SPA50xG.tpl
+    // extend; the code search found it without its path), 78xx/88xx MPP Admin_Password
+    // (plugins/wazo-cisco-sip/11.3.1/templates/base.tpl); the template writes
+    // both, on the assumption (unverified on hardware) that each firmware
+    // skips the name it does not have. User_Password is the
+    // same for both (and the MPP guide's "Bypass the Set Password Screen").
+    admin_password_setting: Some("Admin_Passwd"),
+    user_password_setting: Some("User_Password"),
 };
 
 /// `Cisco/SPA508G-7.4.4 (0002FDFF2103)(CBT141400UK)` (model `spa508g`),

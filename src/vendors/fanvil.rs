@@ -101,6 +101,12 @@ const FANVIL: Provisioning = Provisioning {
     // The templates set no re-check interval (Fanvil's ap/FlashMode and
     // FlashInterval codes are unverified, §6.4): the phone keeps its own.
     recheck: None,
+    // Web passwords: <web><account index="N"> with Name, Password and Level
+    // (10 = administrator, 5 = guest), one account per line in the template
+    // (wazo-platform/wazo-provd-plugins plugins/wazo-fanvil/common/templates/base-new.tpl).
+    // No Fanvil guide among our sources; unverified on hardware.
+    admin_password_setting: Some("account index=\"1\""),
+    user_password_setting: Some("account index=\"2\""),
 };
 
 /// `Fanvil X4 2.10.2.6887 0c383e07e16c`, `Fanvil X6U Pro 0.0.10 0c383e2cd782`.

@@ -87,6 +87,13 @@ const GRANDSTREAM: Provisioning = Provisioning {
         unit_seconds: 60,
         minutes: (60, 5_256_000),
     }),
+    // Web passwords: P2 is "Admin Password" under Maintenance > Web Access
+    // (Grandstream GXP21xx user manual, configuration file download);
+    // P196 the end user's "New User Password" on the same page (a public
+    // GXP XML example the code index holds without naming its repository;
+    // not yet checked against Grandstream's own config template).
+    admin_password_setting: Some("P2"),
+    user_password_setting: Some("P196"),
 };
 
 /// P64 values, each paired with an IANA zone whose 2026–2027 rules the

@@ -171,6 +171,14 @@ pub struct Provisioning {
     /// subject name (Cisco's `SEP805EC0123456`), so a client certificate
     /// naming the phone that way is bound to it.
     pub cert_name_prefixes: &'static [&'static str],
+    /// The setting through which the secure main file sets the phone's
+    /// own web administrator password (docs/lockdown.md), as the file
+    /// spells it on the line that carries the value; `None` where no
+    /// source documents one. The templates write it; this names it, so
+    /// the conformance test can hold each secure file to it.
+    pub admin_password_setting: Option<&'static str>,
+    /// The same for the vendor's user-level web password, where it has one.
+    pub user_password_setting: Option<&'static str>,
 }
 
 impl Provisioning {
@@ -186,6 +194,8 @@ impl Provisioning {
         device_credentials: false,
         ca_setting: None,
         cert_name_prefixes: &[],
+        admin_password_setting: None,
+        user_password_setting: None,
     };
 }
 

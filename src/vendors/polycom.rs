@@ -90,6 +90,10 @@ const POLYCOM: Provisioning = Provisioning {
         unit_seconds: 1,
         minutes: (61, 71_582_788),
     }),
+    // Web passwords, each with its `.set="1"` under device.set="1"
+    // (wazo-platform/wazo-provd-plugins plugins/wazo-polycom/common/templates/base.tpl).
+    admin_password_setting: Some("device.auth.localAdminPassword"),
+    user_password_setting: Some("device.auth.localUserPassword"),
 };
 
 /// `FileTransport PolycomVVX-VVX_411-UA/5.9.0.9373 Type/Application`,

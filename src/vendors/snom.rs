@@ -76,6 +76,12 @@ const SNOM: Provisioning = Provisioning {
         unit_seconds: 1,
         minutes: (1, 71_582_788),
     }),
+    // Web passwords: admin_mode_password for the admin mode, http_user /
+    // http_pass for the web login (wazo-platform/wazo-provd-plugins
+    // plugins/wazo-snom/common/templates/base.tpl; fusionpbx's Snom PA1
+    // template writes the same three).
+    admin_password_setting: Some("admin_mode_password"),
+    user_password_setting: Some("http_pass"),
 };
 
 /// Snom's `timezone` codes, each paired with the IANA zone of the place its

@@ -93,6 +93,12 @@ const YEALINK: Provisioning = Provisioning {
         unit_seconds: 60,
         minutes: (1, 43_200),
     }),
+    // Web passwords: `static.security.user_password = <account>:<password>`,
+    // one line per account, `admin` and `user` (wazo-platform/wazo-provd-plugins
+    // plugins/wazo_yealink/v87/templates/W90B.tpl; xivo-yealink 20.0
+    // templates/common/model.tpl writes the same pairs without `static.`).
+    admin_password_setting: Some("static.security.user_password = admin:"),
+    user_password_setting: Some("static.security.user_password = user:"),
 };
 
 /// `local_time.time_zone_name` values, each paired with the IANA zone of the

@@ -19,7 +19,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 
 use crate::app::ops::{
-    self, Answer, Format, ImportRequest, PhoneFilter, RenderRequest, UserFilter,
+    self, Answer, Format, ImportRequest, PhoneFilter, RenderRequest, RotateTarget, UserFilter,
 };
 use crate::app::tokens::TokenSet;
 use crate::import::ImportOptions;
@@ -253,6 +253,15 @@ impl Api {
             }),
             (["api", "v1", "import"], _, true) => self.import(caller, &q, req).await,
             (["api", "v1", "import", "preview"], _, true) => self.preview(caller, &q, req).await,
+            (["api", "v1", "phones", "rotate-admin-password"], _, true) => {
+                drain(req).await;
+                self.rotate(caller, RotateTarget::All).await
+            }
+            (["api", "v1", "phones", mac, "rotate-admin-password"], _, true) => {
+                drain(req).await;
+                self.rotate(caller, RotateTarget::Mac(mac.to_string()))
+                    .await
+            }
             (["api", "v1", "sources"], true, _) => Ok(self.sources.list()),
             (["api", "v1", "sources", name, "run"], _, true) => {
                 drain(req).await;
@@ -311,6 +320,17 @@ impl Api {
                 };
                 Ok(ops::phones(store, format?, &filter)?)
             }
+            ["phones", mac] => {
+                let secrets = q.flag("secrets")?;
+                self.check_secrets(caller, secrets)?;
+                let sites = &self.serving.config.site_phone_passwords;
+                let answer = ops::phone(store, sites, mac, secrets, format?)?;
+                if secrets && answer.exit_code == 0 {
+                    // The audit line: who saw which phone's passwords, never the values.
+                    tracing::warn!(?caller, mac = %mac, "admin API: phone web passwords revealed");
+                }
+                Ok(answer)
+            }
             ["history"] => Ok(ops::history(store, format?)?),
             ["export"] => {
                 let secrets = q.flag("include_secrets")?;
@@ -324,7 +344,13 @@ impl Api {
                     user_agent: q.get("user_agent").map(str::to_string),
                 };
                 let https_url = self.serving.config.provision.https_url.as_deref();
-                Ok(ops::render(&self.serving.provisioner, https_url, &req)?)
+                let answer = ops::render(&self.serving.provisioner, https_url, &req)?;
+                if answer.exit_code == 0 {
+                    // A main file carries the phone's SIP and web passwords:
+                    // audited like a reveal (never the values).
+                    tracing::warn!(?caller, mac = %mac, file = ?req.file, "admin API: phone file rendered, with its passwords if it is the main file");
+                }
+                Ok(answer)
             }
             _ => Err(Problem::new(
                 StatusCode::NOT_FOUND,
@@ -332,6 +358,31 @@ impl Api {
                 format!("no such endpoint: /api/v1/{}", rest.join("/")),
             )),
         }
+    }
+
+    /// `POST /api/v1/phones/{mac}/rotate-admin-password` and
+    /// `POST /api/v1/phones/rotate-admin-password` (every phone).
+    async fn rotate(
+        self: Arc<Self>,
+        caller: Caller,
+        target: RotateTarget,
+    ) -> Result<Answer, Problem> {
+        let this = self.clone();
+        let answer = blocking(move || {
+            let sites = &this.serving.config.site_phone_passwords;
+            Ok(ops::rotate_phone_passwords(
+                this.serving.store.as_ref(),
+                sites,
+                &target,
+            )?)
+        })
+        .await?;
+        tracing::info!(
+            ?caller,
+            status = answer.status,
+            "admin API: phone web passwords rotated"
+        );
+        Ok(answer)
     }
 
     /// `POST /api/v1/import`: raw CSV or `multipart/form-data` with a

@@ -38,6 +38,19 @@ fn endpoints(csv: &Path) -> Vec<Endpoint> {
         ("GET", "/api/v1/history".into(), vec![], 200),
         ("GET", "/api/v1/export".into(), vec![], 200),
         ("GET", format!("/api/v1/render/{ALICE_MAC}"), vec![], 200),
+        ("GET", format!("/api/v1/phones/{ALICE_MAC}"), vec![], 200),
+        (
+            "POST",
+            format!("/api/v1/phones/{ALICE_MAC}/rotate-admin-password"),
+            vec![],
+            200,
+        ),
+        (
+            "POST",
+            "/api/v1/phones/rotate-admin-password".into(),
+            vec![],
+            200,
+        ),
         (
             "POST",
             "/api/v1/import?dry_run=true".into(),

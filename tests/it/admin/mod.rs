@@ -3,5 +3,6 @@
 
 mod api;
 mod cli;
+mod lockdown;
 mod sources;
 mod web;

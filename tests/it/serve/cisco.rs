@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::support::cli::{autoprov, phone};
 use crate::support::fixtures::{golden_bytes, provision_csv};
-use crate::support::formats::{assert_settings, config_text};
+use crate::support::formats::{assert_settings, config_text, mask_phone_passwords};
 use crate::support::server::{curl, serving};
 use crate::support::tls::openssl_fingerprint;
 
@@ -154,7 +154,7 @@ fn spa_and_mpp_boot_sequences_over_https() {
     // 2. The SPA's own profile with the account, BLF keys, locale, clock.
     let spa = server.get_https(&format!("/{SPA}.xml"), Some(SPA_UA));
     assert_eq!(spa.status, 200);
-    let s = flat_profile(&spa.body);
+    let mut s = flat_profile(&spa.body);
     let expect = [
         ("Line_Enable_1_", "Yes"),
         ("Display_Name_1_", "Claire Roux"),
@@ -191,6 +191,7 @@ fn spa_and_mpp_boot_sequences_over_https() {
     ];
     assert_settings(&s, &expect);
     assert!(!s.contains_key("Profile_Rule_B"));
+    mask_phone_passwords(&mut s, &data, SPA);
     assert_eq!(s, golden(&format!("{SPA}.xml")));
     // The MAC in the request is lowercase; the UA's uppercase one matches.
     assert_eq!(
@@ -203,7 +204,7 @@ fn spa_and_mpp_boot_sequences_over_https() {
     // 3. The MPP's profile: a display name full of XML specials round-trips.
     let mpp = server.get_https(&format!("/{MPP}.xml"), Some(MPP_UA));
     assert_eq!(mpp.status, 200);
-    let m = flat_profile(&mpp.body);
+    let mut m = flat_profile(&mpp.body);
     assert_eq!(m["Display_Name_1_"], "Ali \"x\" <b>&");
     assert_eq!(m["SIP_Transport_1_"], "TCP");
     assert_eq!(m["Proxy_1_"], "pbx.example.com:5060");
@@ -215,6 +216,7 @@ fn spa_and_mpp_boot_sequences_over_https() {
         "start=3/8/7/2;end=11/1/7/2;save=1"
     );
     assert_eq!(m["Short_Name_2_"], "Claire Roux");
+    mask_phone_passwords(&mut m, &data, MPP);
     assert_eq!(m, golden(&format!("{MPP}.xml")));
 
     let log = server.stop_ok();
@@ -262,6 +264,11 @@ fn plain_http_bootstrap_and_identical_refusals() {
     let mut f = flat_profile(&full.body);
     f.remove("Password_1_");
     f.remove("Resync_Periodic");
+    // The phone's web passwords, like the SIP password, only over HTTPS.
+    for k in ["Admin_Passwd", "Admin_Password", "User_Password"] {
+        assert!(f.remove(k).is_some(), "{k} over HTTPS");
+        assert!(!s.contains_key(k), "{k} in the bootstrap");
+    }
     let ca = curl(&s["Custom_CA_Rule"], &[]);
     assert_eq!(ca.status, 200);
     assert_eq!(openssl_fingerprint(&ca.body), server.cert_fingerprint());

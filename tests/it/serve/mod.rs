@@ -12,6 +12,7 @@ mod leaves;
 mod lifecycle;
 mod lines;
 mod local_ca;
+mod lockdown;
 mod polycom;
 mod security;
 mod snom;

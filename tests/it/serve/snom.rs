@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 
 use crate::support::cli::{autoprov, phone};
 use crate::support::fixtures::{golden_bytes, provision_csv};
-use crate::support::formats::{assert_render_equals, assert_settings, config_text, mask_ca};
+use crate::support::formats::{
+    assert_render_equals, assert_settings, config_text, mask_ca, mask_phone_passwords,
+};
 use crate::support::server::serving;
 use crate::support::tls::pem_of_base64;
 
@@ -189,6 +191,7 @@ fn snom_boot_sequence_over_https() {
         main.text().contains("&lt;b&gt;&amp;"),
         "escaped in the bytes"
     );
+    mask_phone_passwords(&mut m, &data, SNOM_MAC);
     assert_eq!(m, golden_snom("snomD785-000413AABBCC.htm"));
 
     // 3. Plain HTTP: the staged bootstrap, no password, pointing at HTTPS.

@@ -156,3 +156,67 @@ pub fn mask_ca(
     );
     *value = CA_PLACEHOLDER.to_string();
 }
+
+/// Placeholders for a phone's web passwords in golden files: they are
+/// generated per phone (docs/lockdown.md).
+pub const ADMIN_PASSWORD_PLACEHOLDER: &str = "@ADMIN_PASSWORD@";
+pub const USER_PASSWORD_PLACEHOLDER: &str = "@USER_PASSWORD@";
+
+/// The web passwords stored for a phone, as `autoprov phones show MAC
+/// --secrets` prints them (through the running server when there is one).
+pub fn stored_phone_passwords(data: &Path, mac: &str) -> (String, String) {
+    let out = autoprov(
+        data,
+        &["phones", "show", mac, "--secrets", "--format", "json"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("phone JSON");
+    let get = |k: &str| {
+        v[k].as_str()
+            .unwrap_or_else(|| panic!("no {k} in {v}"))
+            .to_string()
+    };
+    (get("admin_password"), get("user_password"))
+}
+
+/// Checks that the settings carry the phone's stored web passwords (each
+/// in at least one value), then replaces them by the placeholders so the
+/// map can be compared with a golden file.
+pub fn mask_phone_passwords(map: &mut BTreeMap<String, String>, data: &Path, mac: &str) {
+    let (admin, user) = stored_phone_passwords(data, mac);
+    for (pw, placeholder) in [
+        (&admin, ADMIN_PASSWORD_PLACEHOLDER),
+        (&user, USER_PASSWORD_PLACEHOLDER),
+    ] {
+        let mut found = false;
+        for v in map.values_mut() {
+            if v.contains(pw.as_str()) {
+                *v = v.replace(pw.as_str(), placeholder);
+                found = true;
+            }
+        }
+        assert!(
+            found,
+            "no setting carries the stored {placeholder}: {map:?}"
+        );
+    }
+}
+
+/// Whether `text` names `setting` as a whole name: `P2` in `<P2>`, not in
+/// `<P212>`.
+pub fn names_setting(text: &str, setting: &str) -> bool {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let starts_word = setting.starts_with(word);
+    let ends_word = setting.ends_with(word);
+    text.match_indices(setting).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + setting.len()..].chars().next();
+        let glued_before = starts_word && before.is_some_and(word);
+        let glued_after = ends_word && after.is_some_and(word);
+        !(glued_before || glued_after)
+    })
+}

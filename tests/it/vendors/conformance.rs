@@ -6,6 +6,9 @@
 //! held to the rules every vendor shares:
 //!
 //! - the SIP password is in the secure main file and nowhere else;
+//! - so are the phone's own web passwords, each on a line with the
+//!   setting the vendor row names for it (docs/lockdown.md), and neither
+//!   the passwords nor those settings appear in any other file;
 //! - no template residue (`{{`, `{%`, `{#`, `None`, `undefined`, `none` as
 //!   a value) and no byte-order mark (docs/reference/vendors.md §9.1);
 //! - XML where the content type says XML, well-formed;
@@ -29,6 +32,8 @@ use autoprov::pki::{self, CertSource, PhoneCa};
 use autoprov::provision::{Channel, Provisioner, Request, Settings, Templates};
 use autoprov::store::{MemoryStore, Store};
 use autoprov::vendors::{self, FileKind, FileRule, MacCase, Part, Recheck, Vendor};
+
+use crate::support::formats::names_setting;
 
 const HTTPS_URL: &str = "https://prov.example.test:8443/";
 const HTTP_URL: &str = "http://prov.example.test:8080/";
@@ -101,6 +106,7 @@ fn provisioner_with(store: Arc<MemoryStore>, repeat: (u32, u32), ca: &PhoneCa) -
         bootstrap_repeat_minutes: repeat.1,
         device_key: Some(ServerKey::from_bytes([7; 32])),
         phone_ca: Some(ca.clone()),
+        site_phone_passwords: Default::default(),
     };
     let templates = Templates::new(None).expect("templates");
     Provisioner::new(store, templates, settings).expect("provisioner")
@@ -307,8 +313,67 @@ fn run_case(
         ));
     }
     match std::str::from_utf8(&served.body) {
-        Ok(body) => check_body(case, &name, body, ca, passwords, failures),
+        Ok(body) => {
+            check_body(case, &name, body, ca, passwords, failures);
+            check_lockdown(p, case, body, &label, failures);
+        }
         Err(e) => failures.push(format!("{label}: not UTF-8: {e}")),
+    }
+}
+
+/// The phone's web passwords: in the secure main file, each on a line
+/// with the setting its vendor row names; nowhere else, and no other file
+/// names those settings.
+fn check_lockdown(
+    p: &Provisioner,
+    case: &Case<'_>,
+    body: &str,
+    label: &str,
+    failures: &mut Vec<String>,
+) {
+    let row = &case.vendor.provisioning;
+    let stored = p
+        .store()
+        .phone_state(case.phone.mac)
+        .expect("phone state")
+        .and_then(|s| s.passwords);
+    let settings = [
+        (
+            row.admin_password_setting,
+            stored.as_ref().map(|s| &s.admin),
+        ),
+        (row.user_password_setting, stored.as_ref().map(|s| &s.user)),
+    ];
+    if case.carries_secrets() {
+        let Some(_) = &stored else {
+            failures.push(format!("{label}: no web passwords were issued"));
+            return;
+        };
+        for (setting, pw) in settings {
+            let (Some(setting), Some(pw)) = (setting, pw) else {
+                continue;
+            };
+            if !body
+                .lines()
+                .any(|l| names_setting(l, setting) && l.contains(pw.as_str()))
+            {
+                failures.push(format!(
+                    "{label}: no line sets {setting} to the phone's stored password"
+                ));
+            }
+        }
+        if row.admin_password_setting.is_none() {
+            failures.push(format!("{label}: the row names no admin password setting"));
+        }
+        return;
+    }
+    for (setting, pw) in settings {
+        if pw.is_some_and(|pw| body.contains(pw.as_str())) {
+            failures.push(format!("{label}: carries the phone's web password"));
+        }
+        if setting.is_some_and(|s| names_setting(body, s)) {
+            failures.push(format!("{label}: names the web password setting"));
+        }
     }
 }
 
@@ -376,6 +441,57 @@ fn every_vendor_file_over_every_delivery() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// Rendering every file but the secure main one (bootstraps, boot and
+/// common files) issues no web passwords: they are issued only where they
+/// are sent.
+#[test]
+fn only_the_secure_main_file_issues_web_passwords() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ca = phone_ca(tmp.path());
+    let config = Config::default();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let store = imported(&root.join("examples/users.csv"), &config);
+    let p = provisioner(store.clone(), &config, &ca);
+    let users = store.users().expect("users");
+    for user in &users {
+        for phone in &user.phones {
+            let vendor = vendors::by_id(&phone.vendor).expect("vendor");
+            for rule in vendor.provisioning.files {
+                if rule.kind == FileKind::Upload {
+                    continue;
+                }
+                for secure in [false, true] {
+                    if secure && rule.kind == FileKind::Main {
+                        continue;
+                    }
+                    let case = Case {
+                        vendor,
+                        rule,
+                        user,
+                        phone,
+                        secure,
+                    };
+                    let path = format!("/{}", sample_name(rule, phone));
+                    let req = Request {
+                        path: &path,
+                        user_agent: None,
+                        channel: case.channel(),
+                        https_url: Some(HTTPS_URL),
+                        http_url: Some(HTTP_URL),
+                    };
+                    p.respond(&req).expect("served");
+                }
+            }
+            let state = store.phone_state(phone.mac).expect("state");
+            assert!(
+                state.and_then(|s| s.passwords).is_none(),
+                "{}: web passwords issued without a secure main file",
+                phone.mac.plain()
+            );
+        }
+    }
 }
 
 /// The stand-in names really are what the phones ask for.
