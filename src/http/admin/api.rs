@@ -338,6 +338,9 @@ impl Api {
                 Ok(ops::export(store, secrets)?)
             }
             ["render", mac] => {
+                // The main file carries the phone's SIP and web passwords, so
+                // a render is a reveal: same opt-in as `?secrets=1`.
+                self.check_secrets(caller, true)?;
                 let req = RenderRequest {
                     mac: mac.to_string(),
                     file: q.get("file").map(str::to_string),

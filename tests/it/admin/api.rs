@@ -37,7 +37,8 @@ fn endpoints(csv: &Path) -> Vec<Endpoint> {
         ("GET", "/api/v1/phones".into(), vec![], 200),
         ("GET", "/api/v1/history".into(), vec![], 200),
         ("GET", "/api/v1/export".into(), vec![], 200),
-        ("GET", format!("/api/v1/render/{ALICE_MAC}"), vec![], 200),
+        // A render carries passwords: over TCP only with expose_secrets.
+        ("GET", format!("/api/v1/render/{ALICE_MAC}"), vec![], 403),
         ("GET", format!("/api/v1/phones/{ALICE_MAC}"), vec![], 200),
         (
             "POST",
@@ -401,6 +402,7 @@ fn secrets_opt_in_loopback_opt_in_and_bounds() {
         "/api/v1/export?include_secrets=true",
         "/api/v1/users/alice.martin?secrets=true",
         "/api/v1/import?dry_run=true&show_secrets=true",
+        "/api/v1/render/00:15:65:12:34:56",
     ] {
         let method = if path.contains("import") {
             "POST"
