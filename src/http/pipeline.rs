@@ -297,6 +297,15 @@ impl Pipeline {
                     peer = %conn.peer, scheme, file = %served.file, vendor = served.vendor,
                     staged = served.staged, "served"
                 );
+                if !served.warnings.is_empty() {
+                    let mac = self.provisioner.identify(preq).mac.map(|m| m.colon());
+                    for w in &served.warnings {
+                        tracing::warn!(
+                            peer = %conn.peer, mac = mac.as_deref().unwrap_or("-"),
+                            vendor = served.vendor, file = %served.file, "clock: {w}"
+                        );
+                    }
+                }
                 self.metrics.fetch(served.vendor, 200);
                 (StatusCode::OK, respond::served(served))
             }

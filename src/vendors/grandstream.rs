@@ -74,6 +74,9 @@ const GRANDSTREAM: Provisioning = Provisioning {
     // Custom CAs can be provisioned, but no source names the P-code (§4.5).
     ca_setting: None,
     cert_name_prefixes: &[],
+    // P246 takes any POSIX TZ string (Grandstream config template: "Self
+    // Defined Time zone", at most 64 characters).
+    clock: Clock::ANY,
 };
 
 /// `Grandstream Model HW GXP2170 V1.xA SW 1.0.11.79 DevId 000b82aabbcc`, and

@@ -77,6 +77,13 @@ const POLYCOM: Provisioning = Provisioning {
     // The bootstrap carries our CA inline as device.sec.TLS.customCaCert1 (§2.5).
     ca_setting: Some("device.sec.TLS.customCaCert1"),
     cert_name_prefixes: &[],
+    // tcpIpApp.sntp.gmtOffset takes any offset in seconds; the
+    // daylightSavings.* keys have no amount, so DST is one hour (Polycom
+    // SoundPoint IP / UC admin guide, tcpIpApp.sntp).
+    clock: Clock {
+        listed_offsets: &[],
+        dst_save_minutes: (60, 60),
+    },
 };
 
 /// `FileTransport PolycomVVX-VVX_411-UA/5.9.0.9373 Type/Application`,

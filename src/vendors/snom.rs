@@ -74,6 +74,10 @@ const SNOM: Provisioning = Provisioning {
     // The bootstrap carries our CA inline in the <certificates> section (§5.5).
     ca_setting: Some("certificates"),
     cert_name_prefixes: &[],
+    // Without a code: utc_offset in seconds and dst as "<save seconds>
+    // MM.WW.DD HH:MM:SS MM.WW.DD HH:MM:SS" (wazo-platform/wazo-provd-plugins
+    // plugins/wazo-snom/common/common.py, _format_tzinfo).
+    clock: Clock::ANY,
 };
 
 /// `Mozilla/4.0 (compatible; snomD785-SIP 10.1.33.33 2010.12-00004-g9ba52f5

@@ -90,6 +90,14 @@ const YEALINK: Provisioning = Provisioning {
     // The bootstrap loads our CA from static.trusted_certificates.url (§1.5).
     ca_setting: Some("static.trusted_certificates.url"),
     cert_name_prefixes: &[],
+    // Manual DST: local_time.offset_time takes -300..300 minutes (Yealink
+    // SIP-T2/T4/T5 admin guide, Auto DST file attributes, szOffset); the
+    // offset (local_time.time_zone, "+5:30") any [+/-]h:mm up to 14 hours
+    // (same table, szTime).
+    clock: Clock {
+        listed_offsets: &[],
+        dst_save_minutes: (1, 300),
+    },
 };
 
 /// `Yealink SIP-T54W 96.86.0.100 80:5e:c0:12:34:56`, `Yealink SIP VP-T49G …`,
