@@ -1,5 +1,7 @@
 //! Checks over every row of `VENDORS` at once, in-process: the conformance
-//! table (every vendor × file × delivery) and the docs' vendor table.
+//! table (every vendor × file × delivery), the docs' vendor table, and every
+//! time zone on every vendor.
 
 mod conformance;
 mod table;
+mod zones;
