@@ -90,7 +90,7 @@ pub fn analyse_uncached(tz: Tz, year: i32) -> Analysis {
     let (from, to) = (year_start(year), year_start(year + 2));
     let all = changes(tz, from, to);
     let start = offset_at(tz, from);
-    let shape = shape_of(tz, year, start, &all, (from, to));
+    let shape = shape_of(year, start, &all, (from, to));
     Analysis {
         year,
         signature: (start, all.iter().map(|c| (c.at, c.after)).collect()),
@@ -166,7 +166,7 @@ pub fn changes(tz: Tz, from: i64, to: i64) -> Vec<Change> {
 }
 
 /// Sorts the span's changes into one of the [`Shape`]s.
-fn shape_of(tz: Tz, year: i32, start: i32, all: &[Change], span: (i64, i64)) -> Shape {
+fn shape_of(year: i32, start: i32, all: &[Change], span: (i64, i64)) -> Shape {
     if all.is_empty() {
         return Shape::Fixed { offset: start };
     }
@@ -179,8 +179,7 @@ fn shape_of(tz: Tz, year: i32, start: i32, all: &[Change], span: (i64, i64)) -> 
     totals.dedup();
     let [standard, dst] = totals[..] else {
         return irregular(format!(
-            "{} uses {} different UTC offsets in {}-{}",
-            tz.name(),
+            "it uses {} different UTC offsets in {}-{}",
             totals.len(),
             year,
             year + 1
@@ -194,8 +193,7 @@ fn shape_of(tz: Tz, year: i32, start: i32, all: &[Change], span: (i64, i64)) -> 
     let (first, second) = (per_year(year), per_year(year + 1));
     if first.len() != 2 || second.len() != 2 {
         return irregular(format!(
-            "{} changes its clock {} times in {} and {} times in {}",
-            tz.name(),
+            "it changes its clock {} times in {} and {} times in {}",
             first.len(),
             year,
             second.len(),
@@ -206,7 +204,7 @@ fn shape_of(tz: Tz, year: i32, start: i32, all: &[Change], span: (i64, i64)) -> 
         first.iter().find(|c| c.after == dst),
         first.iter().find(|c| c.after == standard),
     ) else {
-        return irregular(format!("{} has no DST period in {year}", tz.name()));
+        return irregular(format!("it has no DST period in {year}"));
     };
     let save = (dst - standard) / 60;
     let start_local = local(on.at, standard);
@@ -224,8 +222,7 @@ fn shape_of(tz: Tz, year: i32, start: i32, all: &[Change], span: (i64, i64)) -> 
         }
     }
     irregular(format!(
-        "{}'s DST dates in {}-{} follow no weekday rule",
-        tz.name(),
+        "its DST dates in {}-{} follow no weekday rule",
         year,
         year + 1
     ))

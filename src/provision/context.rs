@@ -475,8 +475,13 @@ pub fn timezone_at(vendor: &Vendor, tz: Tz, now: i64) -> TimezoneCtx {
         if let Some(r) = &rule {
             let (lo, hi) = clock.dst_save_minutes;
             if !(lo..=hi).contains(&r.save_minutes) {
+                let can = if lo == hi {
+                    format!("only {lo}")
+                } else {
+                    format!("{lo} to {hi}")
+                };
                 warnings.push(format!(
-                    "{}: DST adds {} minutes, which {} phones cannot set ({lo} to {hi})",
+                    "{}: DST adds {} minutes, which {} phones cannot set ({can})",
                     tz.name(),
                     r.save_minutes,
                     vendor.name
