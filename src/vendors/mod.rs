@@ -442,11 +442,7 @@ impl Vendor {
     /// the row it came from: the zone's own row, else the first row whose
     /// zone keeps the same UTC offsets and changes (the nearest city with the
     /// same rules), else `None`.
-    pub fn zone_value(
-        &self,
-        tz: chrono_tz::Tz,
-        year: i32,
-    ) -> Option<(&'static str, &'static str)> {
+    pub fn zone_value(&self, tz: chrono_tz::Tz, year: i32) -> Option<(&'static str, &'static str)> {
         let rows = self.provisioning.timezone_names;
         if let Some((zone, value)) = rows.iter().find(|(k, _)| *k == tz.name()) {
             return Some((value, zone));

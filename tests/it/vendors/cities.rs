@@ -139,11 +139,17 @@ fn expected(vendor: &str, city: &str) -> Vec<(&'static str, &'static str)> {
             ("Time_Zone", "GMT+01:00"),
             ("Time_Offset__HH_mm_", ""),
             ("Daylight_Saving_Time_Enable", "Yes"),
-            ("Daylight_Saving_Time_Rule", "start=3/-1/7/2;end=10/-1/7/3;save=1"),
+            (
+                "Daylight_Saving_Time_Rule",
+                "start=3/-1/7/2;end=10/-1/7/3;save=1",
+            ),
         ],
         ("cisco", "America/New_York") => vec![
             ("Time_Zone", "GMT-05:00"),
-            ("Daylight_Saving_Time_Rule", "start=3/8/7/2;end=11/1/7/2;save=1"),
+            (
+                "Daylight_Saving_Time_Rule",
+                "start=3/8/7/2;end=11/1/7/2;save=1",
+            ),
         ],
         ("cisco", "America/Sao_Paulo") => vec![
             ("Time_Zone", "GMT-03:00"),
@@ -151,7 +157,10 @@ fn expected(vendor: &str, city: &str) -> Vec<(&'static str, &'static str)> {
         ],
         ("cisco", "Australia/Sydney") => vec![
             ("Time_Zone", "GMT+10:00"),
-            ("Daylight_Saving_Time_Rule", "start=10/1/7/2;end=4/1/7/3;save=1"),
+            (
+                "Daylight_Saving_Time_Rule",
+                "start=10/1/7/2;end=4/1/7/3;save=1",
+            ),
         ],
         ("cisco", "Asia/Kolkata") => vec![
             ("Time_Zone", "GMT+05:00"),
@@ -171,7 +180,10 @@ fn expected(vendor: &str, city: &str) -> Vec<(&'static str, &'static str)> {
             ("tcpIpApp.sntp.daylightSavings.enable", "1"),
             ("tcpIpApp.sntp.daylightSavings.start.month", "3"),
             ("tcpIpApp.sntp.daylightSavings.start.dayOfWeek", "1"),
-            ("tcpIpApp.sntp.daylightSavings.start.dayOfWeek.lastInMonth", "1"),
+            (
+                "tcpIpApp.sntp.daylightSavings.start.dayOfWeek.lastInMonth",
+                "1",
+            ),
             ("tcpIpApp.sntp.daylightSavings.stop.month", "10"),
             ("tcpIpApp.sntp.daylightSavings.stop.time", "3"),
         ],
@@ -256,7 +268,10 @@ fn expected(vendor: &str, city: &str) -> Vec<(&'static str, &'static str)> {
         }
         ("grandstream", "America/Sao_Paulo") => vec![("P64", "customize"), ("P246", "<-03>3")],
         ("grandstream", "Australia/Sydney") => {
-            vec![("P64", "customize"), ("P246", "AEST-10AEDT,M10.1.0,M4.1.0/3")]
+            vec![
+                ("P64", "customize"),
+                ("P246", "AEST-10AEDT,M10.1.0,M4.1.0/3"),
+            ]
         }
         ("grandstream", "Asia/Kolkata") => vec![("P64", "customize"), ("P246", "IST-5:30")],
         ("grandstream", "Pacific/Chatham") => vec![
@@ -293,7 +308,9 @@ fn render_shows_each_vendors_clock_in_six_offices() {
         }
     }
     // And one in a zone no vendor can express.
-    csv.push_str("casa,Office,Casa,5999,Pass-5999-word,Africa/Casablanca,udp,805ec0ff00ff,yealink-t54w\n");
+    csv.push_str(
+        "casa,Office,Casa,5999,Pass-5999-word,Africa/Casablanca,udp,805ec0ff00ff,yealink-t54w\n",
+    );
     let run = env.import_csv(&csv, &[]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
 
@@ -338,5 +355,9 @@ fn render_shows_each_vendors_clock_in_six_offices() {
         "{}",
         r.stderr
     );
-    assert!(r.stdout.contains("local_time.time_zone = +1"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("local_time.time_zone = +1"),
+        "{}",
+        r.stdout
+    );
 }

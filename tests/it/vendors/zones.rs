@@ -51,7 +51,15 @@ fn spreadsheet() -> (String, Vec<(&'static Vendor, Tz, Mac, String)>) {
                 tz.name()
             ));
             let mac = Mac::parse(&mac).expect("test MAC");
-            phones.push((v, *tz, mac, model.split_once('-').map(|(_, m)| m.to_string()).unwrap_or_default()));
+            phones.push((
+                v,
+                *tz,
+                mac,
+                model
+                    .split_once('-')
+                    .map(|(_, m)| m.to_string())
+                    .unwrap_or_default(),
+            ));
         }
     }
     (csv, phones)
@@ -62,7 +70,8 @@ fn provisioner(csv: String) -> Provisioner {
     let store = Arc::new(MemoryStore::new());
     store.put_sites(&config.sites).expect("sites");
     let opts = ImportOptions::upsert("zones.csv".to_string());
-    let outcome = import::run(store.as_ref(), &config, csv.into_bytes(), &opts, None).expect("import");
+    let outcome =
+        import::run(store.as_ref(), &config, csv.into_bytes(), &opts, None).expect("import");
     assert_eq!(outcome.exit_code, 0, "{}", outcome.report.to_text());
     let settings = Settings {
         repeat_minutes: config.provision.repeat_minutes,
@@ -70,7 +79,8 @@ fn provisioner(csv: String) -> Provisioner {
         device_key: None,
         phone_ca: None,
     };
-    Provisioner::new(store, Templates::new(None).expect("templates"), settings).expect("provisioner")
+    Provisioner::new(store, Templates::new(None).expect("templates"), settings)
+        .expect("provisioner")
 }
 
 // ---- what a clock does: offsets and changes over the two years ----------
@@ -79,7 +89,12 @@ fn provisioner(csv: String) -> Provisioner {
 type Changes = (i32, Vec<(i64, i32)>);
 
 fn year_start(y: i32) -> i64 {
-    NaiveDate::from_ymd_opt(y, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp()
+    NaiveDate::from_ymd_opt(y, 1, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp()
 }
 
 /// The offset at the start of `year` and every change until `year + 2`,
@@ -122,8 +137,16 @@ fn agree(said: &Changes, truth: &Changes) -> Result<(), String> {
     let fmt = |c: &Changes| format!("start {} changes {:?}", c.0, c.1);
     let ok = said.0 == truth.0
         && said.1.len() == truth.1.len()
-        && said.1.iter().zip(&truth.1).all(|(a, b)| a.1 == b.1 && (a.0 - b.0).abs() < 3600);
-    if ok { Ok(()) } else { Err(format!("phone: {} / zone: {}", fmt(said), fmt(truth))) }
+        && said
+            .1
+            .iter()
+            .zip(&truth.1)
+            .all(|(a, b)| a.1 == b.1 && (a.0 - b.0).abs() < 3600);
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("phone: {} / zone: {}", fmt(said), fmt(truth)))
+    }
 }
 
 // ---- the vendors' own terms -------------------------------------------------
@@ -170,7 +193,10 @@ fn date(year: i32, w: &When) -> Result<NaiveDate, String> {
             .nth(n as usize - 1)
             .ok_or_else(bad),
         Day::Nth(..) => Err(bad()),
-        Day::Last(wd) => days.filter(|d| d.weekday() == weekday(wd)).last().ok_or_else(bad),
+        Day::Last(wd) => days
+            .rev()
+            .find(|d| d.weekday() == weekday(wd))
+            .ok_or_else(bad),
         Day::OnOrAfter(from, wd) => days
             .find(|d| d.day() >= from && d.weekday() == weekday(wd))
             .ok_or_else(bad),
@@ -210,7 +236,9 @@ enum Said {
 }
 
 fn num<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, String> {
-    s.trim().parse().map_err(|_| format!("{what}: {s:?} is not a number"))
+    s.trim()
+        .parse()
+        .map_err(|_| format!("{what}: {s:?} is not a number"))
 }
 
 /// A weekday in the vendor's numbering (`first` = Monday's or Sunday's
@@ -261,14 +289,31 @@ fn yealink(body: &str) -> Result<Said, String> {
                 return Err("manual DST not by week".into());
             }
             let when = |k: &str| -> Result<When, String> {
-                let f: Vec<u32> = get(k)?.split('/').map(|p| num(p, k)).collect::<Result<_, _>>()?;
-                let [month, week, wd, hour] = f[..] else { return Err(format!("{k}: four fields")) };
+                let f: Vec<u32> = get(k)?
+                    .split('/')
+                    .map(|p| num(p, k))
+                    .collect::<Result<_, _>>()?;
+                let [month, week, wd, hour] = f[..] else {
+                    return Err(format!("{k}: four fields"));
+                };
                 let wd = weekday_of(wd, true, k)?;
-                let day = if week == 5 { Day::Last(wd) } else { Day::Nth(week, wd) };
-                Ok(When { month, day, secs: i64::from(hour) * 3600 })
+                let day = if week == 5 {
+                    Day::Last(wd)
+                } else {
+                    Day::Nth(week, wd)
+                };
+                Ok(When {
+                    month,
+                    day,
+                    secs: i64::from(hour) * 3600,
+                })
             };
             let save: i32 = num(get("local_time.offset_time")?, "offset_time")?;
-            Some((save * 60, when("local_time.start_time")?, when("local_time.end_time")?))
+            Some((
+                save * 60,
+                when("local_time.start_time")?,
+                when("local_time.end_time")?,
+            ))
         }
         other => return Err(format!("summer_time {other} without a name")),
     };
@@ -280,7 +325,12 @@ fn xml_children(body: &str) -> Result<BTreeMap<String, String>, String> {
     Ok(doc
         .descendants()
         .filter(|n| n.is_element())
-        .map(|n| (n.tag_name().name().to_string(), n.text().unwrap_or("").trim().to_string()))
+        .map(|n| {
+            (
+                n.tag_name().name().to_string(),
+                n.text().unwrap_or("").trim().to_string(),
+            )
+        })
         .collect())
 }
 
@@ -294,7 +344,9 @@ fn cisco(body: &str, v: &Vendor) -> Result<Said, String> {
         t => return Err(format!("Time_Zone GMT{t} is not in Cisco's form")),
     };
     if !v.provisioning.clock.listed_offsets.contains(&listed) {
-        return Err(format!("Time_Zone {zone} is not one of Cisco's listed values"));
+        return Err(format!(
+            "Time_Zone {zone} is not one of Cisco's listed values"
+        ));
     }
     let rest = match get("Time_Offset__HH_mm_")? {
         "" => 0,
@@ -308,14 +360,29 @@ fn cisco(body: &str, v: &Vendor) -> Result<Said, String> {
         "No" => None,
         "Yes" => {
             let rule = get("Daylight_Saving_Time_Rule")?;
-            let fields: BTreeMap<&str, &str> = rule.split(';').filter_map(|f| f.split_once('=')).collect();
+            let fields: BTreeMap<&str, &str> =
+                rule.split(';').filter_map(|f| f.split_once('=')).collect();
             let when = |k: &str| -> Result<When, String> {
-                let f: Vec<&str> = fields.get(k).ok_or(format!("no {k}="))?.split('/').collect();
-                let [month, day, wd, time] = f[..] else { return Err(format!("{k}: four fields")) };
+                let f: Vec<&str> = fields
+                    .get(k)
+                    .ok_or(format!("no {k}="))?
+                    .split('/')
+                    .collect();
+                let [month, day, wd, time] = f[..] else {
+                    return Err(format!("{k}: four fields"));
+                };
                 let (day, wd): (i32, u32) = (num(day, "day")?, num(wd, "weekday")?);
                 let wd = weekday_of(wd, true, k)?;
-                let day = if day == -1 { Day::Last(wd) } else { Day::OnOrAfter(day as u32, wd) };
-                Ok(When { month: num(month, "month")?, day, secs: clock_time(time)? })
+                let day = if day == -1 {
+                    Day::Last(wd)
+                } else {
+                    Day::OnOrAfter(day as u32, wd)
+                };
+                Ok(When {
+                    month: num(month, "month")?,
+                    day,
+                    secs: clock_time(time)?,
+                })
             };
             let save = clock_time(fields.get("save").ok_or("no save=")?)? as i32;
             Some((save, when("start")?, when("end")?))
@@ -329,9 +396,18 @@ fn polycom(body: &str) -> Result<Said, String> {
     let doc = roxmltree::Document::parse(body).map_err(|e| e.to_string())?;
     let attrs: BTreeMap<String, String> = doc
         .descendants()
-        .flat_map(|n| n.attributes().map(|a| (a.name().to_string(), a.value().to_string())).collect::<Vec<_>>())
+        .flat_map(|n| {
+            n.attributes()
+                .map(|a| (a.name().to_string(), a.value().to_string()))
+                .collect::<Vec<_>>()
+        })
         .collect();
-    let get = |k: &str| attrs.get(&format!("tcpIpApp.sntp.{k}")).map(String::as_str).ok_or(format!("no {k}"));
+    let get = |k: &str| {
+        attrs
+            .get(&format!("tcpIpApp.sntp.{k}"))
+            .map(String::as_str)
+            .ok_or(format!("no {k}"))
+    };
     let standard: i32 = num(get("gmtOffset")?, "gmtOffset")?;
     let dst = match get("daylightSavings.enable")? {
         "0" => None,
@@ -348,7 +424,11 @@ fn polycom(body: &str) -> Result<Said, String> {
                     Day::OnOrAfter(num(get(&format!("daylightSavings.{k}.date"))?, "date")?, wd)
                 };
                 let hour: i64 = num(get(&format!("daylightSavings.{k}.time"))?, "time")?;
-                Ok(When { month: num(get(&format!("daylightSavings.{k}.month"))?, "month")?, day, secs: hour * 3600 })
+                Ok(When {
+                    month: num(get(&format!("daylightSavings.{k}.month"))?, "month")?,
+                    day,
+                    secs: hour * 3600,
+                })
             };
             // No key for the amount: Polycom's DST is one hour.
             Some((3600, when("start")?, when("stop")?))
@@ -361,7 +441,10 @@ fn polycom(body: &str) -> Result<Said, String> {
 fn grandstream(body: &str) -> Result<Said, String> {
     let m = xml_children(body)?;
     match m.get("P64").map(String::as_str) {
-        Some("customize") => Ok(Said::Posix(m.get("P246").cloned().ok_or("customize without P246")?, false)),
+        Some("customize") => Ok(Said::Posix(
+            m.get("P246").cloned().ok_or("customize without P246")?,
+            false,
+        )),
         Some(v) => Ok(Said::Posix(v.to_string(), true)),
         None => Err("no P64".into()),
     }
@@ -379,13 +462,28 @@ fn snom(body: &str) -> Result<Said, String> {
         "" => None,
         d => {
             let f: Vec<&str> = d.split_whitespace().collect();
-            let [save, sd, st, ed, et] = f[..] else { return Err(format!("dst {d:?}")) };
+            let [save, sd, st, ed, et] = f[..] else {
+                return Err(format!("dst {d:?}"));
+            };
             let when = |d: &str, t: &str| -> Result<When, String> {
-                let p: Vec<u32> = d.split('.').map(|x| num(x, "dst date")).collect::<Result<_, _>>()?;
-                let [month, week, wd] = p[..] else { return Err(format!("dst date {d}")) };
+                let p: Vec<u32> = d
+                    .split('.')
+                    .map(|x| num(x, "dst date"))
+                    .collect::<Result<_, _>>()?;
+                let [month, week, wd] = p[..] else {
+                    return Err(format!("dst date {d}"));
+                };
                 let wd = weekday_of(wd, true, "dst")?;
-                let day = if week == 5 { Day::Last(wd) } else { Day::Nth(week, wd) };
-                Ok(When { month, day, secs: clock_time(t)? })
+                let day = if week == 5 {
+                    Day::Last(wd)
+                } else {
+                    Day::Nth(week, wd)
+                };
+                Ok(When {
+                    month,
+                    day,
+                    secs: clock_time(t)?,
+                })
             };
             Some((num(save, "save")?, when(sd, st)?, when(ed, et)?))
         }
@@ -410,9 +508,17 @@ fn fanvil(body: &str) -> Result<Said, String> {
                     -1 => Day::Last(wd),
                     w => Day::Nth(w as u32, wd),
                 };
-                Ok(When { month: n("Mon")? as u32, day, secs: i64::from(n("Hour")?) * 3600 })
+                Ok(When {
+                    month: n("Mon")? as u32,
+                    day,
+                    secs: i64::from(n("Hour")?) * 3600,
+                })
             };
-            Some((num::<i32>(get("DSTMinOffset")?, "DSTMinOffset")? * 60, when("Start")?, when("End")?))
+            Some((
+                num::<i32>(get("DSTMinOffset")?, "DSTMinOffset")? * 60,
+                when("Start")?,
+                when("End")?,
+            ))
         }
         other => return Err(format!("EnableDST {other}")),
     };
@@ -432,26 +538,46 @@ fn said(v: &Vendor, body: &str) -> Result<Said, String> {
 }
 
 /// The clock a phone keeps from what its file says, over the two years.
-fn kept(v: &Vendor, said: &Said, year: i32, zones: &mut HashMap<Tz, Changes>) -> Result<Changes, String> {
+fn kept(
+    v: &Vendor,
+    said: &Said,
+    year: i32,
+    zones: &mut HashMap<Tz, Changes>,
+) -> Result<Changes, String> {
     let rows = v.provisioning.timezone_names;
     let listed_zone = |value: &str| -> Result<Tz, String> {
         rows.iter()
             .find(|(_, val)| *val == value)
             .and_then(|(zone, _)| zone.parse().ok())
-            .ok_or(format!("{value:?} is not one of {}'s listed values", v.name))
+            .ok_or(format!(
+                "{value:?} is not one of {}'s listed values",
+                v.name
+            ))
     };
     match said {
         Said::Listed(value) => {
             let tz = listed_zone(value)?;
-            Ok(zones.entry(tz).or_insert_with(|| scan(&chrono_offset(tz), year)).clone())
+            Ok(zones
+                .entry(tz)
+                .or_insert_with(|| scan(&chrono_offset(tz), year))
+                .clone())
         }
         Said::Posix(s, listed) => {
             if *listed {
                 listed_zone(s)?;
             }
             let settings = tz::timezone::TimeZoneSettings::new(&[], |_| Err("no files".into()));
-            let zone = settings.parse_posix_tz(s).map_err(|e| format!("{s:?}: {e}"))?;
-            Ok(scan(&|t| zone.find_local_time_type(t).map(|l| l.ut_offset()).unwrap_or(i32::MIN), year))
+            let zone = settings
+                .parse_posix_tz(s)
+                .map_err(|e| format!("{s:?}: {e}"))?;
+            Ok(scan(
+                &|t| {
+                    zone.find_local_time_type(t)
+                        .map(|l| l.ut_offset())
+                        .unwrap_or(i32::MIN)
+                },
+                year,
+            ))
         }
         Said::Model(m) => m.changes(year),
     }
@@ -461,11 +587,15 @@ fn kept(v: &Vendor, said: &Said, year: i32, zones: &mut HashMap<Tz, Changes>) ->
 
 /// The ways a change can be named by weekday in its year.
 fn names(at: i64, before: i32) -> Vec<(u32, u32, bool, u32, i64)> {
-    let local = chrono::DateTime::from_timestamp(at + i64::from(before), 0).unwrap().naive_utc();
+    let local = chrono::DateTime::from_timestamp(at + i64::from(before), 0)
+        .unwrap()
+        .naive_utc();
     let d = local.date();
     let secs = i64::from(local.hour() * 3600 + local.minute() * 60 + local.second());
     let wd = d.weekday().num_days_from_sunday();
-    let last = d.checked_add_days(chrono::Days::new(7)).is_none_or(|n| n.month() != d.month());
+    let last = d
+        .checked_add_days(chrono::Days::new(7))
+        .is_none_or(|n| n.month() != d.month());
     let mut out = vec![(d.month(), (d.day() - 1) / 7 + 1, false, wd, secs)];
     if last {
         out.push((d.month(), 0, true, wd, secs));
@@ -483,7 +613,12 @@ fn irregular(truth: &Changes, year: i32) -> bool {
     totals.dedup();
     let [low, high] = totals[..] else { return true };
     let in_year = |y: i32| -> Vec<(i64, i32)> {
-        truth.1.iter().copied().filter(|c| c.0 >= year_start(y) && c.0 < year_start(y + 1)).collect()
+        truth
+            .1
+            .iter()
+            .copied()
+            .filter(|c| c.0 >= year_start(y) && c.0 < year_start(y + 1))
+            .collect()
     };
     let (a, b) = (in_year(year), in_year(year + 1));
     if a.len() != 2 || b.len() != 2 {
@@ -492,7 +627,9 @@ fn irregular(truth: &Changes, year: i32) -> bool {
     for to in [high, low] {
         let before = if to == high { low } else { high };
         let pick = |cs: &[(i64, i32)]| cs.iter().find(|c| c.1 == to).map(|c| names(c.0, before));
-        let (Some(x), Some(y)) = (pick(&a), pick(&b)) else { return true };
+        let (Some(x), Some(y)) = (pick(&a), pick(&b)) else {
+            return true;
+        };
         if !x.iter().any(|n| y.contains(n)) {
             return true;
         }
@@ -518,7 +655,9 @@ fn every_zone_every_vendor_keeps_the_zones_clock_or_warns() {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_secs();
-    let year = chrono::DateTime::from_timestamp(now as i64, 0).expect("now").year();
+    let year = chrono::DateTime::from_timestamp(now as i64, 0)
+        .expect("now")
+        .year();
     let (csv, phones) = spreadsheet();
     let p = provisioner(csv);
     let mut truths: HashMap<Tz, Changes> = HashMap::new();
@@ -526,8 +665,14 @@ fn every_zone_every_vendor_keeps_the_zones_clock_or_warns() {
     let mut failures: Vec<String> = Vec::new();
     let mut warned: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (v, tz, mac, model) in &phones {
-        let truth = truths.entry(*tz).or_insert_with(|| scan(&chrono_offset(*tz), year)).clone();
-        let file = v.main_file().and_then(|r| r.file_name_for(*mac, Some(model))).expect("main file name");
+        let truth = truths
+            .entry(*tz)
+            .or_insert_with(|| scan(&chrono_offset(*tz), year))
+            .clone();
+        let file = v
+            .main_file()
+            .and_then(|r| r.file_name_for(*mac, Some(model)))
+            .expect("main file name");
         let req = Request {
             path: &format!("/{file}"),
             user_agent: None,
@@ -567,7 +712,10 @@ fn every_zone_every_vendor_keeps_the_zones_clock_or_warns() {
             }
             let (lo, hi) = v.provisioning.clock.dst_save_minutes;
             if !is_listed && save_minutes(&truth).is_some_and(|s| !(lo..=hi).contains(&s)) {
-                failures.push(format!("{label}: a DST amount {} cannot set, but no warning", v.name));
+                failures.push(format!(
+                    "{label}: a DST amount {} cannot set, but no warning",
+                    v.name
+                ));
             }
         } else {
             if let Err(e) = keeps {
@@ -582,7 +730,10 @@ fn every_zone_every_vendor_keeps_the_zones_clock_or_warns() {
             let cannot = irregular(&truth, year)
                 || save_minutes(&truth).is_some_and(|s| !(lo..=hi).contains(&s));
             if !cannot {
-                failures.push(format!("{label}: warned, but expressible: {:?}", served.warnings));
+                failures.push(format!(
+                    "{label}: warned, but expressible: {:?}",
+                    served.warnings
+                ));
             }
             warned.entry(v.id).or_default().push(tz.name().to_string());
         }
@@ -590,7 +741,12 @@ fn every_zone_every_vendor_keeps_the_zones_clock_or_warns() {
     for (vendor, zones) in &warned {
         eprintln!("{vendor}: {} zones warn: {}", zones.len(), zones.join(", "));
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     for (vendor, zones) in &warned {
         assert!(zones.len() <= 25, "{vendor}: {} zones warn", zones.len());
     }
