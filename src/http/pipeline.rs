@@ -300,9 +300,12 @@ impl Pipeline {
                 if !served.warnings.is_empty() {
                     let mac = self.provisioner.identify(preq).mac.map(|m| m.colon());
                     for w in &served.warnings {
+                        // Every clock warning starts with its zone.
+                        let (zone, what) = w.split_once(": ").unwrap_or(("-", w));
                         tracing::warn!(
                             peer = %conn.peer, mac = mac.as_deref().unwrap_or("-"),
-                            vendor = served.vendor, file = %served.file, "clock: {w}"
+                            vendor = served.vendor, zone, file = %served.file,
+                            "cannot express the zone: {what}"
                         );
                     }
                 }

@@ -361,3 +361,30 @@ fn render_shows_each_vendors_clock_in_six_offices() {
         r.stdout
     );
 }
+
+/// Served over HTTPS (real server, real curl), the same zone is logged at
+/// WARN with the phone's MAC, vendor and zone, and never with a secret.
+#[test]
+fn a_zone_the_vendor_cannot_express_is_logged_when_served() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = dir.path().join("casa.csv");
+    std::fs::write(
+        &csv,
+        "username,first_name,last_name,extension,sip_password,timezone,transport,mac,phone_model\n\
+         casa,Office,Casa,5999,Casa-Sip-5999-secret,Africa/Casablanca,udp,805ec0ff00ff,yealink-t54w\n",
+    )
+    .expect("write csv");
+    let (_tmp, _data, server) = crate::support::server::serving(&csv);
+    let main = server.get_https("/805ec0ff00ff.cfg", None);
+    assert_eq!(main.status, 200, "{}", server.log());
+    assert!(main.text().contains("Casa-Sip-5999-secret"));
+    let log = server.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("WARN") && l.contains("cannot express the zone"))
+        .unwrap_or_else(|| panic!("no clock warning in the log:\n{log}"));
+    for part in ["80:5e:c0:ff:00:ff", "yealink", "Africa/Casablanca"] {
+        assert!(line.contains(part), "{part} not in {line}");
+    }
+    assert!(!log.contains("Casa-Sip-5999-secret"), "a secret in the log");
+}
