@@ -378,11 +378,19 @@ fn a_zone_the_vendor_cannot_express_is_logged_when_served() {
     let main = server.get_https("/805ec0ff00ff.cfg", None);
     assert_eq!(main.status, 200, "{}", server.log());
     assert!(main.text().contains("Casa-Sip-5999-secret"));
-    let log = server.log();
-    let line = log
-        .lines()
-        .find(|l| l.contains("WARN") && l.contains("cannot express the zone"))
-        .unwrap_or_else(|| panic!("no clock warning in the log:\n{log}"));
+    // The log is read from the server's stderr as it comes: wait for it.
+    let warned = |log: &str| {
+        log.lines()
+            .find(|l| l.contains("WARN") && l.contains("cannot express the zone"))
+            .map(str::to_string)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut log = server.log();
+    while warned(&log).is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        log = server.log();
+    }
+    let line = warned(&log).unwrap_or_else(|| panic!("no clock warning in the log:\n{log}"));
     for part in ["80:5e:c0:ff:00:ff", "yealink", "Africa/Casablanca"] {
         assert!(line.contains(part), "{part} not in {line}");
     }

@@ -563,13 +563,20 @@ fn kept(
                 .clone())
         }
         Said::Posix(s, listed) => {
-            if *listed {
-                listed_zone(s)?;
-            }
+            let paired = if *listed { Some(listed_zone(s)?) } else { None };
             let settings = tz::timezone::TimeZoneSettings::new(&[], |_| Err("no files".into()));
-            let zone = settings
-                .parse_posix_tz(s)
-                .map_err(|e| format!("{s:?}: {e}"))?;
+            let zone = match (settings.parse_posix_tz(s), paired) {
+                (Ok(zone), _) => zone,
+                // A listed value that is not plain POSIX (no rule given)
+                // stands for its row's zone, as other vendors' names do.
+                (Err(_), Some(tz)) => {
+                    return Ok(zones
+                        .entry(tz)
+                        .or_insert_with(|| scan(&chrono_offset(tz), year))
+                        .clone());
+                }
+                (Err(e), None) => return Err(format!("{s:?}: {e}")),
+            };
             Ok(scan(
                 &|t| {
                     zone.find_local_time_type(t)
