@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::domain::mac::Mac;
 use crate::domain::zone::{self, Shape};
 use crate::domain::{Site, User};
-use crate::vendors::{UaInfo, Vendor};
+use crate::vendors::{Clock, UaInfo, Vendor};
 
 /// Everything a template may use. Optional fields are present as `none`.
 #[derive(Debug, Serialize)]
@@ -435,66 +435,27 @@ pub fn timezone(vendor: &Vendor, iana: &str) -> Result<TimezoneCtx, ContextError
 }
 
 /// [`timezone`] of `tz` for the year of Unix time `now` and the next, uncached.
-pub fn timezone_at(vendor: &Vendor, tz: Tz, now: i64) -> TimezoneCtx {
+fn timezone_at(vendor: &Vendor, tz: Tz, now: i64) -> TimezoneCtx {
     let year = zone::year_of(now);
-    let analysis = zone::analyse(tz, year);
     let listed = vendor.zone_value(tz, year);
-    let (standard, rule, irregular) = match &analysis.shape {
+    let (standard, rule, irregular) = match &zone::analyse(tz, year).shape {
         Shape::Fixed { offset } => (*offset, None, None),
         Shape::Rule { standard, rule } => (*standard, Some(rule.clone()), None),
         Shape::Irregular { offset, why } => (*offset, None, Some(why.clone())),
     };
     let offset_minutes = standard / 60;
-    let clock = &vendor.provisioning.clock;
-    let listed_offset = if clock.listed_offsets.is_empty() {
-        Some(offset_minutes)
-    } else {
-        clock
-            .listed_offsets
-            .iter()
-            .copied()
-            .filter(|o| *o <= offset_minutes)
-            .max()
+    let listed_offset = listed_offset(&vendor.provisioning.clock, offset_minutes);
+    let what = Unsaid {
+        vendor,
+        tz,
+        standard,
+        listed: listed.map(|(value, _)| value),
     };
-    let mut warnings = Vec::new();
-    if let Some(why) = &irregular {
-        warnings.push(match listed {
-            Some((value, _)) => format!(
-                "{}: {why}; the phone applies its own rule for {value:?}, which may differ",
-                tz.name()
-            ),
-            None => format!(
-                "{}: {why}; {} phones get UTC{} all year",
-                tz.name(),
-                vendor.name,
-                format_offset(i64::from(standard))
-            ),
-        });
-    }
+    let mut warnings: Vec<String> = irregular.iter().map(|why| what.irregular(why)).collect();
     if listed.is_none() {
-        if let Some(r) = &rule {
-            let (lo, hi) = clock.dst_save_minutes;
-            if !(lo..=hi).contains(&r.save_minutes) {
-                let can = if lo == hi {
-                    format!("only {lo}")
-                } else {
-                    format!("{lo} to {hi}")
-                };
-                warnings.push(format!(
-                    "{}: DST adds {} minutes, which {} phones cannot set ({can})",
-                    tz.name(),
-                    r.save_minutes,
-                    vendor.name
-                ));
-            }
-        }
+        warnings.extend(rule.as_ref().and_then(|r| what.dst_amount(r)));
         if listed_offset.is_none() {
-            warnings.push(format!(
-                "{}: UTC{} is below every offset {} lists",
-                tz.name(),
-                format_offset(i64::from(standard)),
-                vendor.name
-            ));
+            warnings.push(what.offset());
         }
     }
     let listed_offset_minutes = listed_offset.unwrap_or(offset_minutes);
@@ -509,6 +470,75 @@ pub fn timezone_at(vendor: &Vendor, tz: Tz, now: i64) -> TimezoneCtx {
         posix: posix(tz, year, standard, rule.as_ref()),
         dst_rule: rule,
         warnings,
+    }
+}
+
+/// The vendor's listed offset at or below `minutes`: `minutes` itself when
+/// it lists none, `None` when every listed one is above it.
+fn listed_offset(clock: &Clock, minutes: i32) -> Option<i32> {
+    if clock.listed_offsets.is_empty() {
+        return Some(minutes);
+    }
+    clock
+        .listed_offsets
+        .iter()
+        .copied()
+        .filter(|o| *o <= minutes)
+        .max()
+}
+
+/// The warnings for what a vendor's file cannot say about a zone; each
+/// starts with the zone's name, which the fetch log takes apart.
+struct Unsaid<'a> {
+    vendor: &'a Vendor,
+    tz: Tz,
+    /// The standard offset sent, seconds east of UTC.
+    standard: i32,
+    /// The listed value sent instead of an offset and rule, if any.
+    listed: Option<&'static str>,
+}
+
+impl Unsaid<'_> {
+    fn irregular(&self, why: &str) -> String {
+        match self.listed {
+            Some(value) => format!(
+                "{}: {why}; the phone applies its own rule for {value:?}, which may differ",
+                self.tz.name()
+            ),
+            None => format!(
+                "{}: {why}; {} phones get UTC{} all year",
+                self.tz.name(),
+                self.vendor.name,
+                format_offset(i64::from(self.standard))
+            ),
+        }
+    }
+
+    fn dst_amount(&self, rule: &DstRule) -> Option<String> {
+        let (lo, hi) = self.vendor.provisioning.clock.dst_save_minutes;
+        if (lo..=hi).contains(&rule.save_minutes) {
+            return None;
+        }
+        let can = if lo == hi {
+            format!("only {lo}")
+        } else {
+            format!("{lo} to {hi}")
+        };
+        Some(format!(
+            "{}: DST adds {} minutes, which {} phones cannot set ({can})",
+            self.tz.name(),
+            rule.save_minutes,
+            self.vendor.name
+        ))
+    }
+
+    fn offset(&self) -> String {
+        format!(
+            "{}: UTC{} is below every offset {} lists",
+            self.tz.name(),
+            format_offset(i64::from(self.standard)),
+            self.vendor.name
+        )
     }
 }
 
