@@ -696,7 +696,20 @@ pub fn render(
         http_url: None,
     };
     match provisioner.respond(&preq) {
-        Ok(served) => Ok(Answer::ok(served.body, served.content_type)),
+        Ok(served) => {
+            let mut answer = Answer::ok(served.body, served.content_type);
+            // Printed on stderr by the CLI (the admin API sends it as the
+            // message header): a clock the vendor cannot express.
+            if !served.warnings.is_empty() {
+                let lines: Vec<String> = served
+                    .warnings
+                    .iter()
+                    .map(|w| format!("warning: {w}"))
+                    .collect();
+                answer.message = Some(lines.join("\nautoprov: "));
+            }
+            Ok(answer)
+        }
         Err(r @ (Refusal::UnknownMac(_) | Refusal::UaMismatch { .. })) => {
             Ok(Answer::fail(1, 404, r.to_string()))
         }

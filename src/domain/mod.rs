@@ -1,5 +1,6 @@
 //! The domain: users, their SIP lines, phones and BLF keys, and the small
-//! value types they are made of (`mac`, `language`, `secret`, `clock`).
+//! value types they are made of (`mac`, `language`, `secret`, `clock`,
+//! `zone`).
 //!
 //! The bottom layer: nothing here knows about CSV, HTTP, DHCP or sled, and
 //! every other part converts to and from these types.
@@ -8,6 +9,7 @@ pub mod clock;
 pub mod language;
 pub mod mac;
 pub mod secret;
+pub mod zone;
 
 use std::fmt;
 use std::str::FromStr;

@@ -297,6 +297,18 @@ impl Pipeline {
                     peer = %conn.peer, scheme, file = %served.file, vendor = served.vendor,
                     staged = served.staged, "served"
                 );
+                if !served.warnings.is_empty() {
+                    let mac = self.provisioner.identify(preq).mac.map(|m| m.colon());
+                    for w in &served.warnings {
+                        // Every clock warning starts with its zone.
+                        let (zone, what) = w.split_once(": ").unwrap_or(("-", w));
+                        tracing::warn!(
+                            peer = %conn.peer, mac = mac.as_deref().unwrap_or("-"),
+                            vendor = served.vendor, zone, file = %served.file,
+                            "cannot express the zone: {what}"
+                        );
+                    }
+                }
                 self.metrics.fetch(served.vendor, 200);
                 (StatusCode::OK, respond::served(served))
             }

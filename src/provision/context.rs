@@ -6,13 +6,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{Datelike, TimeZone, Timelike};
-use chrono_tz::{OffsetComponents, OffsetName, Tz};
+use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::domain::mac::Mac;
+use crate::domain::zone::{self, Shape};
 use crate::domain::{Site, User};
-use crate::vendors::{UaInfo, Vendor};
+use crate::vendors::{Clock, UaInfo, Vendor};
 
 /// Everything a template may use. Optional fields are present as `none`.
 #[derive(Debug, Serialize)]
@@ -132,38 +132,32 @@ pub struct TimezoneCtx {
     pub iana: String,
     /// Standard (non-DST) offset as `+1`, `-5`, `+5:30`, `+0`.
     pub offset: String,
-    /// The vendor's own zone name where the vendor table has one.
+    /// The vendor's value for the zone from its own list: the zone's row,
+    /// else the first row of a zone with the same clock this year and next
+    /// (`Vendor::zone_value`); `none` when the list has neither.
     pub name: Option<&'static str>,
-    /// Whether the zone observes daylight saving time this year.
+    /// Whether the phone gets a DST rule (`dst_rule` is set).
     pub dst: bool,
     /// Standard (non-DST) offset east of UTC, in minutes.
     pub offset_minutes: i32,
-    /// The zone's rule for this year as a POSIX TZ string
-    /// (`CET-1CEST,M3.5.0,M10.5.0/3`), the form of a TZif footer.
+    /// The vendor's listed offset (`Clock::listed_offsets`) at or below the
+    /// standard offset, in minutes; the standard offset itself when the
+    /// vendor lists none.
+    pub listed_offset_minutes: i32,
+    /// `offset_minutes - listed_offset_minutes` (0 to 59 on Cisco).
+    pub offset_rest_minutes: i32,
+    /// The zone's rule as a POSIX TZ string (`CET-1CEST,M3.5.0,M10.5.0/3`),
+    /// the form of a TZif footer; standard time only without a rule.
     pub posix: String,
-    /// This year's DST changes, when the zone has exactly one DST period.
+    /// The DST rule, when one weekday rule gives every change of this year
+    /// and next.
     pub dst_rule: Option<DstRule>,
+    /// What this vendor's files cannot say about the zone: each one is
+    /// returned with the render and logged, never silently dropped.
+    pub warnings: Vec<String>,
 }
 
-/// When DST starts and ends, as POSIX `Mm.w.d/time` rules.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DstRule {
-    /// Minutes added to the standard offset during DST.
-    pub save_minutes: i32,
-    pub start: DstChange,
-    pub end: DstChange,
-}
-
-/// One DST change: weekday `weekday` (0 = Sunday) of week `week` (1-4, or
-/// 5 = the last one) of month `month` (1-12), at `minute` minutes after
-/// local midnight by the clock in force before the change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DstChange {
-    pub month: u32,
-    pub week: u32,
-    pub weekday: u32,
-    pub minute: u32,
-}
+pub use crate::domain::zone::{DstChange, DstRule};
 
 #[derive(Debug, Serialize)]
 pub struct ProvisioningCtx {
@@ -440,14 +434,14 @@ fn keys(env: &Env<'_>, user: &User, lines: &[LineCtx]) -> Vec<KeyCtx> {
     out
 }
 
-/// Standard offset, DST use and vendor name of an IANA zone. The standard
-/// offset is taken now, so a zone that changed its base offset in the past
-/// gets today's value.
+/// The zone as this vendor's templates need it: its value from the
+/// vendor's list, else a standard offset and a DST rule, and warnings for
+/// what neither can say.
 ///
-/// Every rendered file needs this, and working out the year's DST rule takes
-/// a few hundred zone look-ups, so results are kept per vendor and zone for
-/// the hour they were computed in (a boot storm renders thousands of files
-/// for a handful of zones).
+/// Every rendered file needs this, and analysing a zone's two years takes a
+/// few thousand look-ups, so results are kept per vendor and zone for the
+/// hour they were computed in (a boot storm renders thousands of files for a
+/// handful of zones); the vendor's "same rules" index is built once per year.
 pub fn timezone(vendor: &Vendor, iana: &str) -> Result<TimezoneCtx, ContextError> {
     type Cache = HashMap<(&'static str, Tz), (i64, TimezoneCtx)>;
     static CACHE: std::sync::OnceLock<std::sync::Mutex<Cache>> = std::sync::OnceLock::new();
@@ -470,147 +464,149 @@ pub fn timezone(vendor: &Vendor, iana: &str) -> Result<TimezoneCtx, ContextError
     Ok(ctx)
 }
 
-/// [`timezone`] of `tz` at the Unix time `now`, uncached.
+/// [`timezone`] of `tz` for the year of Unix time `now` and the next, uncached.
 fn timezone_at(vendor: &Vendor, tz: Tz, now: i64) -> TimezoneCtx {
-    let at = |secs: i64| {
-        chrono::DateTime::from_timestamp(secs, 0)
-            .map(|d| tz.offset_from_utc_datetime(&d.naive_utc()))
+    let year = zone::year_of(now);
+    let listed = vendor.zone_value(tz, year);
+    let (standard, rule, irregular) = match &zone::analyse(tz, year).shape {
+        Shape::Fixed { offset } => (*offset, None, None),
+        Shape::Rule { standard, rule } => (*standard, Some(rule.clone()), None),
+        Shape::Irregular { offset, why } => (*offset, None, Some(why.clone())),
     };
-    let base = at(now)
-        .map(|o| o.base_utc_offset().num_seconds())
-        .unwrap_or(0);
-    // DST if any day sampled across the coming year has a DST component.
-    let dst = (0..12).any(|m| {
-        at(now + m * 30 * 86_400)
-            .map(|o| o.dst_offset().num_seconds() != 0)
-            .unwrap_or(false)
-    });
-    let (posix, dst_rule) = posix_rule(tz, now);
+    let offset_minutes = standard / 60;
+    let listed_offset = listed_offset(&vendor.provisioning.clock, offset_minutes);
+    let what = Unsaid {
+        vendor,
+        tz,
+        standard,
+        listed: listed.map(|(value, _)| value),
+    };
+    let mut warnings: Vec<String> = irregular.iter().map(|why| what.irregular(why)).collect();
+    if listed.is_none() {
+        warnings.extend(rule.as_ref().and_then(|r| what.dst_amount(r)));
+        if listed_offset.is_none() {
+            warnings.push(what.offset());
+        }
+    }
+    let listed_offset_minutes = listed_offset.unwrap_or(offset_minutes);
     TimezoneCtx {
         iana: tz.name().to_string(),
-        offset: format_offset(base),
-        name: vendor.timezone_name(tz.name()),
-        dst,
-        offset_minutes: i32::try_from(base / 60).unwrap_or(0),
-        posix,
-        dst_rule,
+        offset: format_offset(i64::from(standard)),
+        name: listed.map(|(value, _)| value),
+        dst: rule.is_some(),
+        offset_minutes,
+        listed_offset_minutes,
+        offset_rest_minutes: offset_minutes - listed_offset_minutes,
+        posix: posix(tz, year, standard, rule.as_ref()),
+        dst_rule: rule,
+        warnings,
     }
 }
 
-/// One instant's offset: total and DST part in seconds, and abbreviation.
-#[derive(Debug, Clone, PartialEq)]
-struct Instant {
-    total: i64,
-    dst: i64,
-    abbr: String,
-}
-
-fn instant(tz: Tz, secs: i64) -> Option<Instant> {
-    let d = chrono::DateTime::from_timestamp(secs, 0)?;
-    let o = tz.offset_from_utc_datetime(&d.naive_utc());
-    Some(Instant {
-        total: o.base_utc_offset().num_seconds() + o.dst_offset().num_seconds(),
-        dst: o.dst_offset().num_seconds(),
-        abbr: o.abbreviation().unwrap_or("").to_string(),
-    })
-}
-
-/// The POSIX TZ string of the calendar year containing `now`, and its DST
-/// rule. Changes are found day by day, then to the second. A year with other
-/// than one DST start and one DST end (no DST, or an odd zone) gives the
-/// standard time only.
-fn posix_rule(tz: Tz, now: i64) -> (String, Option<DstRule>) {
-    let year = chrono::DateTime::from_timestamp(now, 0).map_or(2026, |d| d.year());
-    let start = chrono::NaiveDate::from_ymd_opt(year, 1, 1)
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map_or(now, |d| d.and_utc().timestamp());
-    let mut changes: Vec<(i64, Instant, Instant)> = Vec::new();
-    let mut prev = instant(tz, start);
-    for day in 1..=366 {
-        let t = start + day * 86_400;
-        let cur = instant(tz, t);
-        if let (Some(p), Some(c)) = (&prev, &cur)
-            && (p.total != c.total || p.dst != c.dst)
-        {
-            // The change is in (t - 1 day, t]: find its first second.
-            let (mut lo, mut hi) = (t - 86_400, t);
-            while hi - lo > 1 {
-                let mid = lo + (hi - lo) / 2;
-                if instant(tz, mid).as_ref() == Some(p) {
-                    lo = mid;
-                } else {
-                    hi = mid;
-                }
-            }
-            changes.push((hi, p.clone(), c.clone()));
-        }
-        prev = cur;
+/// The vendor's listed offset at or below `minutes`: `minutes` itself when
+/// it lists none, `None` when every listed one is above it.
+fn listed_offset(clock: &Clock, minutes: i32) -> Option<i32> {
+    if clock.listed_offsets.is_empty() {
+        return Some(minutes);
     }
-    let std_now = instant(tz, now);
-    let to_dst: Vec<_> = changes
+    clock
+        .listed_offsets
         .iter()
-        .filter(|(_, b, a)| b.dst == 0 && a.dst != 0)
-        .collect();
-    let to_std: Vec<_> = changes
-        .iter()
-        .filter(|(_, b, a)| b.dst != 0 && a.dst == 0)
-        .collect();
-    match (to_dst.as_slice(), to_std.as_slice(), changes.len()) {
-        ([(t_on, std, dst)], [(t_off, _, _)], 2) => {
-            let rule = DstRule {
-                save_minutes: i32::try_from(dst.dst / 60).unwrap_or(0),
-                start: dst_change(*t_on + std.total),
-                end: dst_change(*t_off + dst.total),
-            };
-            let mut s = format!(
-                "{}{}",
-                posix_abbr(&std.abbr, std.total),
-                posix_offset(std.total)
-            );
-            s.push_str(&posix_abbr(&dst.abbr, dst.total));
-            if dst.total != std.total + 3600 {
-                s.push_str(&posix_offset(dst.total));
-            }
-            for c in [&rule.start, &rule.end] {
-                s.push_str(&format!(",M{}.{}.{}", c.month, c.week, c.weekday));
-                if c.minute != 120 {
-                    s.push_str(&format!("/{}", posix_time(i64::from(c.minute) * 60)));
-                }
-            }
-            (s, Some(rule))
-        }
-        _ => {
-            // Standard time only: the offset in force now, less any DST.
-            let (total, abbr) = std_now
-                .map(|i| (i.total - i.dst, i.abbr))
-                .unwrap_or((0, String::new()));
-            (
-                format!("{}{}", posix_abbr(&abbr, total), posix_offset(total)),
-                None,
-            )
-        }
-    }
+        .copied()
+        .filter(|o| *o <= minutes)
+        .max()
 }
 
-/// The change at local time `local` (seconds since the epoch, local clock).
-fn dst_change(local: i64) -> DstChange {
-    let d = chrono::DateTime::from_timestamp(local, 0).unwrap_or_default();
-    let date = d.date_naive();
-    let days_in_month = date
-        .with_day(1)
-        .and_then(|f| f.checked_add_months(chrono::Months::new(1)))
-        .and_then(|n| n.pred_opt())
-        .map_or(31, |l| l.day());
-    DstChange {
-        month: date.month(),
-        week: if date.day() + 7 > days_in_month {
-            5
+/// The warnings for what a vendor's file cannot say about a zone; each
+/// starts with the zone's name, which the fetch log takes apart.
+struct Unsaid<'a> {
+    vendor: &'a Vendor,
+    tz: Tz,
+    /// The standard offset sent, seconds east of UTC.
+    standard: i32,
+    /// The listed value sent instead of an offset and rule, if any.
+    listed: Option<&'static str>,
+}
+
+impl Unsaid<'_> {
+    fn irregular(&self, why: &str) -> String {
+        match self.listed {
+            Some(value) => format!(
+                "{}: {why}; the phone applies its own rule for {value:?}, which may differ",
+                self.tz.name()
+            ),
+            None => format!(
+                "{}: {why}; {} phones get UTC{} all year",
+                self.tz.name(),
+                self.vendor.name,
+                format_offset(i64::from(self.standard))
+            ),
+        }
+    }
+
+    fn dst_amount(&self, rule: &DstRule) -> Option<String> {
+        let (lo, hi) = self.vendor.provisioning.clock.dst_save_minutes;
+        if (lo..=hi).contains(&rule.save_minutes) {
+            return None;
+        }
+        let can = if lo == hi {
+            format!("only {lo}")
         } else {
-            (date.day() - 1) / 7 + 1
-        },
-        weekday: date.weekday().num_days_from_sunday(),
-        minute: d.hour() * 60 + d.minute(),
+            format!("{lo} to {hi}")
+        };
+        Some(format!(
+            "{}: DST adds {} minutes, which {} phones cannot set ({can})",
+            self.tz.name(),
+            rule.save_minutes,
+            self.vendor.name
+        ))
     }
+
+    fn offset(&self) -> String {
+        format!(
+            "{}: UTC{} is below every offset {} lists",
+            self.tz.name(),
+            format_offset(i64::from(self.standard)),
+            self.vendor.name
+        )
+    }
+}
+
+/// The POSIX TZ string of a standard offset and optional rule, with the
+/// zone's own abbreviations where it has them.
+fn posix(tz: Tz, year: i32, standard: i32, rule: Option<&DstRule>) -> String {
+    let abbr = |total: i32| abbreviation_with(tz, year, total);
+    let mut s = format!(
+        "{}{}",
+        posix_abbr(&abbr(standard), i64::from(standard)),
+        posix_offset(i64::from(standard))
+    );
+    let Some(rule) = rule else {
+        return s;
+    };
+    let dst = standard + rule.save_minutes * 60;
+    s.push_str(&posix_abbr(&abbr(dst), i64::from(dst)));
+    if rule.save_minutes != 60 {
+        s.push_str(&posix_offset(i64::from(dst)));
+    }
+    for c in [&rule.start, &rule.end] {
+        s.push_str(&format!(",M{}.{}.{}", c.month, c.week, c.weekday));
+        if c.minute != 120 {
+            s.push_str(&format!("/{}", posix_time(i64::from(c.minute) * 60)));
+        }
+    }
+    s
+}
+
+/// The zone's abbreviation while its offset is `total` seconds, sampled
+/// over the two years from `year` (empty when it never is).
+fn abbreviation_with(tz: Tz, year: i32, total: i32) -> String {
+    let start = zone::year_start(year);
+    (0..=104)
+        .map(|week| start + week * 7 * 86_400)
+        .find(|t| zone::offset_at(tz, *t) == total)
+        .map(|t| zone::abbreviation_at(tz, t))
+        .unwrap_or_default()
 }
 
 /// A POSIX zone abbreviation: alphabetic ones as they are, others quoted;
@@ -732,6 +728,55 @@ mod tests {
             let footer = text.trim_end_matches('\n').rsplit('\n').next().unwrap();
             assert_eq!(tz(zone).posix, footer, "{zone}");
         }
+    }
+
+    /// Cisco lists whole hours; the rest of the offset is Time_Offset's.
+    #[test]
+    fn listed_offsets_and_rest() {
+        let c = by_id("cisco").unwrap();
+        let tz = |z: &str| timezone(c, z).unwrap();
+        let parts = |z: &str| {
+            let t = tz(z);
+            (t.listed_offset_minutes, t.offset_rest_minutes)
+        };
+        assert_eq!(parts("Asia/Kolkata"), (300, 30));
+        assert_eq!(parts("Pacific/Chatham"), (720, 45));
+        assert_eq!(parts("America/St_Johns"), (-240, 30));
+        assert_eq!(parts("Europe/Berlin"), (60, 0));
+        assert!(tz("Pacific/Chatham").warnings.is_empty());
+        // Yealink lists no offsets: the offset is its own listed value.
+        let y = by_id("yealink").unwrap();
+        let k = timezone(y, "Asia/Kathmandu").unwrap();
+        assert_eq!((k.listed_offset_minutes, k.offset_rest_minutes), (345, 0));
+    }
+
+    /// What a vendor cannot say is a warning naming the zone; what it can
+    /// say is not.
+    #[test]
+    fn warnings_name_what_cannot_be_said() {
+        let p = by_id("polycom").unwrap();
+        // Lord Howe moves its clock by 30 minutes; Polycom's DST is an hour.
+        let lh = timezone(p, "Australia/Lord_Howe").unwrap();
+        assert!(lh.dst_rule.is_some());
+        assert_eq!(lh.warnings.len(), 1, "{:?}", lh.warnings);
+        assert!(lh.warnings[0].starts_with("Australia/Lord_Howe: DST adds 30 minutes"));
+        assert!(timezone(p, "Europe/Berlin").unwrap().warnings.is_empty());
+        for v in crate::vendors::VENDORS {
+            let casa = timezone(v, "Africa/Casablanca").unwrap();
+            assert!(casa.dst_rule.is_none(), "{}", v.id);
+            assert_eq!(casa.offset, "+1", "{}", v.id);
+            assert_eq!(casa.warnings.len(), 1, "{}: {:?}", v.id, casa.warnings);
+            assert!(casa.warnings[0].starts_with("Africa/Casablanca: "));
+            for quiet in ["America/Sao_Paulo", "Australia/Sydney", "Asia/Kolkata"] {
+                let t = timezone(v, quiet).unwrap();
+                assert!(t.warnings.is_empty(), "{} {quiet}: {:?}", v.id, t.warnings);
+            }
+        }
+        // Grandstream's P246 takes the 30-minute amount as it is.
+        let g = by_id("grandstream").unwrap();
+        let lh = timezone(g, "Australia/Lord_Howe").unwrap();
+        assert!(lh.warnings.is_empty() || lh.name.is_some());
+        assert_eq!(lh.posix, "<+1030>-10:30<+11>-11,M10.1.0,M4.1.0");
     }
 
     #[test]

@@ -81,6 +81,9 @@ pub struct Served {
     pub vendor: &'static str,
     /// True when the secrets were left out (plain-HTTP bootstrap).
     pub staged: bool,
+    /// What the file could not say (a zone the vendor cannot express):
+    /// `autoprov render` prints these, the phone listener logs them.
+    pub warnings: Vec<String>,
 }
 
 /// Why nothing is sent. All of these look the same to the requester.
@@ -341,7 +344,7 @@ impl Provisioner {
         &self,
         name: &str,
         m: &path::Match,
-        ctx: &impl serde::Serialize,
+        ctx: &context::Context,
         staged: bool,
     ) -> Result<Served, Refusal> {
         // Only uploads have no template, and those never get here.
@@ -359,6 +362,7 @@ impl Provisioner {
             file: name.to_string(),
             vendor: m.vendor.id,
             staged,
+            warnings: ctx.timezone.warnings.clone(),
         })
     }
 

@@ -136,7 +136,26 @@ const CISCO: Provisioning = Provisioning {
     // same for both (and the MPP guide's "Bypass the Set Password Screen").
     admin_password_setting: Some("Admin_Passwd"),
     user_password_setting: Some("User_Password"),
+    // Time_Zone is a choice from Cisco's list (GMT-12:00 ... GMT+14:00);
+    // only its whole hours are taken here, and the rest of the offset rides
+    // on Time_Offset (HH/mm), which the SPA/MPP admin guides describe as a
+    // further offset added to Time_Zone. The rule's save= takes
+    // [+|-]HH[:mm[:ss]] (SPA500 admin guide, Daylight Saving Time Rule).
+    clock: Clock {
+        listed_offsets: &TIME_ZONE_HOURS,
+        dst_save_minutes: (1, 1440),
+    },
 };
+
+/// The whole-hour entries of Cisco's Time_Zone list, GMT-12:00 to
+/// GMT+14:00, in minutes east of UTC (Cisco IP Phone 7800/8800
+/// Multiplatform admin guide, Regional > Time; SPA500 admin guide). Every
+/// release's list has these; the half- and quarter-hour entries vary, so a
+/// zone like Asia/Kolkata gets GMT+05:00 plus a Time_Offset of 00/30.
+const TIME_ZONE_HOURS: [i32; 27] = [
+    -720, -660, -600, -540, -480, -420, -360, -300, -240, -180, -120, -60, 0, 60, 120, 180, 240,
+    300, 360, 420, 480, 540, 600, 660, 720, 780, 840,
+];
 
 /// `Cisco/SPA508G-7.4.4 (0002FDFF2103)(CBT141400UK)` (model `spa508g`),
 /// `Cisco/SPA525G-7.4.7 (CBT141900G7)` (no MAC) and

@@ -107,6 +107,13 @@ const FANVIL: Provisioning = Provisioning {
     // No Fanvil guide among our sources; unverified on hardware.
     admin_password_setting: Some("account index=\"1\""),
     user_password_setting: Some("account index=\"2\""),
+    // TimeZone in quarter hours; DSTMinOffset in minutes, which Wazo caps
+    // at 60 (wazo-platform/wazo-provd-plugins
+    // plugins/wazo-fanvil/common/common.py, _extract_tzinfo).
+    clock: Clock {
+        listed_offsets: &[],
+        dst_save_minutes: (1, 60),
+    },
 };
 
 /// `Fanvil X4 2.10.2.6887 0c383e07e16c`, `Fanvil X6U Pro 0.0.10 0c383e2cd782`.

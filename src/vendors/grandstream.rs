@@ -94,6 +94,9 @@ const GRANDSTREAM: Provisioning = Provisioning {
     // not yet checked against Grandstream's own config template).
     admin_password_setting: Some("P2"),
     user_password_setting: Some("P196"),
+    // P246 takes any POSIX TZ string (Grandstream config template: "Self
+    // Defined Time zone", at most 64 characters).
+    clock: Clock::ANY,
 };
 
 /// P64 values, each paired with an IANA zone whose 2026–2027 rules the

@@ -17,6 +17,7 @@ use std::fmt;
 
 use crate::domain::Transport;
 use crate::domain::mac::Mac;
+use crate::domain::zone;
 
 /// `template!("yealink/mac.cfg")`: the [`Template`] of that name, its
 /// default text read from `phone_templates/` at compile time. A macro so the
@@ -154,6 +155,9 @@ pub struct Provisioning {
     /// `Language_Selection` beside its `Locale`); looked up the same way.
     pub display_languages: &'static [(&'static str, &'static str)],
     /// IANA zone → the vendor's own zone name, where the vendor has one.
+    /// Each row stands for its zone's rules: a zone without a row of its
+    /// own takes the first row whose zone keeps the same clock
+    /// ([`Vendor::zone_value`]).
     pub timezone_names: &'static [(&'static str, &'static str)],
     /// The setting that makes the phone re-check its files, and the interval
     /// range its guide allows; `None` where the templates set no interval.
@@ -179,6 +183,30 @@ pub struct Provisioning {
     pub admin_password_setting: Option<&'static str>,
     /// The same for the vendor's user-level web password, where it has one.
     pub user_password_setting: Option<&'static str>,
+    /// What the vendor's clock settings can say besides a listed name.
+    pub clock: Clock,
+}
+
+/// What a vendor's clock settings can express for a zone its name list
+/// lacks: a standard offset and one weekday DST rule, within these limits.
+/// Anything beyond them is a render warning (docs/phones.md, "How each
+/// vendor encodes zones").
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    /// The standard offsets (minutes east of UTC) the vendor's offset
+    /// setting lists; the template adds the rest through another key
+    /// (Cisco's `Time_Offset`). Empty: any offset.
+    pub listed_offsets: &'static [i32],
+    /// The DST amounts (minutes, inclusive) its rule can carry.
+    pub dst_save_minutes: (i32, i32),
+}
+
+impl Clock {
+    /// Any offset, DST of 1 minute to a day.
+    pub const ANY: Clock = Clock {
+        listed_offsets: &[],
+        dst_save_minutes: (1, 1440),
+    };
 }
 
 impl Provisioning {
@@ -196,6 +224,7 @@ impl Provisioning {
         cert_name_prefixes: &[],
         admin_password_setting: None,
         user_password_setting: None,
+        clock: Clock::ANY,
     };
 }
 
@@ -443,13 +472,28 @@ impl Vendor {
         lookup_language(self.provisioning.display_languages, tag)
     }
 
-    /// The vendor's own name for an IANA zone, where it has one.
+    /// The vendor's own name for an IANA zone this year and next, where it
+    /// has one ([`Vendor::zone_value`]).
     pub fn timezone_name(&self, iana: &str) -> Option<&'static str> {
-        self.provisioning
-            .timezone_names
-            .iter()
-            .find(|(k, _)| *k == iana)
-            .map(|(_, v)| *v)
+        let tz: chrono_tz::Tz = iana.parse().ok()?;
+        let year = zone::year_of(time::OffsetDateTime::now_utc().unix_timestamp());
+        self.zone_value(tz, year).map(|(value, _)| value)
+    }
+
+    /// The vendor's value for `tz` over `year` and the next, and the zone of
+    /// the row it came from: the zone's own row, else the first row whose
+    /// zone keeps the same UTC offsets and changes (the nearest city with the
+    /// same rules), else `None`.
+    pub fn zone_value(&self, tz: chrono_tz::Tz, year: i32) -> Option<(&'static str, &'static str)> {
+        let rows = self.provisioning.timezone_names;
+        if let Some((zone, value)) = rows.iter().find(|(k, _)| *k == tz.name()) {
+            return Some((value, zone));
+        }
+        if rows.is_empty() {
+            return None;
+        }
+        let signature = zone::analyse(tz, year).signature.clone();
+        same_rules(self, year).get(&signature).copied()
     }
 }
 
@@ -465,6 +509,36 @@ fn lookup_language(
         .or_else(|| table.iter().find(|(k, _)| k.eq_ignore_ascii_case(primary)))
         .map(|(_, v)| *v)
 }
+
+/// Clock signature → (value, zone) of the first row with it, per vendor and
+/// year: built once, on the first look-up that misses an exact row.
+fn same_rules(vendor: &Vendor, year: i32) -> std::sync::Arc<SameRules> {
+    type Cache = std::collections::HashMap<(&'static str, i32), std::sync::Arc<SameRules>>;
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<Cache>> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(index) = cache
+        .lock()
+        .ok()
+        .and_then(|c| c.get(&(vendor.id, year)).cloned())
+    {
+        return index;
+    }
+    let mut index = SameRules::new();
+    for (zone, value) in vendor.provisioning.timezone_names {
+        if let Ok(tz) = zone.parse::<chrono_tz::Tz>() {
+            index
+                .entry(zone::analyse(tz, year).signature.clone())
+                .or_insert((value, zone));
+        }
+    }
+    let index = std::sync::Arc::new(index);
+    if let Ok(mut c) = cache.lock() {
+        c.insert((vendor.id, year), index.clone());
+    }
+    index
+}
+
+type SameRules = std::collections::HashMap<(i32, Vec<(i64, i32)>), (&'static str, &'static str)>;
 
 /// A plausible model name out of a User-Agent.
 fn is_model(m: &str) -> bool {
@@ -671,6 +745,70 @@ mod tests {
         );
         assert_eq!(texts("snom"), ["snom<model>-<MAC>.htm", "snom<model>.htm"]);
         assert_eq!(texts("cisco")[3], "<4 digits>.xml");
+    }
+
+    /// A row stands for every zone with the same clock; the zone's own row
+    /// comes first; a zone no row shares a clock with has no value.
+    #[test]
+    fn zone_values_by_row_then_same_rules() {
+        static SHORT: Vendor = Vendor {
+            id: "test-zones",
+            aliases: &[],
+            name: "Test",
+            ouis: &[],
+            provisioning: Provisioning {
+                timezone_names: &[
+                    ("Europe/Paris", "P"),
+                    ("America/New_York", "NY"),
+                    ("Europe/Brussels", "B"),
+                ],
+                ..Provisioning::NONE
+            },
+            dhcp: Dhcp::NONE,
+        };
+        let value = |z: &str| SHORT.zone_value(z.parse().unwrap(), 2026);
+        assert_eq!(value("Europe/Paris"), Some(("P", "Europe/Paris")));
+        assert_eq!(value("Europe/Brussels"), Some(("B", "Europe/Brussels")));
+        assert_eq!(value("Europe/Berlin"), Some(("P", "Europe/Paris")));
+        assert_eq!(value("America/Toronto"), Some(("NY", "America/New_York")));
+        assert_eq!(value("US/Eastern"), Some(("NY", "America/New_York")));
+        assert_eq!(value("Europe/London"), None);
+        assert_eq!(value("America/Chicago"), None);
+    }
+
+    /// The same over the real lists, whatever they hold: a value is the
+    /// zone's own row or a row whose zone keeps the same clock, and no
+    /// value means no row does.
+    #[test]
+    fn real_lists_follow_the_same_rules() {
+        let zones = [
+            "Europe/Berlin",
+            "Europe/Vienna",
+            "America/Detroit",
+            "Asia/Calcutta",
+            "Asia/Kolkata",
+            "Australia/Melbourne",
+            "Pacific/Chatham",
+            "Africa/Casablanca",
+        ];
+        for v in VENDORS {
+            let rows = v.provisioning.timezone_names;
+            for z in zones {
+                let tz: chrono_tz::Tz = z.parse().unwrap();
+                let sig = zone::analyse(tz, 2026).signature.clone();
+                let same = |row: &str| {
+                    row.parse::<chrono_tz::Tz>()
+                        .is_ok_and(|t| zone::analyse(t, 2026).signature == sig)
+                };
+                match v.zone_value(tz, 2026) {
+                    Some((value, row)) => {
+                        assert!(rows.contains(&(row, value)), "{}: {z}", v.id);
+                        assert!(row == z || same(row), "{}: {z} -> {row}", v.id);
+                    }
+                    None => assert!(!rows.iter().any(|(r, _)| same(r)), "{}: {z}", v.id),
+                }
+            }
+        }
     }
 
     #[test]

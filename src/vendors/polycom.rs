@@ -94,6 +94,13 @@ const POLYCOM: Provisioning = Provisioning {
     // (wazo-platform/wazo-provd-plugins plugins/wazo-polycom/common/templates/base.tpl).
     admin_password_setting: Some("device.auth.localAdminPassword"),
     user_password_setting: Some("device.auth.localUserPassword"),
+    // tcpIpApp.sntp.gmtOffset takes any offset in seconds; the
+    // daylightSavings.* keys have no amount, so DST is one hour (Polycom
+    // SoundPoint IP / UC admin guide, tcpIpApp.sntp).
+    clock: Clock {
+        listed_offsets: &[],
+        dst_save_minutes: (60, 60),
+    },
 };
 
 /// `FileTransport PolycomVVX-VVX_411-UA/5.9.0.9373 Type/Application`,

@@ -82,6 +82,10 @@ const SNOM: Provisioning = Provisioning {
     // template writes the same three).
     admin_password_setting: Some("admin_mode_password"),
     user_password_setting: Some("http_pass"),
+    // Without a code: utc_offset in seconds and dst as "<save seconds>
+    // MM.WW.DD HH:MM:SS MM.WW.DD HH:MM:SS" (wazo-platform/wazo-provd-plugins
+    // plugins/wazo-snom/common/common.py, _format_tzinfo).
+    clock: Clock::ANY,
 };
 
 /// Snom's `timezone` codes, each paired with the IANA zone of the place its

@@ -99,6 +99,14 @@ const YEALINK: Provisioning = Provisioning {
     // templates/common/model.tpl writes the same pairs without `static.`).
     admin_password_setting: Some("static.security.user_password = admin:"),
     user_password_setting: Some("static.security.user_password = user:"),
+    // Manual DST: local_time.offset_time takes -300..300 minutes (Yealink
+    // SIP-T2/T4/T5 admin guide, Auto DST file attributes, szOffset); the
+    // offset (local_time.time_zone, "+5:30") any [+/-]h:mm up to 14 hours
+    // (same table, szTime).
+    clock: Clock {
+        listed_offsets: &[],
+        dst_save_minutes: (1, 300),
+    },
 };
 
 /// `local_time.time_zone_name` values, each paired with the IANA zone of the
@@ -569,6 +577,7 @@ mod tests {
             y.timezone_name("America/New_York"),
             Some("United States-Eastern Time")
         );
-        assert_eq!(y.timezone_name("Asia/Calcutta"), None);
+        // An old alias has no row of its own but keeps Kolkata's clock.
+        assert_eq!(y.timezone_name("Asia/Calcutta"), Some("India(Calcutta)"));
     }
 }

@@ -448,6 +448,7 @@ fn secrets_opt_in_loopback_opt_in_and_bounds() {
         &["--data-binary", "a"],
     );
     assert_eq!(r.status, 400);
+    // A render is a reveal: refused before its MAC is even read.
     let r = api(
         &server,
         "GET",
@@ -455,7 +456,7 @@ fn secrets_opt_in_loopback_opt_in_and_bounds() {
         Some(&token),
         &[],
     );
-    assert_eq!(r.status, 400);
+    assert_eq!(r.status, 403);
     let r = api(&server, "GET", "/api/v1/users/nobody", Some(&token), &[]);
     assert_eq!((r.status, r.json()["exit_code"].as_i64()), (404, Some(1)));
     let r = api(&server, "DELETE", "/api/v1/users", Some(&token), &[]);
@@ -479,6 +480,17 @@ fn secrets_opt_in_loopback_opt_in_and_bounds() {
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.text().contains("Alice-Sip-2024-xyz"));
+    // With the opt-in a render answers, and a bad MAC is a usage error.
+    let r = api(
+        &server,
+        "GET",
+        &format!("/api/v1/render/{ALICE_MAC}"),
+        None,
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = api(&server, "GET", "/api/v1/render/not-a-mac", None, &[]);
+    assert_eq!(r.status, 400, "{}", r.text());
     let body = format!("@{}", users_csv().display());
     let r = api(
         &server,

@@ -87,7 +87,8 @@ fn snom_settings(body: &[u8]) -> BTreeMap<String, String> {
                     if name.starts_with("user_") {
                         assert!(idx.is_some_and(|i| i >= 1), "{name} needs idx >= 1");
                     }
-                    if name == "timezone" {
+                    // An empty timezone hands the clock to utc_offset and dst.
+                    if name == "timezone" && !value.is_empty() {
                         let (code, off) = value.split_at(value.find(['+', '-']).expect("sign"));
                         assert!(
                             (3..=4).contains(&code.len())
