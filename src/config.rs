@@ -595,6 +595,9 @@ struct SiteConfig {
     phone_admin_password: Option<String>,
     /// The same for the user-level web password.
     phone_user_password: Option<String>,
+    /// `[sites.NAME.settings.VENDOR]`: vendor keys for the site's phones
+    /// (docs/settings.md).
+    settings: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -609,6 +612,38 @@ struct ConfigFile {
     admin: AdminConfig,
     sources: BTreeMap<String, SourceConfig<String>>,
     dhcp: DhcpConfig,
+    /// `[models."vendor-model"]`.
+    models: BTreeMap<String, ModelConfig>,
+    /// `[settings]`.
+    settings: SettingsPolicy,
+}
+
+/// `[models."yealink-t54w"]`: what applies to every phone of one model.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ModelConfig {
+    settings: BTreeMap<String, String>,
+}
+
+/// `[settings]`: rules for the vendor settings of every level.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SettingsPolicy {
+    /// Keys autoprov owns (SIP accounts, passwords, provisioning, CA) that
+    /// a setting may set anyway, each named exactly.
+    pub allow_override: Vec<String>,
+}
+
+/// The vendor settings of the config's levels (docs/settings.md); the keys
+/// and values are checked against each vendor's rules by
+/// `vendors::settings::check_config`, which the config layer cannot reach.
+#[derive(Debug, Clone, Default)]
+pub struct VendorSettings {
+    /// Site → vendor id → key → value.
+    pub sites: BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>,
+    /// `vendor-model` (lower case) → key → value.
+    pub models: BTreeMap<String, BTreeMap<String, String>>,
+    pub allow_override: Vec<String>,
 }
 
 /// The validated configuration: the file's sections checked, its URLs
@@ -633,6 +668,8 @@ pub struct Config {
     /// phone_admin_password`, `phone_user_password`); secrets, so kept
     /// here too, never in the store's site table.
     pub site_phone_passwords: BTreeMap<String, FixedPhonePasswords>,
+    /// Site and model settings, and which owned keys they may set.
+    pub settings: VendorSettings,
 }
 
 /// A site's fixed phone web passwords; each one wins over the phone's
@@ -667,6 +704,7 @@ impl Default for Config {
             dhcp: DhcpConfig::default(),
             site_credentials: BTreeMap::new(),
             site_phone_passwords: BTreeMap::new(),
+            settings: VendorSettings::default(),
         }
     }
 }
@@ -692,6 +730,15 @@ impl Config {
         let mut sites = Vec::new();
         let mut site_credentials = BTreeMap::new();
         let mut site_phone_passwords = BTreeMap::new();
+        let mut settings = VendorSettings {
+            allow_override: file.settings.allow_override,
+            models: file
+                .models
+                .into_iter()
+                .map(|(m, mc)| (m.to_ascii_lowercase(), mc.settings))
+                .collect(),
+            ..VendorSettings::default()
+        };
         if !file.sites.contains_key(DEFAULT_SITE) {
             sites.push(Site::default());
         }
@@ -703,6 +750,14 @@ impl Config {
             }
             if let Some(fixed) = fixed_phone_passwords(&name, &mut sc)? {
                 site_phone_passwords.insert(name.clone(), fixed);
+            }
+            let site_settings = std::mem::take(&mut sc.settings);
+            if !site_settings.is_empty() {
+                let lower = site_settings
+                    .into_iter()
+                    .map(|(v, m)| (v.to_ascii_lowercase(), m))
+                    .collect();
+                settings.sites.insert(name.clone(), lower);
             }
             sites.push(build_site(name, sc)?);
         }
@@ -747,6 +802,7 @@ impl Config {
             dhcp: file.dhcp,
             site_credentials,
             site_phone_passwords,
+            settings,
         })
     }
 }

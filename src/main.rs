@@ -48,6 +48,7 @@ fn main() -> ExitCode {
 /// One command; `Ok` carries the exit code of a command that ran.
 fn run(cli: Cli) -> Result<u8, Fail> {
     let config = Config::load(cli.config.as_deref()).map_err(usage)?;
+    check_settings(cli.config.as_deref(), &config)?;
     let (data, config) = (cli.data.as_path(), &config);
     match cli.command {
         Command::Import(args) => cli::import::run(data, config, args),
@@ -116,9 +117,19 @@ fn render(data: &Path, config: &Config, args: RenderArgs) -> Result<u8, Fail> {
         mac: mac.plain(),
         file: args.file,
         user_agent: args.user_agent,
+        explain: args.explain,
     };
     let templates = args.templates.as_deref();
     answer(data, config, None, |b| b.render(&req, templates))
+}
+
+/// The config's site and model settings against each vendor's rules
+/// (`vendors::settings`, which the config layer cannot reach).
+fn check_settings(path: Option<&Path>, config: &Config) -> Result<(), Fail> {
+    autoprov::vendors::settings::check_config(&config.settings).map_err(|m| {
+        let shown = path.map(|p| p.display().to_string()).unwrap_or_default();
+        usage(anyhow::anyhow!("config {shown}: {m}"))
+    })
 }
 
 /// A failure with the exit code it maps to.

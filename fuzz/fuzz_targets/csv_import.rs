@@ -34,6 +34,7 @@ fuzz_target!(|data: &[u8]| {
         show_secrets: false,
         mentions: &mentions,
         reassign_macs: false,
+        allow_override: &[],
     };
     let _ = plan::plan(&rows, &pctx);
 });

@@ -13,6 +13,7 @@ use super::client::{self, Client, ClientError};
 use super::ops::{
     self, Answer, Format, ImportRequest, OpError, PhoneFilter, RenderRequest, RotateTarget,
 };
+use super::explain;
 use super::settings::{self, SettingsError};
 use crate::config::Config;
 use crate::import::read::delimiter_name;
@@ -156,11 +157,13 @@ impl Backend for Local<'_> {
 
     fn phone(&self, mac: &str, secrets: bool, format: Format) -> Result<Answer, BackendError> {
         let sites = &self.config.site_phone_passwords;
-        Ok(ops::phone(
+        let answer = ops::phone(self.store.as_ref(), sites, mac, secrets, format)?;
+        let vendor_settings = &self.config.settings;
+        Ok(explain::phone_settings(
+            answer,
             self.store.as_ref(),
-            sites,
+            vendor_settings,
             mac,
-            secrets,
             format,
         )?)
     }
@@ -316,6 +319,7 @@ impl Backend for Remote {
             &[
                 ("file", req.file.as_deref()),
                 ("user_agent", req.user_agent.as_deref()),
+                ("explain", flag(req.explain)),
             ],
         );
         self.send(Method::GET, &path, Vec::new())

@@ -17,6 +17,7 @@ use ops::{Answer, ImportRequest};
 
 pub mod backend;
 pub mod client;
+pub mod explain;
 pub mod metrics;
 pub mod ops;
 pub mod preview;

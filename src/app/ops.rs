@@ -633,6 +633,8 @@ pub struct RenderRequest {
     pub mac: String,
     pub file: Option<String>,
     pub user_agent: Option<String>,
+    /// Report each vendor setting's level in the message (`--explain`).
+    pub explain: bool,
 }
 
 /// `autoprov render MAC [--file NAME] [--user-agent UA]`: exactly the bytes
@@ -707,6 +709,13 @@ pub fn render(
                     .map(|w| format!("warning: {w}"))
                     .collect();
                 answer.message = Some(lines.join("\nautoprov: "));
+            }
+            if req.explain {
+                let report = super::explain::report(&served.settings);
+                answer.message = Some(match answer.message.take() {
+                    Some(m) => format!("{m}\nautoprov: {report}"),
+                    None => report,
+                });
             }
             Ok(answer)
         }

@@ -76,6 +76,7 @@ pub fn provision(data: &Path, config: &Config) -> Result<provision::Settings, Se
         device_key,
         phone_ca,
         site_phone_passwords: config.site_phone_passwords.clone(),
+        vendor_settings: config.settings.clone(),
     })
 }
 

@@ -169,6 +169,10 @@ pub struct RenderArgs {
     /// Directory whose files override the built-in templates, as for `serve`.
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+    /// Also print, on stderr, each vendor setting in the file and the level
+    /// it came from (site, model or phone); stdout stays the file.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod language;
 pub mod mac;
 pub mod secret;
+pub mod settings;
 pub mod zone;
 
 use std::fmt;
@@ -144,6 +145,11 @@ pub struct User {
     pub lines: Vec<Line>,
     pub phones: Vec<Phone>,
     pub blf: Vec<BlfKey>,
+    /// Phone-level vendor settings (`key` → `value`, docs/settings.md),
+    /// checked against each of the user's phones' vendors at import.
+    /// Defaults to none, so records written before it still decode.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub settings: std::collections::BTreeMap<String, String>,
     /// Bumped whenever something a phone renders changes, never on a no-op import.
     pub config_version: u64,
 }

@@ -27,10 +27,11 @@ pub enum Column {
     Phones,
     Blf,
     Site,
+    Settings,
 }
 
 impl Column {
-    pub const ALL: [Column; 21] = [
+    pub const ALL: [Column; 22] = [
         Column::Username,
         Column::FirstName,
         Column::LastName,
@@ -52,6 +53,7 @@ impl Column {
         Column::Phones,
         Column::Blf,
         Column::Site,
+        Column::Settings,
     ];
 
     pub fn name(self) -> &'static str {
@@ -77,6 +79,7 @@ impl Column {
             Column::Phones => "phones",
             Column::Blf => "blf",
             Column::Site => "site",
+            Column::Settings => "settings",
         }
     }
 
@@ -110,6 +113,7 @@ impl Column {
             Column::Phones => &[],
             Column::Blf => &["blfs", "busy_lamps"],
             Column::Site => &["group", "location"],
+            Column::Settings => &["phone_settings"],
         }
     }
 

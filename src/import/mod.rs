@@ -6,6 +6,7 @@ pub mod columns;
 pub mod plan;
 pub mod read;
 pub mod report;
+pub mod settings;
 pub mod validate;
 
 use std::collections::HashSet;
@@ -243,6 +244,7 @@ pub fn run(
         show_secrets: opts.show_secrets,
         mentions: &mentions,
         reassign_macs: opts.reassign_macs,
+        allow_override: &config.settings.allow_override,
     };
     let mut plan = plan::plan(&rows, &pctx);
     errors.append(&mut plan.errors);

@@ -48,6 +48,8 @@ pub struct PlanContext<'a> {
     /// Move a MAC from the user who has it to the row that claims it
     /// (`--reassign-macs`) instead of refusing the row.
     pub reassign_macs: bool,
+    /// `[settings] allow_override`: owned vendor keys a setting may set.
+    pub allow_override: &'a [String],
 }
 
 fn issue(row: &RowData, column: &str, code: &'static str, message: String) -> Issue {
@@ -238,6 +240,11 @@ fn build_user(
             Cell::Empty => Vec::new(),
             Cell::Value(b) => b.clone(),
         },
+        settings: match &row.settings {
+            Cell::Absent => old.map(|u| u.settings.clone()).unwrap_or_default(),
+            Cell::Empty => Default::default(),
+            Cell::Value(s) => s.clone(),
+        },
         config_version: old.map_or(1, |u| u.config_version),
     };
     let web_password = match &row.web_password {
@@ -327,6 +334,7 @@ fn fields(u: &User, web_changed: bool) -> Vec<(&'static str, Option<String>)> {
             }),
         ),
         ("site", Some(u.site.clone())),
+        ("settings", super::settings::shown(&u.settings)),
     ]
 }
 
@@ -441,6 +449,11 @@ pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
                 continue;
             }
         };
+        if let Err(e) = super::settings::check_for_phones(&b.user, ctx.allow_override) {
+            p.errors.push(issue(row, "settings", "E_SETTING", e));
+            p.failed_rows.insert(row.row);
+            continue;
+        }
         if old.is_none() && b.user.first_name.is_none() && b.user.display_name.is_none() {
             p.errors.push(issue(
                 row,

@@ -72,6 +72,9 @@ pub struct RowData {
     pub phones: Cell<Vec<Phone>>,
     pub blf: Cell<Vec<BlfKey>>,
     pub site: Cell<String>,
+    /// Phone-level vendor settings; checked against the user's phones'
+    /// vendors by the plan, which knows the phones the user ends up with.
+    pub settings: Cell<std::collections::BTreeMap<String, String>>,
 }
 
 /// What validation needs besides the record.
@@ -767,6 +770,7 @@ pub fn validate_row(rec: &Record, ctx: &RowContext) -> Result<RowData, RowReject
     };
     d.blf = ch.parse(Column::Blf, check_blf);
     d.site = ch.parse(Column::Site, |v| check_site(v, ctx.sites));
+    d.settings = ch.parse(Column::Settings, super::settings::parse);
     match username {
         Some(u) if ch.issues.is_empty() => {
             d.username = u;

@@ -35,6 +35,24 @@ pub struct Context {
     /// The phone's own web passwords; only in a secure main file, `none`
     /// everywhere else (set by the provisioner, docs/lockdown.md).
     pub lockdown: Option<LockdownCtx>,
+    /// Site, model and phone settings, in key order (docs/settings.md);
+    /// only in a secure main file, empty everywhere else (set by the
+    /// provisioner).
+    pub settings: Vec<SettingCtx>,
+}
+
+/// One vendor setting as a template writes it. `key` is checked against
+/// the vendor's key syntax and `value` against every syntax's delimiters
+/// when the setting is imported or the config loaded. For `/`-separated
+/// paths (Fanvil), `open` are the elements to open before the leaf and
+/// `close` those to close after it; both are empty for flat keys.
+#[derive(Debug, Serialize)]
+pub struct SettingCtx {
+    pub key: String,
+    pub value: String,
+    pub leaf: String,
+    pub open: Vec<String>,
+    pub close: Vec<String>,
 }
 
 /// A phone's web passwords as its secure main file sets them.
@@ -226,6 +244,7 @@ pub fn device_only(
         provisioning: provisioning(env.vendor, delivery),
         ca: None,
         lockdown: None,
+        settings: Vec::new(),
     })
 }
 
@@ -262,6 +281,7 @@ pub fn for_user(
         provisioning: provisioning(env.vendor, delivery),
         ca: None,
         lockdown: None,
+        settings: Vec::new(),
     })
 }
 
@@ -829,6 +849,7 @@ mod tests {
                     position: Some(5),
                 },
             ],
+            settings: Default::default(),
             config_version: 1,
         }
     }

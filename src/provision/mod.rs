@@ -7,6 +7,7 @@
 pub mod context;
 pub mod lockdown;
 pub mod path;
+pub mod settings;
 pub mod templates;
 
 use std::collections::HashMap;
@@ -39,6 +40,8 @@ pub struct Settings {
     /// (`[sites.NAME] phone_admin_password`, docs/lockdown.md).
     pub site_phone_passwords:
         std::collections::BTreeMap<String, crate::config::FixedPhonePasswords>,
+    /// Site and model vendor settings (docs/settings.md).
+    pub vendor_settings: crate::config::VendorSettings,
 }
 
 /// Where phones fetch [`Settings::phone_ca`] as PEM, on either listener.
@@ -84,6 +87,9 @@ pub struct Served {
     /// What the file could not say (a zone the vendor cannot express):
     /// `autoprov render` prints these, the phone listener logs them.
     pub warnings: Vec<String>,
+    /// The vendor settings written into the file, each with the level it
+    /// came from (`autoprov render --explain`).
+    pub settings: Vec<crate::domain::settings::Effective>,
 }
 
 /// Why nothing is sent. All of these look the same to the requester.
@@ -296,7 +302,18 @@ impl Provisioner {
                 user_password: pw.user,
             });
         }
-        self.render(name, m, &ctx, staged)
+        // Settings only where the passwords go: an opted-in owned key may
+        // carry a secret, and the bootstrap only has to reach HTTPS.
+        let effective = if m.rule.kind == FileKind::Main && delivery.secrets {
+            let model = ctx.device.model.clone();
+            settings::effective(&self.settings.vendor_settings, &user, m.vendor, model.as_deref())
+        } else {
+            Vec::new()
+        };
+        ctx.settings = settings::for_template(&effective);
+        let mut served = self.render(name, m, &ctx, staged)?;
+        served.settings = effective;
+        Ok(served)
     }
 
     /// A file the same for every phone: it may use what the User-Agent says
@@ -356,6 +373,12 @@ impl Provisioner {
             .templates
             .render(template.name, Value::from(minijinja::value::Serde(ctx)))
             .map_err(|e| render_error(name, &e))?;
+        let body = if ctx.settings.is_empty() {
+            body
+        } else {
+            let keys: Vec<&str> = ctx.settings.iter().map(|s| s.key.as_str()).collect();
+            vendors::settings::keep_last(m.vendor, &body, &keys)
+        };
         Ok(Served {
             body: body.into_bytes(),
             content_type: m.rule.content_type,
@@ -363,6 +386,7 @@ impl Provisioner {
             vendor: m.vendor.id,
             staged,
             warnings: ctx.timezone.warnings.clone(),
+            settings: Vec::new(),
         })
     }
 

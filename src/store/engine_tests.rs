@@ -47,6 +47,7 @@ fn user(id: u64, name: &str, macs: &[&str]) -> User {
             })
             .collect(),
         blf: Vec::new(),
+        settings: Default::default(),
         config_version: 1,
     }
 }

@@ -145,6 +145,35 @@ const CISCO: Provisioning = Provisioning {
         listed_offsets: &TIME_ZONE_HOURS,
         dst_save_minutes: (1, 1440),
     },
+    // Settings (docs/settings.md): `<Key ua="na">value</Key>` in the
+    // flat-profile. Owned: the elements phone_templates/cisco/mac.xml
+    // writes for the lines (`*_N_`), the profile rules, resync, the CA
+    // rule and the web passwords (each cited there), and `Upgrade_Rule`
+    // (Cisco SPA/MPP provisioning guide, firmware upgrade).
+    settings: settings::SettingRules {
+        syntax: settings::Syntax::Element,
+        owned: &[
+            "Password_*",
+            "Auth_ID_*",
+            "Use_Auth_ID_*",
+            "User_ID_*",
+            "Display_Name_*",
+            "Line_Enable_*",
+            "Proxy_*",
+            "Outbound_Proxy_*",
+            "Use_Outbound_Proxy_*",
+            "SIP_Transport_*",
+            "Use_DNS_SRV_*",
+            "Profile_Rule*",
+            "Resync_*",
+            "Custom_CA_Rule",
+            "Admin_Passwd",
+            "Admin_Password",
+            "User_Password",
+            "Upgrade_Rule",
+        ],
+        fixed: &[],
+    },
 };
 
 /// The whole-hour entries of Cisco's Time_Zone list, GMT-12:00 to

@@ -114,6 +114,28 @@ const FANVIL: Provisioning = Provisioning {
         listed_offsets: &[],
         dst_save_minutes: (1, 60),
     },
+    // Settings (docs/settings.md): `section/sub/Leaf` paths written as
+    // nested elements in a section of their own at the end of <sysConf>.
+    // Fanvil's sections are nested, so a setting cannot replace a value the
+    // template writes without a second copy of the section: every path
+    // phone_templates/fanvil/mac.xml writes is fixed (refused even with
+    // allow_override), which also covers the accounts (`sip/*`), the
+    // provisioning server and credentials (`ap/*`,
+    // `AUTOUPDATE_CONFIG_MODULE/*`) and the web passwords (`web/*`).
+    settings: settings::SettingRules {
+        syntax: settings::Syntax::Path,
+        owned: &[],
+        fixed: &[
+            "sip/*",
+            "phone/display/DefaultLanguage",
+            "phone/date/*",
+            "dsskey/*",
+            "ap/*",
+            "AUTOUPDATE_CONFIG_MODULE/*",
+            "web/*",
+            "Version*",
+        ],
+    },
 };
 
 /// `Fanvil X4 2.10.2.6887 0c383e07e16c`, `Fanvil X6U Pro 0.0.10 0c383e2cd782`.

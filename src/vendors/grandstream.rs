@@ -97,6 +97,24 @@ const GRANDSTREAM: Provisioning = Provisioning {
     // P246 takes any POSIX TZ string (Grandstream config template: "Self
     // Defined Time zone", at most 64 characters).
     clock: Clock::ANY,
+    // Settings (docs/settings.md): `<Pnnn>value</Pnnn>` in <config>.
+    // Owned: the P-codes phone_templates/grandstream/mac.xml writes for
+    // account 1 (P3, P34-P36, P47, P48, P130, P270, P271) and accounts
+    // 2-6 (`P?01`-`P?07`, `P?17`, `P?48`: any digit, so a few unrelated
+    // codes such as P101 need an opt-in too), the provisioning server and
+    // credentials (P212, P237, P145, P1360, P1361, re-check P193/P194),
+    // the web passwords (P2, P196), all cited there, and the firmware
+    // server (P192, P232: Grandstream GXP config template, "Firmware
+    // Server Path" / "Firmware File Prefix").
+    settings: settings::SettingRules {
+        syntax: settings::Syntax::PCode,
+        owned: &[
+            "P2", "P3", "P34", "P35", "P36", "P47", "P48", "P130", "P270", "P271", "P?01",
+            "P?02", "P?03", "P?04", "P?05", "P?06", "P?07", "P?17", "P?48", "P145", "P192",
+            "P193", "P194", "P196", "P212", "P232", "P237", "P1360", "P1361",
+        ],
+        fixed: &[],
+    },
 };
 
 /// P64 values, each paired with an IANA zone whose 2026–2027 rules the

@@ -39,6 +39,7 @@ mod cisco;
 mod fanvil;
 mod grandstream;
 mod polycom;
+pub mod settings;
 mod snom;
 mod yealink;
 
@@ -185,6 +186,9 @@ pub struct Provisioning {
     pub user_password_setting: Option<&'static str>,
     /// What the vendor's clock settings can say besides a listed name.
     pub clock: Clock,
+    /// Which keys site, model and phone settings may set, and how the
+    /// main file writes them (docs/settings.md).
+    pub settings: settings::SettingRules,
 }
 
 /// What a vendor's clock settings can express for a zone its name list
@@ -225,6 +229,7 @@ impl Provisioning {
         admin_password_setting: None,
         user_password_setting: None,
         clock: Clock::ANY,
+        settings: settings::SettingRules::NONE,
     };
 }
 

@@ -101,6 +101,24 @@ const POLYCOM: Provisioning = Provisioning {
         listed_offsets: &[],
         dst_save_minutes: (60, 60),
     },
+    // Settings (docs/settings.md): `key="value"` attributes of an element
+    // of their own. Owned: the SIP registrations (`reg.*`, written by
+    // phone_templates/polycom/phone.xml), the provisioning server,
+    // credentials and boot-server source (`device.prov.*`,
+    // `device.dhcp.bootSrvUseOpt*`), the CA (`device.sec.*`) and the web
+    // passwords (`device.auth.*`), all cited there.
+    settings: settings::SettingRules {
+        syntax: settings::Syntax::Attribute,
+        owned: &[
+            "reg.*",
+            "device.prov.*",
+            "device.sec.*",
+            "device.auth.*",
+            "device.dhcp.bootSrvUseOpt*",
+            "prov.*",
+        ],
+        fixed: &[],
+    },
 };
 
 /// `FileTransport PolycomVVX-VVX_411-UA/5.9.0.9373 Type/Application`,

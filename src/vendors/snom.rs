@@ -86,6 +86,28 @@ const SNOM: Provisioning = Provisioning {
     // MM.WW.DD HH:MM:SS MM.WW.DD HH:MM:SS" (wazo-platform/wazo-provd-plugins
     // plugins/wazo-snom/common/common.py, _format_tzinfo).
     clock: Clock::ANY,
+    // Settings (docs/settings.md): `<key perm="R">value</key>` in
+    // phone-settings, no `idx` (indexed keys are not supported). Owned:
+    // the identities (`user_*`), the provisioning server and its
+    // credentials (`setting_server`, `http_client_*`,
+    // `settings_refresh_timer`), the web passwords (`http_user`,
+    // `http_pass`, `admin_mode_password`), all written and cited in
+    // phone_templates/snom/mac.htm, and the firmware (`firmware*`,
+    // `update_policy`: snom "Firmware update" wiki, the firmware_status
+    // URL and its policy).
+    settings: settings::SettingRules {
+        syntax: settings::Syntax::Element,
+        owned: &[
+            "user_*",
+            "http_*",
+            "admin_mode_password*",
+            "setting_server",
+            "settings_refresh_timer",
+            "firmware*",
+            "update_policy",
+        ],
+        fixed: &[],
+    },
 };
 
 /// Snom's `timezone` codes, each paired with the IANA zone of the place its

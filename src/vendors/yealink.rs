@@ -107,6 +107,32 @@ const YEALINK: Provisioning = Provisioning {
         listed_offsets: &[],
         dst_save_minutes: (1, 300),
     },
+    // Settings (docs/settings.md): `key = value` lines. Owned: the keys
+    // phone_templates/yealink/mac.cfg writes for the SIP accounts, the
+    // provisioning server and its credentials, the CA and the web
+    // passwords (each cited there), and the firmware URL
+    // (`static.firmware.url`, Yealink T4x/T5x admin guide, "Firmware
+    // upgrade"). Clock, language and line keys are not owned: a setting
+    // replaces the template's line (keep_last).
+    settings: settings::SettingRules {
+        syntax: settings::Syntax::Lines,
+        owned: &[
+            "account.*.password",
+            "account.*.auth_name",
+            "account.*.user_name",
+            "account.*.enable",
+            "account.*.sip_server.*",
+            "account.*.outbound_proxy*",
+            "account.*.srtp_encryption",
+            "account.*.display_name",
+            "account.*.label",
+            "static.auto_provision.*",
+            "static.trusted_certificates.*",
+            "static.security.*",
+            "static.firmware.*",
+        ],
+        fixed: &[],
+    },
 };
 
 /// `local_time.time_zone_name` values, each paired with the IANA zone of the

@@ -21,6 +21,7 @@ use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_enco
 use crate::app::ops::{
     self, Answer, Format, ImportRequest, PhoneFilter, RenderRequest, RotateTarget, UserFilter,
 };
+use crate::app::explain;
 use crate::app::tokens::TokenSet;
 use crate::import::ImportOptions;
 use crate::import::read::ReadOptions;
@@ -324,7 +325,11 @@ impl Api {
                 let secrets = q.flag("secrets")?;
                 self.check_secrets(caller, secrets)?;
                 let sites = &self.serving.config.site_phone_passwords;
-                let answer = ops::phone(store, sites, mac, secrets, format?)?;
+                let format = format?;
+                let answer = ops::phone(store, sites, mac, secrets, format)?;
+                let vendor_settings = &self.serving.config.settings;
+                let answer =
+                    explain::phone_settings(answer, store, vendor_settings, mac, format)?;
                 if secrets && answer.exit_code == 0 {
                     // The audit line: who saw which phone's passwords, never the values.
                     tracing::warn!(?caller, mac = %mac, "admin API: phone web passwords revealed");
@@ -345,6 +350,7 @@ impl Api {
                     mac: mac.to_string(),
                     file: q.get("file").map(str::to_string),
                     user_agent: q.get("user_agent").map(str::to_string),
+                    explain: q.flag("explain")?,
                 };
                 let https_url = self.serving.config.provision.https_url.as_deref();
                 let answer = ops::render(&self.serving.provisioner, https_url, &req)?;
