@@ -145,7 +145,7 @@ fn lookup(folded: &str) -> Option<Column> {
 /// Which header index feeds each column.
 #[derive(Debug, Clone, Default)]
 pub struct ColumnMap {
-    slots: [Option<usize>; 21],
+    slots: [Option<usize>; Column::ALL.len()],
 }
 
 impl ColumnMap {

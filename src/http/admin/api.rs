@@ -254,6 +254,10 @@ impl Api {
             }),
             (["api", "v1", "import"], _, true) => self.import(caller, &q, req).await,
             (["api", "v1", "import", "preview"], _, true) => self.preview(caller, &q, req).await,
+            (["api", "v1", "users", name, "settings"], _, true) => {
+                let name = name.to_string();
+                self.user_settings(caller, &q, req, name).await
+            }
             (["api", "v1", "phones", "rotate-admin-password"], _, true) => {
                 drain(req).await;
                 self.rotate(caller, RotateTarget::All).await
@@ -403,6 +407,50 @@ impl Api {
         req: Request<Incoming>,
     ) -> Result<Answer, Problem> {
         let (bytes, request) = self.upload(caller, q, req).await?;
+        let this = self.clone();
+        let mode = request.options.mode.as_str();
+        let dry_run = request.options.dry_run;
+        let result = blocking(move || {
+            this.serving
+                .import(bytes, &request)
+                .map_err(|e| ops::OpError::from(e).into())
+        })
+        .await;
+        let outcome = match &result {
+            Ok(a) => ops::result_label(a, dry_run),
+            Err(_) => "failed",
+        };
+        self.serving.metrics.import(mode, outcome);
+        result
+    }
+
+    /// `POST /api/v1/users/NAME/settings`: the user's phone-level vendor
+    /// settings (docs/settings.md), the body a JSON object or
+    /// `key=value;...`, an empty body clearing them. Run as a one-row
+    /// upsert import, so the checks, the report and the rule that an
+    /// unchanged value bumps no version are the import's.
+    async fn user_settings(
+        self: Arc<Self>,
+        caller: Caller,
+        q: &Query,
+        req: Request<Incoming>,
+        name: String,
+    ) -> Result<Answer, Problem> {
+        let (bytes, mut request) = self.upload(caller, q, req).await?;
+        let cell = String::from_utf8_lossy(&bytes).trim().replace('"', "\"\"");
+        let name = name.replace('"', "\"\"");
+        let csv = format!("username,settings\n\"{name}\",\"{cell}\"\n").into_bytes();
+        request.options.mode = crate::import::Mode::Upsert;
+        request.options.file_name = "api:settings".into();
+        self.import_bytes(csv, request).await
+    }
+
+    /// Runs an import of `bytes` and counts it in the metrics.
+    async fn import_bytes(
+        self: &Arc<Self>,
+        bytes: Vec<u8>,
+        request: ImportRequest,
+    ) -> Result<Answer, Problem> {
         let this = self.clone();
         let mode = request.options.mode.as_str();
         let dry_run = request.options.dry_run;

@@ -64,6 +64,12 @@ fn endpoints(csv: &Path) -> Vec<Endpoint> {
             vec!["--data-binary".into(), body],
             200,
         ),
+        (
+            "POST",
+            "/api/v1/users/alice.martin/settings?dry_run=true".into(),
+            vec!["--data-binary".into(), "features.sample=1".into()],
+            200,
+        ),
         ("GET", "/api/v1/sources".into(), vec![], 200),
         ("POST", "/api/v1/sources/hr/run".into(), vec![], 404),
     ]
@@ -301,6 +307,44 @@ fn import_while_serving_changes_the_next_fetch() {
     let r = post_csv(&server, &token, "/api/v1/import", &bad);
     assert_eq!(r.status, 422, "{}", r.text());
     assert_eq!(alice_as_served(&server).2, served);
+    server.stop_ok();
+}
+
+/// Phone-level settings through the API: the next fetch carries them,
+/// `phones show` names their level, the same body again changes nothing,
+/// a refused key is reported on row 1, column `settings`, and `render
+/// --explain` through the running server names the level on stderr.
+#[test]
+fn user_settings_through_the_api() {
+    let (_tmp, data, server, token) = serving();
+    let path = "/api/v1/users/alice.martin/settings";
+    let set = |body: &str| api(&server, "POST", path, Some(&token), &["--data-binary", body]);
+    let r = set(r#"{"features.sample_key": "7"}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["summary"]["updated"], 1, "{}", r.text());
+    let served = server.get_https("/805ec0123456.cfg", Some(UA));
+    assert_eq!(
+        yealink_settings(&served.body, false).get("features.sample_key").map(String::as_str),
+        Some("7")
+    );
+    let shown = api(&server, "GET", &format!("/api/v1/phones/{ALICE_MAC}?format=json"), Some(&token), &[]);
+    assert_eq!(shown.json()["settings"][0]["level"], "phone", "{}", shown.text());
+    let version = shown.json()["config_version"].clone();
+
+    let r = set("features.sample_key=7");
+    assert_eq!(r.json()["summary"]["unchanged"], 1, "{}", r.text());
+    let again = api(&server, "GET", &format!("/api/v1/phones/{ALICE_MAC}?format=json"), Some(&token), &[]);
+    assert_eq!(again.json()["config_version"], version);
+
+    let r = set("account.1.password=x");
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(r.json()["errors"][0]["column"], "settings");
+    assert_eq!(r.json()["errors"][0]["row"], 1);
+
+    let out = autoprov(&data, &["render", ALICE_MAC, "--explain"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("features.sample_key = 7  (phone)"), "{stderr}");
     server.stop_ok();
 }
 

@@ -5,3 +5,4 @@ mod crash;
 mod dialects;
 mod export_roundtrip;
 mod rules;
+mod settings;

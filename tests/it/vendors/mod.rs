@@ -5,5 +5,6 @@
 
 mod cities;
 mod conformance;
+mod settings;
 mod table;
 mod zones;
