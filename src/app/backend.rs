@@ -10,10 +10,10 @@ use std::sync::Arc;
 use hyper::Method;
 
 use super::client::{self, Client, ClientError};
+use super::explain;
 use super::ops::{
     self, Answer, Format, ImportRequest, OpError, PhoneFilter, RenderRequest, RotateTarget,
 };
-use super::explain;
 use super::settings::{self, SettingsError};
 use crate::config::Config;
 use crate::import::read::delimiter_name;

@@ -16,7 +16,10 @@ use crate::store::{Store, StoreError};
 /// Keys whose value may be a secret (an opted-in password key).
 fn masked(e: &Effective) -> &str {
     let k = e.key.to_ascii_lowercase();
-    if ["pass", "pswd", "pwd", "secret"].iter().any(|s| k.contains(s)) {
+    if ["pass", "pswd", "pwd", "secret"]
+        .iter()
+        .any(|s| k.contains(s))
+    {
         "***"
     } else {
         &e.value
@@ -63,8 +66,7 @@ pub fn phone_settings(
     };
     let learned = store.phone_state(mac)?.and_then(|s| s.learned_model);
     let model = phone.model.clone().or(learned);
-    let settings =
-        crate::provision::settings::effective(config, &user, vendor, model.as_deref());
+    let settings = crate::provision::settings::effective(config, &user, vendor, model.as_deref());
     let mut answer = answer;
     match format {
         Format::Json => {

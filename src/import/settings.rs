@@ -81,14 +81,14 @@ pub fn parse(v: &str) -> Checked<BTreeMap<String, String>> {
             };
             return Err((
                 "E_SETTING_VALUE",
-                format!("settings key {k:?}: the value {} {rule}", shown_value(&k, &val)),
+                format!(
+                    "settings key {k:?}: the value {} {rule}",
+                    shown_value(&k, &val)
+                ),
             ));
         }
         if out.insert(k.clone(), val).is_some() {
-            return Err((
-                "E_SETTINGS",
-                format!("settings key {k:?} is given twice"),
-            ));
+            return Err(("E_SETTINGS", format!("settings key {k:?} is given twice")));
         }
     }
     Ok(out)
@@ -114,7 +114,10 @@ pub fn check_for_phones(user: &User, allow: &[String]) -> Result<(), String> {
         return Ok(());
     }
     if user.phones.is_empty() {
-        return Err("settings need a phone: the user has none, so no vendor to check the keys against".into());
+        return Err(
+            "settings need a phone: the user has none, so no vendor to check the keys against"
+                .into(),
+        );
     }
     for phone in &user.phones {
         let Some(vendor) = vendors::by_id(&phone.vendor) else {

@@ -306,7 +306,12 @@ impl Provisioner {
         // carry a secret, and the bootstrap only has to reach HTTPS.
         let effective = if m.rule.kind == FileKind::Main && delivery.secrets {
             let model = ctx.device.model.clone();
-            settings::effective(&self.settings.vendor_settings, &user, m.vendor, model.as_deref())
+            settings::effective(
+                &self.settings.vendor_settings,
+                &user,
+                m.vendor,
+                model.as_deref(),
+            )
         } else {
             Vec::new()
         };

@@ -38,7 +38,10 @@ pub fn effective(
 /// open before each leaf and to close after it, so consecutive keys of
 /// one section share its element.
 pub fn for_template(settings: &[Effective]) -> Vec<SettingCtx> {
-    let parts: Vec<Vec<&str>> = settings.iter().map(|s| s.key.split('/').collect()).collect();
+    let parts: Vec<Vec<&str>> = settings
+        .iter()
+        .map(|s| s.key.split('/').collect())
+        .collect();
     fn sections<'a>(p: &[&'a str]) -> Vec<&'a str> {
         p[..p.len().saturating_sub(1)].to_vec()
     }
@@ -48,9 +51,15 @@ pub fn for_template(settings: &[Effective]) -> Vec<SettingCtx> {
         .enumerate()
         .map(|(i, s)| {
             let here = sections(&parts[i]);
-            let before = i.checked_sub(1).map(|j| sections(&parts[j])).unwrap_or_default();
+            let before = i
+                .checked_sub(1)
+                .map(|j| sections(&parts[j]))
+                .unwrap_or_default();
             let after = parts.get(i + 1).map(|p| sections(p)).unwrap_or_default();
-            let open = here[shared(&before, &here)..].iter().map(|x| x.to_string()).collect();
+            let open = here[shared(&before, &here)..]
+                .iter()
+                .map(|x| x.to_string())
+                .collect();
             let close = here[shared(&here, &after)..]
                 .iter()
                 .rev()

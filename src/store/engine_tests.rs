@@ -99,6 +99,36 @@ fn check(store: &(dyn Store + Sync)) {
     imports(store);
     run_time_state(store);
     phone_passwords(store);
+    vendor_settings(store);
+}
+
+/// A user's phone-level vendor settings are kept as given, changed and
+/// cleared like any field; a record from before they existed reads as none.
+fn vendor_settings(store: &dyn Store) {
+    let snap = store.snapshot().unwrap();
+    let mut u = user(snap.next_id, "vera", &["0015650000aa"]);
+    u.settings
+        .insert("static.network.vlan.internet_port_vid".into(), "20".into());
+    let changes = set(vec![change(None, Some(&u))], snap.next_id + 1);
+    store
+        .apply(snap.generation, changes, &record("s.csv"))
+        .unwrap();
+    let got = store.user_by_mac(mac("0015650000aa")).unwrap().unwrap();
+    assert_eq!(got.settings, u.settings);
+
+    let snap = store.snapshot().unwrap();
+    let mut cleared = u.clone();
+    cleared.settings.clear();
+    let changes = set(vec![change(Some(&u), Some(&cleared))], snap.next_id);
+    store
+        .apply(snap.generation, changes, &record("s2.csv"))
+        .unwrap();
+    assert!(store.user("vera").unwrap().unwrap().settings.is_empty());
+
+    let mut old = serde_json::to_value(&u).unwrap();
+    old.as_object_mut().unwrap().remove("settings");
+    let decoded: User = serde_json::from_value(old).unwrap();
+    assert!(decoded.settings.is_empty());
 }
 
 fn empty(store: &dyn Store) {

@@ -150,8 +150,7 @@ impl Syntax {
                     None => t,
                 };
                 let (k, v) = body.split_once("=\"")?;
-                (self.key_ok(k) && v.ends_with('"') && !v[..v.len() - 1].contains('"'))
-                    .then_some(k)
+                (self.key_ok(k) && v.ends_with('"') && !v[..v.len() - 1].contains('"')).then_some(k)
             }
             Syntax::Element | Syntax::PCode => {
                 let rest = t.strip_prefix('<')?;
@@ -334,7 +333,14 @@ mod tests {
     #[test]
     fn keys_follow_each_vendor_syntax() {
         let none: &[String] = &[];
-        assert!(check_key(v("yealink"), "static.network.vlan.internet_port_enable", none).is_ok());
+        assert!(
+            check_key(
+                v("yealink"),
+                "static.network.vlan.internet_port_enable",
+                none
+            )
+            .is_ok()
+        );
         assert!(check_key(v("yealink"), "a b", none).is_err());
         assert!(check_key(v("cisco"), "Enable_VLAN", none).is_ok());
         assert!(check_key(v("cisco"), "Enable.VLAN", none).is_err());
@@ -364,7 +370,10 @@ mod tests {
             ("snom", "http_pass"),
         ] {
             let e = check_key(v(vendor), key, none).expect_err(key);
-            assert!(matches!(e, SettingError::Owned { .. }), "{vendor} {key}: {e}");
+            assert!(
+                matches!(e, SettingError::Owned { .. }),
+                "{vendor} {key}: {e}"
+            );
             assert!(check_key(v(vendor), key, &[key.to_string()]).is_ok());
         }
     }
@@ -379,7 +388,10 @@ mod tests {
 
     #[test]
     fn line_keys() {
-        assert_eq!(Syntax::Lines.line_key("lang.gui = English\n"), Some("lang.gui"));
+        assert_eq!(
+            Syntax::Lines.line_key("lang.gui = English\n"),
+            Some("lang.gui")
+        );
         assert_eq!(Syntax::Lines.line_key("#!version:1.0.0.1\n"), None);
         assert_eq!(
             Syntax::Attribute.line_key("    tcpIpApp.sntp.address=\"x\"\n"),
@@ -415,7 +427,10 @@ mod tests {
             [("Password_1_".to_string(), "x".to_string())].into(),
         );
         let e = check_config(&s).unwrap_err();
-        assert!(e.starts_with("models.\"cisco-8851\".settings.\"Password_1_\""), "{e}");
+        assert!(
+            e.starts_with("models.\"cisco-8851\".settings.\"Password_1_\""),
+            "{e}"
+        );
         let mut s = VendorSettings::default();
         s.sites.insert(
             "berlin".into(),
@@ -426,6 +441,9 @@ mod tests {
             .into(),
         );
         let e = check_config(&s).unwrap_err();
-        assert!(e.starts_with("sites.berlin.settings.yealink.\"a.b\""), "{e}");
+        assert!(
+            e.starts_with("sites.berlin.settings.yealink.\"a.b\""),
+            "{e}"
+        );
     }
 }

@@ -18,10 +18,10 @@ use hyper::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, WWW
 use hyper::{Method, Request, Response, StatusCode};
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 
+use crate::app::explain;
 use crate::app::ops::{
     self, Answer, Format, ImportRequest, PhoneFilter, RenderRequest, RotateTarget, UserFilter,
 };
-use crate::app::explain;
 use crate::app::tokens::TokenSet;
 use crate::import::ImportOptions;
 use crate::import::read::ReadOptions;
@@ -332,8 +332,7 @@ impl Api {
                 let format = format?;
                 let answer = ops::phone(store, sites, mac, secrets, format)?;
                 let vendor_settings = &self.serving.config.settings;
-                let answer =
-                    explain::phone_settings(answer, store, vendor_settings, mac, format)?;
+                let answer = explain::phone_settings(answer, store, vendor_settings, mac, format)?;
                 if secrets && answer.exit_code == 0 {
                     // The audit line: who saw which phone's passwords, never the values.
                     tracing::warn!(?caller, mac = %mac, "admin API: phone web passwords revealed");

@@ -318,22 +318,49 @@ fn import_while_serving_changes_the_next_fetch() {
 fn user_settings_through_the_api() {
     let (_tmp, data, server, token) = serving();
     let path = "/api/v1/users/alice.martin/settings";
-    let set = |body: &str| api(&server, "POST", path, Some(&token), &["--data-binary", body]);
+    let set = |body: &str| {
+        api(
+            &server,
+            "POST",
+            path,
+            Some(&token),
+            &["--data-binary", body],
+        )
+    };
     let r = set(r#"{"features.sample_key": "7"}"#);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["summary"]["updated"], 1, "{}", r.text());
     let served = server.get_https("/805ec0123456.cfg", Some(UA));
     assert_eq!(
-        yealink_settings(&served.body, false).get("features.sample_key").map(String::as_str),
+        yealink_settings(&served.body, false)
+            .get("features.sample_key")
+            .map(String::as_str),
         Some("7")
     );
-    let shown = api(&server, "GET", &format!("/api/v1/phones/{ALICE_MAC}?format=json"), Some(&token), &[]);
-    assert_eq!(shown.json()["settings"][0]["level"], "phone", "{}", shown.text());
+    let shown = api(
+        &server,
+        "GET",
+        &format!("/api/v1/phones/{ALICE_MAC}?format=json"),
+        Some(&token),
+        &[],
+    );
+    assert_eq!(
+        shown.json()["settings"][0]["level"],
+        "phone",
+        "{}",
+        shown.text()
+    );
     let version = shown.json()["config_version"].clone();
 
     let r = set("features.sample_key=7");
     assert_eq!(r.json()["summary"]["unchanged"], 1, "{}", r.text());
-    let again = api(&server, "GET", &format!("/api/v1/phones/{ALICE_MAC}?format=json"), Some(&token), &[]);
+    let again = api(
+        &server,
+        "GET",
+        &format!("/api/v1/phones/{ALICE_MAC}?format=json"),
+        Some(&token),
+        &[],
+    );
     assert_eq!(again.json()["config_version"], version);
 
     let r = set("account.1.password=x");
@@ -344,7 +371,10 @@ fn user_settings_through_the_api() {
     let out = autoprov(&data, &["render", ALICE_MAC, "--explain"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("features.sample_key = 7  (phone)"), "{stderr}");
+    assert!(
+        stderr.contains("features.sample_key = 7  (phone)"),
+        "{stderr}"
+    );
     server.stop_ok();
 }
 

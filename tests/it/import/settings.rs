@@ -96,8 +96,14 @@ fn levels_override_and_fall_back_one_by_one() {
     // --explain: the same stdout, the levels on stderr.
     let (explained, _, stderr) = render(&env, &all, true);
     assert_eq!(explained, body, "--explain changed stdout");
-    assert!(stderr.contains(&format!("{KEY} = phone  (phone)")), "{stderr}");
-    assert!(stderr.contains(&format!("{VLAN} = 1  (site berlin)")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{KEY} = phone  (phone)")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{VLAN} = 1  (site berlin)")),
+        "{stderr}"
+    );
 
     // phones show lists the effective settings with their levels.
     let r = env.run(&["--config", &all, "phones", "show", MAC, "--format", "json"]);
@@ -113,7 +119,11 @@ fn levels_override_and_fall_back_one_by_one() {
     let before = version(&env, &all);
     let v = import(&env, &all, &format!("{KEY}=phone"));
     assert_eq!(summary(&v, "unchanged"), 2, "{v}");
-    assert_eq!(version(&env, &all), before, "an unchanged cell bumped the version");
+    assert_eq!(
+        version(&env, &all),
+        before,
+        "an unchanged cell bumped the version"
+    );
 
     // Phone level removed (empty cell): the model's value, and a new version.
     let v = import(&env, &all, "");
@@ -121,20 +131,29 @@ fn levels_override_and_fall_back_one_by_one() {
     assert_eq!(version(&env, &all), before + 1);
     let (_, values, stderr) = render(&env, &all, true);
     assert_eq!(values, ["model"]);
-    assert!(stderr.contains(&format!("{KEY} = model  (model yealink-t54w)")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{KEY} = model  (model yealink-t54w)")),
+        "{stderr}"
+    );
 
     // Model level removed: the site's.
     let site_only = config(&env, true, false);
     let (_, values, stderr) = render(&env, &site_only, true);
     assert_eq!(values, ["site"]);
-    assert!(stderr.contains(&format!("{KEY} = site  (site berlin)")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{KEY} = site  (site berlin)")),
+        "{stderr}"
+    );
 
     // Site level removed: the template's (which has no such key).
     let none = config(&env, false, false);
     let (body, values, stderr) = render(&env, &none, true);
     assert!(values.is_empty(), "{body}");
     assert!(!body.contains(VLAN));
-    assert!(stderr.contains("no site, model or phone settings"), "{stderr}");
+    assert!(
+        stderr.contains("no site, model or phone settings"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -148,13 +167,19 @@ fn injections_and_owned_keys_are_refused_with_row_and_column() {
     let tree = tree_bytes(&env.data());
 
     let bad = [
-        (format!("{{\"{KEY}\": \"1\\nstatic.auto_provision.server.url = http://evil/\"}}"), "E_SETTING_VALUE"),
+        (
+            format!("{{\"{KEY}\": \"1\\nstatic.auto_provision.server.url = http://evil/\"}}"),
+            "E_SETTING_VALUE",
+        ),
         (format!("{KEY}=a\"b"), "E_SETTING_VALUE"),
         (format!("{KEY}=<x>"), "E_SETTING_VALUE"),
         (format!("{KEY}=]]>"), "E_SETTING_VALUE"),
         ("a<b=1".to_string(), "E_SETTING_KEY"),
         ("account.1.password=x".to_string(), "E_SETTING"),
-        ("static.auto_provision.server.url=http://evil/".to_string(), "E_SETTING"),
+        (
+            "static.auto_provision.server.url=http://evil/".to_string(),
+            "E_SETTING",
+        ),
     ];
     for (cell, code) in &bad {
         let v = import(&env, &cfg, cell);
@@ -170,7 +195,12 @@ fn injections_and_owned_keys_are_refused_with_row_and_column() {
     }
     // The value is named in the message, the password's is not.
     let v = import(&env, &cfg, &format!("{KEY}=<x>"));
-    assert!(v["errors"][0]["message"].as_str().is_some_and(|m| m.contains("\"<x>\"")), "{v}");
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("\"<x>\"")),
+        "{v}"
+    );
 
     // Cisco's own SIP password key, on the Cisco phone's row.
     let p = env.file(
@@ -180,16 +210,30 @@ fn injections_and_owned_keys_are_refused_with_row_and_column() {
              carl,Carl,1002,{CISCO_MAC},cisco-8841,berlin,Password_1_=x\n"
         ),
     );
-    let r = env.run(&["--config", &cfg, "import", p.to_str().expect("path"), "--format", "json"]);
+    let r = env.run(&[
+        "--config",
+        &cfg,
+        "import",
+        p.to_str().expect("path"),
+        "--format",
+        "json",
+    ]);
     let v = r.json();
     assert_eq!(r.code, 1, "{v}");
     let msg = v["errors"][0]["message"].as_str().unwrap_or_default();
-    assert!(msg.contains("Password_1_") && msg.contains("allow_override"), "{msg}");
+    assert!(
+        msg.contains("Password_1_") && msg.contains("allow_override"),
+        "{msg}"
+    );
     assert_eq!(v["errors"][0]["column"], "settings");
 
     assert_eq!(env.run(&["--config", &cfg, "export"]).stdout, export);
     assert_eq!(render(&env, &cfg, false).0, rendered);
-    assert_eq!(tree_bytes(&env.data()), tree, "a refused import wrote to the store");
+    assert_eq!(
+        tree_bytes(&env.data()),
+        tree,
+        "a refused import wrote to the store"
+    );
 
     // Opted in per key, the same setting is taken.
     let opt_in = env.file(

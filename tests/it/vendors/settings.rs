@@ -67,8 +67,8 @@ struct Phone {
 
 fn provisioner(settings: &str, vendor: &'static Vendor) -> (Provisioner, Phone) {
     let oui = vendor.ouis.first().copied().unwrap_or([0x02, 0, 0]);
-    let mac = Mac::parse(&format!("{:02x}{:02x}{:02x}0a0b0c", oui[0], oui[1], oui[2]))
-        .expect("mac");
+    let mac =
+        Mac::parse(&format!("{:02x}{:02x}{:02x}0a0b0c", oui[0], oui[1], oui[2])).expect("mac");
     let config = Config::default();
     let store = Arc::new(MemoryStore::new());
     store.put_sites(&config.sites).expect("sites");
@@ -167,7 +167,12 @@ fn a_setting_replaces_the_templates_own_key() {
             .filter_map(|l| syntax.line_key(l))
             .find(|k| check_key(vendor, k, &[]).is_ok())
         else {
-            assert_eq!(syntax, Syntax::Path, "{}: no template key to replace", vendor.id);
+            assert_eq!(
+                syntax,
+                Syntax::Path,
+                "{}: no template key to replace",
+                vendor.id
+            );
             continue;
         };
         let (p, phone) = provisioner(&format!("{key}=replaced"), vendor);
