@@ -328,6 +328,11 @@ impl Provisioner {
         self.render(name, &m, &ctx, false)
     }
 
+    /// The configured firmware images, for the file server.
+    pub fn firmware(&self) -> &firmware::Catalog {
+        &self.settings.firmware
+    }
+
     /// The certificate phones are told to trust, if any.
     pub fn phone_ca(&self) -> Option<&crate::pki::PhoneCa> {
         self.settings.phone_ca.as_ref()
