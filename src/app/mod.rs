@@ -19,6 +19,7 @@ pub mod backend;
 pub mod client;
 pub mod metrics;
 pub mod ops;
+pub mod outdated;
 pub mod preview;
 pub mod settings;
 pub mod sources;
