@@ -577,3 +577,52 @@ fn each_vendor_names_its_firmware_in_its_own_file() {
         assert_eq!((image.status, image.body.len()), (200, 64), "{url}");
     }
 }
+
+/// Where a vendor has an upgrade switch beside the URL, a phone that
+/// reports its target gets the switch off and still the URL; a phone on
+/// another version gets it on.
+#[test]
+fn upgrade_switches_follow_the_reported_version() {
+    let config = "[firmware.\"cisco-spa504g\"]\nversion = \"7.6.2\"\nfile = \"spa50x-7-6-2.bin\"\n\
+                  [firmware.\"snom-d785\"]\nversion = \"10.1.33.33\"\nfile = \"snomD785-10.1.33.33.bin\"\n";
+    let (_tmp, data, cfg) = setup(
+        config,
+        None,
+        &[("spa50x-7-6-2.bin", 16), ("snomD785-10.1.33.33.bin", 16)],
+    );
+    let server = Server::start(&data, &["--config", &cfg], &[]);
+    let cases = [
+        (
+            "/002699aabb01.xml",
+            "Cisco/SPA504G-{} (002699AABB01)(CBT141400UK)",
+            "7.6.2",
+            "7.5.5",
+            ("Upgrade_Rule", "spa50x-7-6-2.bin"),
+            ("Upgrade_Enable", "No", "Yes"),
+        ),
+        (
+            "/snomD785-000413AABBCC.htm",
+            "Mozilla/4.0 (compatible; snomD785-SIP {} 2010.12-00004-g9ba52f5 000413AABBCC SXM:0 UXM:0)",
+            "10.1.33.33",
+            "10.1.20.0",
+            ("firmware", "snomD785-10.1.33.33.bin"),
+            ("update_policy", "settings_only", "auto_update"),
+        ),
+    ];
+    for (path, ua, target, old, (url_key, file), (switch, off, on)) in cases {
+        for (version, want) in [(target, off), (old, on)] {
+            let ua = ua.replace("{}", version);
+            let got = server.get_https(path, Some(&ua));
+            assert_eq!(got.status, 200, "{path}");
+            let body = got.text();
+            assert!(
+                sets(&body, url_key, file),
+                "{path} as {version}: no {url_key}:\n{body}"
+            );
+            assert!(
+                sets(&body, switch, &format!(">{want}<")),
+                "{path} as {version}: {switch} is not {want}:\n{body}"
+            );
+        }
+    }
+}
