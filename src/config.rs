@@ -12,7 +12,9 @@ use serde::Deserialize;
 pub use crate::domain::secret::Credential;
 use crate::domain::{DEFAULT_SITE, Site, Transport};
 
+mod firmware;
 mod urls;
+pub use firmware::{FirmwareConfig, FirmwareEntry, FirmwareImage, check_file_name};
 pub use urls::{HttpsUrl, ProvisionUrl, SourceUrl, UrlError, is_http};
 
 #[derive(Debug, thiserror::Error)]
@@ -616,6 +618,8 @@ struct ConfigFile {
     models: BTreeMap<String, ModelConfig>,
     /// `[settings]`.
     settings: SettingsPolicy,
+    /// `[firmware]`.
+    firmware: FirmwareConfig,
 }
 
 /// `[models."yealink-t54w"]`: what applies to every phone of one model.
@@ -670,6 +674,8 @@ pub struct Config {
     pub site_phone_passwords: BTreeMap<String, FixedPhonePasswords>,
     /// Site and model settings, and which owned keys they may set.
     pub settings: VendorSettings,
+    /// `[firmware]`: the image each model runs, per site (docs/firmware.md).
+    pub firmware: FirmwareConfig,
 }
 
 /// A site's fixed phone web passwords; each one wins over the phone's
@@ -705,6 +711,7 @@ impl Default for Config {
             site_credentials: BTreeMap::new(),
             site_phone_passwords: BTreeMap::new(),
             settings: VendorSettings::default(),
+            firmware: FirmwareConfig::default(),
         }
     }
 }
@@ -727,6 +734,10 @@ impl Config {
 
     pub fn parse(text: &str) -> Result<Config, String> {
         let file: ConfigFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        let site_names: Vec<&str> = std::iter::once(DEFAULT_SITE)
+            .chain(file.sites.keys().map(String::as_str))
+            .collect();
+        let firmware = file.firmware.check(&site_names)?;
         let mut sites = Vec::new();
         let mut site_credentials = BTreeMap::new();
         let mut site_phone_passwords = BTreeMap::new();
@@ -803,6 +814,7 @@ impl Config {
             site_credentials,
             site_phone_passwords,
             settings,
+            firmware,
         })
     }
 }

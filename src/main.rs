@@ -93,6 +93,7 @@ fn users(backend: &dyn Backend, args: UsersArgs) -> Result<Answer, BackendError>
 /// `autoprov phones`, `phones show MAC` and `phones rotate-admin-password`.
 fn phones(backend: &dyn Backend, args: PhonesArgs) -> Result<Answer, BackendError> {
     match args.command {
+        None if args.outdated => backend.outdated_phones(args.format.into()),
         None => backend.phones(args.format.into()),
         Some(PhonesCommand::Show {
             mac,
@@ -187,6 +188,7 @@ impl From<SettingsError> for Fail {
         match e {
             SettingsError::Tls(_) => usage(e),
             SettingsError::Key(_) => runtime(e),
+            SettingsError::Firmware(_) => usage(e),
         }
     }
 }

@@ -39,6 +39,9 @@ pub struct Context {
     /// only in a secure main file, empty everywhere else (set by the
     /// provisioner).
     pub settings: Vec<SettingCtx>,
+    /// The image this phone should run, on per-phone files of phones in
+    /// the store (set by the provisioner, docs/firmware.md).
+    pub firmware: Option<FirmwareCtx>,
 }
 
 /// One vendor setting as a template writes it. `key` is checked against
@@ -53,6 +56,28 @@ pub struct SettingCtx {
     pub leaf: String,
     pub open: Vec<String>,
     pub close: Vec<String>,
+}
+
+/// The target firmware as the templates write it.
+#[derive(Debug, Serialize)]
+pub struct FirmwareCtx {
+    /// What the phone reports once it runs the image.
+    pub version: String,
+    /// The file's name (`T54W-96.86.0.100.rom`).
+    pub file: String,
+    /// Where the phone fetches it: this server's base URL + `firmware/<file>`.
+    pub url: String,
+    /// The same without the scheme and file (`host:port/firmware`), for
+    /// vendors that take a server path and a protocol (Grandstream P192).
+    pub server_path: String,
+    /// Whether [`FirmwareCtx::url`] is HTTPS.
+    pub https: bool,
+    /// The part of `file` up to and including its last `-` (empty without
+    /// one), for vendors that request a fixed image name behind a prefix
+    /// (Grandstream P232).
+    pub file_prefix: String,
+    /// The phone's User-Agent already reports `version`.
+    pub current: bool,
 }
 
 /// A phone's web passwords as its secure main file sets them.
@@ -245,6 +270,7 @@ pub fn device_only(
         ca: None,
         lockdown: None,
         settings: Vec::new(),
+        firmware: None,
     })
 }
 
@@ -282,6 +308,7 @@ pub fn for_user(
         ca: None,
         lockdown: None,
         settings: Vec::new(),
+        firmware: None,
     })
 }
 

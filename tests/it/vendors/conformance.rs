@@ -106,8 +106,7 @@ fn provisioner_with(store: Arc<MemoryStore>, repeat: (u32, u32), ca: &PhoneCa) -
         bootstrap_repeat_minutes: repeat.1,
         device_key: Some(ServerKey::from_bytes([7; 32])),
         phone_ca: Some(ca.clone()),
-        site_phone_passwords: Default::default(),
-        vendor_settings: Default::default(),
+        ..Default::default()
     };
     let templates = Templates::new(None).expect("templates");
     Provisioner::new(store, templates, settings).expect("provisioner")

@@ -91,10 +91,7 @@ fn provisioner(settings: &str, vendor: &'static Vendor) -> (Provisioner, Phone) 
     let settings = Settings {
         repeat_minutes: 60,
         bootstrap_repeat_minutes: 5,
-        device_key: None,
-        phone_ca: None,
-        site_phone_passwords: Default::default(),
-        vendor_settings: Default::default(),
+        ..Default::default()
     };
     let p = Provisioner::new(store, Templates::new(None).expect("templates"), settings)
         .expect("provisioner");

@@ -76,10 +76,7 @@ fn provisioner(csv: String) -> Provisioner {
     let settings = Settings {
         repeat_minutes: config.provision.repeat_minutes,
         bootstrap_repeat_minutes: config.provision.bootstrap_repeat_minutes,
-        device_key: None,
-        phone_ca: None,
-        site_phone_passwords: Default::default(),
-        vendor_settings: Default::default(),
+        ..Default::default()
     };
     Provisioner::new(store, Templates::new(None).expect("templates"), settings)
         .expect("provisioner")
