@@ -3,6 +3,7 @@
 //! the admin asked for a partial import).
 
 pub mod columns;
+pub mod mapping;
 pub mod plan;
 pub mod read;
 pub mod report;
