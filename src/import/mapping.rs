@@ -59,6 +59,9 @@ pub struct Mapping {
     pub filter: Option<String>,
     /// File path or `sources.NAME.map`, for messages.
     pub origin: String,
+    /// The mapping file's text, when it came from one: what a client sends
+    /// a running server (`map` in an import request).
+    pub text: Option<String>,
     env: Arc<Environment<'static>>,
 }
 
@@ -205,7 +208,9 @@ impl Mapping {
                 });
             }
         };
-        Mapping::build(map, filter, origin).map_err(|e| with_line(e, text))
+        let mut m = Mapping::build(map, filter, origin).map_err(|e| with_line(e, text))?;
+        m.text = Some(text.to_string());
+        Ok(m)
     }
 
     fn build(
@@ -239,6 +244,13 @@ impl Mapping {
                 origin: origin.to_string(),
             });
         }
+        if !fields.iter().any(|r| r.field == "username") {
+            return Err(MappingError::Invalid {
+                origin: origin.to_string(),
+                key: "username".into(),
+                reason: "the mapping must give every row a username (username = \"Column\")".into(),
+            });
+        }
         let filter = filter.map(str::trim).filter(|f| !f.is_empty());
         if let Some(f) = filter {
             check_filter(&env, f).map_err(|reason| MappingError::Template {
@@ -251,6 +263,7 @@ impl Mapping {
             fields,
             filter: filter.map(str::to_string),
             origin: origin.to_string(),
+            text: None,
             env: Arc::new(env),
         })
     }
@@ -308,7 +321,7 @@ impl Mapping {
         if let Some(filter) = &self.filter
             && !self.keeps(filter, &ctx)?
         {
-            return Ok(MappedRow::Skipped(format!("filter {filter:?} is false")));
+            return Ok(MappedRow::Skipped(format!("filter is false: {filter}")));
         }
         let mut out = Vec::with_capacity(self.fields.len());
         for rule in &self.fields {
@@ -324,6 +337,31 @@ impl Mapping {
             out.push((rule.field.clone(), value));
         }
         Ok(MappedRow::Kept(out))
+    }
+
+    /// The username a row maps to, for a row whose other fields failed:
+    /// the import still knows which user the row meant.
+    pub fn username_of(&self, headers: &[String], row: &[String]) -> Option<String> {
+        let rule = self.fields.iter().find(|r| r.field == "username")?;
+        let ctx = row_context(headers, row);
+        let value = match &rule.source {
+            Source::Column(c) => cell(headers, row, c).to_string(),
+            Source::Template(_) => self.render(&rule.field, &ctx).ok()?,
+            Source::Default(d) => d.clone(),
+        };
+        let value = value.trim();
+        (!value.is_empty()).then(|| value.to_string())
+    }
+
+    /// Where a target field comes from, for a report: `column "Durchwahl"`,
+    /// `the mapping's template`, `the mapping's default`.
+    pub fn describe_source(&self, field: &str) -> Option<String> {
+        let rule = self.fields.iter().find(|r| r.field == field)?;
+        Some(match &rule.source {
+            Source::Column(c) => format!("column {c:?}"),
+            Source::Template(_) => "the mapping's template".to_string(),
+            Source::Default(_) => "the mapping's default".to_string(),
+        })
     }
 
     fn keeps(&self, filter: &str, ctx: &Value) -> Result<bool, RowMappingError> {
@@ -580,11 +618,7 @@ fn row_context(headers: &[String], row: &[String]) -> Value {
 
 /// minijinja's message with its detail, on one line.
 fn describe(e: &minijinja::Error) -> String {
-    let mut msg = e.to_string();
-    if let Some(line) = e.line() {
-        msg.push_str(&format!(" (template line {line})"));
-    }
-    msg.replace('\n', " ")
+    e.to_string().replace('\n', " ")
 }
 
 /// A writer that refuses output past [`MAX_OUTPUT`].
