@@ -645,9 +645,6 @@ impl std::io::Write for Bounded {
 
 /// Adds `:LINE` to an error's origin, where the key stands in `text`.
 fn with_line(e: MappingError, text: &str) -> MappingError {
-    let Some(key) = e.key().map(str::to_string) else {
-        return e;
-    };
     match e {
         MappingError::UnknownField {
             origin,
@@ -678,10 +675,7 @@ fn with_line(e: MappingError, text: &str) -> MappingError {
             key,
             reason,
         },
-        other => {
-            let _ = key;
-            other
-        }
+        other => other,
     }
 }
 
