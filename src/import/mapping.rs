@@ -791,6 +791,40 @@ site = { default = "berlin" }
     }
 
     #[test]
+    fn username_is_required() {
+        let e = mapping("[map]\nsite = { default = \"berlin\" }\n").unwrap_err();
+        assert_eq!(e.key(), Some("username"));
+    }
+
+    #[test]
+    fn config_table_and_filter() {
+        let table: toml::Table = "username = \"login\"\nsite = { default = \"b\" }\n"
+            .parse()
+            .unwrap();
+        let m = Mapping::from_toml_with_filter(&table, Some("row.login != 'x'"), "sources.hr.map")
+            .unwrap();
+        let h = strings(&["login"]);
+        assert_eq!(
+            m.apply(&h, &strings(&["anna"])).unwrap(),
+            MappedRow::Kept(vec![
+                ("site".into(), "b".into()),
+                ("username".into(), "anna".into())
+            ])
+        );
+        assert!(matches!(
+            m.apply(&h, &strings(&["x"])).unwrap(),
+            MappedRow::Skipped(_)
+        ));
+        let bad: toml::Table = "username = 3\n".parse().unwrap();
+        let e = Mapping::from_toml(&bad, "sources.hr.map").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("sources.hr.map: username: must be"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn include_and_import_are_refused() {
         for t in [
             r#"{% include "/etc/passwd" %}"#,
