@@ -129,6 +129,14 @@ pub struct SourceConfig<U = SourceUrl> {
     /// The whole fetch must finish within this time.
     #[serde(default = "default_source_timeout")]
     pub timeout_seconds: u64,
+    /// `[sources.NAME.map]`: target field → source column, template or
+    /// default (docs/configuration.md); checked by the import's mapping
+    /// parser when the config is loaded.
+    #[serde(default)]
+    pub map: Option<toml::Table>,
+    /// A minijinja expression over `row`; rows it rejects are skipped.
+    #[serde(default)]
+    pub filter: Option<String>,
 }
 
 fn default_source_mode() -> String {
@@ -208,6 +216,8 @@ impl SourceConfig<String> {
             ca,
             bearer_token,
             timeout_seconds,
+            map,
+            filter,
         } = self;
         SourceConfig {
             url,
@@ -219,6 +229,8 @@ impl SourceConfig<String> {
             ca,
             bearer_token,
             timeout_seconds,
+            map,
+            filter,
         }
     }
 }

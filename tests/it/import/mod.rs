@@ -4,5 +4,6 @@
 mod crash;
 mod dialects;
 mod export_roundtrip;
+mod mapping;
 mod rules;
 mod settings;
