@@ -130,6 +130,14 @@ pub struct SourceConfig<U = SourceUrl> {
     /// The whole fetch must finish within this time.
     #[serde(default = "default_source_timeout")]
     pub timeout_seconds: u64,
+    /// `[sources.NAME.map]`: target field → source column, template or
+    /// default (docs/configuration.md); checked by the import's mapping
+    /// parser when the config is loaded.
+    #[serde(default)]
+    pub map: Option<toml::Table>,
+    /// A minijinja expression over `row`; rows it rejects are skipped.
+    #[serde(default)]
+    pub filter: Option<String>,
     /// A run that would delete more than this share (in percent) of the
     /// users the source manages deletes nothing. Default: none for an
     /// `http(s)://` source, [`ldap::DEFAULT_MAX_DELETE_PERCENT`] for LDAP.
@@ -221,6 +229,8 @@ impl SourceConfig<String> {
             ca,
             bearer_token,
             timeout_seconds,
+            map,
+            filter,
             max_delete_percent,
             ldap,
         } = self;
@@ -234,6 +244,8 @@ impl SourceConfig<String> {
             ca,
             bearer_token,
             timeout_seconds,
+            map,
+            filter,
             max_delete_percent,
             ldap,
         }

@@ -48,6 +48,8 @@ fn main() -> ExitCode {
 /// One command; `Ok` carries the exit code of a command that ran.
 fn run(cli: Cli) -> Result<u8, Fail> {
     let config = Config::load(cli.config.as_deref()).map_err(usage)?;
+    autoprov::app::sources::check_mappings(&config)
+        .map_err(|e| usage(anyhow::anyhow!("invalid config: {e}")))?;
     let (data, config) = (cli.data.as_path(), &config);
     match cli.command {
         Command::Import(args) => cli::import::run(data, config, args),

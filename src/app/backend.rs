@@ -298,6 +298,7 @@ impl Backend for Remote {
                 ("yes", flag(req.yes)),
                 ("format", Some(req.format.as_str())),
                 ("file_name", Some(o.file_name.as_str())),
+                ("map", o.mapping.as_ref().and_then(|m| m.text.as_deref())),
             ],
         );
         self.send(Method::POST, &path, bytes)

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::ops::{Answer, ImportRequest};
 use crate::config::Config;
 use crate::import::columns::{Column, map_header};
+use crate::import::mapping::{Mapping, Source};
 use crate::import::read::read_table;
 use crate::import::{self, ImportError};
 use crate::store::Store;
@@ -38,12 +39,10 @@ pub fn preview(
     let outcome = import::run(store, config, bytes, &opts, None)?;
     let report = &outcome.report;
     let table = table.map(|t| {
-        let map = map_header(&t.headers, t.header_line).map(|(m, _)| m).ok();
-        let column_of = |i: usize| {
-            map.as_ref()
-                .and_then(|m| Column::ALL.iter().find(|c| m.get(**c) == Some(i)).copied())
+        let columns = match &opts.mapping {
+            Some(m) => mapped_columns(&t.headers, m),
+            None => alias_columns(&t.headers, t.header_line),
         };
-        let columns: Vec<Option<Column>> = (0..t.headers.len()).map(column_of).collect();
         let with_error: std::collections::HashSet<usize> =
             report.errors.iter().filter_map(|e| e.row).collect();
         let rows: Vec<Value> = t
@@ -77,6 +76,7 @@ pub fn preview(
             "columns": columns.iter().map(|c| c.map(Column::name)).collect::<Vec<_>>(),
             "rows": rows,
             "total_rows": t.records.len(),
+            "fields": Column::ALL.iter().map(|c| c.name()).collect::<Vec<_>>(),
         })
     });
     let exit_code = u8::try_from(outcome.exit_code).unwrap_or(3);
@@ -89,4 +89,32 @@ pub fn preview(
         serde_json::to_vec(&body).unwrap_or_default(),
         "application/json",
     ))
+}
+
+/// The canonical column each header feeds by its aliases.
+fn alias_columns(headers: &[String], header_line: usize) -> Vec<Option<Column>> {
+    let map = map_header(headers, header_line).map(|(m, _)| m).ok();
+    (0..headers.len())
+        .map(|i| {
+            map.as_ref()
+                .and_then(|m| Column::ALL.iter().find(|c| m.get(**c) == Some(i)).copied())
+        })
+        .collect()
+}
+
+/// The canonical column each header feeds through a mapping (first field
+/// that reads it as a plain column), so errors land on the right cell and
+/// a mapped secret column is masked.
+fn mapped_columns(headers: &[String], mapping: &Mapping) -> Vec<Option<Column>> {
+    headers
+        .iter()
+        .map(|h| {
+            mapping.fields.iter().find_map(|r| match &r.source {
+                Source::Column(c) if c == h => {
+                    Column::ALL.iter().find(|k| k.name() == r.field).copied()
+                }
+                _ => None,
+            })
+        })
+        .collect()
 }

@@ -236,6 +236,10 @@ pub struct ImportArgs {
     /// Confirm a replace import (it deletes every user the file does not list).
     #[arg(long)]
     pub yes: bool,
+    /// A mapping file (TOML: a [map] table of field = source column or
+    /// template, and an optional row filter) for a file not in autoprov's columns.
+    #[arg(long, value_name = "MAPFILE")]
+    pub map: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

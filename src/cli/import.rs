@@ -17,6 +17,7 @@ use autoprov::app::backend;
 use autoprov::app::ops::{self, ImportRequest};
 use autoprov::app::sources::fetch::{FetchError, FetchOptions};
 use autoprov::config::{self, Config};
+use autoprov::import::mapping::Mapping;
 use autoprov::import::read::ReadOptions;
 use autoprov::import::{self, ImportOptions, Progress};
 use autoprov::store::SledStore;
@@ -41,6 +42,7 @@ pub fn run(data: &Path, config: &Config, args: ImportArgs) -> Result<u8, Fail> {
 /// the file is read when they contradict each other.
 fn request(args: &ImportArgs) -> Result<ImportRequest, Fail> {
     let delimiter = ops::parse_delimiter(&args.delimiter).map_err(|m| usage(anyhow!(m)))?;
+    let mapping = args.map.as_deref().map(read_mapping).transpose()?;
     let req = ImportRequest {
         options: ImportOptions {
             mode: args.mode.into(),
@@ -54,12 +56,22 @@ fn request(args: &ImportArgs) -> Result<ImportRequest, Fail> {
             show_secrets: args.show_secrets,
             reassign_macs: args.reassign_macs,
             file_name: String::new(),
+            mapping,
         },
         yes: args.yes,
         format: args.format.into(),
     };
     ops::check_import(&req).map_err(|m| usage(anyhow!(m)))?;
     Ok(req)
+}
+
+/// A `--map` file, parsed and checked before the input is read: an unknown
+/// target field or a broken template is refused (exit 2) naming its line.
+fn read_mapping(path: &Path) -> Result<Mapping, Fail> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the mapping {}", path.display()))
+        .map_err(usage)?;
+    Mapping::from_file_text(&text, &path.display().to_string()).map_err(|e| usage(anyhow!(e)))
 }
 
 /// The file's bytes and the name the report gives it: an `http(s)://`

@@ -3,6 +3,8 @@
 //! the admin asked for a partial import).
 
 pub mod columns;
+pub mod mapped;
+pub mod mapping;
 pub mod plan;
 pub mod read;
 pub mod report;
@@ -59,6 +61,9 @@ pub struct ImportOptions {
     pub reassign_macs: bool,
     /// Shown in the history.
     pub file_name: String,
+    /// Source columns → canonical fields, and a row filter (`--map`,
+    /// `[sources.NAME.map]`); `None` reads the header by its aliases.
+    pub mapping: Option<mapping::Mapping>,
 }
 
 impl ImportOptions {
@@ -77,6 +82,7 @@ impl ImportOptions {
             show_secrets: false,
             reassign_macs: false,
             file_name: file_name.into(),
+            mapping: None,
         }
     }
 }
@@ -106,6 +112,7 @@ fn empty_report(opts: &ImportOptions) -> Report {
         warnings: Vec::new(),
         changes: Vec::new(),
         generated: Vec::new(),
+        skipped_rows: Vec::new(),
     }
 }
 
@@ -172,6 +179,18 @@ pub fn run(
         delimiter: delimiter_name(table.delimiter).to_string(),
         rows: table.records.len(),
     };
+    let mut mapping_rejects = Vec::new();
+    let table = match &opts.mapping {
+        None => table,
+        Some(m) => match mapped::map_table(table, m) {
+            Ok(out) => {
+                report.skipped_rows = out.skipped;
+                mapping_rejects = out.rejects;
+                out.table
+            }
+            Err(issue) => return Ok(file_failure(report, vec![issue])),
+        },
+    };
     let (map, warnings) = match map_header(&table.headers, table.header_line) {
         Ok(m) => m,
         Err(errors) => return Ok(file_failure(report, errors)),
@@ -233,6 +252,17 @@ pub fn run(
         rejected.insert(row);
         errors.extend(rej.issues);
     }
+    for r in mapping_rejects {
+        if let Some(u) = r.username {
+            mentions.push(Mention {
+                username: u,
+                row: r.row,
+                line: r.line,
+            });
+        }
+        rejected.insert(r.row);
+        errors.push(r.issue);
+    }
 
     stage("planning");
     let snapshot = store.snapshot()?;
@@ -271,6 +301,11 @@ pub fn run(
 
     report.warnings.append(&mut plan.warnings);
     report.warnings.sort_by_key(|w| (w.row, w.line));
+    if let Some(m) = &opts.mapping {
+        for issue in errors.iter_mut().chain(report.warnings.iter_mut()) {
+            mapped::annotate(issue, m);
+        }
+    }
     report.changes = std::mem::take(&mut plan.entries);
     report.generated = std::mem::take(&mut plan.generated);
     let count = |a: &str| report.changes.iter().filter(|c| c.action == a).count();
@@ -279,7 +314,7 @@ pub fn run(
         updated: count("update"),
         deleted: count("delete"),
         unchanged: count("unchanged"),
-        skipped: rejected.len(),
+        skipped: rejected.len() + report.skipped_rows.len(),
         errors: errors.len(),
         warnings: report.warnings.len(),
     };

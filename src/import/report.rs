@@ -34,6 +34,14 @@ impl Issue {
     }
 }
 
+/// A row a source's filter left out: counted as skipped, never an error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedRow {
+    pub row: usize,
+    pub line: usize,
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct FileInfo {
     pub encoding: String,
@@ -86,6 +94,9 @@ pub struct Report {
     pub warnings: Vec<Issue>,
     pub changes: Vec<ChangeEntry>,
     pub generated: Vec<Generated>,
+    /// Rows a mapping's filter skipped (only present when there are some).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_rows: Vec<SkippedRow>,
 }
 
 impl Report {
@@ -128,6 +139,13 @@ impl Report {
                 }
                 let _ = writeln!(out, "  {label} {}: {}: {}", i.code, place.trim(), i.message);
             }
+        }
+        for r in &self.skipped_rows {
+            let _ = writeln!(
+                out,
+                "  skipped line {} (row {}): {}",
+                r.line, r.row, r.reason
+            );
         }
         for c in self.changes.iter().filter(|c| c.action != "unchanged") {
             let _ = write!(out, "  {} {}", c.action, c.username);

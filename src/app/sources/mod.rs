@@ -20,6 +20,7 @@ use crate::app::Serving;
 use crate::app::ops::{self, Answer, Format, ImportRequest};
 use crate::config::SourceConfig;
 use crate::import::ImportOptions;
+use crate::import::mapping::{Mapping, MappingError};
 use crate::import::read::ReadOptions;
 use crate::store::ImportRecord;
 
@@ -188,10 +189,39 @@ fn import_request(
             show_secrets: false,
             reassign_macs: false,
             file_name: src.url.to_string(),
+            mapping: mapping(name, src).map_err(|e| e.to_string())?,
         },
         yes: false,
         format,
     })
+}
+
+/// Source `name`'s `[sources.NAME.map]` and `filter`, parsed and checked.
+/// A filter needs a map: without one the file is read by its own headers.
+pub fn mapping(name: &str, src: &SourceConfig) -> Result<Option<Mapping>, MappingError> {
+    let origin = format!("sources.{name}.map");
+    match (&src.map, &src.filter) {
+        (Some(table), filter) => {
+            Mapping::from_toml_with_filter(table, filter.as_deref(), &origin).map(Some)
+        }
+        (None, Some(_)) => Err(MappingError::Invalid {
+            origin: format!("sources.{name}"),
+            key: "filter".into(),
+            reason:
+                "a filter needs a [sources.NAME.map] (the filter reads the source's own columns)"
+                    .into(),
+        }),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Every source's mapping, checked when the config is loaded so a broken
+/// template or an unknown field stops `autoprov` before anything runs.
+pub fn check_mappings(config: &crate::config::Config) -> Result<(), MappingError> {
+    for (name, src) in &config.sources {
+        mapping(name, src)?;
+    }
+    Ok(())
 }
 
 /// Fetches `url` and checks it is a CSV worth importing: the source's

@@ -23,6 +23,7 @@ use crate::app::ops::{
 };
 use crate::app::tokens::TokenSet;
 use crate::import::ImportOptions;
+use crate::import::mapping::Mapping;
 use crate::import::read::ReadOptions;
 use crate::store::StoreError;
 
@@ -559,10 +560,22 @@ fn import_request(q: &Query, part_name: Option<String>) -> Result<ImportRequest,
             show_secrets: q.flag("show_secrets")?,
             reassign_macs: q.flag("reassign_macs")?,
             file_name,
+            mapping: import_mapping(q)?,
         },
         yes: q.flag("yes")?,
         format: q.format()?,
     })
+}
+
+/// An import's `map` (query parameter or form field): a mapping file's
+/// TOML text, refused (400, exit 2) before the upload is read any further.
+fn import_mapping(q: &Query) -> Result<Option<Mapping>, Problem> {
+    match q.get("map").map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(text) => Mapping::from_file_text(text, "map")
+            .map(Some)
+            .map_err(|e| Problem::usage(e.to_string())),
+    }
 }
 
 /// Splits a `multipart/form-data` body into the file (the `file` part, or

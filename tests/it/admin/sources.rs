@@ -317,3 +317,146 @@ fn cli_imports_from_a_url() {
         Some(upstream.url.as_str())
     );
 }
+
+/// A scheduled source with `[sources.NAME.map]` and a `filter`: the HR
+/// export imports as it comes, rows without an extension are skipped (in
+/// the history's count, never as errors), and a sync deletes the user the
+/// export dropped. The same mapping text goes through the admin API (a
+/// `map` form field) and through `autoprov import --map` while serving.
+#[test]
+fn scheduled_source_with_a_mapping_and_filter() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let fixtures = crate::support::fixtures::repo("tests/fixtures/mapping");
+    let export = std::fs::read(fixtures.join("hr-export.csv")).unwrap();
+    let map_file = fixtures.join("hr-export.map.toml");
+    let map_text = std::fs::read_to_string(&map_file).unwrap();
+    let upstream = Upstream::start((200, "text/csv", export.clone()));
+    // The mapping file's [map] and filter, as a source's keys.
+    let (filter, table) = map_text.split_once("[map]\n").unwrap();
+    let filter = filter.lines().find(|l| l.starts_with("filter")).unwrap();
+    let cfg = tmp.path().join("sources.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[sources.hr]\nurl = \"{}\"\nevery = \"1s\"\nmode = \"sync\"\nencoding = \"windows-1252\"\n{filter}\n\n[sources.hr.map]\n{table}",
+            upstream.url
+        ),
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap().to_string();
+    let server = Server::start(&data, &["--config", &cfg], &[]);
+    let token = create_token(&data, "ci");
+
+    let seen = wait_for_run(&data, 0, |r| r["created"] == 4);
+    let first = &history(&data)[0];
+    assert_eq!(first["skipped"], 1, "{first}");
+    assert_eq!(usernames(&data), ["4711", "4712", "4714", "4715"]);
+
+    // The on-demand dry run reports the skipped row with its reason.
+    let r = api(&server, "POST", "/api/v1/sources/hr/run", Some(&token), &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let report = r.json();
+    assert_eq!(report["summary"]["unchanged"], 4);
+    assert_eq!(report["skipped_rows"][0]["line"], 4, "{report}");
+
+    // The export drops 4714 (line 5): the next run deletes exactly that user.
+    let dropped: Vec<u8> = export
+        .split_inclusive(|b| *b == b'\n')
+        .filter(|l| !l.starts_with(b"4714;"))
+        .flatten()
+        .copied()
+        .collect();
+    upstream.set((200, "text/csv", dropped));
+    wait_for_run(&data, seen, |r| r["deleted"] == 1);
+    assert_eq!(usernames(&data), ["4711", "4712", "4715"]);
+
+    // The admin API takes the same mapping as a `map` form field.
+    let csv = fixtures.join("hr-export.csv");
+    let r = api(
+        &server,
+        "POST",
+        "/api/v1/import?dry_run=true&encoding=windows-1252&format=json",
+        Some(&token),
+        &[
+            "-F",
+            &format!("file=@{}", csv.display()),
+            "-F",
+            &format!("map=<{}", map_file.display()),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let report = r.json();
+    assert_eq!(report["summary"]["created"], 1, "{report}");
+    assert_eq!(report["summary"]["skipped"], 1, "{report}");
+    // A broken one is a 400 naming the key, before the file is looked at.
+    let r = api(
+        &server,
+        "POST",
+        "/api/v1/import?dry_run=true",
+        Some(&token),
+        &[
+            "-F",
+            &format!("file=@{}", csv.display()),
+            "-F",
+            "map=[map]\nusername = \"Personalnummer\"\nlastname = \"x\"\n",
+        ],
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("map:3: lastname"), "{}", r.text());
+
+    // `autoprov import --map` while serving sends the mapping to the server.
+    let out = autoprov(
+        &data,
+        &[
+            "import",
+            csv.to_str().unwrap(),
+            "--map",
+            map_file.to_str().unwrap(),
+            "--encoding",
+            "windows-1252",
+            "--dry-run",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["summary"]["created"], 1, "{report}");
+    assert_eq!(report["skipped_rows"][0]["row"], 3, "{report}");
+    server.stop_ok();
+}
+
+/// A source's broken mapping stops every command at the config, naming
+/// the source and the key.
+#[test]
+fn broken_source_mapping_is_a_config_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let head = "[sources.hr]\nurl = \"http://x/y.csv\"\nevery = \"1h\"\n";
+    for (rest, needle) in [
+        (
+            "\n[sources.hr.map]\nusername = \"a\"\nlastname = \"b\"\n",
+            "sources.hr.map: lastname: unknown target field",
+        ),
+        (
+            "\n[sources.hr.map]\nusername = { template = '{{ row.a | }}' }\n",
+            "sources.hr.map: username: template error",
+        ),
+        (
+            "filter = 'row.a =='\n\n[sources.hr.map]\nusername = \"a\"\n",
+            "sources.hr.map: filter: template error",
+        ),
+        ("filter = 'row.a'\n", "a filter needs a [sources.NAME.map]"),
+    ] {
+        let cfg = tmp.path().join("c.toml");
+        std::fs::write(&cfg, format!("{head}{rest}")).unwrap();
+        let out = autoprov(tmp.path(), &["--config", cfg.to_str().unwrap(), "users"]);
+        assert_eq!(out.status.code(), Some(2), "{rest}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{rest}: {err}");
+    }
+}

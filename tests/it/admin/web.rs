@@ -359,3 +359,98 @@ fn upload_fix_apply_and_see_users_and_phones() {
     drop(browser);
     server.stop_ok();
 }
+
+/// The column step: the HR export (Windows-1252, its own column names)
+/// fails on its headers, the admin picks a target field per column and a
+/// row filter, the preview follows the mapping, Apply imports with it, and
+/// the page shows the mapping as a file to save.
+#[test]
+fn column_step_maps_a_foreign_export() {
+    let _heavy = heavy();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let server = Server::start(&data, &[], &[]);
+    let Some(browser) = Browser::start() else {
+        server.stop_ok();
+        return;
+    };
+    let token = create_token(&data, "browser");
+    browser.go(&format!("{}/", server.admin));
+    browser.type_into("#token", &token);
+    browser.click("#login-btn");
+    browser.wait("#drop", |t| t.contains("Drop a CSV"));
+
+    let set = |script: &str| {
+        wd(
+            "POST",
+            &browser.url("/execute/sync"),
+            Some(json!({"script": script, "args": []})),
+        )
+    };
+    set("const e = document.querySelector('#encoding'); e.value = 'windows-1252';");
+    let export = repo("tests/fixtures/mapping/hr-export.csv");
+    let file_input = browser.wait("#file", |_| true);
+    wd(
+        "POST",
+        &browser.url(&format!("/element/{file_input}/value")),
+        Some(json!({"text": export.display().to_string()})),
+    );
+    browser.wait("#problems li", |t| t.contains("username is missing"));
+    browser.wait("#dialect", |t| {
+        t.contains("windows-1252") && t.contains("5 rows")
+    });
+
+    // Pick a field for each column and a filter; one change event
+    // re-runs the preview with the mapping.
+    set("const pick = (h, f) => { document.querySelector(`#mapping select[data-header=\"${h}\"]`).value = f; };
+        pick('Personalnummer', 'username');
+        pick('Nachname, Vorname', 'display_name');
+        pick('Durchwahl', 'extension');
+        pick('Telefon-MAC', 'mac');
+        document.querySelector('#filter').value = 'row[\"Durchwahl\"] != \"\"';
+        document.querySelector('#filter').dispatchEvent(new Event('change'));");
+    browser.wait("#status", |t| t.contains("The file is valid"));
+    browser.wait("#summary", |t| {
+        t.contains("create 4") && t.contains("skipped 1")
+    });
+    browser.wait("#problems li", |t| t.contains("row 3 (line 4) skipped"));
+    // The mapping as a file (inside a closed <details>, so read its content).
+    let pre = browser.wait("#map-toml", |_| true);
+    let toml = wd(
+        "GET",
+        &browser.url(&format!("/element/{pre}/property/textContent")),
+        None,
+    );
+    let toml = toml.as_str().unwrap_or_default();
+    for line in [
+        "filter = \"row[\\\"Durchwahl\\\"] != \\\"\\\"\"",
+        "[map]",
+        "username = \"Personalnummer\"",
+        "display_name = \"Nachname, Vorname\"",
+        "mac = \"Telefon-MAC\"",
+    ] {
+        assert!(toml.lines().any(|l| l == line), "{line} not in:\n{toml}");
+    }
+    browser.screenshot("admin_web_mapping.png");
+    browser.click("#apply");
+    browser.wait("#status", |t| t.contains("Applied: created 4"));
+    drop(browser);
+
+    let out = autoprov(&data, &["users", "--format", "json"]);
+    let users: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u["username"].as_str())
+        .collect();
+    assert_eq!(names, ["4711", "4712", "4714", "4715"]);
+    let u = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "4711")
+        .unwrap();
+    assert_eq!(u["phones"][0]["mac"], "805ec0112201");
+    server.stop_ok();
+}

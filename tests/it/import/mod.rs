@@ -4,4 +4,5 @@
 mod crash;
 mod dialects;
 mod export_roundtrip;
+mod mapping;
 mod rules;

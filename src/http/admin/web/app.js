@@ -4,7 +4,7 @@
 
 const $ = (s) => document.querySelector(s);
 const TOKEN_KEY = 'autoprov-token';
-let current = null; // { file, query } of the previewed upload
+let current = null; // { file, map } of the previewed upload; map: TOML text or null
 
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
@@ -63,10 +63,42 @@ function show(view) {
 function importQuery(dryRun) {
   const p = new URLSearchParams({ mode: $('#mode').value, file_name: current.file.name });
   if ($('#source').value) p.set('source', $('#source').value);
+  if ($('#encoding').value !== 'auto') p.set('encoding', $('#encoding').value);
   if ($('#partial').checked) p.set('partial', 'true');
   if (dryRun) p.set('dry_run', 'true');
   if ($('#mode').value === 'replace') p.set('yes', 'true');
+  if (current.map) p.set('map', current.map);
   return p.toString();
+}
+
+// The column step's choices as a mapping file (docs/import.md): each
+// chosen target = its column, plus the row filter. Null when nothing was
+// chosen by hand, so the file's own headers are read as usual.
+function buildMap() {
+  const chosen = {};
+  for (const s of document.querySelectorAll('#mapping select')) {
+    if (!s.value) continue;
+    if (chosen[s.value] !== undefined) return { error: `"${chosen[s.value]}" and "${s.dataset.header}" are both imported as ${s.value}; keep one` };
+    chosen[s.value] = s.dataset.header;
+  }
+  const filter = $('#filter').value.trim();
+  let text = filter ? 'filter = ' + JSON.stringify(filter) + '\n' : '';
+  text += '[map]\n';
+  for (const [field, header] of Object.entries(chosen)) text += `${field} = ${JSON.stringify(header)}\n`;
+  return { text };
+}
+
+function remap() {
+  const m = buildMap();
+  if (m.error) {
+    $('#status').textContent = m.error;
+    $('#status').className = 'bad';
+    return;
+  }
+  current.map = m.text;
+  $('#map-toml').textContent = m.text;
+  $('#map-save').hidden = false;
+  previewFile(current.file, true);
 }
 
 // Upload progress, then an indeterminate bar while the server reads,
@@ -84,13 +116,20 @@ function progress(fraction) {
   }
 }
 
-async function previewFile(file) {
-  current = { file };
-  $('#preview').hidden = true;
+// keepMap: the same file again with the column step's mapping; a new
+// file starts from its own headers.
+async function previewFile(file, keepMap) {
+  if (!keepMap) {
+    current = { file, map: null };
+    $('#filter').value = '';
+    $('#map-save').hidden = true;
+    $('#preview').hidden = true;
+  }
   const r = await api('POST', '/api/v1/import/preview?' + importQuery(true), file, progress);
   $('#progress').hidden = true;
   if (r.status !== 200 || !r.json) {
     $('#status').textContent = (r.json && r.json.detail) || 'preview failed (HTTP ' + r.status + ')';
+    $('#status').className = 'bad';
     return;
   }
   renderPreview(r.json);
@@ -113,8 +152,12 @@ function renderPreview(p) {
   const t = p.table;
   (t ? t.headers : []).forEach((h, i) => {
     const col = t.columns[i];
+    const pick = el('select', { 'data-header': h }, el('option', { value: '' }, 'ignored'),
+      ...t.fields.map((f) => el('option', { value: f }, f)));
+    pick.value = col || '';
+    pick.onchange = remap;
     mapping.append(el('tr', {}, el('td', {}, h),
-      col ? el('td', {}, col) : el('td', { class: 'ignored' }, hints[h] || 'ignored')));
+      el('td', col ? {} : { class: 'ignored' }, pick, col ? '' : ' ' + (hints[h] || ''))));
   });
 
   const changes = $('#changes tbody');
@@ -134,6 +177,7 @@ function renderPreview(p) {
     problems.append(el('li', { class: 'bad' }, `${where}${e.column ? ', ' + e.column : ''}: ${e.message} [${e.code}]`));
   }
   for (const w of rep.warnings) problems.append(el('li', { class: 'ignored' }, `${w.column || ''}: ${w.message}`));
+  for (const k of rep.skipped_rows || []) problems.append(el('li', { class: 'ignored' }, `row ${k.row} (line ${k.line}) skipped: ${k.reason}`));
 
   renderRows(t, rep.errors);
   $('#preview').hidden = false;
@@ -227,9 +271,10 @@ document.addEventListener('DOMContentLoaded', () => {
     drop.classList.remove('over');
     if (e.dataTransfer.files[0]) previewFile(e.dataTransfer.files[0]);
   };
-  for (const id of ['#mode', '#partial', '#source']) {
-    $(id).onchange = () => current && previewFile(current.file);
+  for (const id of ['#mode', '#partial', '#source', '#encoding']) {
+    $(id).onchange = () => current && previewFile(current.file, true);
   }
+  $('#filter').onchange = () => current && remap();
   $('#apply').onclick = apply;
   if (sessionStorage.getItem(TOKEN_KEY)) {
     $('#token').value = sessionStorage.getItem(TOKEN_KEY);
