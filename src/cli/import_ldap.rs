@@ -21,7 +21,11 @@ pub fn search(args: &ImportArgs, req: &mut ImportRequest) -> Result<(Vec<u8>, St
         None => (None, None),
     };
     let section = section(&args.file, &args.ldap, map.as_ref(), filter.as_deref());
-    let text = format!("[sources.cli]\n{}", toml::to_string(&section).unwrap_or_default());
+    let mut sources = toml::Table::new();
+    sources.insert("cli".into(), toml::Value::Table(section));
+    let mut doc = toml::Table::new();
+    doc.insert("sources".into(), toml::Value::Table(sources));
+    let text = toml::to_string(&doc).unwrap_or_default();
     let config = Config::parse(&text).map_err(|m| {
         let m = m.replace("sources.cli: ", "");
         usage(anyhow!("cannot import {}: {m}", args.file))

@@ -337,7 +337,15 @@ fn import_from_ldap_on_demand() {
     // one extension for every entry (a --map on top of the preset).
     let map = env.file("one-ext.toml", "[map]\nextension = { default = \"5555\" }\n");
     let dup = env.run(&[&refs[..], &["--dry-run", "--mode", "upsert", "--map", map.to_str().unwrap()]].concat());
-    let _ = dup;
+    assert_eq!(dup.code, 1, "{}\n{}", dup.stdout, dup.stderr);
+    let report = dup.json();
+    let e = &report["errors"][0];
+    assert_eq!(e["code"], "E_EXTENSION_DUPLICATE", "{report}");
+    assert_eq!(e["line"], Value::Null, "{e}");
+    let entry = e["entry"].as_str().unwrap_or_default();
+    assert!(entry.starts_with("cn=") && entry.ends_with(&format!("ou=staff,{SUFFIX}")), "{e}");
+    assert!(e["message"].as_str().unwrap_or_default().contains("in entry cn="), "{e}");
+    assert!(dup.stderr.contains(entry) || dup.stderr.contains("refused"), "{}", dup.stderr);
 
     // Plain ldap:// without StartTLS is refused before connecting.
     let mut a = vec!["import".to_string()];
