@@ -54,9 +54,12 @@ pub fn search(args: &ImportArgs, req: &mut ImportRequest) -> Result<(Vec<u8>, St
         .build()
         .context("cannot start the async runtime")
         .map_err(runtime)?;
-    let found = rt
-        .block_on(ldap::fetch(&search))
-        .map_err(|e| usage(anyhow!("cannot import {}: {e}; nothing imported", args.file)))?;
+    let found = rt.block_on(ldap::fetch(&search)).map_err(|e| {
+        usage(anyhow!(
+            "cannot import {}: {e}; nothing imported",
+            args.file
+        ))
+    })?;
     let o = &mut req.options;
     o.mapping = Some(mapping);
     o.label_column = Some(ldap::DN.to_string());
@@ -79,7 +82,10 @@ fn section(
         }
     };
     let s = |v: &Option<String>| v.clone().map(toml::Value::String);
-    let p = |v: &Option<std::path::PathBuf>| v.as_ref().map(|p| toml::Value::String(p.display().to_string()));
+    let p = |v: &Option<std::path::PathBuf>| {
+        v.as_ref()
+            .map(|p| toml::Value::String(p.display().to_string()))
+    };
     put("url", Some(toml::Value::String(url.to_string())));
     put("every", Some(toml::Value::String("1d".into())));
     put("bind_dn", s(&l.bind_dn));
@@ -102,19 +108,24 @@ fn section(
 }
 
 /// A `--map` file's `[map]` table and `filter`, to go on top of the preset.
-fn read_map_file(
-    path: &std::path::Path,
-) -> Result<(Option<toml::Table>, Option<String>), Fail> {
+fn read_map_file(path: &std::path::Path) -> Result<(Option<toml::Table>, Option<String>), Fail> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the mapping {}", path.display()))
         .map_err(usage)?;
-    let doc: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| usage(anyhow!("{}: not valid TOML: {}", path.display(), e.message())))?;
+    let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        usage(anyhow!(
+            "{}: not valid TOML: {}",
+            path.display(),
+            e.message()
+        ))
+    })?;
     let map = match doc.get("map") {
         Some(toml::Value::Table(t)) => Some(t.clone()),
         _ => None,
     };
-    let filter = doc.get("filter").and_then(|f| f.as_str()).map(str::to_string);
+    let filter = doc
+        .get("filter")
+        .and_then(|f| f.as_str())
+        .map(str::to_string);
     Ok((map, filter))
 }

@@ -122,7 +122,9 @@ pub(super) fn check(src: &SourceConfig<String>, url: &SourceUrl) -> Result<(), S
         };
     }
     if src.bearer_token.is_some() {
-        return Err("bearer_token is for http(s) sources; an LDAP source binds with bind_dn".into());
+        return Err(
+            "bearer_token is for http(s) sources; an LDAP source binds with bind_dn".into(),
+        );
     }
     if src.delimiter != "auto" || src.encoding != "auto" {
         return Err("delimiter and encoding are for CSV files, not an LDAP source".into());

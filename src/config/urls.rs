@@ -29,7 +29,9 @@ pub enum UrlError {
     #[error("url {0:?} is not a valid URL")]
     Invalid(String),
     /// `[sources.NAME] url` with `user:password@` in it.
-    #[error("put credentials in bearer_token (or, for LDAP, bind_dn and bind_password_file), not in the url (it is shown in the history)")]
+    #[error(
+        "put credentials in bearer_token (or, for LDAP, bind_dn and bind_password_file), not in the url (it is shown in the history)"
+    )]
     Credentials,
     /// `--provision-url` / `[dhcp] provision_url`.
     #[error("--provision-url {0:?} must be an http:// or https:// URL without spaces or quotes")]

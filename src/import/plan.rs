@@ -648,7 +648,9 @@ fn check_final_state(
                         "E_EXTENSION_DUPLICATE",
                         format!(
                             "extension {} is also given to {:?} {}",
-                            l.extension, other.username, ctx.place(other.row, other.line)
+                            l.extension,
+                            other.username,
+                            ctx.place(other.row, other.line)
                         ),
                     ));
                     failed.push(issue(
@@ -657,7 +659,9 @@ fn check_final_state(
                         "E_EXTENSION_DUPLICATE",
                         format!(
                             "extension {} is also given to {:?} {}",
-                            l.extension, row.username, ctx.place(row.row, row.line)
+                            l.extension,
+                            row.username,
+                            ctx.place(row.row, row.line)
                         ),
                     ));
                 }

@@ -147,7 +147,10 @@ access to * by users read by * none
 
     fn search_ok(&self) -> bool {
         Command::new("ldapsearch")
-            .args(["-x", "-H", &self.ldap, "-D", READER, "-w", READER_PW, "-b", SUFFIX, "-s", "base", "dn"])
+            .args([
+                "-x", "-H", &self.ldap, "-D", READER, "-w", READER_PW, "-b", SUFFIX, "-s", "base",
+                "dn",
+            ])
             .output()
             .is_ok_and(|o| o.status.success())
     }
@@ -162,10 +165,23 @@ access to * by users read by * none
     /// `ldapdelete` as the directory's admin.
     fn delete(&self, dn: &str) {
         let out = Command::new("ldapdelete")
-            .args(["-x", "-H", &self.ldap, "-D", &format!("cn=admin,{SUFFIX}"), "-w", "admin-pw", dn])
+            .args([
+                "-x",
+                "-H",
+                &self.ldap,
+                "-D",
+                &format!("cn=admin,{SUFFIX}"),
+                "-w",
+                "admin-pw",
+                dn,
+            ])
             .output()
             .expect("ldapdelete runs");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     fn ca(&self) -> PathBuf {
@@ -182,24 +198,63 @@ impl Drop for Slapd {
 /// A test CA, a server certificate for 127.0.0.1 it signs, and a second
 /// CA that signs nothing the server has.
 fn certificates(dir: &Path) {
-    const KEY: [&str; 5] = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    const KEY: [&str; 5] = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
     for ca in ["ca", "other-ca"] {
         let (key, pem) = (format!("{ca}.key"), format!("{ca}.pem"));
         let mut args = vec!["req", "-x509"];
         args.extend(KEY);
-        args.extend(["-keyout", &key, "-out", &pem, "-days", "2", "-subj", "/CN=autoprov test LDAP CA"]);
+        args.extend([
+            "-keyout",
+            &key,
+            "-out",
+            &pem,
+            "-days",
+            "2",
+            "-subj",
+            "/CN=autoprov test LDAP CA",
+        ]);
         openssl(dir, &args);
     }
     let mut args = vec!["req"];
     args.extend(KEY);
-    args.extend(["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
+    args.extend([
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
     openssl(dir, &args);
-    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n").unwrap();
+    std::fs::write(
+        dir.join("san.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .unwrap();
     openssl(
         dir,
         &[
-            "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "san.ext",
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
         ],
     );
 }
@@ -220,7 +275,13 @@ fn ldif() -> String {
     // Active Directory-shaped: one disabled (0x2 in userAccountControl),
     // one with a phone's MAC, one whose extension is only in telephoneNumber.
     for (sam, uac, ip, tel, mac) in [
-        ("ADoe", "512", Some("3001"), "+49 30 999", Some("80:5e:c0:aa:bb:01")),
+        (
+            "ADoe",
+            "512",
+            Some("3001"),
+            "+49 30 999",
+            Some("80:5e:c0:aa:bb:01"),
+        ),
         ("BRoe", "514", Some("3002"), "+49 30 998", None),
         ("CPoe", "66048", None, "3003", None),
     ] {
@@ -241,7 +302,11 @@ fn ldif() -> String {
 
 fn history(data: &Path) -> Vec<Value> {
     let out = autoprov(data, &["history", "--format", "json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice::<Value>(&out.stdout)
         .unwrap()
         .as_array()
@@ -255,18 +320,31 @@ fn wait_for(data: &Path, seen: usize, source: &str, pred: impl Fn(&Value) -> boo
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let h = history(data);
-        if h.iter().skip(seen).any(|r| r["source"] == source && pred(r)) {
+        if h.iter()
+            .skip(seen)
+            .any(|r| r["source"] == source && pred(r))
+        {
             return h.len();
         }
-        assert!(Instant::now() < deadline, "no such run of {source}; history: {h:#?}");
+        assert!(
+            Instant::now() < deadline,
+            "no such run of {source}; history: {h:#?}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
 
 fn user_count(data: &Path) -> usize {
     let out = autoprov(data, &["users", "--format", "json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice::<Value>(&out.stdout).unwrap().as_array().map_or(0, Vec::len)
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .map_or(0, Vec::len)
 }
 
 fn outcome_has(r: &Value, needle: &str) -> bool {
@@ -279,25 +357,61 @@ fn outcome_has(r: &Value, needle: &str) -> bool {
 #[test]
 fn import_from_ldap_on_demand() {
     let env = Env::new();
-    let Some(slapd) = Slapd::start(env.dir.path()) else { return };
+    let Some(slapd) = Slapd::start(env.dir.path()) else {
+        return;
+    };
     // Without paging the reader gets 1,000 entries and an error.
     let plain = Command::new("ldapsearch")
-        .args(["-x", "-H", &slapd.ldap, "-D", READER, "-w", READER_PW, "-b", &format!("ou=people,{SUFFIX}"), "dn"])
+        .args([
+            "-x",
+            "-H",
+            &slapd.ldap,
+            "-D",
+            READER,
+            "-w",
+            READER_PW,
+            "-b",
+            &format!("ou=people,{SUFFIX}"),
+            "dn",
+        ])
         .output()
         .unwrap();
-    assert_eq!(plain.status.code(), Some(4), "sizeLimitExceeded without paging");
+    assert_eq!(
+        plain.status.code(),
+        Some(4),
+        "sizeLimitExceeded without paging"
+    );
     let pw = env.file("pw", format!("{READER_PW}\n"));
     let ca = slapd.ca();
     let common = |url: &str| -> Vec<String> {
-        [url, "--bind-dn", READER, "--bind-password-file", pw.to_str().unwrap(), "--ca", ca.to_str().unwrap(), "--format", "json", "--no-progress"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+        [
+            url,
+            "--bind-dn",
+            READER,
+            "--bind-password-file",
+            pw.to_str().unwrap(),
+            "--ca",
+            ca.to_str().unwrap(),
+            "--format",
+            "json",
+            "--no-progress",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
     };
     let people = |extra: &[&str]| {
         let mut a = vec!["import".to_string()];
         a.extend(common(&slapd.ldaps));
-        a.extend(["--preset", "inetorgperson", "--base", &format!("ou=people,{SUFFIX}")].map(String::from));
+        a.extend(
+            [
+                "--preset",
+                "inetorgperson",
+                "--base",
+                &format!("ou=people,{SUFFIX}"),
+            ]
+            .map(String::from),
+        );
         a.extend(extra.iter().map(|s| s.to_string()));
         let refs: Vec<&str> = a.iter().map(String::as_str).collect();
         env.run(&refs)
@@ -305,7 +419,11 @@ fn import_from_ldap_on_demand() {
     let dry = people(&["--dry-run"]);
     assert_eq!(dry.code, 0, "{}\n{}", dry.stdout, dry.stderr);
     let report = dry.json();
-    assert_eq!(report["summary"]["created"], PEOPLE, "{}", report["summary"]);
+    assert_eq!(
+        report["summary"]["created"], PEOPLE,
+        "{}",
+        report["summary"]
+    );
     assert_eq!(report["applied"], false);
     assert_eq!(env.users_json().len(), 0, "a dry run writes nothing");
     let real = people(&[]);
@@ -319,8 +437,18 @@ fn import_from_ldap_on_demand() {
     let mut a = vec!["import".to_string()];
     a.extend(common(&slapd.ldap));
     a.extend(
-        ["--starttls", "--preset", "active-directory", "--mac-attribute", "macAddress", "--base", &format!("ou=staff,{SUFFIX}"), "--ldap-filter", "(objectClass=autoprovTestAdUser)"]
-            .map(String::from),
+        [
+            "--starttls",
+            "--preset",
+            "active-directory",
+            "--mac-attribute",
+            "macAddress",
+            "--base",
+            &format!("ou=staff,{SUFFIX}"),
+            "--ldap-filter",
+            "(objectClass=autoprovTestAdUser)",
+        ]
+        .map(String::from),
     );
     let refs: Vec<&str> = a.iter().map(String::as_str).collect();
     let ad = env.run(&refs);
@@ -330,22 +458,57 @@ fn import_from_ldap_on_demand() {
     assert_eq!(adoe["enabled"], true, "{adoe}");
     assert_eq!(adoe["lines"][0]["extension"], "3001");
     assert_eq!(adoe["phones"][0]["mac"], "805ec0aabb01", "{adoe}");
-    assert_eq!(env.user("broe").expect("broe")["enabled"], false, "0x2 disables");
-    assert_eq!(env.user("cpoe").expect("cpoe")["lines"][0]["extension"], "3003");
+    assert_eq!(
+        env.user("broe").expect("broe")["enabled"],
+        false,
+        "0x2 disables"
+    );
+    assert_eq!(
+        env.user("cpoe").expect("cpoe")["lines"][0]["extension"],
+        "3003"
+    );
 
     // A row error names the entry's DN, not a line of the generated table:
     // one extension for every entry (a --map on top of the preset).
-    let map = env.file("one-ext.toml", "[map]\nextension = { default = \"5555\" }\n");
-    let dup = env.run(&[&refs[..], &["--dry-run", "--mode", "upsert", "--map", map.to_str().unwrap()]].concat());
+    let map = env.file(
+        "one-ext.toml",
+        "[map]\nextension = { default = \"5555\" }\n",
+    );
+    let dup = env.run(
+        &[
+            &refs[..],
+            &[
+                "--dry-run",
+                "--mode",
+                "upsert",
+                "--map",
+                map.to_str().unwrap(),
+            ],
+        ]
+        .concat(),
+    );
     assert_eq!(dup.code, 1, "{}\n{}", dup.stdout, dup.stderr);
     let report = dup.json();
     let e = &report["errors"][0];
     assert_eq!(e["code"], "E_EXTENSION_DUPLICATE", "{report}");
     assert_eq!(e["line"], Value::Null, "{e}");
     let entry = e["entry"].as_str().unwrap_or_default();
-    assert!(entry.starts_with("cn=") && entry.ends_with(&format!("ou=staff,{SUFFIX}")), "{e}");
-    assert!(e["message"].as_str().unwrap_or_default().contains("in entry cn="), "{e}");
-    assert!(dup.stderr.contains(entry) || dup.stderr.contains("refused"), "{}", dup.stderr);
+    assert!(
+        entry.starts_with("cn=") && entry.ends_with(&format!("ou=staff,{SUFFIX}")),
+        "{e}"
+    );
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("in entry cn="),
+        "{e}"
+    );
+    assert!(
+        dup.stderr.contains(entry) || dup.stderr.contains("refused"),
+        "{}",
+        dup.stderr
+    );
 
     // Plain ldap:// without StartTLS is refused before connecting.
     let mut a = vec!["import".to_string()];
@@ -363,7 +526,9 @@ fn import_from_ldap_on_demand() {
 #[test]
 fn scheduled_ldap_sync_and_failures() {
     let env = Env::new();
-    let Some(mut slapd) = Slapd::start(env.dir.path()) else { return };
+    let Some(mut slapd) = Slapd::start(env.dir.path()) else {
+        return;
+    };
     let data = env.data();
     let pw = env.file("pw", READER_PW);
     let other_ca = env.dir.path().join("other-ca.pem");
@@ -387,16 +552,31 @@ fn scheduled_ldap_sync_and_failures() {
     assert_eq!(user_count(&data), total);
     // StartTLS against a certificate the configured CA does not sign.
     wait_for(&data, 0, "rogue", |r| r["outcome"].is_string());
-    let rogue = history(&data).into_iter().find(|r| r["source"] == "rogue").unwrap();
+    let rogue = history(&data)
+        .into_iter()
+        .find(|r| r["source"] == "rogue")
+        .unwrap();
     assert!(outcome_has(&rogue, "cannot connect"), "{rogue}");
     assert_eq!(rogue["created"], 0);
 
     // The preview the web page shows: rows named by their DN.
     let token = create_token(&data, "ci");
-    let r = api(&server, "POST", "/api/v1/sources/dir/preview", Some(&token), &[]);
+    let r = api(
+        &server,
+        "POST",
+        "/api/v1/sources/dir/preview",
+        Some(&token),
+        &[],
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     let p = r.json();
-    assert!(p["table"]["rows"][0]["entry"].as_str().is_some_and(|e| e.ends_with(SUFFIX)), "{}", p["table"]["rows"][0]);
+    assert!(
+        p["table"]["rows"][0]["entry"]
+            .as_str()
+            .is_some_and(|e| e.ends_with(SUFFIX)),
+        "{}",
+        p["table"]["rows"][0]
+    );
     assert_eq!(p["report"]["summary"]["unchanged"], total);
 
     slapd.delete(&format!("uid=user0007,ou=people,{SUFFIX}"));
@@ -405,11 +585,19 @@ fn scheduled_ldap_sync_and_failures() {
 
     std::fs::write(&pw, "wrong-password").unwrap();
     seen = wait_for(&data, seen, "dir", |r| outcome_has(r, "invalidCredentials"));
-    assert_eq!(user_count(&data), total - 1, "a failed bind deletes nothing");
+    assert_eq!(
+        user_count(&data),
+        total - 1,
+        "a failed bind deletes nothing"
+    );
 
     std::fs::write(&pw, READER_PW).unwrap();
     slapd.stop();
     wait_for(&data, seen, "dir", |r| outcome_has(r, "cannot connect"));
-    assert_eq!(user_count(&data), total - 1, "a stopped server deletes nothing");
+    assert_eq!(
+        user_count(&data),
+        total - 1,
+        "a stopped server deletes nothing"
+    );
     server.stop_ok();
 }

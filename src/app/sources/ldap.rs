@@ -273,9 +273,8 @@ fn read_password(p: &Password) -> Result<String, LdapError> {
     let pw = match p {
         Password::File(f) => std::fs::read_to_string(f)
             .map_err(|e| LdapError::Password(format!("{}: {e}", f.display())))?,
-        Password::Env(v) => std::env::var(v).map_err(|_| {
-            LdapError::Password(format!("the environment variable {v} is not set"))
-        })?,
+        Password::Env(v) => std::env::var(v)
+            .map_err(|_| LdapError::Password(format!("the environment variable {v} is not set")))?,
     };
     let pw = pw.strip_suffix('\n').unwrap_or(&pw);
     let pw = pw.strip_suffix('\r').unwrap_or(pw);
@@ -289,7 +288,8 @@ fn read_password(p: &Password) -> Result<String, LdapError> {
 
 async fn fetch_inner(s: &Search) -> Result<Found, LdapError> {
     let password = s.bind.as_ref().map(|(_, p)| read_password(p)).transpose()?;
-    let tls = super::fetch::client_config(s.ca.as_deref()).map_err(|e| LdapError::Tls(e.to_string()))?;
+    let tls =
+        super::fetch::client_config(s.ca.as_deref()).map_err(|e| LdapError::Tls(e.to_string()))?;
     let settings = LdapConnSettings::new()
         .set_conn_timeout(s.timeout)
         .set_starttls(s.starttls)
@@ -430,10 +430,7 @@ impl<'a> Table<'a> {
                 .find(|(k, _)| k.eq_ignore_ascii_case(name))
                 .map(|(_, v)| v.as_slice())
                 .unwrap_or_default();
-            let binary = e
-                .bin_attrs
-                .keys()
-                .any(|k| k.eq_ignore_ascii_case(name))
+            let binary = e.bin_attrs.keys().any(|k| k.eq_ignore_ascii_case(name))
                 || values.iter().any(|v| v.contains('\0'));
             if binary {
                 *self.binary.entry(name.clone()).or_default() += 1;
@@ -559,8 +556,14 @@ mod tests {
         assert_eq!(get(row("512", "", ""), "enabled"), "yes");
         assert_eq!(get(row("66050", "", ""), "enabled"), "no");
         assert_eq!(get(row("", "", ""), "enabled"), "");
-        assert_eq!(get(row("512", "2001", "+49 30 1234-99"), "extension"), "2001");
-        assert_eq!(get(row("512", "", "+49 (30) 1234-99"), "extension"), "4930123499");
+        assert_eq!(
+            get(row("512", "2001", "+49 30 1234-99"), "extension"),
+            "2001"
+        );
+        assert_eq!(
+            get(row("512", "", "+49 (30) 1234-99"), "extension"),
+            "4930123499"
+        );
         assert_eq!(get(row("512", "", ""), "username"), "jdoe");
     }
 
