@@ -164,6 +164,11 @@ fn check_search(k: &LdapKeys) -> Result<(), String> {
     {
         return Err(format!("scope {s:?} must be sub, one or base"));
     }
+    if k.preset.is_none() && k.ldap_filter.is_none() {
+        return Err(
+            "an LDAP source needs a preset (active-directory, inetorgperson) or an ldap_filter and a [sources.NAME.map]".into(),
+        );
+    }
     if let Some(p) = &k.preset
         && !PRESETS.contains(&p.as_str())
     {

@@ -450,6 +450,7 @@ fn import_from_ldap_on_demand() {
         ]
         .map(String::from),
     );
+    a.extend(["--source", "ad"].map(String::from));
     let refs: Vec<&str> = a.iter().map(String::as_str).collect();
     let ad = env.run(&refs);
     assert_eq!(ad.code, 0, "{}\n{}", ad.stdout, ad.stderr);
@@ -509,6 +510,25 @@ fn import_from_ldap_on_demand() {
         "{}",
         dup.stderr
     );
+
+    // A sync that would delete 2 of the source's 3 users: shown by a dry
+    // run, refused over --max-delete-percent 50 with nothing written.
+    let narrow: Vec<&str> = refs
+        .iter()
+        .map(|a| match *a {
+            "(objectClass=autoprovTestAdUser)" => "(&(objectClass=autoprovTestAdUser)(cn=ADoe))",
+            other => other,
+        })
+        .chain(["--mode", "sync"])
+        .collect();
+    let shown = env.run(&[&narrow[..], &["--dry-run"]].concat());
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    assert_eq!(shown.json()["summary"]["deleted"], 2);
+    let guarded = env.run(&[&narrow[..], &["--max-delete-percent", "50"]].concat());
+    assert_eq!(guarded.code, 1, "{}", guarded.stdout);
+    assert_eq!(guarded.json()["errors"][0]["code"], "E_TOO_MANY_DELETES");
+    assert_eq!(guarded.json()["applied"], false);
+    assert!(env.user("broe").is_some(), "nothing deleted");
 
     // Plain ldap:// without StartTLS is refused before connecting.
     let mut a = vec!["import".to_string()];

@@ -230,7 +230,11 @@ fn import_request(
             partial: src.partial,
             source: Some(name.to_string()),
             read: ReadOptions {
-                delimiter: ops::parse_delimiter(&src.delimiter)?,
+                // An LDAP search's table is always written with ','.
+                delimiter: match src.url.is_ldap() {
+                    true => Some(b','),
+                    false => ops::parse_delimiter(&src.delimiter)?,
+                },
                 encoding: ops::parse_encoding(&src.encoding)?,
             },
             show_secrets: false,
