@@ -599,6 +599,41 @@ fn scheduled_ldap_sync_and_failures() {
     );
     assert_eq!(p["report"]["summary"]["unchanged"], total);
 
+    // `import ldap://` while the server runs: the search runs in the CLI,
+    // the table, its mapping and the DNs go over the admin socket.
+    let map = env.file(
+        "one-ext.toml",
+        "[map]\nextension = { default = \"5555\" }\n",
+    );
+    let staff = format!("ou=staff,{SUFFIX}");
+    let ca = slapd.ca();
+    let remote = env.run(&[
+        "import",
+        &slapd.ldaps,
+        "--preset",
+        "inetorgperson",
+        "--base",
+        &staff,
+        "--bind-dn",
+        READER,
+        "--bind-password-file",
+        pw.to_str().unwrap(),
+        "--ca",
+        ca.to_str().unwrap(),
+        "--map",
+        map.to_str().unwrap(),
+        "--dry-run",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(remote.code, 1, "{}\n{}", remote.stdout, remote.stderr);
+    let e = &remote.json()["errors"][0];
+    assert_eq!(e["code"], "E_EXTENSION_DUPLICATE", "{e}");
+    assert!(
+        e["entry"].as_str().is_some_and(|d| d.ends_with(&staff)),
+        "{e}"
+    );
+
     slapd.delete(&format!("uid=user0007,ou=people,{SUFFIX}"));
     seen = wait_for(&data, seen, "dir", |r| r["deleted"] == 1);
     assert_eq!(user_count(&data), total - 1);
