@@ -262,6 +262,10 @@ pub fn map_header(
                 "; the header is a single column {:?}: the file may use another delimiter (try --delimiter ';' or --delimiter tab)",
                 headers[0]
             ));
+        } else {
+            msg.push_str(
+                "; a file in its own columns imports through a mapping (--map, docs/import.md)",
+            );
         }
         errors.push(Issue::file(
             "E_MISSING_COLUMN",

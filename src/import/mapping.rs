@@ -664,9 +664,6 @@ impl std::io::Write for Bounded {
 
 /// Adds `:LINE` to an error's origin, where the key stands in `text`.
 fn with_line(e: MappingError, text: &str) -> MappingError {
-    let Some(key) = e.key().map(str::to_string) else {
-        return e;
-    };
     match e {
         MappingError::UnknownField {
             origin,
@@ -697,10 +694,7 @@ fn with_line(e: MappingError, text: &str) -> MappingError {
             key,
             reason,
         },
-        other => {
-            let _ = key;
-            other
-        }
+        other => other,
     }
 }
 
@@ -813,6 +807,40 @@ site = { default = "berlin" }
             Err(MappingError::Empty { .. })
         ));
         assert!(matches!(mapping(""), Err(MappingError::Empty { .. })));
+    }
+
+    #[test]
+    fn username_is_required() {
+        let e = mapping("[map]\nsite = { default = \"berlin\" }\n").unwrap_err();
+        assert_eq!(e.key(), Some("username"));
+    }
+
+    #[test]
+    fn config_table_and_filter() {
+        let table: toml::Table = "username = \"login\"\nsite = { default = \"b\" }\n"
+            .parse()
+            .unwrap();
+        let m = Mapping::from_toml_with_filter(&table, Some("row.login != 'x'"), "sources.hr.map")
+            .unwrap();
+        let h = strings(&["login"]);
+        assert_eq!(
+            m.apply(&h, &strings(&["anna"])).unwrap(),
+            MappedRow::Kept(vec![
+                ("site".into(), "b".into()),
+                ("username".into(), "anna".into())
+            ])
+        );
+        assert!(matches!(
+            m.apply(&h, &strings(&["x"])).unwrap(),
+            MappedRow::Skipped(_)
+        ));
+        let bad: toml::Table = "username = 3\n".parse().unwrap();
+        let e = Mapping::from_toml(&bad, "sources.hr.map").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("sources.hr.map: username: must be"),
+            "{e}"
+        );
     }
 
     #[test]

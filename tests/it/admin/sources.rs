@@ -405,6 +405,35 @@ fn scheduled_source_with_a_mapping_and_filter() {
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.text().contains("map:3: lastname"), "{}", r.text());
 
+    // The web page's preview follows a mapping: a column mapped to
+    // sip_password is that column, so its cells are masked.
+    let secret_csv = tmp.path().join("secret.csv");
+    std::fs::write(&secret_csv, "login;Geheim;Nr\nanna;s3cret-Pass1;301\n").unwrap();
+    let r = api(
+        &server,
+        "POST",
+        "/api/v1/import/preview",
+        Some(&token),
+        &[
+            "-F",
+            &format!("file=@{}", secret_csv.display()),
+            "-F",
+            "map=[map]\nusername = \"login\"\nsip_password = \"Geheim\"\nextension = \"Nr\"\ndisplay_name = { default = \"Anna\" }\n",
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(!r.text().contains("s3cret"), "{}", r.text());
+    let table = &r.json()["table"];
+    assert_eq!(
+        table["columns"],
+        serde_json::json!(["username", "sip_password", "extension"])
+    );
+    assert_eq!(
+        table["rows"][0]["cells"],
+        serde_json::json!(["anna", "***", "301"])
+    );
+    assert_eq!(r.json()["report"]["summary"]["created"], 1, "{}", r.text());
+
     // `autoprov import --map` while serving sends the mapping to the server.
     let out = autoprov(
         &data,
