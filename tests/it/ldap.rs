@@ -22,9 +22,9 @@ use crate::support::server::{Server, api};
 use crate::support::tls::openssl;
 use crate::support::tools::unavailable;
 
-const SUFFIX: &str = "dc=example,dc=com";
-const READER: &str = "cn=reader,dc=example,dc=com";
-const READER_PW: &str = "reader-pw-1";
+pub(crate) const SUFFIX: &str = "dc=example,dc=com";
+pub(crate) const READER: &str = "cn=reader,dc=example,dc=com";
+pub(crate) const READER_PW: &str = "reader-pw-1";
 const PEOPLE: usize = 2500;
 
 const AD_SCHEMA: &str = "\
@@ -36,11 +36,11 @@ objectclass ( 1.3.6.1.4.1.99999.1.1 NAME 'autoprovTestAdUser' SUP top AUXILIARY 
 
 /// A running slapd on two loopback ports (`ldap://` with StartTLS,
 /// `ldaps://`), its files in `dir`.
-struct Slapd {
+pub(crate) struct Slapd {
     dir: PathBuf,
     conf: PathBuf,
     ldap: String,
-    ldaps: String,
+    pub(crate) ldaps: String,
     child: Option<Child>,
 }
 
@@ -52,7 +52,7 @@ fn free_port() -> u16 {
 }
 
 impl Slapd {
-    fn start(dir: &Path) -> Option<Slapd> {
+    pub(crate) fn start(dir: &Path) -> Option<Slapd> {
         let Some(slapd) = ["/usr/sbin/slapd", "/usr/local/libexec/slapd"]
             .iter()
             .map(PathBuf::from)
@@ -184,7 +184,7 @@ access to * by users read by * none
         );
     }
 
-    fn ca(&self) -> PathBuf {
+    pub(crate) fn ca(&self) -> PathBuf {
         self.dir.join("ca.pem")
     }
 }

@@ -158,6 +158,8 @@ function renderPreview(p) {
       ...t.fields.map((f) => el('option', { value: f }, f)));
     pick.value = col || '';
     pick.onchange = remap;
+    // A configured source maps in the config ([sources.NAME.map]), not here.
+    if (current && current.source) pick.disabled = true;
     mapping.append(el('tr', {}, el('td', {}, h),
       el('td', col ? {} : { class: 'ignored' }, pick, col ? '' : ' ' + (hints[h] || ''))));
   });
