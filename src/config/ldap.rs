@@ -190,3 +190,63 @@ fn check_search(k: &LdapKeys) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    fn source(keys: &str) -> Result<Config, String> {
+        Config::parse(&format!(
+            "[sources.ad]\nevery = \"1h\"\nbase = \"dc=x\"\npreset = \"active-directory\"\n{keys}\n"
+        ))
+    }
+
+    #[test]
+    fn ldap_sources_are_checked_when_the_config_loads() {
+        let ok = source("url = \"ldaps://dc1\"\nbind_dn = \"svc@x\"\nbind_password_env = \"PW\"");
+        assert!(ok.is_ok_and(|c| c.sources["ad"].url.is_ldap()));
+        for (keys, needle) in [
+            (
+                "url = \"ldaps://dc1\"\nbind_dn = \"svc@x\"\nbind_password = \"hunter2\"",
+                "no place for a password",
+            ),
+            (
+                "url = \"ldap://dc1\"\nbind_dn = \"svc@x\"\nbind_password_env = \"PW\"",
+                "in clear",
+            ),
+            (
+                "url = \"ldaps://dc1\"\nstarttls = true",
+                "starttls is for ldap://",
+            ),
+            (
+                "url = \"ldaps://dc1\"\nbind_dn = \"svc@x\"",
+                "needs bind_password_file",
+            ),
+            (
+                "url = \"ldaps://dc1\"\nldap_filter = \"(&(objectClass=user)\"",
+                "not an LDAP filter",
+            ),
+            (
+                "url = \"ldaps://dc1\"\nscope = \"tree\"",
+                "sub, one or base",
+            ),
+            (
+                "url = \"https://hr/x.csv\"",
+                "need an ldap:// or ldaps:// url",
+            ),
+            (
+                "url = \"ldaps://dc1\"\nmax_delete_percent = 120",
+                "between 0 and 100",
+            ),
+        ] {
+            let err = source(keys).expect_err(keys);
+            assert!(err.contains(needle), "{keys}: {err}");
+            assert!(
+                !err.contains("hunter2"),
+                "the password is never echoed: {err}"
+            );
+        }
+        let plain = source("url = \"ldap://dc1\"\nallow_plaintext = true");
+        assert!(plain.is_ok(), "{plain:?}");
+    }
+}
