@@ -13,9 +13,11 @@ pub use crate::domain::secret::Credential;
 use crate::domain::{DEFAULT_SITE, Site, Transport};
 
 mod firmware;
+pub mod ldap;
 mod urls;
 pub use firmware::{FirmwareConfig, FirmwareEntry, FirmwareImage, check_file_name};
-pub use urls::{HttpsUrl, ProvisionUrl, SourceUrl, UrlError, is_http};
+pub use ldap::LdapKeys;
+pub use urls::{HttpsUrl, ProvisionUrl, SourceUrl, UrlError, is_http, is_ldap};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -94,8 +96,8 @@ impl<'de> Deserialize<'de> for AdminAddr {
     }
 }
 
-/// `[sources.NAME]`: a CSV fetched from a URL on a schedule and imported
-/// as source NAME.
+/// `[sources.NAME]`: a CSV fetched from a URL, or the entries of an LDAP
+/// search, imported on a schedule as source NAME.
 ///
 /// `U` is the URL's type: `String` as the TOML holds it, [`SourceUrl`]
 /// (the default) once [`Config::parse`] has checked it, so a [`Config`]
@@ -103,7 +105,8 @@ impl<'de> Deserialize<'de> for AdminAddr {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig<U = SourceUrl> {
-    /// `http://` or `https://` URL of the CSV.
+    /// `http://` or `https://` URL of the CSV, or `ldap://`/`ldaps://`
+    /// URL of a directory server.
     pub url: U,
     /// How often: a number with `s`, `m`, `h` or `d` (`"15m"`). The first
     /// run is right after `serve` starts.
@@ -137,6 +140,14 @@ pub struct SourceConfig<U = SourceUrl> {
     /// A minijinja expression over `row`; rows it rejects are skipped.
     #[serde(default)]
     pub filter: Option<String>,
+    /// A run that would delete more than this share (in percent) of the
+    /// users the source manages deletes nothing. Default: none for an
+    /// `http(s)://` source, [`ldap::DEFAULT_MAX_DELETE_PERCENT`] for LDAP.
+    #[serde(default)]
+    pub max_delete_percent: Option<u8>,
+    /// The keys of an `ldap://` or `ldaps://` source (docs/ldap.md).
+    #[serde(flatten)]
+    pub ldap: LdapKeys,
 }
 
 fn default_source_mode() -> String {
@@ -192,6 +203,10 @@ impl SourceConfig<String> {
         if self.timeout_seconds == 0 {
             return Err(fail("timeout_seconds must be at least 1".into()));
         }
+        if self.max_delete_percent.is_some_and(|p| p > 100) {
+            return Err(fail("max_delete_percent must be between 0 and 100".into()));
+        }
+        ldap::check(&self, &url).map_err(fail)?;
         let name_ok = !name.is_empty()
             && name
                 .bytes()
@@ -218,6 +233,8 @@ impl SourceConfig<String> {
             timeout_seconds,
             map,
             filter,
+            max_delete_percent,
+            ldap,
         } = self;
         SourceConfig {
             url,
@@ -231,6 +248,8 @@ impl SourceConfig<String> {
             timeout_seconds,
             map,
             filter,
+            max_delete_percent,
+            ldap,
         }
     }
 }

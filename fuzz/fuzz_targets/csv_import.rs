@@ -35,6 +35,7 @@ fuzz_target!(|data: &[u8]| {
         mentions: &mentions,
         reassign_macs: false,
         allow_override: &[],
+        labels: None,
     };
     let _ = plan::plan(&rows, &pctx);
 });

@@ -295,6 +295,15 @@ impl Backend for Remote {
         _progress: Option<&dyn Progress>,
     ) -> Result<Answer, BackendError> {
         let o = &req.options;
+        let notes = (!o.notes.is_empty()).then(|| {
+            let list: Vec<serde_json::Value> = o
+                .notes
+                .iter()
+                .map(|n| serde_json::json!({"code": n.code, "column": n.column, "message": n.message}))
+                .collect();
+            serde_json::Value::from(list).to_string()
+        });
+        let percent = o.max_delete_percent.map(|p| p.to_string());
         let path = client::query(
             "/api/v1/import",
             &[
@@ -313,6 +322,9 @@ impl Backend for Remote {
                 ("format", Some(req.format.as_str())),
                 ("file_name", Some(o.file_name.as_str())),
                 ("map", o.mapping.as_ref().and_then(|m| m.text.as_deref())),
+                ("label_column", o.label_column.as_deref()),
+                ("notes", notes.as_deref()),
+                ("max_delete_percent", percent.as_deref()),
             ],
         );
         self.send(Method::POST, &path, bytes)

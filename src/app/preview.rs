@@ -45,6 +45,11 @@ pub fn preview(
         };
         let with_error: std::collections::HashSet<usize> =
             report.errors.iter().filter_map(|e| e.row).collect();
+        // An LDAP search's rows are named by their DN, not a line.
+        let label = opts
+            .label_column
+            .as_deref()
+            .and_then(|c| t.headers.iter().position(|h| h == c));
         let rows: Vec<Value> = t
             .records
             .iter()
@@ -67,7 +72,10 @@ pub fn preview(
                         }
                     })
                     .collect();
-                json!({"row": r.row, "line": r.line, "cells": cells})
+                match label.and_then(|i| r.fields.get(i)) {
+                    Some(dn) => json!({"row": r.row, "line": null, "entry": dn, "cells": cells}),
+                    None => json!({"row": r.row, "line": r.line, "cells": cells}),
+                }
             })
             .collect();
         json!({

@@ -244,6 +244,50 @@ pub struct ImportArgs {
     /// template, and an optional row filter) for a file not in autoprov's columns.
     #[arg(long, value_name = "MAPFILE")]
     pub map: Option<PathBuf>,
+    #[command(flatten)]
+    pub ldap: LdapArgs,
+}
+
+/// `import ldap://...` / `ldaps://...`: the keys of an LDAP source
+/// (docs/ldap.md) as flags.
+#[derive(Debug, Args, Default)]
+pub struct LdapArgs {
+    /// LDAP: the DN (or user@domain) to bind as; anonymous without it.
+    #[arg(long, value_name = "DN")]
+    pub bind_dn: Option<String>,
+    /// LDAP: file holding the bind password.
+    #[arg(long, value_name = "FILE")]
+    pub bind_password_file: Option<PathBuf>,
+    /// LDAP: environment variable holding the bind password.
+    #[arg(long, value_name = "VAR")]
+    pub bind_password_env: Option<String>,
+    /// LDAP: the DN the search starts from.
+    #[arg(long, value_name = "DN")]
+    pub base: Option<String>,
+    /// LDAP: search filter (default: the preset's).
+    #[arg(long, value_name = "FILTER")]
+    pub ldap_filter: Option<String>,
+    /// LDAP: search scope: sub, one or base.
+    #[arg(long, value_name = "SCOPE")]
+    pub scope: Option<String>,
+    /// LDAP: built-in attribute mapping: active-directory or inetorgperson.
+    #[arg(long, value_name = "PRESET")]
+    pub preset: Option<String>,
+    /// LDAP: attribute holding the phone's MAC.
+    #[arg(long, value_name = "ATTR")]
+    pub mac_attribute: Option<String>,
+    /// LDAP: upgrade an ldap:// connection with StartTLS.
+    #[arg(long)]
+    pub starttls: bool,
+    /// LDAP: search an ldap:// server without StartTLS, in clear.
+    #[arg(long)]
+    pub allow_plaintext: bool,
+    /// LDAP: PEM CA file the server's certificate must chain to (besides the system bundle).
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Refuse a sync or replace that would delete more than this share (percent) of the users it manages.
+    #[arg(long, value_name = "PERCENT")]
+    pub max_delete_percent: Option<u8>,
 }
 
 #[derive(Debug, Args)]

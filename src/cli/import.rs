@@ -27,7 +27,11 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub fn run(data: &Path, config: &Config, args: ImportArgs) -> Result<u8, Fail> {
     let mut req = request(&args)?;
-    let (bytes, file_name) = read_input(&args.file, config.admin.max_body_bytes)?;
+    let (bytes, file_name) = if config::is_ldap(&args.file) {
+        super::import_ldap::search(&args, &mut req)?
+    } else {
+        read_input(&args.file, config.admin.max_body_bytes)?
+    };
     req.options.file_name = file_name;
     let bar = Bar::wanted(!args.no_progress, bytes.len());
     let progress = bar.as_ref().map(|b| b as &dyn Progress);
@@ -42,7 +46,11 @@ pub fn run(data: &Path, config: &Config, args: ImportArgs) -> Result<u8, Fail> {
 /// the file is read when they contradict each other.
 fn request(args: &ImportArgs) -> Result<ImportRequest, Fail> {
     let delimiter = ops::parse_delimiter(&args.delimiter).map_err(|m| usage(anyhow!(m)))?;
-    let mapping = args.map.as_deref().map(read_mapping).transpose()?;
+    // An LDAP search's mapping is its preset with the map file on top.
+    let mapping = match config::is_ldap(&args.file) {
+        true => None,
+        false => args.map.as_deref().map(read_mapping).transpose()?,
+    };
     let req = ImportRequest {
         options: ImportOptions {
             mode: args.mode.into(),
@@ -57,6 +65,9 @@ fn request(args: &ImportArgs) -> Result<ImportRequest, Fail> {
             reassign_macs: args.reassign_macs,
             file_name: String::new(),
             mapping,
+            label_column: None,
+            notes: Vec::new(),
+            max_delete_percent: args.ldap.max_delete_percent,
         },
         yes: args.yes,
         format: args.format.into(),

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod args;
 pub mod dhcp;
 pub mod import;
+pub mod import_ldap;
 pub mod output;
 pub mod progress;
 pub mod serve;

@@ -23,13 +23,15 @@ pub enum UrlError {
     #[error("{0:?} must be an https:// URL without spaces")]
     NotHttps(String),
     /// `[sources.NAME] url` with another scheme.
-    #[error("url {0:?} must be http:// or https://")]
+    #[error("url {0:?} must be http://, https://, ldap:// or ldaps://")]
     NotHttp(String),
     /// `[sources.NAME] url` that does not parse or names no host.
     #[error("url {0:?} is not a valid URL")]
     Invalid(String),
     /// `[sources.NAME] url` with `user:password@` in it.
-    #[error("put credentials in bearer_token, not in the url (it is shown in the history)")]
+    #[error(
+        "put credentials in bearer_token (or, for LDAP, bind_dn and bind_password_file), not in the url (it is shown in the history)"
+    )]
     Credentials,
     /// `--provision-url` / `[dhcp] provision_url`.
     #[error("--provision-url {0:?} must be an http:// or https:// URL without spaces or quotes")]
@@ -138,7 +140,14 @@ impl HttpsUrl {
     }
 }
 
-/// `[sources.NAME] url`: where a scheduled import fetches its CSV.
+/// Whether `text` starts with `ldap://` or `ldaps://`, exactly so: a
+/// directory to search rather than a file.
+pub fn is_ldap(text: &str) -> bool {
+    text.starts_with("ldap://") || text.starts_with("ldaps://")
+}
+
+/// `[sources.NAME] url`: where a scheduled import fetches its CSV, or the
+/// directory server it searches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceUrl(Parsed);
 
@@ -149,15 +158,20 @@ impl SourceUrl {
     /// an unparsable URL, and credentials in the URL (the history shows
     /// the URL; the token belongs in `bearer_token`).
     pub fn parse(text: &str) -> Result<SourceUrl, UrlError> {
-        if !is_http(text) {
+        if !is_http(text) && !is_ldap(text) {
             return Err(UrlError::NotHttp(text.to_string()));
         }
-        let parsed =
-            Parsed::new(text, &["http", "https"]).ok_or(UrlError::Invalid(text.to_string()))?;
+        let parsed = Parsed::new(text, &["http", "https", "ldap", "ldaps"])
+            .ok_or(UrlError::Invalid(text.to_string()))?;
         if !parsed.url.username().is_empty() || parsed.url.password().is_some() {
             return Err(UrlError::Credentials);
         }
         Ok(SourceUrl(parsed))
+    }
+
+    /// An `ldap://` or `ldaps://` source.
+    pub fn is_ldap(&self) -> bool {
+        matches!(self.url().scheme(), "ldap" | "ldaps")
     }
 }
 

@@ -243,6 +243,7 @@ pub fn map_header(
                 warnings.push(Issue {
                     row: None,
                     line: Some(header_line),
+                    entry: None,
                     column: Some(raw.clone()),
                     code: "W_UNKNOWN_COLUMN",
                     message: format!("unknown column {raw:?} is ignored{hint}"),

@@ -53,7 +53,8 @@ pub fn map_table(table: Table, mapping: &Mapping) -> Result<Mapped, Issue> {
             }),
             Ok(MappedRow::Skipped(reason)) => skipped.push(SkippedRow {
                 row: r.row,
-                line: r.line,
+                line: Some(r.line),
+                entry: None,
                 reason,
             }),
             Err(e) => rejects.push(Reject {
@@ -63,6 +64,7 @@ pub fn map_table(table: Table, mapping: &Mapping) -> Result<Mapped, Issue> {
                 issue: Issue {
                     row: Some(r.row),
                     line: Some(r.line),
+                    entry: None,
                     column: Some(e.field.clone()),
                     code: "E_MAPPING",
                     message: e.to_string(),

@@ -274,6 +274,25 @@ impl Mapping {
         self.fields.iter().map(|r| r.field.clone()).collect()
     }
 
+    /// Every source column the mapping reads (plain columns, `row[...]` in
+    /// templates and the filter), in order, each once: what an LDAP search
+    /// asks the server for.
+    pub fn columns(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let named = self.fields.iter().flat_map(|r| match &r.source {
+            Source::Column(c) => vec![c.clone()],
+            Source::Template(t) => row_references(t),
+            Source::Default(_) => Vec::new(),
+        });
+        let filtered = self.filter.iter().flat_map(|f| row_references(f));
+        for c in named.chain(filtered) {
+            if !out.contains(&c) {
+                out.push(c);
+            }
+        }
+        out
+    }
+
     /// The source column a target field is read from, when it is a plain column.
     pub fn source_column(&self, field: &str) -> Option<&str> {
         self.fields.iter().find_map(|r| match &r.source {

@@ -65,6 +65,15 @@ pub struct ImportOptions {
     /// Source columns → canonical fields, and a row filter (`--map`,
     /// `[sources.NAME.map]`); `None` reads the header by its aliases.
     pub mapping: Option<mapping::Mapping>,
+    /// A column whose cell names each row in the report instead of its
+    /// line: `dn` for the table an LDAP search becomes.
+    pub label_column: Option<String>,
+    /// What the source itself has to say (an LDAP search's skipped binary
+    /// attributes), added to the report's warnings.
+    pub notes: Vec<Issue>,
+    /// Refuse a sync or replace that would delete more than this share (in
+    /// percent) of the users it manages; nothing is written then.
+    pub max_delete_percent: Option<u8>,
 }
 
 impl ImportOptions {
@@ -84,6 +93,9 @@ impl ImportOptions {
             reassign_macs: false,
             file_name: file_name.into(),
             mapping: None,
+            label_column: None,
+            notes: Vec::new(),
+            max_delete_percent: None,
         }
     }
 }
@@ -150,6 +162,70 @@ pub fn run(
     opts: &ImportOptions,
     progress: Option<&dyn Progress>,
 ) -> Result<Outcome, ImportError> {
+    let mut labels = None;
+    let mut outcome = import_rows(store, config, bytes, opts, progress, &mut labels)?;
+    let report = &mut outcome.report;
+    if let Some(labels) = &labels {
+        report.label_rows(labels);
+    }
+    report.warnings.extend(opts.notes.iter().cloned());
+    report.summary.warnings = report.warnings.len();
+    Ok(outcome)
+}
+
+/// The cells of `column`, one per data record in order, when the table
+/// has that column.
+fn row_labels(table: &read::Table, column: &str) -> Option<Vec<String>> {
+    let i = table.headers.iter().position(|h| h == column)?;
+    Some(
+        table
+            .records
+            .iter()
+            .map(|r| r.fields.get(i).cloned().unwrap_or_default())
+            .collect(),
+    )
+}
+
+/// A sync or replace that would delete more of the users it manages than
+/// `max_delete_percent` allows: refused, whatever `--partial` says.
+fn too_many_deletes(
+    deleted: usize,
+    snapshot: &crate::store::Snapshot,
+    opts: &ImportOptions,
+) -> Option<Issue> {
+    let percent = opts.max_delete_percent?;
+    let managed = match opts.mode {
+        Mode::Sync => snapshot
+            .users
+            .iter()
+            .filter(|u| u.source.is_some() && u.source == opts.source)
+            .count(),
+        Mode::Replace => snapshot.users.len(),
+        Mode::Create | Mode::Upsert => return None,
+    };
+    // deleted / managed > percent / 100, in integers.
+    (deleted * 100 > usize::from(percent) * managed).then(|| {
+        Issue::file(
+            "E_TOO_MANY_DELETES",
+            None,
+            None,
+            format!(
+                "this import would delete {deleted} of the {managed} users it manages, more than the {percent} % allowed (max_delete_percent); nothing is written. If the source really dropped them, raise the limit for one run"
+            ),
+        )
+    })
+}
+
+/// [`run`], with the row labels it found (see [`ImportOptions::label_column`])
+/// left in `labels` for the report.
+fn import_rows(
+    store: &dyn Store,
+    config: &Config,
+    bytes: Vec<u8>,
+    opts: &ImportOptions,
+    progress: Option<&dyn Progress>,
+    labels: &mut Option<Vec<String>>,
+) -> Result<Outcome, ImportError> {
     let mut report = empty_report(opts);
     let started = std::time::Instant::now();
     let stage = |msg: &'static str| {
@@ -180,6 +256,10 @@ pub fn run(
         delimiter: delimiter_name(table.delimiter).to_string(),
         rows: table.records.len(),
     };
+    *labels = opts
+        .label_column
+        .as_deref()
+        .and_then(|c| row_labels(&table, c));
     let mut mapping_rejects = Vec::new();
     let table = match &opts.mapping {
         None => table,
@@ -275,6 +355,7 @@ pub fn run(
         mentions: &mentions,
         reassign_macs: opts.reassign_macs,
         allow_override: &config.settings.allow_override,
+        labels: labels.as_deref(),
     };
     let mut plan = plan::plan(&rows, &pctx);
     errors.append(&mut plan.errors);
@@ -311,6 +392,9 @@ pub fn run(
     report.changes = std::mem::take(&mut plan.entries);
     report.generated = std::mem::take(&mut plan.generated);
     let count = |a: &str| report.changes.iter().filter(|c| c.action == a).count();
+    let guard = too_many_deletes(count("delete"), &snapshot, opts);
+    let guarded = guard.is_some();
+    errors.extend(guard);
     report.summary = Summary {
         created: count("create"),
         updated: count("update"),
@@ -322,7 +406,7 @@ pub fn run(
     };
     report.errors = errors;
 
-    let refused = !report.errors.is_empty() && !opts.partial;
+    let refused = guarded || (!report.errors.is_empty() && !opts.partial);
     let nothing_valid = opts.partial && rows.is_empty() && record_count > 0;
     let exit_code = if refused || nothing_valid { 1 } else { 0 };
     if refused || nothing_valid || opts.dry_run {

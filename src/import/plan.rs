@@ -50,12 +50,31 @@ pub struct PlanContext<'a> {
     pub reassign_macs: bool,
     /// `[settings] allow_override`: owned vendor keys a setting may set.
     pub allow_override: &'a [String],
+    /// What each row is called instead of its line (an LDAP entry's DN),
+    /// by row number from 1; `None` for a file, whose rows have lines.
+    pub labels: Option<&'a [String]>,
+}
+
+impl PlanContext<'_> {
+    /// Where another row stands, in a message: `on line 7`, or `in entry
+    /// DN` for a row named by a label.
+    fn place(&self, row: usize, line: usize) -> String {
+        match self.label(row) {
+            Some(l) => format!("in entry {l}"),
+            None => format!("on line {line}"),
+        }
+    }
+
+    fn label(&self, row: usize) -> Option<&str> {
+        self.labels?.get(row.checked_sub(1)?).map(String::as_str)
+    }
 }
 
 fn issue(row: &RowData, column: &str, code: &'static str, message: String) -> Issue {
     Issue {
         row: Some(row.row),
         line: Some(row.line),
+        entry: None,
         column: Some(column.to_string()),
         code,
         message,
@@ -407,20 +426,29 @@ pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
             .unwrap_or(0)
             > 1
         {
-            let others: Vec<String> = ctx
+            let others: Vec<&Mention> = ctx
                 .mentions
                 .iter()
                 .filter(|m| m.username == row.username && m.row != row.row)
-                .map(|m| m.line.to_string())
                 .collect();
+            let also = match ctx.labels {
+                Some(_) => others
+                    .iter()
+                    .map(|m| ctx.place(m.row, m.line))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                None => {
+                    let lines: Vec<String> = others.iter().map(|m| m.line.to_string()).collect();
+                    format!("on line {}", lines.join(", "))
+                }
+            };
             p.errors.push(issue(
                 row,
                 "username",
                 "E_USERNAME_DUPLICATE",
                 format!(
-                    "username {:?} appears more than once in the file (also on line {})",
+                    "username {:?} appears more than once in the file (also {also})",
                     row.username,
-                    others.join(", ")
                 ),
             ));
             p.failed_rows.insert(row.row);
@@ -509,15 +537,7 @@ pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
         _ => Vec::new(),
     };
 
-    let moves = check_final_state(
-        rows,
-        &built,
-        &existing,
-        &deletes,
-        snapshot,
-        ctx.reassign_macs,
-        &mut p,
-    );
+    let moves = check_final_state(rows, &built, &existing, &deletes, ctx, &mut p);
     reassign(&moves, &existing, rows, &mut ordered, &mut p);
 
     // Changes, entries and generated secrets for rows that passed.
@@ -592,10 +612,10 @@ fn check_final_state(
     built: &[(usize, Built)],
     existing: &HashMap<&str, &User>,
     deletes: &[&User],
-    snapshot: &Snapshot,
-    reassign_macs: bool,
+    ctx: &PlanContext,
     p: &mut Plan,
 ) -> Vec<MacMove> {
+    let (snapshot, reassign_macs) = (ctx.snapshot, ctx.reassign_macs);
     let mut moves = Vec::new();
     let in_file: HashSet<&str> = built
         .iter()
@@ -640,8 +660,10 @@ fn check_final_state(
                         "extension",
                         "E_EXTENSION_DUPLICATE",
                         format!(
-                            "extension {} is also given to {:?} on line {}",
-                            l.extension, other.username, other.line
+                            "extension {} is also given to {:?} {}",
+                            l.extension,
+                            other.username,
+                            ctx.place(other.row, other.line)
                         ),
                     ));
                     failed.push(issue(
@@ -649,8 +671,10 @@ fn check_final_state(
                         "extension",
                         "E_EXTENSION_DUPLICATE",
                         format!(
-                            "extension {} is also given to {:?} on line {}",
-                            l.extension, row.username, row.line
+                            "extension {} is also given to {:?} {}",
+                            l.extension,
+                            row.username,
+                            ctx.place(row.row, row.line)
                         ),
                     ));
                 }
@@ -672,10 +696,10 @@ fn check_final_state(
                 Some(Owner::Row(j)) => {
                     let other = &rows[*j];
                     failed.push(issue(row, "mac", "E_MAC_DUPLICATE", format!(
-                        "MAC {} is also given to {:?} on line {}", ph.mac.colon(), other.username, other.line
+                        "MAC {} is also given to {:?} {}", ph.mac.colon(), other.username, ctx.place(other.row, other.line)
                     )));
                     failed.push(issue(other, "mac", "E_MAC_DUPLICATE", format!(
-                        "MAC {} is also given to {:?} on line {}", ph.mac.colon(), row.username, row.line
+                        "MAC {} is also given to {:?} {}", ph.mac.colon(), row.username, ctx.place(row.row, row.line)
                     )));
                 }
             }
@@ -708,6 +732,7 @@ fn check_final_state(
                 p.warnings.push(Issue {
                     row: Some(row.row),
                     line: Some(row.line),
+                    entry: None,
                     column: Some("blf".into()),
                     code: "W_BLF_TARGET_UNKNOWN",
                     message: format!(
@@ -755,6 +780,7 @@ fn reassign(
         p.warnings.push(Issue {
             row: Some(row.row),
             line: Some(row.line),
+            entry: None,
             column: Some("mac".into()),
             code: "W_MAC_REASSIGNED",
             message: format!(

@@ -11,6 +11,10 @@ use serde::Serialize;
 pub struct Issue {
     pub row: Option<usize>,
     pub line: Option<usize>,
+    /// The entry a row came from when it is not a line of a file (an LDAP
+    /// entry's DN); `line` is then `null`. Absent for a file's rows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
     pub column: Option<String>,
     pub code: &'static str,
     pub message: String,
@@ -27,6 +31,7 @@ impl Issue {
         Issue {
             row: None,
             line,
+            entry: None,
             column,
             code,
             message,
@@ -38,7 +43,10 @@ impl Issue {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SkippedRow {
     pub row: usize,
-    pub line: usize,
+    /// `null` for an entry (an LDAP search's row); see [`Issue::entry`].
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
     pub reason: String,
 }
 
@@ -100,6 +108,25 @@ pub struct Report {
 }
 
 impl Report {
+    /// Names rows by `labels` (by row number from 1; an LDAP entry's DN)
+    /// instead of by line: the generated file's lines mean nothing to the
+    /// admin. File-level problems lose their line for the same reason.
+    pub fn label_rows(&mut self, labels: &[String]) {
+        let label = |row: Option<usize>| {
+            row.and_then(|r| r.checked_sub(1))
+                .and_then(|i| labels.get(i))
+                .cloned()
+        };
+        for i in self.errors.iter_mut().chain(self.warnings.iter_mut()) {
+            i.entry = label(i.row);
+            i.line = None;
+        }
+        for r in &mut self.skipped_rows {
+            r.entry = label(Some(r.row));
+            r.line = None;
+        }
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
@@ -128,7 +155,9 @@ impl Report {
         for (label, list) in [("error", &self.errors), ("warning", &self.warnings)] {
             for i in list {
                 let mut place = String::new();
-                if let Some(l) = i.line {
+                if let Some(e) = &i.entry {
+                    let _ = write!(place, "entry {e}");
+                } else if let Some(l) = i.line {
                     let _ = write!(place, "line {l}");
                 }
                 if let Some(r) = i.row {
@@ -141,11 +170,12 @@ impl Report {
             }
         }
         for r in &self.skipped_rows {
-            let _ = writeln!(
-                out,
-                "  skipped line {} (row {}): {}",
-                r.line, r.row, r.reason
-            );
+            let place = match (&r.entry, r.line) {
+                (Some(e), _) => format!("entry {e}"),
+                (None, Some(l)) => format!("line {l}"),
+                (None, None) => String::new(),
+            };
+            let _ = writeln!(out, "  skipped {place} (row {}): {}", r.row, r.reason);
         }
         for c in self.changes.iter().filter(|c| c.action != "unchanged") {
             let _ = write!(out, "  {} {}", c.action, c.username);

@@ -111,6 +111,7 @@ impl<'a> Checker<'a> {
         self.issues.push(Issue {
             row: Some(self.rec.row),
             line: Some(self.rec.line),
+            entry: None,
             column: Some(c.name().to_string()),
             code,
             message,
@@ -665,6 +666,7 @@ pub fn validate_row(rec: &Record, ctx: &RowContext) -> Result<RowData, RowReject
         ch.issues.push(Issue {
             row: Some(rec.row),
             line: Some(rec.line),
+            entry: None,
             column: None,
             code: "E_FIELD_COUNT",
             message: format!(

@@ -35,6 +35,7 @@ mod admin;
 mod architecture;
 mod dhcp;
 mod import;
+mod ldap;
 mod serve;
 mod support;
 mod vendors;

@@ -154,7 +154,7 @@ where
 }
 
 /// TLS client settings: the system bundle, plus `ca` when given.
-fn client_config(ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, FetchError> {
+pub(crate) fn client_config(ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, FetchError> {
     let mut roots = rustls::RootCertStore::empty();
     let system = std::env::var_os("SSL_CERT_FILE")
         .map(std::path::PathBuf::from)

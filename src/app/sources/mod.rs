@@ -9,6 +9,7 @@
 //! the ones that wrote nothing with the reason in `outcome`.
 
 pub mod fetch;
+pub mod ldap;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -67,6 +68,7 @@ impl Runner {
             .map(|(name, s)| {
                 serde_json::json!({
                     "name": name,
+                    "kind": if s.url.is_ldap() { "ldap" } else { "csv" },
                     "url": s.url,
                     "every": s.every,
                     "mode": s.mode,
@@ -91,12 +93,15 @@ impl Runner {
         let Some(src) = self.serving.config.sources.get(name) else {
             return Answer::fail(2, 404, format!("no source named {name:?} in the config"));
         };
-        let req = match import_request(name, src, dry_run, format) {
+        let mut req = match import_request(name, src, dry_run, format) {
             Ok(r) => r,
             Err(m) => return Answer::fail(2, 400, m),
         };
-        let answer = match self.fetch(src).await {
-            Ok(bytes) => self.import(bytes, req).await,
+        let answer = match self.fetch(src, &req).await {
+            Ok((bytes, notes)) => {
+                req.options.notes = notes;
+                self.import(bytes, req).await
+            }
             Err(m) => {
                 let msg = format!("source {name}: {m}; nothing imported");
                 if !dry_run {
@@ -123,15 +128,57 @@ impl Runner {
         answer
     }
 
-    /// The file, or why it is not one to import.
-    async fn fetch(&self, src: &SourceConfig) -> Result<Vec<u8>, String> {
+    /// The file (for LDAP, the search as a CSV, with its notes), or why
+    /// there is nothing to import.
+    async fn fetch(
+        &self,
+        src: &SourceConfig,
+        req: &ImportRequest,
+    ) -> Result<(Vec<u8>, Vec<crate::import::report::Issue>), String> {
+        let timeout = Duration::from_secs(src.timeout_seconds);
+        if src.url.is_ldap() {
+            let mapping = req.options.mapping.as_ref().ok_or("no mapping")?;
+            let search = ldap::search_for(src, mapping, timeout)?;
+            let found = ldap::fetch(&search).await.map_err(|e| e.to_string())?;
+            return Ok((found.csv, found.notes));
+        }
         let opts = fetch::FetchOptions {
             timeout: Duration::from_secs(src.timeout_seconds),
             max_bytes: self.max_bytes,
             ca: src.ca.as_deref(),
             bearer_token: src.bearer_token.as_deref(),
         };
-        fetch_csv(src.url.url(), &opts).await
+        Ok((fetch_csv(src.url.url(), &opts).await?, Vec::new()))
+    }
+
+    /// The web page's preview of source `name` (what
+    /// `POST /api/v1/import/preview` gives for an upload): fetched or
+    /// searched now, never written, not recorded.
+    pub async fn preview(&self, name: &str) -> Answer {
+        let Some(src) = self.serving.config.sources.get(name) else {
+            return Answer::fail(2, 404, format!("no source named {name:?} in the config"));
+        };
+        let mut req = match import_request(name, src, true, Format::Json) {
+            Ok(r) => r,
+            Err(m) => return Answer::fail(2, 400, m),
+        };
+        let bytes = match self.fetch(src, &req).await {
+            Ok((bytes, notes)) => {
+                req.options.notes = notes;
+                bytes
+            }
+            Err(m) => return Answer::fail(2, 502, format!("source {name}: {m}; nothing imported")),
+        };
+        let serving = self.serving.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            crate::app::preview::preview(serving.store.as_ref(), &serving.config, bytes, &req)
+        })
+        .await;
+        match done {
+            Ok(Ok(a)) => a,
+            Ok(Err(e)) => Answer::fail(3, 500, e.to_string()),
+            Err(e) => Answer::fail(3, 500, format!("preview task failed: {e}")),
+        }
     }
 
     async fn import(&self, bytes: Vec<u8>, req: ImportRequest) -> Answer {
@@ -183,13 +230,23 @@ fn import_request(
             partial: src.partial,
             source: Some(name.to_string()),
             read: ReadOptions {
-                delimiter: ops::parse_delimiter(&src.delimiter)?,
+                // An LDAP search's table is always written with ','.
+                delimiter: match src.url.is_ldap() {
+                    true => Some(b','),
+                    false => ops::parse_delimiter(&src.delimiter)?,
+                },
                 encoding: ops::parse_encoding(&src.encoding)?,
             },
             show_secrets: false,
             reassign_macs: false,
             file_name: src.url.to_string(),
             mapping: mapping(name, src).map_err(|e| e.to_string())?,
+            label_column: src.url.is_ldap().then(|| ldap::DN.to_string()),
+            notes: Vec::new(),
+            max_delete_percent: src.max_delete_percent.or(src
+                .url
+                .is_ldap()
+                .then_some(crate::config::ldap::DEFAULT_MAX_DELETE_PERCENT)),
         },
         yes: false,
         format,
@@ -199,6 +256,9 @@ fn import_request(
 /// Source `name`'s `[sources.NAME.map]` and `filter`, parsed and checked.
 /// A filter needs a map: without one the file is read by its own headers.
 pub fn mapping(name: &str, src: &SourceConfig) -> Result<Option<Mapping>, MappingError> {
+    if src.url.is_ldap() {
+        return ldap::mapping(name, src).map(Some);
+    }
     let origin = format!("sources.{name}.map");
     match (&src.map, &src.filter) {
         (Some(table), filter) => {

@@ -269,6 +269,10 @@ impl Api {
                     .await
             }
             (["api", "v1", "sources"], true, _) => Ok(self.sources.list()),
+            (["api", "v1", "sources", name, "preview"], _, true) => {
+                drain(req).await;
+                Ok(self.sources.preview(name).await)
+            }
             (["api", "v1", "sources", name, "run"], _, true) => {
                 drain(req).await;
                 // A test run unless the caller says otherwise.
@@ -618,6 +622,20 @@ fn import_request(q: &Query, part_name: Option<String>) -> Result<ImportRequest,
             reassign_macs: q.flag("reassign_macs")?,
             file_name,
             mapping: import_mapping(q)?,
+            label_column: q
+                .get("label_column")
+                .filter(|c| !c.is_empty())
+                .map(str::to_string),
+            notes: import_notes(q)?,
+            max_delete_percent: q
+                .get("max_delete_percent")
+                .map(|p| {
+                    p.parse::<u8>()
+                        .ok()
+                        .filter(|p| *p <= 100)
+                        .ok_or_else(|| Problem::usage("max_delete_percent must be 0 to 100"))
+                })
+                .transpose()?,
         },
         yes: q.flag("yes")?,
         format: q.format()?,
@@ -633,6 +651,30 @@ fn import_mapping(q: &Query) -> Result<Option<Mapping>, Problem> {
             .map(Some)
             .map_err(|e| Problem::usage(e.to_string())),
     }
+}
+
+/// An import's `notes` (what an LDAP search found worth a warning, as
+/// the CLI ran it): `[{code, column, message}]`; unknown codes are dropped.
+fn import_notes(q: &Query) -> Result<Vec<crate::import::report::Issue>, Problem> {
+    let Some(text) = q.get("notes").filter(|t| !t.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let list: Vec<serde_json::Value> =
+        serde_json::from_str(text).map_err(|e| Problem::usage(format!("notes: {e}")))?;
+    Ok(list
+        .iter()
+        .filter_map(|n| {
+            let code = crate::app::sources::ldap::note_code(n["code"].as_str()?)?;
+            Some(crate::import::report::Issue {
+                row: None,
+                line: None,
+                entry: None,
+                column: n["column"].as_str().map(str::to_string),
+                code,
+                message: n["message"].as_str()?.to_string(),
+            })
+        })
+        .collect())
 }
 
 /// Splits a `multipart/form-data` body into the file (the `file` part, or

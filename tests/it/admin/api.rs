@@ -72,6 +72,7 @@ fn endpoints(csv: &Path) -> Vec<Endpoint> {
         ),
         ("GET", "/api/v1/sources".into(), vec![], 200),
         ("POST", "/api/v1/sources/hr/run".into(), vec![], 404),
+        ("POST", "/api/v1/sources/hr/preview".into(), vec![], 404),
     ]
 }
 

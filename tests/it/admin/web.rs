@@ -454,3 +454,54 @@ fn column_step_maps_a_foreign_export() {
     assert_eq!(u["phones"][0]["mac"], "805ec0112201");
     server.stop_ok();
 }
+
+/// An LDAP source (a real slapd, tests/it/ldap.rs) on the page: listed
+/// under the configured sources, its preview shown like an upload's, the
+/// rows named by their DN, and Apply imports it.
+#[test]
+fn ldap_source_preview_on_the_page() {
+    use crate::ldap::{READER, READER_PW, SUFFIX, Slapd};
+    let _heavy = heavy();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("slapd");
+    std::fs::create_dir_all(&dir).unwrap();
+    let Some(slapd) = Slapd::start(&dir) else {
+        return;
+    };
+    let pw = tmp.path().join("pw");
+    std::fs::write(&pw, READER_PW).unwrap();
+    let cfg = tmp.path().join("autoprov.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[sources.dir]\nurl = \"{}\"\nevery = \"1d\"\npreset = \"inetorgperson\"\nbase = \"ou=staff,{SUFFIX}\"\nbind_dn = \"{READER}\"\nbind_password_file = \"{}\"\nca = \"{}\"\n",
+            slapd.ldaps,
+            pw.display(),
+            slapd.ca().display()
+        ),
+    )
+    .unwrap();
+    let data = tmp.path().join("data");
+    let server = Server::start(&data, &["--config", cfg.to_str().unwrap()], &[]);
+    let Some(browser) = Browser::start() else {
+        server.stop_ok();
+        return;
+    };
+    let token = create_token(&data, "browser");
+    browser.go(&format!("{}/", server.admin));
+    browser.type_into("#token", &token);
+    browser.click("#login-btn");
+    browser.wait("#sources li", |t| t.contains("dir (ldap"));
+    browser.click("button[data-source=dir]");
+    // The scheduled run at start may have imported them already.
+    browser.wait("#summary", |t| {
+        t.contains("create 3") || t.contains("unchanged 3")
+    });
+    browser.wait("#rows tbody td", |t| {
+        t.starts_with("cn=") && t.ends_with(SUFFIX)
+    });
+    let shot = browser.screenshot("ldap-source-preview");
+    assert!(std::fs::metadata(shot).unwrap().len() > 1000);
+    drop(browser);
+    server.stop_ok();
+}

@@ -56,6 +56,7 @@ function logout() {
 function show(view) {
   for (const v of document.querySelectorAll('.view')) v.hidden = v.id !== 'view-' + view;
   for (const b of document.querySelectorAll('.tab')) b.classList.toggle('active', b.dataset.view === view);
+  if (view === 'import') loadSources();
   if (view === 'users') loadUsers();
   if (view === 'phones') loadPhones();
 }
@@ -89,6 +90,7 @@ function buildMap() {
 }
 
 function remap() {
+  if (!current || !current.file) return; // a source maps in the config
   const m = buildMap();
   if (m.error) {
     $('#status').textContent = m.error;
@@ -156,6 +158,8 @@ function renderPreview(p) {
       ...t.fields.map((f) => el('option', { value: f }, f)));
     pick.value = col || '';
     pick.onchange = remap;
+    // A configured source maps in the config ([sources.NAME.map]), not here.
+    if (current && current.source) pick.disabled = true;
     mapping.append(el('tr', {}, el('td', {}, h),
       el('td', col ? {} : { class: 'ignored' }, pick, col ? '' : ' ' + (hints[h] || ''))));
   });
@@ -173,11 +177,11 @@ function renderPreview(p) {
   const problems = $('#problems');
   problems.replaceChildren();
   for (const e of rep.errors) {
-    const where = e.row != null ? `row ${e.row} (line ${e.line})` : e.line != null ? `line ${e.line}` : 'file';
+    const where = e.entry != null ? `row ${e.row} (${e.entry})` : e.row != null ? `row ${e.row} (line ${e.line})` : e.line != null ? `line ${e.line}` : 'file';
     problems.append(el('li', { class: 'bad' }, `${where}${e.column ? ', ' + e.column : ''}: ${e.message} [${e.code}]`));
   }
   for (const w of rep.warnings) problems.append(el('li', { class: 'ignored' }, `${w.column || ''}: ${w.message}`));
-  for (const k of rep.skipped_rows || []) problems.append(el('li', { class: 'ignored' }, `row ${k.row} (line ${k.line}) skipped: ${k.reason}`));
+  for (const k of rep.skipped_rows || []) problems.append(el('li', { class: 'ignored' }, `row ${k.row} (${k.entry != null ? k.entry : 'line ' + k.line}) skipped: ${k.reason}`));
 
   renderRows(t, rep.errors);
   $('#preview').hidden = false;
@@ -197,7 +201,7 @@ function renderRows(t, errors) {
   for (const e of errors) if (e.row != null) (byRow[e.row] = byRow[e.row] || []).push(e);
   for (const r of t.rows) {
     const errs = byRow[r.row] || [];
-    const tr = el('tr', { 'data-row': r.row, class: errs.length ? 'error' : '' }, el('td', {}, String(r.row)));
+    const tr = el('tr', { 'data-row': r.row, class: errs.length ? 'error' : '' }, el('td', {}, r.entry != null ? r.entry : String(r.row)));
     const unplaced = [];
     const cellErr = {};
     for (const e of errs) {
@@ -214,10 +218,40 @@ function renderRows(t, errors) {
   }
 }
 
+// Configured sources (CSV URLs and LDAP directories): a preview of one is
+// shown exactly like an upload's, and Apply runs it.
+async function loadSources() {
+  const r = await api('GET', '/api/v1/sources');
+  const list = $('#sources');
+  list.replaceChildren();
+  for (const src of r.json || []) {
+    const b = el('button', { 'data-source': src.name }, 'Preview');
+    b.onclick = () => previewSource(src.name);
+    list.append(el('li', {}, `${src.name} (${src.kind || 'csv'}, ${src.url}, ${src.mode}) `, b));
+  }
+  $('#sources-box').hidden = !list.children.length;
+}
+
+async function previewSource(name) {
+  current = { source: name, map: null };
+  $('#preview').hidden = true;
+  $('#status').className = '';
+  $('#status').textContent = 'Fetching source ' + name + '…';
+  const r = await api('POST', '/api/v1/sources/' + encodeURIComponent(name) + '/preview');
+  if (r.status !== 200 || !r.json) {
+    $('#status').textContent = (r.json && r.json.detail) || 'preview failed (HTTP ' + r.status + ')';
+    $('#status').className = 'bad';
+    return;
+  }
+  renderPreview(r.json);
+}
+
 async function apply() {
   $('#apply').disabled = true;
   $('#status').textContent = 'Applying…';
-  const r = await api('POST', '/api/v1/import?' + importQuery(false), current.file, progress);
+  const r = current.source
+    ? await api('POST', '/api/v1/sources/' + encodeURIComponent(current.source) + '/run?dry_run=false&format=json')
+    : await api('POST', '/api/v1/import?' + importQuery(false), current.file, progress);
   $('#progress').hidden = true;
   if (r.status === 200 && r.json && r.json.applied) {
     const s = r.json.summary;
@@ -272,7 +306,7 @@ document.addEventListener('DOMContentLoaded', () => {
     if (e.dataTransfer.files[0]) previewFile(e.dataTransfer.files[0]);
   };
   for (const id of ['#mode', '#partial', '#source', '#encoding']) {
-    $(id).onchange = () => current && previewFile(current.file, true);
+    $(id).onchange = () => current && current.file && previewFile(current.file, true);
   }
   $('#filter').onchange = () => current && remap();
   $('#apply').onclick = apply;
