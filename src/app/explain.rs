@@ -26,15 +26,22 @@ fn masked(e: &Effective) -> &str {
     }
 }
 
-/// `render --explain`'s report, one line a setting: `key = value  (level)`.
-pub fn report(settings: &[Effective]) -> String {
-    if settings.is_empty() {
-        return "explain: no site, model or phone settings in this file; every key is the template's"
-            .into();
-    }
-    let mut out = String::from("explain: settings in this file, with the level each came from:");
-    for e in settings {
-        let _ = write!(out, "\n  {} = {}  ({})", e.key, masked(e), e.origin);
+/// `render --explain`'s report, one line a setting: `key = value  (level)`,
+/// and the firmware the file points at with the level it came from.
+pub fn report(settings: &[Effective], firmware: Option<&str>) -> String {
+    let mut out = if settings.is_empty() {
+        "explain: no site, model or phone settings in this file; every key is the template's"
+            .to_string()
+    } else {
+        let mut out =
+            String::from("explain: settings in this file, with the level each came from:");
+        for e in settings {
+            let _ = write!(out, "\n  {} = {}  ({})", e.key, masked(e), e.origin);
+        }
+        out
+    };
+    if let Some(f) = firmware {
+        let _ = write!(out, "\nexplain: firmware {f}");
     }
     out
 }

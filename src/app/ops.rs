@@ -711,7 +711,7 @@ pub fn render(
                 answer.message = Some(lines.join("\nautoprov: "));
             }
             if req.explain {
-                let report = super::explain::report(&served.settings);
+                let report = super::explain::report(&served.settings, served.firmware.as_deref());
                 answer.message = Some(match answer.message.take() {
                     Some(m) => format!("{m}\nautoprov: {report}"),
                     None => report,

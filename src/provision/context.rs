@@ -78,6 +78,9 @@ pub struct FirmwareCtx {
     pub file_prefix: String,
     /// The phone's User-Agent already reports `version`.
     pub current: bool,
+    /// Where the target came from (`site berlin`, `model yealink-t54w`),
+    /// for `render --explain`; not written by the templates.
+    pub origin: String,
 }
 
 /// A phone's web passwords as its secure main file sets them.

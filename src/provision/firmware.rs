@@ -23,14 +23,18 @@ pub struct Target {
     pub file: String,
     /// The path it is served under on both listeners (`/firmware/<file>`).
     pub url_path: String,
+    /// Where the choice came from, for `render --explain`: `site berlin`
+    /// or `model yealink-t54w`.
+    pub origin: String,
 }
 
 impl Target {
-    fn from_image(image: &FirmwareImage) -> Target {
+    fn from_image(image: &FirmwareImage, origin: String) -> Target {
         Target {
             version: image.version.clone(),
             file: image.file.clone(),
             url_path: format!("{URL_PREFIX}{}", image.file),
+            origin,
         }
     }
 }
@@ -46,13 +50,14 @@ pub fn target(
     site: &str,
 ) -> Option<Target> {
     let model = squash(model?);
-    let entry = config.models.iter().find_map(|(key, e)| {
-        let (v, m) = key.split_once('-')?;
-        (v.eq_ignore_ascii_case(vendor) && squash(m) == model && !model.is_empty()).then_some(e)
+    let (key, entry) = config.models.iter().find(|(key, _)| {
+        key.split_once('-').is_some_and(|(v, m)| {
+            v.eq_ignore_ascii_case(vendor) && squash(m) == model && !model.is_empty()
+        })
     })?;
     Some(match entry.sites.get(site) {
-        Some(image) => Target::from_image(image),
-        None => Target::from_image(&entry.image()),
+        Some(image) => Target::from_image(image, format!("site {site}")),
+        None => Target::from_image(&entry.image(), format!("model {key}")),
     })
 }
 

@@ -110,6 +110,9 @@ pub struct Served {
     /// The vendor settings written into the file, each with the level it
     /// came from (`autoprov render --explain`).
     pub settings: Vec<crate::domain::settings::Effective>,
+    /// The firmware the file points the phone at, as `version file
+    /// (level)`, for `autoprov render --explain`.
+    pub firmware: Option<String>,
 }
 
 /// Why nothing is sent. All of these look the same to the requester.
@@ -341,6 +344,10 @@ impl Provisioner {
         ctx.settings = settings::for_template(&effective);
         let mut served = self.render(name, m, &ctx, staged)?;
         served.settings = effective;
+        served.firmware = ctx
+            .firmware
+            .as_ref()
+            .map(|f| format!("{} {} ({})", f.version, f.file, f.origin));
         Ok(served)
     }
 
@@ -385,6 +392,7 @@ impl Provisioner {
             server_path,
             https,
             file_prefix,
+            origin: target.origin,
         })
     }
 
@@ -464,6 +472,7 @@ impl Provisioner {
             staged,
             warnings: ctx.timezone.warnings.clone(),
             settings: Vec::new(),
+            firmware: None,
         })
     }
 

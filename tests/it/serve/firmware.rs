@@ -626,3 +626,48 @@ fn upgrade_switches_follow_the_reported_version() {
         }
     }
 }
+
+/// `render --explain` names the image each phone is pointed at and the
+/// level it came from: the site's own for Berlin, the model's for the rest.
+#[test]
+fn render_explain_names_the_firmware_and_its_level() {
+    let config =
+        format!("{ROLLOUT_CONFIG}[provision]\nhttps_url = \"https://prov.example.com:8443/\"\n");
+    let (_tmp, data, cfg) = setup(
+        &config,
+        Some(ROLLOUT_CSV),
+        &[
+            ("T54W-96.86.0.100.rom", 4096),
+            ("T54W-96.86.0.120.rom", 8192),
+        ],
+    );
+    for (mac, want) in [
+        (
+            "805ec0000001",
+            "explain: firmware 96.86.0.120 T54W-96.86.0.120.rom (site berlin)",
+        ),
+        (
+            "805ec0000002",
+            "explain: firmware 96.86.0.100 T54W-96.86.0.100.rom (model yealink-t54w)",
+        ),
+    ] {
+        let out = autoprov(&data, &["--config", &cfg, "render", mac, "--explain"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{mac}: {err}");
+        let file = want.split_whitespace().nth(3).expect("file");
+        let url = format!("https://prov.example.com:8443/firmware/{file}");
+        assert!(
+            sets(
+                &String::from_utf8_lossy(&out.stdout),
+                "static.firmware.url",
+                &url
+            ),
+            "{mac}"
+        );
+    }
+}
