@@ -17,6 +17,7 @@ use ops::{Answer, ImportRequest};
 
 pub mod backend;
 pub mod client;
+pub mod fleet;
 pub mod metrics;
 pub mod ops;
 pub mod preview;

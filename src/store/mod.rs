@@ -8,6 +8,7 @@
 
 #[cfg(test)]
 mod engine_tests;
+mod fetches;
 mod memory;
 mod sled_store;
 
@@ -17,6 +18,7 @@ use crate::domain::mac::Mac;
 use crate::domain::secret::PhonePasswords;
 use crate::domain::{Lease, Site, User};
 
+pub use fetches::{FETCH_HISTORY, FetchEvent, FetchKind, Provisioning};
 pub use memory::MemoryStore;
 pub use sled_store::SledStore;
 
@@ -108,6 +110,21 @@ pub struct PhoneState {
     /// When `passwords` were issued or last rotated (RFC 3339 UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passwords_set: Option<String>,
+    /// The last [`FETCH_HISTORY`] requests, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fetches: Vec<FetchEvent>,
+}
+
+impl PhoneState {
+    /// Records one request, keeping the history bounded.
+    pub fn push_fetch(&mut self, event: FetchEvent) {
+        fetches::push(&mut self.fetches, event);
+    }
+
+    /// Never fetched, bootstrap only, provisioned or refused.
+    pub fn provisioning(&self) -> Provisioning {
+        Provisioning::of(&self.fetches, self.last_fetch.is_some())
+    }
 }
 
 /// The operations the rest of autoprov needs from storage.

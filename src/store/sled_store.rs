@@ -605,4 +605,49 @@ mod tests {
         let reopened = SledStore::open(dir.path()).unwrap();
         assert_eq!(reopened.phone_state(mac).unwrap(), Some(updated));
     }
+
+    /// A phone state written before fetch histories (the lock-down
+    /// release's JSON, with passwords) reads with an empty history and
+    /// "fetched (kind not recorded)"; the next fetch starts the history
+    /// and keeps the passwords.
+    #[test]
+    fn phone_state_without_a_fetch_history_still_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let mac = Mac::parse("805ec0000043").unwrap();
+        let pw = crate::domain::secret::PhonePasswords::generate();
+        let mut before = serde_json::json!({
+            "learned_model": "t54w",
+            "firmware": "96.86.0.100",
+            "last_fetch": {"time": "2026-01-01T00:00:00.123456789Z", "ip": "10.0.0.5",
+                "user_agent": "Yealink SIP-T54W", "file": "805ec0000043.cfg", "status": 200},
+            "passwords_set": "2026-01-01T00:00:00Z",
+        });
+        before["passwords"] = serde_json::to_value(&pw).unwrap();
+        let old = serde_json::to_vec(&before).unwrap();
+        store.phone_state.insert(mac.bytes(), old).unwrap();
+        let state = store.phone_state(mac).unwrap().unwrap();
+        assert!(state.fetches.is_empty());
+        assert_eq!(state.provisioning(), crate::store::Provisioning::Unknown);
+        let event = crate::store::FetchEvent {
+            time: "2026-01-02T00:00:00Z".into(),
+            file: "805ec0000043.cfg".into(),
+            channel: "https".into(),
+            status: 200,
+            kind: crate::store::FetchKind::Full,
+            reason: None,
+            model: Some("t54w".into()),
+            firmware: Some("96.86.0.110".into()),
+        };
+        let updated = store
+            .update_phone_state(mac, &mut |s| s.push_fetch(event.clone()))
+            .unwrap();
+        assert_eq!(updated.passwords, Some(pw));
+        assert_eq!(updated.fetches, vec![event]);
+        assert_eq!(
+            updated.provisioning(),
+            crate::store::Provisioning::Provisioned
+        );
+        assert_eq!(store.phone_state(mac).unwrap(), Some(updated));
+    }
 }

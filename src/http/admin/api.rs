@@ -18,6 +18,7 @@ use hyper::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, WWW
 use hyper::{Method, Request, Response, StatusCode};
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 
+use crate::app::fleet;
 use crate::app::ops::{
     self, Answer, Format, ImportRequest, PhoneFilter, RenderRequest, RotateTarget, UserFilter,
 };
@@ -244,13 +245,10 @@ impl Api {
         let method = req.method().clone();
         let get = method == Method::GET || method == Method::HEAD;
         match (seg.as_slice(), get, method == Method::POST) {
-            (["metrics"], true, _) => Ok(Answer {
-                body: self.serving.metrics.render().into_bytes(),
-                content_type: "text/plain; version=0.0.4; charset=utf-8",
-                exit_code: 0,
-                message: None,
-                status: 200,
-            }),
+            (["metrics"], true, _) => {
+                let this = self.clone();
+                blocking(move || this.metrics()).await
+            }
             (["api", "v1", "import"], _, true) => self.import(caller, &q, req).await,
             (["api", "v1", "import", "preview"], _, true) => self.preview(caller, &q, req).await,
             (["api", "v1", "phones", "rotate-admin-password"], _, true) => {
@@ -291,6 +289,19 @@ impl Api {
                 format!("no such endpoint: {path}"),
             )),
         }
+    }
+
+    /// `/metrics`: the counters, then the fleet's gauges from the store.
+    fn metrics(&self) -> Result<Answer, Problem> {
+        let mut body = self.serving.metrics.render();
+        body.push_str(&fleet::gauges(self.serving.store.as_ref())?);
+        Ok(Answer {
+            body: body.into_bytes(),
+            content_type: "text/plain; version=0.0.4; charset=utf-8",
+            exit_code: 0,
+            message: None,
+            status: 200,
+        })
     }
 
     /// The read-only endpoints.

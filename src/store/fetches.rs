@@ -1,0 +1,182 @@
+//! A phone's recent fetches, kept in its [`super::PhoneState`]: what
+//! `autoprov phones show` lists and what "bootstrap only / provisioned /
+//! refused" is decided from.
+
+use serde::{Deserialize, Serialize};
+
+/// How many fetches a phone keeps; older ones drop off the front. Small:
+/// the whole list is rewritten by every fetch.
+pub const FETCH_HISTORY: usize = 20;
+
+/// What one fetch was, as far as provisioning is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FetchKind {
+    /// The per-MAC main file without secrets (plain HTTP), pointing the
+    /// phone at HTTPS.
+    Bootstrap,
+    /// The per-MAC main file with the SIP account (HTTPS, or plain HTTP
+    /// where secrets over HTTP are allowed).
+    Full,
+    /// Any other file served or received (common files, Yealink's
+    /// `<mac>.boot`, uploads).
+    Other,
+    /// Refused for a reason the admin should see (credentials, allow-list,
+    /// a User-Agent naming another MAC, ...).
+    Refused,
+    /// A name nobody serves (phones ask for many optional files): noted,
+    /// but it says nothing about the phone's provisioning.
+    NotFound,
+}
+
+/// One request of a phone, as its history keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchEvent {
+    /// RFC 3339 UTC, whole seconds.
+    pub time: String,
+    pub file: String,
+    /// `http` or `https`: the listener the request came on.
+    pub channel: String,
+    pub status: u16,
+    pub kind: FetchKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Model and firmware this request's User-Agent reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firmware: Option<String>,
+}
+
+/// Where a phone stands, from its last fetch that says anything about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Provisioning {
+    /// No request of this phone was ever recorded.
+    NeverFetched,
+    /// Fetched before fetch histories were kept: the kind is unknown.
+    Unknown,
+    /// Only files other than its own main file so far.
+    CommonOnly,
+    BootstrapOnly,
+    Provisioned,
+    Refused(String),
+}
+
+impl Provisioning {
+    /// The state of a phone with this history (newest last); `fetched`
+    /// says whether any fetch was recorded at all (the older `last_fetch`).
+    pub fn of(history: &[FetchEvent], fetched: bool) -> Provisioning {
+        let telling = history.iter().rev().find(|e| {
+            matches!(
+                e.kind,
+                FetchKind::Bootstrap | FetchKind::Full | FetchKind::Refused
+            )
+        });
+        match telling {
+            Some(e) => match e.kind {
+                FetchKind::Bootstrap => Provisioning::BootstrapOnly,
+                FetchKind::Full => Provisioning::Provisioned,
+                _ => Provisioning::Refused(e.reason.clone().unwrap_or_default()),
+            },
+            None if history.is_empty() && !fetched => Provisioning::NeverFetched,
+            // Only other files so far, or a record from before histories.
+            None if history.is_empty() => Provisioning::Unknown,
+            None => Provisioning::CommonOnly,
+        }
+    }
+}
+
+impl Provisioning {
+    /// The JSON value: `never_fetched`, `unknown`, `common_only`,
+    /// `bootstrap_only`, `provisioned` or `refused`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Provisioning::NeverFetched => "never_fetched",
+            Provisioning::Unknown => "unknown",
+            Provisioning::CommonOnly => "common_only",
+            Provisioning::BootstrapOnly => "bootstrap_only",
+            Provisioning::Provisioned => "provisioned",
+            Provisioning::Refused(_) => "refused",
+        }
+    }
+
+    /// The refusal reason, for `refused`.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Provisioning::Refused(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Provisioning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Provisioning::NeverFetched => f.write_str("never fetched"),
+            Provisioning::Unknown => f.write_str("fetched (kind not recorded)"),
+            Provisioning::CommonOnly => f.write_str("common files only"),
+            Provisioning::BootstrapOnly => f.write_str("bootstrap only"),
+            Provisioning::Provisioned => f.write_str("provisioned"),
+            Provisioning::Refused(r) => write!(f, "refused ({r})"),
+        }
+    }
+}
+
+/// Appends `event`, dropping the oldest beyond [`FETCH_HISTORY`].
+pub fn push(history: &mut Vec<FetchEvent>, event: FetchEvent) {
+    history.push(event);
+    if history.len() > FETCH_HISTORY {
+        let extra = history.len() - FETCH_HISTORY;
+        history.drain(..extra);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(kind: FetchKind, reason: Option<&str>) -> FetchEvent {
+        FetchEvent {
+            time: "2026-12-02T10:00:00Z".into(),
+            file: "f".into(),
+            channel: "http".into(),
+            status: 200,
+            kind,
+            reason: reason.map(str::to_string),
+            model: None,
+            firmware: None,
+        }
+    }
+
+    #[test]
+    fn state_follows_the_last_telling_fetch() {
+        use FetchKind::*;
+        assert_eq!(Provisioning::of(&[], false), Provisioning::NeverFetched);
+        assert_eq!(Provisioning::of(&[], true), Provisioning::Unknown);
+        assert_eq!(
+            Provisioning::of(&[ev(Other, None)], true),
+            Provisioning::CommonOnly
+        );
+        let mut h = vec![ev(Bootstrap, None), ev(Other, None), ev(NotFound, None)];
+        assert_eq!(Provisioning::of(&h, true), Provisioning::BootstrapOnly);
+        h.push(ev(Full, None));
+        assert_eq!(Provisioning::of(&h, true), Provisioning::Provisioned);
+        h.push(ev(Refused, Some("bad credentials")));
+        let s = Provisioning::of(&h, true);
+        assert_eq!(s.to_string(), "refused (bad credentials)");
+        assert_eq!((s.code(), s.reason()), ("refused", Some("bad credentials")));
+    }
+
+    #[test]
+    fn history_is_bounded() {
+        let mut h = Vec::new();
+        for i in 0..FETCH_HISTORY + 5 {
+            let mut e = ev(FetchKind::Other, None);
+            e.file = i.to_string();
+            push(&mut h, e);
+        }
+        assert_eq!(h.len(), FETCH_HISTORY);
+        assert_eq!(h[0].file, "5");
+        assert_eq!(h[FETCH_HISTORY - 1].file, (FETCH_HISTORY + 4).to_string());
+    }
+}
