@@ -12,7 +12,9 @@ use serde::Deserialize;
 pub use crate::domain::secret::Credential;
 use crate::domain::{DEFAULT_SITE, Site, Transport};
 
+mod firmware;
 mod urls;
+pub use firmware::{FirmwareConfig, FirmwareEntry, FirmwareImage, check_file_name};
 pub use urls::{HttpsUrl, ProvisionUrl, SourceUrl, UrlError, is_http};
 
 #[derive(Debug, thiserror::Error)]
@@ -609,6 +611,7 @@ struct ConfigFile {
     admin: AdminConfig,
     sources: BTreeMap<String, SourceConfig<String>>,
     dhcp: DhcpConfig,
+    firmware: FirmwareConfig,
 }
 
 /// The validated configuration: the file's sections checked, its URLs
@@ -633,6 +636,8 @@ pub struct Config {
     /// phone_admin_password`, `phone_user_password`); secrets, so kept
     /// here too, never in the store's site table.
     pub site_phone_passwords: BTreeMap<String, FixedPhonePasswords>,
+    /// `[firmware]`: the image each model runs, per site (docs/firmware.md).
+    pub firmware: FirmwareConfig,
 }
 
 /// A site's fixed phone web passwords; each one wins over the phone's
@@ -667,6 +672,7 @@ impl Default for Config {
             dhcp: DhcpConfig::default(),
             site_credentials: BTreeMap::new(),
             site_phone_passwords: BTreeMap::new(),
+            firmware: FirmwareConfig::default(),
         }
     }
 }
@@ -689,6 +695,10 @@ impl Config {
 
     pub fn parse(text: &str) -> Result<Config, String> {
         let file: ConfigFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        let site_names: Vec<&str> = std::iter::once(DEFAULT_SITE)
+            .chain(file.sites.keys().map(String::as_str))
+            .collect();
+        let firmware = file.firmware.check(&site_names)?;
         let mut sites = Vec::new();
         let mut site_credentials = BTreeMap::new();
         let mut site_phone_passwords = BTreeMap::new();
@@ -747,6 +757,7 @@ impl Config {
             dhcp: file.dhcp,
             site_credentials,
             site_phone_passwords,
+            firmware,
         })
     }
 }

@@ -176,6 +176,7 @@ impl From<SettingsError> for Fail {
         match e {
             SettingsError::Tls(_) => usage(e),
             SettingsError::Key(_) => runtime(e),
+            SettingsError::Firmware(_) => usage(e),
         }
     }
 }

@@ -22,6 +22,9 @@ pub enum SettingsError {
     Tls(#[from] TlsError),
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// A `[firmware]` entry names a file the directory lacks.
+    #[error(transparent)]
+    Firmware(#[from] provision::firmware::FirmwareError),
 }
 
 /// The HTTPS certificate: `[tls] cert/key`, else the local CA's in
@@ -76,6 +79,7 @@ pub fn provision(data: &Path, config: &Config) -> Result<provision::Settings, Se
         device_key,
         phone_ca,
         site_phone_passwords: config.site_phone_passwords.clone(),
+        firmware: provision::firmware::Catalog::load(data, &config.firmware)?,
     })
 }
 

@@ -5,6 +5,7 @@
 //! gets over HTTPS. Everything vendor-specific comes from `crate::vendors`.
 
 pub mod context;
+pub mod firmware;
 pub mod lockdown;
 pub mod path;
 pub mod templates;
@@ -39,6 +40,8 @@ pub struct Settings {
     /// (`[sites.NAME] phone_admin_password`, docs/lockdown.md).
     pub site_phone_passwords:
         std::collections::BTreeMap<String, crate::config::FixedPhonePasswords>,
+    /// `[firmware]`, its files checked: what each phone is pointed at.
+    pub firmware: firmware::Catalog,
 }
 
 /// Where phones fetch [`Settings::phone_ca`] as PEM, on either listener.

@@ -107,6 +107,7 @@ fn provisioner_with(store: Arc<MemoryStore>, repeat: (u32, u32), ca: &PhoneCa) -
         device_key: Some(ServerKey::from_bytes([7; 32])),
         phone_ca: Some(ca.clone()),
         site_phone_passwords: Default::default(),
+        firmware: Default::default(),
     };
     let templates = Templates::new(None).expect("templates");
     Provisioner::new(store, templates, settings).expect("provisioner")

@@ -79,6 +79,7 @@ fn provisioner(csv: String) -> Provisioner {
         device_key: None,
         phone_ca: None,
         site_phone_passwords: Default::default(),
+        firmware: Default::default(),
     };
     Provisioner::new(store, Templates::new(None).expect("templates"), settings)
         .expect("provisioner")
