@@ -151,7 +151,8 @@ impl Backend for Local<'_> {
 
     fn phones(&self, format: Format) -> Result<Answer, BackendError> {
         let all = PhoneFilter::default();
-        Ok(ops::phones(self.store.as_ref(), format, &all)?)
+        let firmware = &self.config.firmware;
+        Ok(ops::phones(self.store.as_ref(), firmware, format, &all)?)
     }
 
     fn phone(&self, mac: &str, secrets: bool, format: Format) -> Result<Answer, BackendError> {
@@ -159,6 +160,7 @@ impl Backend for Local<'_> {
         Ok(ops::phone(
             self.store.as_ref(),
             sites,
+            &self.config.firmware,
             mac,
             secrets,
             format,

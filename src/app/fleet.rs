@@ -10,8 +10,10 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Value, json};
 
+use crate::config::FirmwareConfig;
 use crate::domain::clock::human;
 use crate::domain::{Phone, User};
+use crate::provision::firmware::{self, Target};
 use crate::store::{PhoneState, Store, StoreError};
 
 /// Most label values one `/metrics` gauge shows; the rest are summed
@@ -24,24 +26,33 @@ pub fn model(p: &Phone, s: &PhoneState) -> Option<String> {
     p.model.clone().or_else(|| s.learned_model.clone())
 }
 
-/// Whether the phone runs its target firmware: `yes`, `no`, or `unknown`
-/// (no target set, or no version reported yet).
-// SEAM(firmware): the target comes from the firmware helper's
-// `provision::firmware::target(...)`; until that lands there is no target.
-pub fn on_target(_p: &Phone, _site: &str, s: &PhoneState) -> (Option<String>, &'static str) {
-    let target: Option<String> = None;
+/// The phone's target firmware and whether it runs it: `yes`, `no`, or
+/// `unknown` (no target for its model and site, or no version reported
+/// yet), by the firmware module's own comparison.
+pub fn on_target(
+    firmware: &FirmwareConfig,
+    p: &Phone,
+    site: &str,
+    s: &PhoneState,
+) -> (Option<Target>, &'static str) {
+    let target = firmware::target(firmware, &p.vendor, model(p, s).as_deref(), site);
     let state = match (&target, &s.firmware) {
-        (Some(t), Some(f)) if t == f => "yes",
-        (Some(_), Some(_)) => "no",
+        (Some(t), Some(_)) if firmware::is_outdated(s.firmware.as_deref(), t) => "no",
+        (Some(_), Some(_)) => "yes",
         _ => "unknown",
     };
     (target, state)
 }
 
 /// The fields a phone's row gains in `autoprov phones --format json`.
-pub fn row_fields(u: &User, p: &Phone, s: &PhoneState) -> Map<String, Value> {
+pub fn row_fields(
+    firmware: &FirmwareConfig,
+    u: &User,
+    p: &Phone,
+    s: &PhoneState,
+) -> Map<String, Value> {
     let prov = s.provisioning();
-    let (target, current) = on_target(p, &u.site, s);
+    let (target, current) = on_target(firmware, p, &u.site, s);
     let mut m = Map::new();
     m.insert("reported_model".into(), json!(s.learned_model));
     m.insert(
@@ -50,14 +61,17 @@ pub fn row_fields(u: &User, p: &Phone, s: &PhoneState) -> Map<String, Value> {
     );
     m.insert("provisioning".into(), json!(prov.code()));
     m.insert("refusal_reason".into(), json!(prov.reason()));
-    m.insert("firmware_target".into(), json!(target));
+    m.insert(
+        "firmware_target".into(),
+        json!(target.as_ref().map(|t| &t.version)),
+    );
     m.insert("firmware_current".into(), json!(current));
     m
 }
 
 /// The text table of `autoprov phones`: the original columns with
 /// FIRMWARE, ON TARGET and STATE before the (free-form) LAST FETCH.
-pub fn table(rows: &[(&User, &Phone, PhoneState)]) -> String {
+pub fn table(firmware: &FirmwareConfig, rows: &[(&User, &Phone, PhoneState)]) -> String {
     let mut out = format!(
         "{:<14} {:<12} {:<10} {:<20} {:<10} {:<16} {:<9} {:<16} LAST FETCH\n",
         "MAC", "VENDOR", "MODEL", "USER", "EXTENSION", "FIRMWARE", "ON TARGET", "STATE"
@@ -85,7 +99,7 @@ pub fn table(rows: &[(&User, &Phone, PhoneState)]) -> String {
                 .map(|l| l.extension.as_str())
                 .unwrap_or("-"),
             s.firmware.as_deref().unwrap_or("-"),
-            on_target(p, &u.site, s).1,
+            on_target(firmware, p, &u.site, s).1,
             s.provisioning().to_string(),
             fetch
         );
@@ -95,8 +109,19 @@ pub fn table(rows: &[(&User, &Phone, PhoneState)]) -> String {
 
 /// What `phones show` adds to a phone: its state, target firmware, lines
 /// (SIP passwords masked unless `secrets`) and last fetches.
-pub fn story(u: &User, p: &Phone, s: &PhoneState, secrets: bool) -> Map<String, Value> {
-    let mut m = row_fields(u, p, s);
+pub fn story(
+    firmware: &FirmwareConfig,
+    u: &User,
+    p: &Phone,
+    s: &PhoneState,
+    secrets: bool,
+) -> Map<String, Value> {
+    let mut m = row_fields(firmware, u, p, s);
+    let (target, _) = on_target(firmware, p, &u.site, s);
+    m.insert(
+        "firmware_target_file".into(),
+        json!(target.map(|t| t.url_path)),
+    );
     let lines: Vec<Value> = u
         .lines
         .iter()

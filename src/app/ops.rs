@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::fleet;
-use crate::config::{Config, FixedPhonePasswords};
+use crate::config::{Config, FirmwareConfig, FixedPhonePasswords};
 use crate::domain::User;
 use crate::domain::mac::Mac;
 use crate::import::{self, ImportError, ImportOptions, Mode};
@@ -240,6 +240,7 @@ pub fn user(
 /// `autoprov phones`: every phone with its owner and last fetch, by MAC.
 pub fn phones(
     store: &dyn Store,
+    firmware: &FirmwareConfig,
     format: Format,
     filter: &PhoneFilter,
 ) -> Result<Answer, StoreError> {
@@ -280,14 +281,14 @@ pub fn phones(
                         "last_fetch": s.last_fetch,
                     });
                     if let Value::Object(m) = &mut row {
-                        m.extend(fleet::row_fields(u, p, s));
+                        m.extend(fleet::row_fields(firmware, u, p, s));
                     }
                     row
                 })
                 .collect();
             pretty(&list)
         }
-        Format::Text => fleet::table(&rows),
+        Format::Text => fleet::table(firmware, &rows),
     };
     Ok(Answer::ok(body, format.content_type()))
 }
@@ -309,6 +310,7 @@ pub type SitePasswords = BTreeMap<String, FixedPhonePasswords>;
 pub fn phone(
     store: &dyn Store,
     sites: &SitePasswords,
+    firmware: &FirmwareConfig,
     mac: &str,
     secrets: bool,
     format: Format,
@@ -374,7 +376,8 @@ pub fn phone(
         "user_password_fixed_by_site": fixed.is_some_and(|f| f.user.is_some()),
         "user_password_setting": vendor_row.and_then(|r| r.provisioning.user_password_setting),
     });
-    let body = phone_body(v, &user, p, &state, secrets, format);
+    let story = fleet::story(firmware, &user, p, &state, secrets);
+    let body = phone_body(v, story, &user, &state, secrets, format);
     Ok(Answer::ok(body, format.content_type()))
 }
 
@@ -382,13 +385,12 @@ pub fn phone(
 /// [`fleet::story`]).
 fn phone_body(
     mut v: Value,
+    mut story: serde_json::Map<String, Value>,
     user: &User,
-    p: &crate::domain::Phone,
     state: &crate::store::PhoneState,
     secrets: bool,
     format: Format,
 ) -> String {
-    let mut story = fleet::story(user, p, state, secrets);
     match format {
         Format::Json => {
             if let Value::Object(m) = &mut v {

@@ -329,13 +329,15 @@ impl Api {
                     username: q.get("username").map(str::to_string),
                     fetched: q.opt_flag("fetched")?,
                 };
-                Ok(ops::phones(store, format?, &filter)?)
+                let firmware = &self.serving.config.firmware;
+                Ok(ops::phones(store, firmware, format?, &filter)?)
             }
             ["phones", mac] => {
                 let secrets = q.flag("secrets")?;
                 self.check_secrets(caller, secrets)?;
                 let sites = &self.serving.config.site_phone_passwords;
-                let answer = ops::phone(store, sites, mac, secrets, format?)?;
+                let firmware = &self.serving.config.firmware;
+                let answer = ops::phone(store, sites, firmware, mac, secrets, format?)?;
                 if secrets && answer.exit_code == 0 {
                     // The audit line: who saw which phone's passwords, never the values.
                     tracing::warn!(?caller, mac = %mac, "admin API: phone web passwords revealed");

@@ -59,13 +59,25 @@ fn has_human_time(s: &str) -> bool {
 
 #[test]
 fn fetch_history_tells_which_phone_runs_what() {
-    let (_tmp, data) = imported(&users_csv());
-    let server = Server::start(&data, &[], &[]);
+    let (tmp, data) = imported(&users_csv());
+    // The T54W's target is 96.86.0.110 (docs/firmware.md).
+    let fw = tmp.path().join("fw");
+    std::fs::create_dir_all(&fw).expect("firmware dir");
+    std::fs::write(fw.join("T54W-96.86.0.110.rom"), b"image").expect("image");
+    let config = tmp.path().join("autoprov.toml");
+    let toml = format!(
+        "[firmware]\ndir = {:?}\n[firmware.\"yealink-t54w\"]\nversion = \"96.86.0.110\"\nfile = \"T54W-96.86.0.110.rom\"\n",
+        fw.display().to_string()
+    );
+    std::fs::write(&config, toml).expect("config");
+    let config = config.to_str().expect("UTF-8 path");
+    let server = Server::start(&data, &["--config", config], &[]);
 
     let before = phone(&data, ALICE_MAC);
     assert_eq!(before["provisioning"], "never_fetched", "{before}");
     assert_eq!(before["last_seen"], Value::Null);
     assert_eq!(before["firmware_current"], "unknown");
+    assert_eq!(before["firmware_target"], "96.86.0.110");
 
     // The plain-HTTP bootstrap: model and firmware from the User-Agent.
     let boot = server.get_http(ALICE_FILE, Some(&alice_ua("96.86.0.100")));
@@ -75,6 +87,7 @@ fn fetch_history_tells_which_phone_runs_what() {
     assert_eq!(p["provisioning"], "bootstrap_only", "{p}");
     assert_eq!(p["firmware"], "96.86.0.100");
     assert_eq!(p["reported_model"], "t54w");
+    assert_eq!(p["firmware_current"], "no");
     let seen = p["last_seen"].as_str().expect("last_seen");
     assert!(has_human_time(seen) && !seen.contains('.'), "{seen}");
     // The old fields are still there.
@@ -87,6 +100,7 @@ fn fetch_history_tells_which_phone_runs_what() {
     let p = phone(&data, ALICE_MAC);
     assert_eq!(p["provisioning"], "provisioned", "{p}");
     assert_eq!(p["firmware"], "96.86.0.110");
+    assert_eq!(p["firmware_current"], "yes");
 
     // Another phone, imported without a model: the User-Agent names it.
     let ines = server.get_https(&format!("/{INES_MAC}.cfg"), Some(INES_UA));
@@ -96,6 +110,9 @@ fn fetch_history_tells_which_phone_runs_what() {
         (&p["model"], &p["firmware"]),
         (&"t46u".into(), &"66.86.0.15".into())
     );
+    // No target for its model.
+    assert_eq!(p["firmware_target"], Value::Null);
+    assert_eq!(p["firmware_current"], "unknown");
 
     // A User-Agent naming another phone is refused, with its reason kept.
     let other = "Yealink SIP-T54W 96.86.0.110 80:5e:c0:ab:cd:ef";
@@ -109,6 +126,10 @@ fn fetch_history_tells_which_phone_runs_what() {
     let story = show(&data, ALICE_MAC, &[]);
     assert_eq!(story["lines"][0]["extension"], "1001");
     assert_eq!(story["lines"][0]["sip_password"], "***");
+    assert_eq!(
+        story["firmware_target_file"],
+        "/firmware/T54W-96.86.0.110.rom"
+    );
     assert!(!story.to_string().contains(ALICE_SIP_PW));
     let fetches = story["fetches"].as_array().expect("fetches");
     let summary: Vec<(&str, &str, u64, &str)> = fetches
@@ -152,6 +173,7 @@ fn fetch_history_tells_which_phone_runs_what() {
         "{row}"
     );
     assert!(has_human_time(row), "{row}");
+    assert!(row.split_whitespace().any(|w| w == "yes"), "{row}");
     assert!(list.lines().next().unwrap_or("").contains("FIRMWARE"));
 
     // Bounded: many more fetches keep the last BOUND, the refusal drops off.
