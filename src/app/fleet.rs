@@ -14,7 +14,7 @@ use crate::config::FirmwareConfig;
 use crate::domain::clock::human;
 use crate::domain::{Phone, User};
 use crate::provision::firmware::{self, Target};
-use crate::store::{PhoneState, Store, StoreError};
+use crate::store::{FetchEvent, PhoneState, Store, StoreError};
 
 /// Most label values one `/metrics` gauge shows; the rest are summed
 /// under `other`, so a fleet of odd firmware strings cannot blow up the
@@ -99,7 +99,10 @@ pub fn table(firmware: &FirmwareConfig, rows: &[(&User, &Phone, PhoneState)]) ->
                 .map(|l| l.extension.as_str())
                 .unwrap_or("-"),
             s.firmware.as_deref().unwrap_or("-"),
-            on_target(firmware, p, &u.site, s).1,
+            match on_target(firmware, p, &u.site, s) {
+                (None, _) => "-",
+                (Some(_), current) => current,
+            },
             s.provisioning().to_string(),
             fetch
         );
@@ -114,6 +117,7 @@ pub fn story(
     u: &User,
     p: &Phone,
     s: &PhoneState,
+    fetches: &[FetchEvent],
     secrets: bool,
 ) -> Map<String, Value> {
     let mut m = row_fields(firmware, u, p, s);
@@ -135,12 +139,12 @@ pub fn story(
         })
         .collect();
     m.insert("lines".into(), Value::Array(lines));
-    m.insert("fetches".into(), json!(s.fetches));
+    m.insert("fetches".into(), json!(fetches));
     m
 }
 
 /// The text blocks `phones show` prints under the phone's fields.
-pub fn story_text(u: &User, s: &PhoneState, secrets: bool) -> String {
+pub fn story_text(u: &User, fetches: &[FetchEvent], secrets: bool) -> String {
     let mut out = String::from("\nLINES\n");
     let _ = writeln!(
         out,
@@ -164,7 +168,7 @@ pub fn story_text(u: &User, s: &PhoneState, secrets: bool) -> String {
         );
     }
     out.push_str("\nLAST FETCHES (newest first)\n");
-    if s.fetches.is_empty() {
+    if fetches.is_empty() {
         out.push_str("  none recorded\n");
         return out;
     }
@@ -173,7 +177,7 @@ pub fn story_text(u: &User, s: &PhoneState, secrets: bool) -> String {
         "  {:<23} {:<5} {:<6} {:<9} {:<24} {:<16} REASON",
         "TIME", "VIA", "STATUS", "KIND", "FILE", "FIRMWARE"
     );
-    for e in s.fetches.iter().rev() {
+    for e in fetches.iter().rev() {
         let kind = serde_json::to_value(e.kind)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))

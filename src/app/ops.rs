@@ -376,8 +376,9 @@ pub fn phone(
         "user_password_fixed_by_site": fixed.is_some_and(|f| f.user.is_some()),
         "user_password_setting": vendor_row.and_then(|r| r.provisioning.user_password_setting),
     });
-    let story = fleet::story(firmware, &user, p, &state, secrets);
-    let body = phone_body(v, story, &user, &state, secrets, format);
+    let fetches = store.fetch_events(mac)?;
+    let story = fleet::story(firmware, &user, p, &state, &fetches, secrets);
+    let body = phone_body(v, story, &user, &fetches, secrets, format);
     Ok(Answer::ok(body, format.content_type()))
 }
 
@@ -387,7 +388,7 @@ fn phone_body(
     mut v: Value,
     mut story: serde_json::Map<String, Value>,
     user: &User,
-    state: &crate::store::PhoneState,
+    fetches: &[crate::store::FetchEvent],
     secrets: bool,
     format: Format,
 ) -> String {
@@ -405,7 +406,7 @@ fn phone_body(
             if let Value::Object(m) = &mut v {
                 m.append(&mut story);
             }
-            key_value_text(v) + &fleet::story_text(user, state, secrets)
+            key_value_text(v) + &fleet::story_text(user, fetches, secrets)
         }
     }
 }

@@ -185,7 +185,11 @@ impl Pipeline {
             https_url: None,
             http_url: None,
         };
-        let outcome = Outcome::Done(crate::store::FetchKind::Other);
+        let outcome = if status.is_success() {
+            Outcome::Done(crate::store::FetchKind::Other)
+        } else {
+            Outcome::Refused(format!("upload not taken ({status})"))
+        };
         if let Err(e) = self.record(conn, &preq, status, &outcome) {
             tracing::warn!(error = %e, "cannot record the upload");
         }

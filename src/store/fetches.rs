@@ -63,25 +63,20 @@ pub enum Provisioning {
 }
 
 impl Provisioning {
-    /// The state of a phone with this history (newest last); `fetched`
-    /// says whether any fetch was recorded at all (the older `last_fetch`).
-    pub fn of(history: &[FetchEvent], fetched: bool) -> Provisioning {
-        let telling = history.iter().rev().find(|e| {
-            matches!(
-                e.kind,
-                FetchKind::Bootstrap | FetchKind::Full | FetchKind::Refused
-            )
-        });
+    /// The state of a phone whose last telling fetch (bootstrap, full or
+    /// refused) was `telling`; `any` says whether any fetch is in its
+    /// history, `fetched` whether any was recorded at all (the older
+    /// `last_fetch`).
+    pub fn of(telling: Option<&FetchEvent>, any: bool, fetched: bool) -> Provisioning {
         match telling {
             Some(e) => match e.kind {
                 FetchKind::Bootstrap => Provisioning::BootstrapOnly,
                 FetchKind::Full => Provisioning::Provisioned,
                 _ => Provisioning::Refused(e.reason.clone().unwrap_or_default()),
             },
-            None if history.is_empty() && !fetched => Provisioning::NeverFetched,
-            // Only other files so far, or a record from before histories.
-            None if history.is_empty() => Provisioning::Unknown,
-            None => Provisioning::CommonOnly,
+            None if any => Provisioning::CommonOnly,
+            None if fetched => Provisioning::Unknown,
+            None => Provisioning::NeverFetched,
         }
     }
 }
@@ -122,13 +117,21 @@ impl std::fmt::Display for Provisioning {
     }
 }
 
-/// Appends `event`, dropping the oldest beyond [`FETCH_HISTORY`].
-pub fn push(history: &mut Vec<FetchEvent>, event: FetchEvent) {
-    history.push(event);
-    if history.len() > FETCH_HISTORY {
-        let extra = history.len() - FETCH_HISTORY;
-        history.drain(..extra);
+impl FetchKind {
+    /// Whether a fetch of this kind decides the phone's [`Provisioning`].
+    pub fn is_telling(self) -> bool {
+        matches!(
+            self,
+            FetchKind::Bootstrap | FetchKind::Full | FetchKind::Refused
+        )
     }
+}
+
+/// The ring slot of a phone's fetch number `seq`: the history is kept in
+/// [`FETCH_HISTORY`] slots per phone, each overwritten in turn, so a record
+/// is one small write instead of rewriting the whole list.
+pub fn slot(seq: u64) -> u8 {
+    (seq % FETCH_HISTORY as u64) as u8
 }
 
 #[cfg(test)]
@@ -151,32 +154,29 @@ mod tests {
     #[test]
     fn state_follows_the_last_telling_fetch() {
         use FetchKind::*;
-        assert_eq!(Provisioning::of(&[], false), Provisioning::NeverFetched);
-        assert_eq!(Provisioning::of(&[], true), Provisioning::Unknown);
+        let of = |e: Option<FetchEvent>, any, fetched| Provisioning::of(e.as_ref(), any, fetched);
+        assert_eq!(of(None, false, false), Provisioning::NeverFetched);
+        assert_eq!(of(None, false, true), Provisioning::Unknown);
+        assert_eq!(of(None, true, true), Provisioning::CommonOnly);
         assert_eq!(
-            Provisioning::of(&[ev(Other, None)], true),
-            Provisioning::CommonOnly
+            of(Some(ev(Bootstrap, None)), true, true),
+            Provisioning::BootstrapOnly
         );
-        let mut h = vec![ev(Bootstrap, None), ev(Other, None), ev(NotFound, None)];
-        assert_eq!(Provisioning::of(&h, true), Provisioning::BootstrapOnly);
-        h.push(ev(Full, None));
-        assert_eq!(Provisioning::of(&h, true), Provisioning::Provisioned);
-        h.push(ev(Refused, Some("bad credentials")));
-        let s = Provisioning::of(&h, true);
+        assert_eq!(
+            of(Some(ev(Full, None)), true, true),
+            Provisioning::Provisioned
+        );
+        let s = of(Some(ev(Refused, Some("bad credentials"))), true, true);
         assert_eq!(s.to_string(), "refused (bad credentials)");
         assert_eq!((s.code(), s.reason()), ("refused", Some("bad credentials")));
+        assert!(!Other.is_telling() && !NotFound.is_telling());
     }
 
     #[test]
-    fn history_is_bounded() {
-        let mut h = Vec::new();
-        for i in 0..FETCH_HISTORY + 5 {
-            let mut e = ev(FetchKind::Other, None);
-            e.file = i.to_string();
-            push(&mut h, e);
-        }
-        assert_eq!(h.len(), FETCH_HISTORY);
-        assert_eq!(h[0].file, "5");
-        assert_eq!(h[FETCH_HISTORY - 1].file, (FETCH_HISTORY + 4).to_string());
+    fn slots_cycle_through_the_bound() {
+        let slots: std::collections::BTreeSet<u8> =
+            (1..=3 * FETCH_HISTORY as u64).map(slot).collect();
+        assert_eq!(slots.len(), FETCH_HISTORY);
+        assert_eq!(slot(1), slot(1 + FETCH_HISTORY as u64));
     }
 }

@@ -219,7 +219,7 @@ async function loadPhones() {
     open.onclick = () => loadPhone(p.mac);
     body.append(el('tr', { class: state, 'data-mac': p.mac },
       el('td', {}, open), el('td', {}, p.vendor), el('td', {}, p.model || ''),
-      el('td', {}, p.firmware || ''), el('td', {}, p.firmware_current),
+      el('td', {}, p.firmware || ''), el('td', {}, p.firmware_target ? p.firmware_current : 'no target'),
       el('td', {}, p.username), el('td', {}, provisioning(p)), el('td', {}, fetched)));
   }
 }
