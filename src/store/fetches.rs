@@ -48,6 +48,25 @@ pub struct FetchEvent {
     pub firmware: Option<String>,
 }
 
+/// What the phone state keeps of its last telling fetch: small, since it
+/// is rewritten with the state on every request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Telling {
+    pub kind: FetchKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Telling {
+    /// The part of `event` that decides the state, if it decides it.
+    pub fn of(event: &FetchEvent) -> Option<Telling> {
+        event.kind.is_telling().then(|| Telling {
+            kind: event.kind,
+            reason: event.reason.clone(),
+        })
+    }
+}
+
 /// Where a phone stands, from its last fetch that says anything about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Provisioning {
@@ -67,7 +86,7 @@ impl Provisioning {
     /// refused) was `telling`; `any` says whether any fetch is in its
     /// history, `fetched` whether any was recorded at all (the older
     /// `last_fetch`).
-    pub fn of(telling: Option<&FetchEvent>, any: bool, fetched: bool) -> Provisioning {
+    pub fn of(telling: Option<&Telling>, any: bool, fetched: bool) -> Provisioning {
         match telling {
             Some(e) => match e.kind {
                 FetchKind::Bootstrap => Provisioning::BootstrapOnly,
@@ -154,7 +173,9 @@ mod tests {
     #[test]
     fn state_follows_the_last_telling_fetch() {
         use FetchKind::*;
-        let of = |e: Option<FetchEvent>, any, fetched| Provisioning::of(e.as_ref(), any, fetched);
+        let of = |e: Option<FetchEvent>, any, fetched| {
+            Provisioning::of(e.as_ref().and_then(Telling::of).as_ref(), any, fetched)
+        };
         assert_eq!(of(None, false, false), Provisioning::NeverFetched);
         assert_eq!(of(None, false, true), Provisioning::Unknown);
         assert_eq!(of(None, true, true), Provisioning::CommonOnly);

@@ -18,7 +18,7 @@ use crate::domain::mac::Mac;
 use crate::domain::secret::PhonePasswords;
 use crate::domain::{Lease, Site, User};
 
-pub use fetches::{FETCH_HISTORY, FetchEvent, FetchKind, Provisioning, slot};
+pub use fetches::{FETCH_HISTORY, FetchEvent, FetchKind, Provisioning, Telling, slot};
 pub use memory::MemoryStore;
 pub use sled_store::SledStore;
 
@@ -117,7 +117,7 @@ pub struct PhoneState {
     /// The last fetch that decides [`PhoneState::provisioning`] (bootstrap,
     /// full or refused), so a listing needs no history.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_telling: Option<FetchEvent>,
+    pub last_telling: Option<Telling>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -130,8 +130,8 @@ impl PhoneState {
     /// so it is safe inside [`Store::update_phone_state`].
     pub fn push_fetch(&mut self, event: &FetchEvent) -> u64 {
         self.fetch_seq += 1;
-        if event.kind.is_telling() {
-            self.last_telling = Some(event.clone());
+        if let Some(t) = Telling::of(event) {
+            self.last_telling = Some(t);
         }
         self.fetch_seq
     }
