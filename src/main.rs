@@ -92,6 +92,7 @@ fn users(backend: &dyn Backend, args: UsersArgs) -> Result<Answer, BackendError>
 /// `autoprov phones`, `phones show MAC` and `phones rotate-admin-password`.
 fn phones(backend: &dyn Backend, args: PhonesArgs) -> Result<Answer, BackendError> {
     match args.command {
+        None if args.outdated => backend.outdated_phones(args.format.into()),
         None => backend.phones(args.format.into()),
         Some(PhonesCommand::Show {
             mac,

@@ -28,6 +28,8 @@ pub trait Backend {
     fn user(&self, username: &str, secrets: bool, format: Format) -> Result<Answer, BackendError>;
     /// `autoprov phones`.
     fn phones(&self, format: Format) -> Result<Answer, BackendError>;
+    /// `autoprov phones --outdated` (docs/firmware.md).
+    fn outdated_phones(&self, format: Format) -> Result<Answer, BackendError>;
     /// `autoprov phones show MAC [--secrets]`.
     fn phone(&self, mac: &str, secrets: bool, format: Format) -> Result<Answer, BackendError>;
     /// `autoprov phones rotate-admin-password MAC|--all`.
@@ -155,6 +157,11 @@ impl Backend for Local<'_> {
         Ok(ops::phones(self.store.as_ref(), firmware, format, &all)?)
     }
 
+    fn outdated_phones(&self, format: Format) -> Result<Answer, BackendError> {
+        let fw = &self.config.firmware;
+        Ok(super::outdated::outdated(self.store.as_ref(), fw, format)?)
+    }
+
     fn phone(&self, mac: &str, secrets: bool, format: Format) -> Result<Answer, BackendError> {
         let sites = &self.config.site_phone_passwords;
         Ok(ops::phone(
@@ -248,6 +255,10 @@ impl Backend for Remote {
 
     fn phones(&self, format: Format) -> Result<Answer, BackendError> {
         self.look_up("/api/v1/phones", &[], format)
+    }
+
+    fn outdated_phones(&self, format: Format) -> Result<Answer, BackendError> {
+        self.look_up("/api/v1/phones", &[("outdated", flag(true))], format)
     }
 
     fn phone(&self, mac: &str, secrets: bool, format: Format) -> Result<Answer, BackendError> {

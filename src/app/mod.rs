@@ -20,6 +20,7 @@ pub mod client;
 pub mod fleet;
 pub mod metrics;
 pub mod ops;
+pub mod outdated;
 pub mod preview;
 pub mod settings;
 pub mod sources;

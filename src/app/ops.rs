@@ -34,7 +34,7 @@ impl Format {
         }
     }
 
-    fn content_type(self) -> &'static str {
+    pub fn content_type(self) -> &'static str {
         match self {
             Format::Text => "text/plain; charset=utf-8",
             Format::Json => "application/json",

@@ -281,6 +281,10 @@ pub struct PhonesArgs {
     pub command: Option<PhonesCommand>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// Only phones with a target firmware (`[firmware]`) they do not
+    /// report running (docs/firmware.md).
+    #[arg(long)]
+    pub outdated: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -21,6 +21,7 @@ mod access;
 pub mod admin;
 pub mod auth;
 pub mod client_cert;
+mod firmware;
 pub mod guard;
 mod options;
 mod pipeline;

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use http_body_util::Either;
 use hyper::header::{HOST, USER_AGENT};
 use hyper::http::request::Parts;
 use hyper::{Method, StatusCode};
@@ -22,6 +23,7 @@ use hyper::{Method, StatusCode};
 use super::access::{self, Access, Gatekeeper};
 use super::auth::Presented;
 use super::client_cert::ClientCert;
+use super::firmware::{self, PhoneBody};
 use super::options::ServeOptions;
 use super::record::{self, Outcome};
 use super::{respond, upload};
@@ -135,6 +137,77 @@ impl Pipeline {
                 refusal
             }
         }
+    }
+
+    /// [`Pipeline::serve`], plus the firmware images under
+    /// `/firmware/`, streamed from their files: what the listeners call.
+    /// A firmware file is public (a vendor image, no secrets), so like
+    /// `/ca.pem` it takes the throttle and allow-list but no credentials
+    /// (docs/firmware.md); it is recorded and counted as any fetch.
+    pub async fn serve_phone(
+        &self,
+        conn: ConnInfo,
+        parts: &Parts,
+        body: impl RequestBody,
+    ) -> hyper::Response<PhoneBody> {
+        let get = parts.method == Method::GET || parts.method == Method::HEAD;
+        if !(get
+            && parts
+                .uri
+                .path()
+                .starts_with(provision::firmware::URL_PREFIX))
+        {
+            return self.serve(conn, parts, body).await.map(Either::Left);
+        }
+        let Some(_turn) = self.access.wait_turn(conn.peer).await else {
+            return respond::not_found().map(Either::Left);
+        };
+        let path = parts.uri.path();
+        let scheme = if conn.secure { "https" } else { "http" };
+        let allowed = self.access.allows(conn.peer.ip());
+        let file = if allowed {
+            self.provisioner.firmware().file_for(path)
+        } else {
+            tracing::info!(peer = %conn.peer, scheme, path, "refused: source not in policy.allow");
+            self.access.miss(conn.peer);
+            None
+        };
+        let resp = match file {
+            Some(file) => {
+                firmware::answer(&file, &parts.headers, parts.method == Method::HEAD).await
+            }
+            None => respond::not_found().map(Either::Left),
+        };
+        let ua = user_agent(parts);
+        let parsed = ua.and_then(crate::vendors::parse_user_agent);
+        let vendor = parsed.as_ref().map_or("unknown", |(v, _)| v.id);
+        let status = resp.status();
+        tracing::info!(peer = %conn.peer, scheme, path, vendor, status = status.as_u16(), "firmware");
+        self.metrics.fetch(vendor, status.as_u16());
+        let id = provision::Identity {
+            file: Some(path.trim_start_matches('/').to_string()),
+            mac: parsed.as_ref().and_then(|(_, i)| i.mac),
+            mac_in_path: false,
+            ua: parsed.map(|(_, i)| i),
+        };
+        let outcome = if !allowed {
+            Outcome::Refused("source not in policy.allow".into())
+        } else if status == StatusCode::NOT_FOUND {
+            Outcome::NotFound
+        } else {
+            Outcome::Done(crate::store::FetchKind::Other)
+        };
+        let facts = record::Facts {
+            ip: conn.peer.ip(),
+            user_agent: ua,
+            status: status.as_u16(),
+            secure: conn.secure,
+            outcome: &outcome,
+        };
+        if let Err(e) = record::record(self.provisioner.store(), &id, facts) {
+            tracing::warn!(error = %e, "cannot record the firmware fetch");
+        }
+        resp
     }
 
     /// What becomes of a request other than GET/HEAD: an upload, or a 405,

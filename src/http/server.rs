@@ -202,7 +202,7 @@ fn serve_conn<IO>(
         let pipeline = pipeline.clone();
         async move {
             let (parts, body) = req.into_parts();
-            pipeline.serve(conn, &parts, body).await
+            pipeline.serve_phone(conn, &parts, body).await
         }
     });
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::body::Incoming;
+use hyper::body::{Body, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -82,7 +82,10 @@ pub fn builder() -> auto::Builder<TokioExecutor> {
 /// Serves one connection with `handle` for each request, under the idle
 /// watchdog and the graceful-shutdown `watcher`. Shared with the admin
 /// listener, so both get the same bounds.
-pub fn spawn_connection<IO, H, F>(
+///
+/// A response body (a streamed file) keeps the connection busy until it
+/// is sent or dropped, so the idle watchdog never cuts a long download.
+pub fn spawn_connection<IO, H, F, B>(
     io: IO,
     peer: impl std::fmt::Display + Send + 'static,
     builder: &Arc<auto::Builder<TokioExecutor>>,
@@ -91,7 +94,9 @@ pub fn spawn_connection<IO, H, F>(
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     H: Fn(hyper::Request<Incoming>) -> F + Send + Sync + 'static,
-    F: Future<Output = Resp> + Send + 'static,
+    F: Future<Output = hyper::Response<B>> + Send + 'static,
+    B: Body<Data = Bytes> + Unpin + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let activity = Arc::new(Activity::new());
     let seen = activity.clone();
@@ -100,9 +105,9 @@ pub fn spawn_connection<IO, H, F>(
         let (handle, seen) = (handle.clone(), seen.clone());
         async move {
             seen.begin();
+            let busy = Busy(seen);
             let resp = handle(req).await;
-            seen.end();
-            Ok::<_, Infallible>(resp)
+            Ok::<_, Infallible>(resp.map(|body| Tracked { body, _busy: busy }))
         }
     });
     let served = builder
@@ -119,6 +124,41 @@ pub fn spawn_connection<IO, H, F>(
             }
         }
     });
+}
+
+/// Marks a request in flight until dropped (with its response body).
+struct Busy(Arc<Activity>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.end();
+    }
+}
+
+/// A response body that holds its request's [`Busy`] mark.
+struct Tracked<B> {
+    body: B,
+    _busy: Busy,
+}
+
+impl<B: Body + Unpin> Body for Tracked<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<B::Data>, B::Error>>> {
+        std::pin::Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// A connection must send a request within this time of opening (or of its

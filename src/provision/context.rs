@@ -35,6 +35,31 @@ pub struct Context {
     /// The phone's own web passwords; only in a secure main file, `none`
     /// everywhere else (set by the provisioner, docs/lockdown.md).
     pub lockdown: Option<LockdownCtx>,
+    /// The image this phone should run, on per-phone files of phones in
+    /// the store (set by the provisioner, docs/firmware.md).
+    pub firmware: Option<FirmwareCtx>,
+}
+
+/// The target firmware as the templates write it.
+#[derive(Debug, Serialize)]
+pub struct FirmwareCtx {
+    /// What the phone reports once it runs the image.
+    pub version: String,
+    /// The file's name (`T54W-96.86.0.100.rom`).
+    pub file: String,
+    /// Where the phone fetches it: this server's base URL + `firmware/<file>`.
+    pub url: String,
+    /// The same without the scheme and file (`host:port/firmware`), for
+    /// vendors that take a server path and a protocol (Grandstream P192).
+    pub server_path: String,
+    /// Whether [`FirmwareCtx::url`] is HTTPS.
+    pub https: bool,
+    /// The part of `file` up to and including its last `-` (empty without
+    /// one), for vendors that request a fixed image name behind a prefix
+    /// (Grandstream P232).
+    pub file_prefix: String,
+    /// The phone's User-Agent already reports `version`.
+    pub current: bool,
 }
 
 /// A phone's web passwords as its secure main file sets them.
@@ -226,6 +251,7 @@ pub fn device_only(
         provisioning: provisioning(env.vendor, delivery),
         ca: None,
         lockdown: None,
+        firmware: None,
     })
 }
 
@@ -262,6 +288,7 @@ pub fn for_user(
         provisioning: provisioning(env.vendor, delivery),
         ca: None,
         lockdown: None,
+        firmware: None,
     })
 }
 

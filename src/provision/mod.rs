@@ -301,7 +301,54 @@ impl Provisioner {
                 user_password: pw.user,
             });
         }
+        if !staged {
+            ctx.firmware = self.firmware_ctx(m.vendor, phone, ua, &user.site, req);
+        }
         self.render(name, m, &ctx, staged)
+    }
+
+    /// The target for this phone, pointed at the listener the request
+    /// came on (HTTPS for the secure channel), and whether its User-Agent
+    /// already reports it. `None` without a target or a base URL.
+    fn firmware_ctx(
+        &self,
+        vendor: &Vendor,
+        phone: &crate::domain::Phone,
+        ua: Option<&UaInfo>,
+        site: &str,
+        req: &Request<'_>,
+    ) -> Option<context::FirmwareCtx> {
+        let model = phone
+            .model
+            .as_deref()
+            .or_else(|| ua.and_then(|u| u.model.as_deref()));
+        let target = self.settings.firmware.target(vendor.id, model, site)?;
+        let base = match req.channel {
+            Channel::Secure => req.https_url,
+            Channel::Bootstrap { .. } => req.http_url,
+        }?;
+        let url = format!("{}{}", base.trim_end_matches('/'), target.url_path);
+        let https = url.starts_with("https://");
+        let server_path = url
+            .split_once("://")
+            .map_or(url.as_str(), |(_, rest)| rest)
+            .trim_end_matches(&target.file)
+            .trim_end_matches('/')
+            .to_string();
+        let file_prefix = target
+            .file
+            .rfind('-')
+            .map_or(String::new(), |i| target.file[..=i].to_string());
+        let reported = ua.and_then(|u| u.firmware.as_deref());
+        Some(context::FirmwareCtx {
+            current: !firmware::is_outdated(reported, &target),
+            version: target.version,
+            file: target.file,
+            url,
+            server_path,
+            https,
+            file_prefix,
+        })
     }
 
     /// A file the same for every phone: it may use what the User-Agent says
@@ -328,6 +375,11 @@ impl Provisioner {
         ctx.ca = self.ca(req.http_url);
         ctx.provisioning.plain_url = req.http_url.map(str::to_string);
         self.render(name, &m, &ctx, false)
+    }
+
+    /// The configured firmware images, for the file server.
+    pub fn firmware(&self) -> &firmware::Catalog {
+        &self.settings.firmware
     }
 
     /// The certificate phones are told to trust, if any.

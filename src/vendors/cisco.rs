@@ -136,6 +136,11 @@ const CISCO: Provisioning = Provisioning {
     // same for both (and the MPP guide's "Bypass the Set Password Screen").
     admin_password_setting: Some("Admin_Passwd"),
     user_password_setting: Some("User_Password"),
+    // §3.4 "firmware": Upgrade_Rule, with Upgrade_Enable.
+    firmware: Some(FirmwareKeys {
+        setting: "Upgrade_Rule",
+        file: FileKind::Main,
+    }),
     // Time_Zone is a choice from Cisco's list (GMT-12:00 ... GMT+14:00);
     // only its whole hours are taken here, and the rest of the offset rides
     // on Time_Offset (HH/mm), which the SPA/MPP admin guides describe as a

@@ -107,6 +107,11 @@ const FANVIL: Provisioning = Provisioning {
     // No Fanvil guide among our sources; unverified on hardware.
     admin_password_setting: Some("account index=\"1\""),
     user_password_setting: Some("account index=\"2\""),
+    // §6.4 "firmware": AUTOUPDATE_CONFIG_MODULE/Auto_Image_URL.
+    firmware: Some(FirmwareKeys {
+        setting: "Auto_Image_URL",
+        file: FileKind::Main,
+    }),
     // TimeZone in quarter hours; DSTMinOffset in minutes, which Wazo caps
     // at 60 (wazo-platform/wazo-provd-plugins
     // plugins/wazo-fanvil/common/common.py, _extract_tzinfo).

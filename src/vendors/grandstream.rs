@@ -94,6 +94,11 @@ const GRANDSTREAM: Provisioning = Provisioning {
     // not yet checked against Grandstream's own config template).
     admin_password_setting: Some("P2"),
     user_password_setting: Some("P196"),
+    // §4.4 "firmware": the server path, with P6767 (protocol) and P232 (prefix).
+    firmware: Some(FirmwareKeys {
+        setting: "P192",
+        file: FileKind::Main,
+    }),
     // P246 takes any POSIX TZ string (Grandstream config template: "Self
     // Defined Time zone", at most 64 characters).
     clock: Clock::ANY,

@@ -183,6 +183,10 @@ pub struct Provisioning {
     pub admin_password_setting: Option<&'static str>,
     /// The same for the vendor's user-level web password, where it has one.
     pub user_password_setting: Option<&'static str>,
+    /// Where a phone is pointed at its target firmware (docs/firmware.md);
+    /// `None` where no source documents it. The templates write it; this
+    /// names it, so the conformance test can hold each file to it.
+    pub firmware: Option<FirmwareKeys>,
     /// What the vendor's clock settings can say besides a listed name.
     pub clock: Clock,
 }
@@ -224,8 +228,20 @@ impl Provisioning {
         cert_name_prefixes: &[],
         admin_password_setting: None,
         user_password_setting: None,
+        firmware: None,
         clock: Clock::ANY,
     };
+}
+
+/// A vendor's firmware settings: the one that carries the image's
+/// location, as the file spells it on the line that holds the value, and
+/// the kind of file the phone reads it from.
+#[derive(Debug, Clone, Copy)]
+pub struct FirmwareKeys {
+    pub setting: &'static str,
+    /// The per-phone file that carries it ([`FileKind::Main`], or
+    /// Polycom's per-phone master, [`FileKind::PerMac`]).
+    pub file: FileKind,
 }
 
 /// How often a vendor's phones re-check their files: the setting that says

@@ -94,6 +94,11 @@ const POLYCOM: Provisioning = Provisioning {
     // (wazo-platform/wazo-provd-plugins plugins/wazo-polycom/common/templates/base.tpl).
     admin_password_setting: Some("device.auth.localAdminPassword"),
     user_password_setting: Some("device.auth.localUserPassword"),
+    // §2.1 point 2: the master file names the application image.
+    firmware: Some(FirmwareKeys {
+        setting: "APP_FILE_PATH",
+        file: FileKind::PerMac,
+    }),
     // tcpIpApp.sntp.gmtOffset takes any offset in seconds; the
     // daylightSavings.* keys have no amount, so DST is one hour (Polycom
     // SoundPoint IP / UC admin guide, tcpIpApp.sntp).

@@ -82,6 +82,11 @@ const SNOM: Provisioning = Provisioning {
     // template writes the same three).
     admin_password_setting: Some("admin_mode_password"),
     user_password_setting: Some("http_pass"),
+    // §5.1 point 4: a direct firmware URL, with update_policy.
+    firmware: Some(FirmwareKeys {
+        setting: "firmware",
+        file: FileKind::Main,
+    }),
     // Without a code: utc_offset in seconds and dst as "<save seconds>
     // MM.WW.DD HH:MM:SS MM.WW.DD HH:MM:SS" (wazo-platform/wazo-provd-plugins
     // plugins/wazo-snom/common/common.py, _format_tzinfo).

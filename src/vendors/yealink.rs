@@ -99,6 +99,11 @@ const YEALINK: Provisioning = Provisioning {
     // templates/common/model.tpl writes the same pairs without `static.`).
     admin_password_setting: Some("static.security.user_password = admin:"),
     user_password_setting: Some("static.security.user_password = user:"),
+    // §1.4 "firmware": the .rom URL, read from the per-phone <mac>.cfg as from the common file.
+    firmware: Some(FirmwareKeys {
+        setting: "static.firmware.url",
+        file: FileKind::Main,
+    }),
     // Manual DST: local_time.offset_time takes -300..300 minutes (Yealink
     // SIP-T2/T4/T5 admin guide, Auto DST file attributes, szOffset); the
     // offset (local_time.time_zone, "+5:30") any [+/-]h:mm up to 14 hours

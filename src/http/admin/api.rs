@@ -323,6 +323,10 @@ impl Api {
                 self.check_secrets(caller, secrets)?;
                 Ok(ops::user(store, name, secrets, format?)?)
             }
+            ["phones"] if q.flag("outdated")? => {
+                let fw = &self.serving.config.firmware;
+                Ok(crate::app::outdated::outdated(store, fw, format?)?)
+            }
             ["phones"] => {
                 let filter = PhoneFilter {
                     vendor: q.get("vendor").map(str::to_string),

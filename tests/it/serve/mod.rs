@@ -7,6 +7,7 @@
 mod auth;
 mod cisco;
 mod fanvil;
+mod firmware;
 mod fleet;
 mod grandstream;
 mod leaves;
