@@ -154,7 +154,8 @@ impl Backend for Local<'_> {
 
     fn phones(&self, format: Format) -> Result<Answer, BackendError> {
         let all = PhoneFilter::default();
-        Ok(ops::phones(self.store.as_ref(), format, &all)?)
+        let firmware = &self.config.firmware;
+        Ok(ops::phones(self.store.as_ref(), firmware, format, &all)?)
     }
 
     fn outdated_phones(&self, format: Format) -> Result<Answer, BackendError> {
@@ -164,11 +165,13 @@ impl Backend for Local<'_> {
 
     fn phone(&self, mac: &str, secrets: bool, format: Format) -> Result<Answer, BackendError> {
         let sites = &self.config.site_phone_passwords;
-        let answer = ops::phone(self.store.as_ref(), sites, mac, secrets, format)?;
+        let firmware = &self.config.firmware;
+        let store = self.store.as_ref();
+        let answer = ops::phone(store, sites, firmware, mac, secrets, format)?;
         let vendor_settings = &self.config.settings;
         Ok(explain::phone_settings(
             answer,
-            self.store.as_ref(),
+            store,
             vendor_settings,
             mac,
             format,

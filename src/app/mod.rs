@@ -18,6 +18,7 @@ use ops::{Answer, ImportRequest};
 pub mod backend;
 pub mod client;
 pub mod explain;
+pub mod fleet;
 pub mod metrics;
 pub mod ops;
 pub mod outdated;

@@ -9,7 +9,8 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::config::{Config, FixedPhonePasswords};
+use super::fleet;
+use crate::config::{Config, FirmwareConfig, FixedPhonePasswords};
 use crate::domain::User;
 use crate::domain::mac::Mac;
 use crate::import::{self, ImportError, ImportOptions, Mode};
@@ -239,6 +240,7 @@ pub fn user(
 /// `autoprov phones`: every phone with its owner and last fetch, by MAC.
 pub fn phones(
     store: &dyn Store,
+    firmware: &FirmwareConfig,
     format: Format,
     filter: &PhoneFilter,
 ) -> Result<Answer, StoreError> {
@@ -268,7 +270,7 @@ pub fn phones(
             let list: Vec<Value> = rows
                 .iter()
                 .map(|(u, p, s)| {
-                    json!({
+                    let mut row = json!({
                         "mac": p.mac.plain(),
                         "vendor": p.vendor,
                         "model": p.model.clone().or_else(|| s.learned_model.clone()),
@@ -277,42 +279,16 @@ pub fn phones(
                         "extension": u.primary_line().map(|l| l.extension.clone()),
                         "firmware": s.firmware,
                         "last_fetch": s.last_fetch,
-                    })
+                    });
+                    if let Value::Object(m) = &mut row {
+                        m.extend(fleet::row_fields(firmware, u, p, s));
+                    }
+                    row
                 })
                 .collect();
             pretty(&list)
         }
-        Format::Text => {
-            let mut out = format!(
-                "{:<14} {:<12} {:<10} {:<20} {:<10} LAST FETCH\n",
-                "MAC", "VENDOR", "MODEL", "USER", "EXTENSION"
-            );
-            for (u, p, s) in rows {
-                let fetch = match &s.last_fetch {
-                    Some(f) => format!(
-                        "{} {} {} {} ({})",
-                        f.time, f.ip, f.file, f.status, f.user_agent
-                    ),
-                    None => "never".to_string(),
-                };
-                let _ = writeln!(
-                    out,
-                    "{:<14} {:<12} {:<10} {:<20} {:<10} {}",
-                    p.mac.plain(),
-                    p.vendor,
-                    p.model
-                        .as_deref()
-                        .or(s.learned_model.as_deref())
-                        .unwrap_or("-"),
-                    u.username,
-                    u.primary_line()
-                        .map(|l| l.extension.as_str())
-                        .unwrap_or("-"),
-                    fetch
-                );
-            }
-            out
-        }
+        Format::Text => fleet::table(firmware, &rows),
     };
     Ok(Answer::ok(body, format.content_type()))
 }
@@ -334,6 +310,7 @@ pub type SitePasswords = BTreeMap<String, FixedPhonePasswords>;
 pub fn phone(
     store: &dyn Store,
     sites: &SitePasswords,
+    firmware: &FirmwareConfig,
     mac: &str,
     secrets: bool,
     format: Format,
@@ -399,11 +376,39 @@ pub fn phone(
         "user_password_fixed_by_site": fixed.is_some_and(|f| f.user.is_some()),
         "user_password_setting": vendor_row.and_then(|r| r.provisioning.user_password_setting),
     });
-    let body = match format {
-        Format::Json => pretty(&v),
-        Format::Text => key_value_text(v),
-    };
+    let fetches = store.fetch_events(mac)?;
+    let story = fleet::story(firmware, &user, p, &state, &fetches, secrets);
+    let body = phone_body(v, story, &user, &fetches, secrets, format);
     Ok(Answer::ok(body, format.content_type()))
+}
+
+/// `phones show`'s fields, then the phone's story (lines, last fetches:
+/// [`fleet::story`]).
+fn phone_body(
+    mut v: Value,
+    mut story: serde_json::Map<String, Value>,
+    user: &User,
+    fetches: &[crate::store::FetchEvent],
+    secrets: bool,
+    format: Format,
+) -> String {
+    match format {
+        Format::Json => {
+            if let Value::Object(m) = &mut v {
+                m.append(&mut story);
+            }
+            pretty(&v)
+        }
+        Format::Text => {
+            // The tables print below; the scalars join the fields.
+            story.remove("lines");
+            story.remove("fetches");
+            if let Value::Object(m) = &mut v {
+                m.append(&mut story);
+            }
+            key_value_text(v) + &fleet::story_text(user, fetches, secrets)
+        }
+    }
 }
 
 /// One `key value` line per field of a JSON object, as `users show` prints.
@@ -422,7 +427,7 @@ fn key_value_text(v: Value) -> String {
                     };
                     format!(
                         "{} {} {} {} ({})",
-                        f("time"),
+                        crate::domain::clock::human(&f("time")),
                         f("ip"),
                         f("file"),
                         f("status"),

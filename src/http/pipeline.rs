@@ -25,7 +25,8 @@ use super::auth::Presented;
 use super::client_cert::ClientCert;
 use super::firmware::{self, PhoneBody};
 use super::options::ServeOptions;
-use super::{record, respond, upload};
+use super::record::{self, Outcome};
+use super::{respond, upload};
 use crate::app::metrics::Metrics;
 use crate::net::{self, Resp};
 use crate::provision::{self, Channel, Provisioner, Refusal};
@@ -163,7 +164,8 @@ impl Pipeline {
         };
         let path = parts.uri.path();
         let scheme = if conn.secure { "https" } else { "http" };
-        let file = if self.access.allows(conn.peer.ip()) {
+        let allowed = self.access.allows(conn.peer.ip());
+        let file = if allowed {
             self.provisioner.firmware().file_for(path)
         } else {
             tracing::info!(peer = %conn.peer, scheme, path, "refused: source not in policy.allow");
@@ -188,13 +190,21 @@ impl Pipeline {
             mac_in_path: false,
             ua: parsed.map(|(_, i)| i),
         };
-        if let Err(e) = record::record(
-            self.provisioner.store(),
-            &id,
-            conn.peer.ip(),
-            ua,
-            status.as_u16(),
-        ) {
+        let outcome = if !allowed {
+            Outcome::Refused("source not in policy.allow".into())
+        } else if status == StatusCode::NOT_FOUND {
+            Outcome::NotFound
+        } else {
+            Outcome::Done(crate::store::FetchKind::Other)
+        };
+        let facts = record::Facts {
+            ip: conn.peer.ip(),
+            user_agent: ua,
+            status: status.as_u16(),
+            secure: conn.secure,
+            outcome: &outcome,
+        };
+        if let Err(e) = record::record(self.provisioner.store(), &id, facts) {
             tracing::warn!(error = %e, "cannot record the firmware fetch");
         }
         resp
@@ -248,7 +258,12 @@ impl Pipeline {
             https_url: None,
             http_url: None,
         };
-        if let Err(e) = self.record(conn, &preq, status) {
+        let outcome = if status.is_success() {
+            Outcome::Done(crate::store::FetchKind::Other)
+        } else {
+            Outcome::Refused(format!("upload not taken ({status})"))
+        };
+        if let Err(e) = self.record(conn, &preq, status, &outcome) {
             tracing::warn!(error = %e, "cannot record the upload");
         }
         resp
@@ -272,7 +287,8 @@ impl Pipeline {
             https_url: Some(&https_url),
             http_url: Some(&http_url),
         };
-        let (status, mut resp) = self.answer(conn, &access::presented(parts), &preq);
+        let mut outcome = Outcome::NotFound;
+        let (status, mut resp) = self.answer(conn, &access::presented(parts), &preq, &mut outcome);
         if status != StatusCode::OK {
             // Served files are counted by vendor in `answer`.
             self.metrics.fetch("unknown", status.as_u16());
@@ -280,7 +296,7 @@ impl Pipeline {
         if parts.method == Method::HEAD {
             respond::head_only(&mut resp);
         }
-        if let Err(e) = self.record(conn, &preq, status) {
+        if let Err(e) = self.record(conn, &preq, status, &outcome) {
             tracing::warn!(error = %e, "cannot record the fetch");
         }
         resp
@@ -292,28 +308,33 @@ impl Pipeline {
         conn: ConnInfo,
         preq: &provision::Request<'_>,
         status: StatusCode,
+        outcome: &Outcome,
     ) -> Result<(), crate::store::StoreError> {
         let id = self.provisioner.identify(preq);
-        record::record(
-            self.provisioner.store(),
-            &id,
-            conn.peer.ip(),
-            preq.user_agent,
-            status.as_u16(),
-        )
+        let facts = record::Facts {
+            ip: conn.peer.ip(),
+            user_agent: preq.user_agent,
+            status: status.as_u16(),
+            secure: conn.secure,
+            outcome,
+        };
+        record::record(self.provisioner.store(), &id, facts)
     }
 
-    /// The response, after the access policy and the provisioner had their say.
+    /// The response, after the access policy and the provisioner had their
+    /// say; `outcome` is what the fetch history keeps of it.
     fn answer(
         &self,
         conn: ConnInfo,
         presented: &Presented<'_>,
         preq: &provision::Request<'_>,
+        outcome: &mut Outcome,
     ) -> (StatusCode, Resp) {
         let scheme = if conn.secure { "https" } else { "http" };
         if !self.access.allows(conn.peer.ip()) {
             tracing::info!(peer = %conn.peer, scheme, path = ?preq.path, "refused: source not in policy.allow");
             self.access.miss(conn.peer);
+            *outcome = Outcome::Refused("source not in policy.allow".into());
             return (StatusCode::NOT_FOUND, respond::not_found());
         }
         // The CA is public and needed before a phone can check anything
@@ -322,6 +343,7 @@ impl Pipeline {
             && let Some(ca) = self.provisioner.phone_ca()
         {
             tracing::info!(peer = %conn.peer, scheme, file = "ca.pem", "served");
+            *outcome = Outcome::Done(crate::store::FetchKind::Other);
             return (StatusCode::OK, respond::pem(ca.pem().to_string()));
         }
         let store = self.provisioner.store();
@@ -332,8 +354,10 @@ impl Pipeline {
                     Some(why) => {
                         tracing::info!(peer = %conn.peer, scheme, path = ?preq.path, reason = why, "refused: bad credentials");
                         self.access.miss(conn.peer);
+                        *outcome = Outcome::Refused(format!("bad credentials: {why}"));
                     }
                     None => {
+                        *outcome = Outcome::Challenge;
                         tracing::debug!(peer = %conn.peer, scheme, path = ?preq.path, stale, "authentication challenge")
                     }
                 }
@@ -342,10 +366,11 @@ impl Pipeline {
             Access::Refused(why) => {
                 tracing::info!(peer = %conn.peer, scheme, path = ?preq.path, reason = why, "refused");
                 self.access.miss(conn.peer);
+                *outcome = Outcome::Refused(why.to_string());
                 return (StatusCode::NOT_FOUND, respond::not_found());
             }
         }
-        self.provide(conn, scheme, preq)
+        self.provide(conn, scheme, preq, outcome)
     }
 
     /// What the provisioner makes of an authorised request.
@@ -354,9 +379,11 @@ impl Pipeline {
         conn: ConnInfo,
         scheme: &str,
         preq: &provision::Request<'_>,
+        outcome: &mut Outcome,
     ) -> (StatusCode, Resp) {
         match self.provisioner.respond(preq) {
             Ok(served) => {
+                *outcome = Outcome::Done(delivered(&served));
                 tracing::info!(
                     peer = %conn.peer, scheme, file = %served.file, vendor = served.vendor,
                     staged = served.staged, "served"
@@ -378,6 +405,7 @@ impl Pipeline {
             }
             Err(r) if r.is_server_error() => {
                 tracing::error!(peer = %conn.peer, scheme, path = ?preq.path, error = %r, "cannot answer");
+                *outcome = Outcome::Refused(r.to_string());
                 (StatusCode::INTERNAL_SERVER_ERROR, respond::internal_error())
             }
             Err(r) => {
@@ -385,6 +413,10 @@ impl Pipeline {
                 if is_miss(&r) {
                     self.access.miss(conn.peer);
                 }
+                *outcome = match r {
+                    Refusal::NoSuchFile | Refusal::Ambiguous => Outcome::NotFound,
+                    other => Outcome::Refused(other.to_string()),
+                };
                 (StatusCode::NOT_FOUND, respond::not_found())
             }
         }
@@ -414,6 +446,16 @@ impl Pipeline {
             v4 => v4.to_string(),
         });
         format!("{scheme}://{host}:{port}/")
+    }
+}
+
+/// What a served file was, for the fetch history.
+fn delivered(served: &provision::Served) -> crate::store::FetchKind {
+    use crate::store::FetchKind;
+    match (served.main, served.staged) {
+        (true, true) => FetchKind::Bootstrap,
+        (true, false) => FetchKind::Full,
+        (false, _) => FetchKind::Other,
     }
 }
 

@@ -104,6 +104,8 @@ pub struct Served {
     pub vendor: &'static str,
     /// True when the secrets were left out (plain-HTTP bootstrap).
     pub staged: bool,
+    /// The phone's own main file (bootstrap or full), for the fetch history.
+    pub main: bool,
     /// What the file could not say (a zone the vendor cannot express):
     /// `autoprov render` prints these, the phone listener logs them.
     pub warnings: Vec<String>,
@@ -470,6 +472,7 @@ impl Provisioner {
             file: name.to_string(),
             vendor: m.vendor.id,
             staged,
+            main: m.rule.kind == FileKind::Main,
             warnings: ctx.timezone.warnings.clone(),
             settings: Vec::new(),
             firmware: None,

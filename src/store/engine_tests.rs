@@ -100,6 +100,7 @@ fn check(store: &(dyn Store + Sync)) {
     run_time_state(store);
     phone_passwords(store);
     vendor_settings(store);
+    fetch_history(store);
 }
 
 /// A user's phone-level vendor settings are kept as given, changed and
@@ -129,6 +130,64 @@ fn vendor_settings(store: &dyn Store) {
     old.as_object_mut().unwrap().remove("settings");
     let decoded: User = serde_json::from_value(old).unwrap();
     assert!(decoded.settings.is_empty());
+}
+
+/// The fetch ring keeps the last `FETCH_HISTORY` events per phone, oldest
+/// first, apart from other phones'; the state counts them and keeps the
+/// last telling one.
+fn fetch_history(store: &dyn Store) {
+    use super::{FETCH_HISTORY, FetchEvent, FetchKind};
+    let (a, b) = (mac("805ec0000071"), mac("805ec0000072"));
+    assert!(store.fetch_events(a).unwrap().is_empty());
+    let event = |i: usize, kind| FetchEvent {
+        time: format!("2026-12-02T10:00:{:02}Z", i % 60),
+        file: format!("f{i}"),
+        channel: "https".into(),
+        status: 200,
+        kind,
+        reason: None,
+        model: None,
+        firmware: None,
+    };
+    let total = FETCH_HISTORY + 7;
+    for i in 0..total {
+        let kind = if i == 3 {
+            FetchKind::Bootstrap
+        } else {
+            FetchKind::Other
+        };
+        let e = event(i, kind);
+        let state = store.update_phone_state(a, &mut |s| {
+            s.push_fetch(&e);
+        });
+        store
+            .put_fetch_event(a, state.unwrap().fetch_seq, &e)
+            .unwrap();
+    }
+    let e = event(99, FetchKind::Full);
+    let state = store.update_phone_state(b, &mut |s| {
+        s.push_fetch(&e);
+    });
+    store
+        .put_fetch_event(b, state.unwrap().fetch_seq, &e)
+        .unwrap();
+    let files: Vec<String> = store
+        .fetch_events(a)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.file)
+        .collect();
+    let want: Vec<String> = (total - FETCH_HISTORY..total)
+        .map(|i| format!("f{i}"))
+        .collect();
+    assert_eq!(files, want);
+    let state = store.phone_state(a).unwrap().unwrap();
+    assert_eq!(state.fetch_seq, total as u64);
+    assert_eq!(state.provisioning(), super::Provisioning::BootstrapOnly);
+    assert_eq!(
+        store.fetch_events(b).unwrap(),
+        vec![event(99, FetchKind::Full)]
+    );
 }
 
 fn empty(store: &dyn Store) {

@@ -35,6 +35,8 @@ struct State {
     history: Vec<ImportRecord>,
     sites: BTreeMap<String, Site>,
     phone_state: BTreeMap<[u8; 6], PhoneState>,
+    /// (MAC, slot) → (seq, event): the fetch history ring.
+    fetch_events: BTreeMap<([u8; 6], u8), (u64, super::FetchEvent)>,
     /// By address bytes, so [`Store::leases`] lists them in address order.
     leases: BTreeMap<[u8; 4], Lease>,
     generation: u64,
@@ -161,6 +163,29 @@ impl Store for MemoryStore {
     fn put_phone_state(&self, mac: Mac, state: &PhoneState) -> Result<(), StoreError> {
         self.state().phone_state.insert(mac.bytes(), state.clone());
         Ok(())
+    }
+
+    fn put_fetch_event(
+        &self,
+        mac: Mac,
+        seq: u64,
+        event: &super::FetchEvent,
+    ) -> Result<(), StoreError> {
+        self.state()
+            .fetch_events
+            .insert((mac.bytes(), super::slot(seq)), (seq, event.clone()));
+        Ok(())
+    }
+
+    fn fetch_events(&self, mac: Mac) -> Result<Vec<super::FetchEvent>, StoreError> {
+        let s = self.state();
+        let mut all: Vec<&(u64, super::FetchEvent)> = s
+            .fetch_events
+            .range((mac.bytes(), 0)..=(mac.bytes(), u8::MAX))
+            .map(|(_, v)| v)
+            .collect();
+        all.sort_by_key(|(seq, _)| *seq);
+        Ok(all.into_iter().map(|(_, e)| e.clone()).collect())
     }
 
     fn update_phone_state(

@@ -8,6 +8,7 @@
 
 #[cfg(test)]
 mod engine_tests;
+mod fetches;
 mod memory;
 mod sled_store;
 
@@ -17,6 +18,7 @@ use crate::domain::mac::Mac;
 use crate::domain::secret::PhonePasswords;
 use crate::domain::{Lease, Site, User};
 
+pub use fetches::{FETCH_HISTORY, FetchEvent, FetchKind, Provisioning, Telling, slot};
 pub use memory::MemoryStore;
 pub use sled_store::SledStore;
 
@@ -108,6 +110,40 @@ pub struct PhoneState {
     /// When `passwords` were issued or last rotated (RFC 3339 UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passwords_set: Option<String>,
+    /// How many requests went into the fetch history (its events are in
+    /// the store's ring, [`Store::fetch_events`]); 0 before histories.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub fetch_seq: u64,
+    /// The last fetch that decides [`PhoneState::provisioning`] (bootstrap,
+    /// full or refused), so a listing needs no history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_telling: Option<Telling>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl PhoneState {
+    /// Counts one request into the history and returns its number, for
+    /// [`Store::put_fetch_event`]. Depends only on the state it is given,
+    /// so it is safe inside [`Store::update_phone_state`].
+    pub fn push_fetch(&mut self, event: &FetchEvent) -> u64 {
+        self.fetch_seq += 1;
+        if let Some(t) = Telling::of(event) {
+            self.last_telling = Some(t);
+        }
+        self.fetch_seq
+    }
+
+    /// Never fetched, bootstrap only, provisioned or refused.
+    pub fn provisioning(&self) -> Provisioning {
+        Provisioning::of(
+            self.last_telling.as_ref(),
+            self.fetch_seq > 0,
+            self.last_fetch.is_some(),
+        )
+    }
 }
 
 /// The operations the rest of autoprov needs from storage.
@@ -148,6 +184,12 @@ pub trait Store {
         mac: Mac,
         f: &mut dyn FnMut(&mut PhoneState),
     ) -> Result<PhoneState, StoreError>;
+    /// Keeps `event` as the phone's fetch number `seq` (from
+    /// [`PhoneState::push_fetch`]) in its ring of [`FETCH_HISTORY`] slots,
+    /// replacing the one `FETCH_HISTORY` requests older. Not fsynced.
+    fn put_fetch_event(&self, mac: Mac, seq: u64, event: &FetchEvent) -> Result<(), StoreError>;
+    /// The phone's last fetches, oldest first.
+    fn fetch_events(&self, mac: Mac) -> Result<Vec<FetchEvent>, StoreError>;
     /// Bumps `config_version` of each named user that exists (and the
     /// generation, so an import planned before replans), atomically;
     /// returns how many were bumped.

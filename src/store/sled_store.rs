@@ -26,7 +26,7 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use super::{ChangeSet, ImportRecord, PhoneState, Snapshot, Store, StoreError};
+use super::{ChangeSet, FetchEvent, ImportRecord, PhoneState, Snapshot, Store, StoreError};
 use crate::domain::mac::Mac;
 use crate::domain::{Lease, Site, User};
 
@@ -57,6 +57,9 @@ pub struct SledStore {
     redo: sled::Tree,
     sites: sled::Tree,
     phone_state: sled::Tree,
+    /// MAC + slot → seq (8 bytes, big-endian) + the event as JSON: each
+    /// phone's fetch history ring.
+    fetch_events: sled::Tree,
     /// DHCP leases by IPv4 address (4 bytes, so scans run in address order).
     leases: sled::Tree,
     /// Serialises check-generation-then-write: sled's directory lock already
@@ -118,6 +121,7 @@ impl SledStore {
             redo: db.open_tree("redo")?,
             sites: db.open_tree("sites")?,
             phone_state: db.open_tree("phone_state")?,
+            fetch_events: db.open_tree("fetch_events")?,
             leases: db.open_tree("leases")?,
             db,
             writer: Arc::new(Mutex::new(())),
@@ -395,6 +399,30 @@ impl Store for SledStore {
         Ok(())
     }
 
+    fn put_fetch_event(&self, mac: Mac, seq: u64, event: &FetchEvent) -> Result<(), StoreError> {
+        let mut key = mac.bytes().to_vec();
+        key.push(super::slot(seq));
+        let mut value = seq.to_be_bytes().to_vec();
+        value.extend(encode(event));
+        self.fetch_events.insert(key, value)?;
+        Ok(())
+    }
+
+    fn fetch_events(&self, mac: Mac) -> Result<Vec<FetchEvent>, StoreError> {
+        let mut all = Vec::new();
+        for kv in self.fetch_events.scan_prefix(mac.bytes()) {
+            let (_, v) = kv?;
+            let (seq, json) = v.split_at_checked(8).ok_or_else(|| {
+                StoreError::Corrupt(format!("fetch event of {} too short", mac.colon()))
+            })?;
+            let seq = u64::from_be_bytes(seq.try_into().unwrap_or_default());
+            let event: FetchEvent = decode("fetch event", json)?;
+            all.push((seq, event));
+        }
+        all.sort_by_key(|(seq, _)| *seq);
+        Ok(all.into_iter().map(|(_, e)| e).collect())
+    }
+
     fn update_phone_state(
         &self,
         mac: Mac,
@@ -604,5 +632,56 @@ mod tests {
         drop(store);
         let reopened = SledStore::open(dir.path()).unwrap();
         assert_eq!(reopened.phone_state(mac).unwrap(), Some(updated));
+    }
+
+    /// A phone state written before fetch histories (the lock-down
+    /// release's JSON, with passwords) reads with no history and
+    /// "fetched (kind not recorded)"; the next fetch starts the history
+    /// and keeps the passwords.
+    #[test]
+    fn phone_state_without_a_fetch_history_still_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let mac = Mac::parse("805ec0000043").unwrap();
+        let pw = crate::domain::secret::PhonePasswords::generate();
+        let mut before = serde_json::json!({
+            "learned_model": "t54w",
+            "firmware": "96.86.0.100",
+            "last_fetch": {"time": "2026-01-01T00:00:00.123456789Z", "ip": "10.0.0.5",
+                "user_agent": "Yealink SIP-T54W", "file": "805ec0000043.cfg", "status": 200},
+            "passwords_set": "2026-01-01T00:00:00Z",
+        });
+        before["passwords"] = serde_json::to_value(&pw).unwrap();
+        let old = serde_json::to_vec(&before).unwrap();
+        store.phone_state.insert(mac.bytes(), old).unwrap();
+        let state = store.phone_state(mac).unwrap().unwrap();
+        assert_eq!((state.fetch_seq, &state.last_telling), (0, &None));
+        assert!(store.fetch_events(mac).unwrap().is_empty());
+        assert_eq!(state.provisioning(), crate::store::Provisioning::Unknown);
+        let event = FetchEvent {
+            time: "2026-01-02T00:00:00Z".into(),
+            file: "805ec0000043.cfg".into(),
+            channel: "https".into(),
+            status: 200,
+            kind: crate::store::FetchKind::Full,
+            reason: None,
+            model: Some("t54w".into()),
+            firmware: Some("96.86.0.110".into()),
+        };
+        let updated = store
+            .update_phone_state(mac, &mut |s| {
+                s.push_fetch(&event);
+            })
+            .unwrap();
+        store
+            .put_fetch_event(mac, updated.fetch_seq, &event)
+            .unwrap();
+        assert_eq!(updated.passwords, Some(pw));
+        assert_eq!(
+            updated.provisioning(),
+            crate::store::Provisioning::Provisioned
+        );
+        assert_eq!(store.fetch_events(mac).unwrap(), vec![event]);
+        assert_eq!(store.phone_state(mac).unwrap(), Some(updated));
     }
 }

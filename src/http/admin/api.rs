@@ -19,6 +19,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 
 use crate::app::explain;
+use crate::app::fleet;
 use crate::app::ops::{
     self, Answer, Format, ImportRequest, PhoneFilter, RenderRequest, RotateTarget, UserFilter,
 };
@@ -246,13 +247,10 @@ impl Api {
         let method = req.method().clone();
         let get = method == Method::GET || method == Method::HEAD;
         match (seg.as_slice(), get, method == Method::POST) {
-            (["metrics"], true, _) => Ok(Answer {
-                body: self.serving.metrics.render().into_bytes(),
-                content_type: "text/plain; version=0.0.4; charset=utf-8",
-                exit_code: 0,
-                message: None,
-                status: 200,
-            }),
+            (["metrics"], true, _) => {
+                let this = self.clone();
+                blocking(move || this.metrics()).await
+            }
             (["api", "v1", "import"], _, true) => self.import(caller, &q, req).await,
             (["api", "v1", "import", "preview"], _, true) => self.preview(caller, &q, req).await,
             (["api", "v1", "users", name, "settings"], _, true) => {
@@ -303,6 +301,19 @@ impl Api {
         }
     }
 
+    /// `/metrics`: the counters, then the fleet's gauges from the store.
+    fn metrics(&self) -> Result<Answer, Problem> {
+        let mut body = self.serving.metrics.render();
+        body.push_str(&fleet::gauges(self.serving.store.as_ref())?);
+        Ok(Answer {
+            body: body.into_bytes(),
+            content_type: "text/plain; version=0.0.4; charset=utf-8",
+            exit_code: 0,
+            message: None,
+            status: 200,
+        })
+    }
+
     /// The read-only endpoints.
     fn get(&self, caller: Caller, rest: &[&str], q: &Query) -> Result<Answer, Problem> {
         let store = self.serving.store.as_ref();
@@ -332,14 +343,16 @@ impl Api {
                     username: q.get("username").map(str::to_string),
                     fetched: q.opt_flag("fetched")?,
                 };
-                Ok(ops::phones(store, format?, &filter)?)
+                let firmware = &self.serving.config.firmware;
+                Ok(ops::phones(store, firmware, format?, &filter)?)
             }
             ["phones", mac] => {
                 let secrets = q.flag("secrets")?;
                 self.check_secrets(caller, secrets)?;
                 let sites = &self.serving.config.site_phone_passwords;
                 let format = format?;
-                let answer = ops::phone(store, sites, mac, secrets, format)?;
+                let firmware = &self.serving.config.firmware;
+                let answer = ops::phone(store, sites, firmware, mac, secrets, format)?;
                 let vendor_settings = &self.serving.config.settings;
                 let answer = explain::phone_settings(answer, store, vendor_settings, mac, format)?;
                 if secrets && answer.exit_code == 0 {

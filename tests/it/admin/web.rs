@@ -351,8 +351,26 @@ fn upload_fix_apply_and_see_users_and_phones() {
         t.contains("never")
     });
     assert_eq!(browser.attr(&never, "class").as_deref(), Some("never"));
+    // Alice got her full file over HTTPS: provisioned, firmware from the UA.
+    browser.wait("#phones tr[data-mac='805ec0123456']", |t| {
+        t.contains("provisioned") && t.contains("96.86.0.100")
+    });
     let shot = browser.screenshot("admin_web_phones.png");
     assert!(std::fs::metadata(shot).unwrap().len() > 1000);
+
+    // Her story: the fetch with its channel and kind, her line, no secret.
+    browser.click("#phones tr[data-mac='805ec0123456'] button");
+    let fetch = browser.wait("#fetches tbody tr", |t| t.contains("https"));
+    let row = browser.text(&fetch);
+    assert!(
+        row.contains("805ec0123456.cfg") && row.contains("full"),
+        "{row}"
+    );
+    let detail = browser.text(&browser.wait("#phone-detail", |t| t.contains("Lines")));
+    assert!(
+        detail.contains("1001") && !detail.contains("Alice-Sip-2024-xyz"),
+        "{detail}"
+    );
 
     // The store really has them.
     assert!(String::from_utf8_lossy(&autoprov(&data, &["users"]).stdout).contains("gina.novak"));

@@ -8,6 +8,7 @@ mod auth;
 mod cisco;
 mod fanvil;
 mod firmware;
+mod fleet;
 mod grandstream;
 mod leaves;
 mod lifecycle;

@@ -276,6 +276,15 @@ async function loadUsers() {
   }
 }
 
+// The state of a phone's last telling fetch, as people read it.
+function provisioning(p) {
+  const words = {
+    never_fetched: 'never fetched', unknown: 'fetched', common_only: 'common files only',
+    bootstrap_only: 'bootstrap only', provisioned: 'provisioned',
+  };
+  return p.provisioning === 'refused' ? `refused (${p.refusal_reason || ''})` : words[p.provisioning] || '';
+}
+
 async function loadPhones() {
   const r = await api('GET', '/api/v1/phones?format=json');
   const body = $('#phones tbody');
@@ -283,11 +292,47 @@ async function loadPhones() {
   for (const p of r.json || []) {
     const f = p.last_fetch;
     const state = !f ? 'never' : f.status === 200 ? 'ok' : 'failed';
-    const fetched = f ? `${f.time} from ${f.ip}: ${f.file} (${f.status})` : 'never fetched';
+    const fetched = f ? `${p.last_seen} from ${f.ip}: ${f.file} (${f.status})` : 'never fetched';
+    const open = el('button', { class: 'link', type: 'button', 'aria-controls': 'phone-detail' }, p.mac);
+    open.onclick = () => loadPhone(p.mac);
     body.append(el('tr', { class: state, 'data-mac': p.mac },
-      el('td', {}, p.mac), el('td', {}, p.vendor), el('td', {}, p.model || ''),
-      el('td', {}, p.username), el('td', {}, fetched)));
+      el('td', {}, open), el('td', {}, p.vendor), el('td', {}, p.model || ''),
+      el('td', {}, p.firmware || ''), el('td', {}, p.firmware_target ? p.firmware_current : 'no target'),
+      el('td', {}, p.username), el('td', {}, provisioning(p)), el('td', {}, fetched)));
   }
+}
+
+// One phone's story: its fields, lines (passwords masked) and last fetches.
+async function loadPhone(mac) {
+  const r = await api('GET', `/api/v1/phones/${encodeURIComponent(mac)}?format=json`);
+  const box = $('#phone-detail');
+  box.hidden = false;
+  const p = r.json;
+  if (r.status !== 200 || !p) {
+    box.replaceChildren(el('p', { class: 'bad' }, (p && p.detail) || 'cannot load the phone'));
+    return;
+  }
+  const facts = [
+    ['User', `${p.username} (${p.display_name})`], ['Site', p.site],
+    ['Vendor and model', `${p.vendor} ${p.model || ''}`], ['Firmware', p.firmware || 'not reported'],
+    ['Target firmware', p.firmware_target ? `${p.firmware_target} (runs it: ${p.firmware_current})` : 'none set'],
+    ['State', provisioning(p)], ['Last seen', p.last_seen || 'never'],
+  ];
+  const dl = el('dl', {});
+  for (const [k, v] of facts) dl.append(el('dt', {}, k), el('dd', {}, v));
+  const lines = el('table', {}, el('caption', {}, 'Lines'),
+    el('thead', {}, el('tr', {}, ...['Extension', 'SIP user', 'Transport'].map((h) => el('th', { scope: 'col' }, h)))),
+    el('tbody', {}, ...p.lines.map((l) => el('tr', {},
+      el('td', {}, l.extension), el('td', {}, l.sip_username), el('td', {}, l.transport || '')))));
+  const fetches = el('table', { id: 'fetches' }, el('caption', {}, 'Last fetches, newest first'),
+    el('thead', {}, el('tr', {}, ...['Time', 'Via', 'File', 'Status', 'Kind', 'Firmware', 'Reason']
+      .map((h) => el('th', { scope: 'col' }, h)))),
+    el('tbody', {}, ...p.fetches.slice().reverse().map((f) => el('tr', { class: f.kind },
+      el('td', {}, f.time.replace('T', ' ').replace('Z', ' UTC')), el('td', {}, f.channel), el('td', {}, f.file),
+      el('td', {}, String(f.status)), el('td', {}, f.kind), el('td', {}, f.firmware || ''), el('td', {}, f.reason || '')))));
+  const heading = el('h3', { tabindex: '-1' }, `Phone ${p.mac}`);
+  box.replaceChildren(heading, dl, lines, fetches);
+  heading.focus();
 }
 
 document.addEventListener('DOMContentLoaded', () => {
