@@ -41,7 +41,7 @@ pub fn report(settings: &[Effective], firmware: Option<&str>) -> String {
         out
     };
     if let Some(f) = firmware {
-        let _ = write!(out, "\nexplain: firmware {f}");
+        let _ = write!(out, "\n  firmware: {f}");
     }
     out
 }

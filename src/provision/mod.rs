@@ -112,8 +112,8 @@ pub struct Served {
     /// The vendor settings written into the file, each with the level it
     /// came from (`autoprov render --explain`).
     pub settings: Vec<crate::domain::settings::Effective>,
-    /// The firmware the file points the phone at, as `version file
-    /// (level)`, for `autoprov render --explain`.
+    /// The firmware the file points the phone at, as `version (file) from
+    /// level`, for `autoprov render --explain`.
     pub firmware: Option<String>,
 }
 
@@ -349,7 +349,7 @@ impl Provisioner {
         served.firmware = ctx
             .firmware
             .as_ref()
-            .map(|f| format!("{} {} ({})", f.version, f.file, f.origin));
+            .map(|f| format!("{} ({}) from {}", f.version, f.file, f.origin));
         Ok(served)
     }
 

@@ -644,11 +644,11 @@ fn render_explain_names_the_firmware_and_its_level() {
     for (mac, want) in [
         (
             "805ec0000001",
-            "explain: firmware 96.86.0.120 T54W-96.86.0.120.rom (site berlin)",
+            "  firmware: 96.86.0.120 (T54W-96.86.0.120.rom) from site berlin",
         ),
         (
             "805ec0000002",
-            "explain: firmware 96.86.0.100 T54W-96.86.0.100.rom (model yealink-t54w)",
+            "  firmware: 96.86.0.100 (T54W-96.86.0.100.rom) from model yealink-t54w",
         ),
     ] {
         let out = autoprov(&data, &["--config", &cfg, "render", mac, "--explain"]);
@@ -659,7 +659,7 @@ fn render_explain_names_the_firmware_and_its_level() {
         );
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(want), "{mac}: {err}");
-        let file = want.split_whitespace().nth(3).expect("file");
+        let file = want.split(['(', ')']).nth(1).expect("file");
         let url = format!("https://prov.example.com:8443/firmware/{file}");
         assert!(
             sets(
