@@ -126,19 +126,10 @@ pub fn story(
         "firmware_target_file".into(),
         json!(target.map(|t| t.url_path)),
     );
-    let lines: Vec<Value> = u
-        .lines
-        .iter()
-        .map(|l| {
-            json!({
-                "extension": l.extension,
-                "sip_username": l.auth_user(),
-                "sip_password": if secrets { json!(l.sip_password) } else { json!("***") },
-                "transport": l.transport.map(|t| t.to_string()),
-            })
-        })
-        .collect();
-    m.insert("lines".into(), Value::Array(lines));
+    m.insert(
+        "lines".into(),
+        Value::Array(super::ops::lines_json(u, secrets)),
+    );
     m.insert("fetches".into(), json!(fetches));
     m
 }

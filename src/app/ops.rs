@@ -119,11 +119,9 @@ pub struct PhoneFilter {
     pub fetched: Option<bool>,
 }
 
-/// A user as JSON with secrets masked unless `secrets`; the web password hash
-/// is never shown.
-fn user_json(u: &User, secrets: bool) -> Value {
-    let lines: Vec<Value> = u
-        .lines
+/// A user's SIP lines as JSON, passwords masked unless `secrets`.
+pub(crate) fn lines_json(u: &User, secrets: bool) -> Vec<Value> {
+    u.lines
         .iter()
         .map(|l| {
             json!({
@@ -133,7 +131,13 @@ fn user_json(u: &User, secrets: bool) -> Value {
                 "transport": l.transport.map(|t| t.to_string()),
             })
         })
-        .collect();
+        .collect()
+}
+
+/// A user as JSON with secrets masked unless `secrets`; the web password hash
+/// is never shown.
+fn user_json(u: &User, secrets: bool) -> Value {
+    let lines = lines_json(u, secrets);
     json!({
         "id": u.id,
         "username": u.username,
@@ -219,20 +223,7 @@ pub fn user(
     let v = user_json(&u, secrets);
     let body = match format {
         Format::Json => pretty(&v),
-        Format::Text => {
-            let mut out = String::new();
-            if let Value::Object(map) = v {
-                for (k, val) in map {
-                    let shown = match val {
-                        Value::String(s) => s,
-                        Value::Null => "-".to_string(),
-                        other => other.to_string(),
-                    };
-                    let _ = writeln!(out, "{k:<15} {shown}");
-                }
-            }
-            out
-        }
+        Format::Text => key_value_text(v, 15),
     };
     Ok(Answer::ok(body, format.content_type()))
 }
@@ -406,13 +397,14 @@ fn phone_body(
             if let Value::Object(m) = &mut v {
                 m.append(&mut story);
             }
-            key_value_text(v) + &fleet::story_text(user, fetches, secrets)
+            key_value_text(v, 30) + &fleet::story_text(user, fetches, secrets)
         }
     }
 }
 
-/// One `key value` line per field of a JSON object, as `users show` prints.
-fn key_value_text(v: Value) -> String {
+/// One `key value` line per field of a JSON object, keys padded to `width`
+/// (`users show` 15, `phones show` 30); a fetch reads as one line.
+fn key_value_text(v: Value, width: usize) -> String {
     let mut out = String::new();
     if let Value::Object(map) = v {
         for (k, val) in map {
@@ -436,7 +428,7 @@ fn key_value_text(v: Value) -> String {
                 }
                 other => other.to_string(),
             };
-            let _ = writeln!(out, "{k:<30} {shown}");
+            let _ = writeln!(out, "{k:<width$} {shown}");
         }
     }
     out

@@ -428,21 +428,7 @@ impl Api {
         req: Request<Incoming>,
     ) -> Result<Answer, Problem> {
         let (bytes, request) = self.upload(caller, q, req).await?;
-        let this = self.clone();
-        let mode = request.options.mode.as_str();
-        let dry_run = request.options.dry_run;
-        let result = blocking(move || {
-            this.serving
-                .import(bytes, &request)
-                .map_err(|e| ops::OpError::from(e).into())
-        })
-        .await;
-        let outcome = match &result {
-            Ok(a) => ops::result_label(a, dry_run),
-            Err(_) => "failed",
-        };
-        self.serving.metrics.import(mode, outcome);
-        result
+        self.import_bytes(bytes, request).await
     }
 
     /// `POST /api/v1/users/NAME/settings`: the user's phone-level vendor
