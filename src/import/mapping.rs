@@ -742,15 +742,18 @@ mac = { column = "Telefon-MAC", default = "" }
 site = { default = "berlin" }
 "#;
 
+    /// The HR export's header row.
+    const HR_HEADERS: &[&str] = &[
+        "Personalnummer",
+        "Nachname, Vorname",
+        "Durchwahl",
+        "Telefon-MAC",
+    ];
+
     #[test]
     fn maps_columns_templates_and_defaults() {
         let m = mapping(HR).unwrap();
-        let h = strings(&[
-            "Personalnummer",
-            "Nachname, Vorname",
-            "Durchwahl",
-            "Telefon-MAC",
-        ]);
+        let h = strings(HR_HEADERS);
         let r = strings(&["4711", "Müller, Jürgen", "201", ""]);
         let MappedRow::Kept(out) = m.apply(&h, &r).unwrap() else {
             panic!("row skipped")
@@ -768,12 +771,7 @@ site = { default = "berlin" }
     #[test]
     fn filter_skips_with_reason() {
         let m = mapping(HR).unwrap();
-        let h = strings(&[
-            "Personalnummer",
-            "Nachname, Vorname",
-            "Durchwahl",
-            "Telefon-MAC",
-        ]);
+        let h = strings(HR_HEADERS);
         let r = strings(&["4712", "Schmidt, Eva", "", ""]);
         match m.apply(&h, &r).unwrap() {
             MappedRow::Skipped(reason) => assert!(reason.contains("Durchwahl"), "{reason}"),

@@ -170,6 +170,43 @@ impl Case<'_> {
     fn is_bootstrap(&self) -> bool {
         !self.secure && self.rule.kind == FileKind::Main
     }
+
+    /// The request a phone makes for this case's file at `path`.
+    fn request<'p>(&self, path: &'p str) -> Request<'p> {
+        Request {
+            path,
+            user_agent: None,
+            channel: self.channel(),
+            https_url: Some(HTTPS_URL),
+            http_url: Some(HTTP_URL),
+        }
+    }
+}
+
+/// Every file each phone of `users` is served (uploads are not), over
+/// HTTPS and as the plain-HTTP delivery.
+fn cases(users: &[User]) -> Vec<Case<'_>> {
+    let mut out = Vec::new();
+    for user in users {
+        for phone in &user.phones {
+            let vendor = vendors::by_id(&phone.vendor).expect("stored vendor id");
+            for rule in vendor.provisioning.files {
+                if rule.kind == FileKind::Upload {
+                    continue;
+                }
+                for secure in [true, false] {
+                    out.push(Case {
+                        vendor,
+                        rule,
+                        user,
+                        phone,
+                        secure,
+                    });
+                }
+            }
+        }
+    }
+    out
 }
 
 /// A value as it may stand in the file: as is, or XML-escaped.
@@ -288,14 +325,7 @@ fn run_case(
     let name = sample_name(case.rule, case.phone);
     check_name(case, &name, failures);
     let path = format!("/{name}");
-    let req = Request {
-        path: &path,
-        user_agent: None,
-        channel: case.channel(),
-        https_url: Some(HTTPS_URL),
-        http_url: Some(HTTP_URL),
-    };
-    let served = match p.respond(&req) {
+    let served = match p.respond(&case.request(&path)) {
         Ok(s) => s,
         Err(e) => {
             failures.push(format!("{}: refused: {e}", case.label(&name)));
@@ -384,7 +414,7 @@ fn every_vendor_file_over_every_delivery() {
     let ca = phone_ca(tmp.path());
     let config = Config::default();
     let mut failures = Vec::new();
-    let mut cases = 0usize;
+    let mut checked = 0usize;
     let mut covered: Vec<(&str, *const FileRule)> = Vec::new();
     for csv in spreadsheets() {
         let store = imported(&csv, &config);
@@ -396,27 +426,10 @@ fn every_vendor_file_over_every_delivery() {
             .filter(|p| !p.is_empty())
             .collect();
         let p = provisioner(store.clone(), &config, &ca);
-        for user in &users {
-            for phone in &user.phones {
-                let vendor = vendors::by_id(&phone.vendor).expect("stored vendor id");
-                for rule in vendor.provisioning.files {
-                    if rule.kind == FileKind::Upload {
-                        continue;
-                    }
-                    covered.push((vendor.id, rule as *const FileRule));
-                    for secure in [true, false] {
-                        let case = Case {
-                            vendor,
-                            rule,
-                            user,
-                            phone,
-                            secure,
-                        };
-                        run_case(&p, &case, &ca, &passwords, &mut failures);
-                        cases += 1;
-                    }
-                }
-            }
+        for case in cases(&users) {
+            covered.push((case.vendor.id, case.rule as *const FileRule));
+            run_case(&p, &case, &ca, &passwords, &mut failures);
+            checked += 1;
         }
     }
     for v in vendors::VENDORS {
@@ -432,12 +445,12 @@ fn every_vendor_file_over_every_delivery() {
         }
     }
     eprintln!(
-        "vendor conformance: {cases} cases in {} ms",
+        "vendor conformance: {checked} cases in {} ms",
         started.elapsed().as_millis()
     );
     assert!(
         failures.is_empty(),
-        "{} of {cases} cases failed:\n{}",
+        "{} of {checked} cases failed:\n{}",
         failures.len(),
         failures.join("\n")
     );
@@ -455,42 +468,17 @@ fn only_the_secure_main_file_issues_web_passwords() {
     let store = imported(&root.join("examples/users.csv"), &config);
     let p = provisioner(store.clone(), &config, &ca);
     let users = store.users().expect("users");
-    for user in &users {
-        for phone in &user.phones {
-            let vendor = vendors::by_id(&phone.vendor).expect("vendor");
-            for rule in vendor.provisioning.files {
-                if rule.kind == FileKind::Upload {
-                    continue;
-                }
-                for secure in [false, true] {
-                    if secure && rule.kind == FileKind::Main {
-                        continue;
-                    }
-                    let case = Case {
-                        vendor,
-                        rule,
-                        user,
-                        phone,
-                        secure,
-                    };
-                    let path = format!("/{}", sample_name(rule, phone));
-                    let req = Request {
-                        path: &path,
-                        user_agent: None,
-                        channel: case.channel(),
-                        https_url: Some(HTTPS_URL),
-                        http_url: Some(HTTP_URL),
-                    };
-                    p.respond(&req).expect("served");
-                }
-            }
-            let state = store.phone_state(phone.mac).expect("state");
-            assert!(
-                state.and_then(|s| s.passwords).is_none(),
-                "{}: web passwords issued without a secure main file",
-                phone.mac.plain()
-            );
-        }
+    for case in cases(&users).iter().filter(|c| !c.carries_secrets()) {
+        let path = format!("/{}", sample_name(case.rule, case.phone));
+        p.respond(&case.request(&path)).expect("served");
+    }
+    for phone in users.iter().flat_map(|u| &u.phones) {
+        let state = store.phone_state(phone.mac).expect("state");
+        assert!(
+            state.and_then(|s| s.passwords).is_none(),
+            "{}: web passwords issued without a secure main file",
+            phone.mac.plain()
+        );
     }
 }
 
@@ -565,76 +553,48 @@ fn recheck_intervals_stay_inside_each_vendors_range() {
         let users = store.users().expect("users");
         for repeat in [defaults, (1, 1), (u32::MAX, u32::MAX)] {
             let p = provisioner_with(store.clone(), repeat, &ca);
-            for user in &users {
-                for phone in &user.phones {
-                    let vendor = vendors::by_id(&phone.vendor).expect("stored vendor id");
-                    let Some(recheck) = vendor.provisioning.recheck else {
+            for case in cases(&users) {
+                let Some(recheck) = case.vendor.provisioning.recheck else {
+                    continue;
+                };
+                let name = sample_name(case.rule, case.phone);
+                let path = format!("/{name}");
+                let label = format!("{} {repeat:?}", case.label(&name));
+                let served = match p.respond(&case.request(&path)) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        failures.push(format!("{label}: refused: {e}"));
                         continue;
-                    };
-                    for rule in vendor.provisioning.files {
-                        if rule.kind == FileKind::Upload {
-                            continue;
-                        }
-                        for secure in [true, false] {
-                            let case = Case {
-                                vendor,
-                                rule,
-                                user,
-                                phone,
-                                secure,
-                            };
-                            let name = sample_name(rule, phone);
-                            let path = format!("/{name}");
-                            let req = Request {
-                                path: &path,
-                                user_agent: None,
-                                channel: case.channel(),
-                                https_url: Some(HTTPS_URL),
-                                http_url: Some(HTTP_URL),
-                            };
-                            let label = format!("{} {repeat:?}", case.label(&name));
-                            let served = match p.respond(&req) {
-                                Ok(s) => s,
-                                Err(e) => {
-                                    failures.push(format!("{label}: refused: {e}"));
-                                    continue;
-                                }
-                            };
-                            let body = String::from_utf8_lossy(&served.body);
-                            let values = recheck_values(&body, &recheck);
-                            if rule.kind == FileKind::Main && values.is_empty() {
-                                failures.push(format!("{label}: no {}", recheck.setting));
-                            }
-                            // What the config asked for, as the vendor must get it.
-                            let asked = if case.is_bootstrap() {
-                                repeat.1
-                            } else {
-                                repeat.0
-                            };
-                            let want = u64::from(recheck.clamp(asked)) * 60
-                                / u64::from(recheck.unit_seconds);
-                            for v in values {
-                                let minutes = v * u64::from(recheck.unit_seconds) / 60;
-                                let (lo, hi) = recheck.minutes;
-                                if minutes < u64::from(lo) || minutes > u64::from(hi) {
-                                    failures.push(format!(
-                                        "{label}: {} {v} is outside {lo}-{hi} minutes",
-                                        recheck.setting
-                                    ));
-                                }
-                                if v != want {
-                                    failures.push(format!(
-                                        "{label}: {} {v}, want {want}",
-                                        recheck.setting
-                                    ));
-                                }
-                                checked += 1;
-                            }
-                            if !seen.contains(&vendor.id) {
-                                seen.push(vendor.id);
-                            }
-                        }
                     }
+                };
+                let body = String::from_utf8_lossy(&served.body);
+                let values = recheck_values(&body, &recheck);
+                if case.rule.kind == FileKind::Main && values.is_empty() {
+                    failures.push(format!("{label}: no {}", recheck.setting));
+                }
+                // What the config asked for, as the vendor must get it.
+                let asked = if case.is_bootstrap() {
+                    repeat.1
+                } else {
+                    repeat.0
+                };
+                let want = u64::from(recheck.clamp(asked)) * 60 / u64::from(recheck.unit_seconds);
+                for v in values {
+                    let minutes = v * u64::from(recheck.unit_seconds) / 60;
+                    let (lo, hi) = recheck.minutes;
+                    if minutes < u64::from(lo) || minutes > u64::from(hi) {
+                        failures.push(format!(
+                            "{label}: {} {v} is outside {lo}-{hi} minutes",
+                            recheck.setting
+                        ));
+                    }
+                    if v != want {
+                        failures.push(format!("{label}: {} {v}, want {want}", recheck.setting));
+                    }
+                    checked += 1;
+                }
+                if !seen.contains(&case.vendor.id) {
+                    seen.push(case.vendor.id);
                 }
             }
         }
