@@ -34,6 +34,9 @@ pub enum StoreError {
     Storage(#[from] sled::Error),
     #[error("stored record is corrupt: {0}")]
     Corrupt(String),
+    /// A database server (PostgreSQL) refused or could not be reached.
+    #[error("database error: {0}")]
+    Database(String),
 }
 
 /// Everything an import needs to plan against, read in one pass.
@@ -203,4 +206,50 @@ pub trait Store {
     /// only sent after this, so a restart never hands a bound address to
     /// another phone. One call per batch of packets (group commit).
     fn put_leases(&self, leases: &[Lease]) -> Result<(), StoreError>;
+    /// Writes each lease only if no other MAC holds an unexpired lease on
+    /// its address (a conditional write, so two DHCP servers sharing one
+    /// database never bind one address to two phones); returns, per lease,
+    /// whether it was written. Durable on return. The default suits engines
+    /// that one process owns: every lease is written.
+    fn claim_leases(&self, leases: &[Lease], _now: u64) -> Result<Vec<bool>, StoreError> {
+        self.put_leases(leases)?;
+        Ok(vec![true; leases.len()])
+    }
+    /// A small named document every node shares (admin tokens on a
+    /// database engine). `None`: this engine keeps it elsewhere (a file).
+    fn shared_blob(&self, _name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(None)
+    }
+    /// Stores a shared document; `false` if this engine keeps none.
+    fn put_shared_blob(&self, _name: &str, _bytes: &[u8]) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+    /// Takes or renews the run lease `name` for `holder` for `ttl_secs`, so
+    /// a scheduled job runs on one node at a time and another node takes
+    /// over when the holder dies; true if `holder` has it now. One process
+    /// owns an embedded store, so the default always grants it.
+    fn try_run_lease(
+        &self,
+        _name: &str,
+        _holder: &str,
+        _ttl_secs: u64,
+        _now: u64,
+    ) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+    /// Reaches the backing storage (for `/readyz`).
+    fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Re-reads what other nodes may have changed and refreshes the
+    /// in-memory read model; true if the generation moved. Embedded engines
+    /// see every change as it is made.
+    fn refresh(&self) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+    /// How long ago the read model was last confirmed current; `None` for
+    /// engines that are always current.
+    fn staleness(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
