@@ -306,6 +306,20 @@ pub struct TlsConfig {
     /// days); it is re-issued two thirds into that, while serving. Default
     /// 180 days; unused with `cert`/`key`.
     pub leaf_lifetime_seconds: Option<u64>,
+    /// Lets a returning client resume its TLS session (TLS 1.3 and 1.2
+    /// tickets, and the server-side cache below) instead of paying a full
+    /// handshake on every connection; phones open several per boot.
+    /// Default true.
+    pub session_resumption: Option<bool>,
+    /// Sessions the server keeps for clients that resume by session ID
+    /// (TLS 1.2 without tickets). Default 20,000 (a site's phones); 0
+    /// keeps none. Each entry is a few hundred bytes, ~1.5 KB with a
+    /// client certificate.
+    pub session_cache: Option<usize>,
+    /// Handshakes under way at once after their ClientHello; later ones
+    /// wait in arrival order, so a boot storm finishes the phones that
+    /// came first instead of slowing every handshake down. Default 64.
+    pub handshake_concurrency: Option<usize>,
 }
 
 /// The longest `[tls] leaf_lifetime_seconds`: clients cap the server
@@ -814,6 +828,9 @@ impl Config {
                 "tls.names: {bad:?} is neither an IP address nor a DNS name"
             ));
         }
+        if file.tls.handshake_concurrency == Some(0) {
+            return Err("tls.handshake_concurrency must be at least 1".into());
+        }
         if let Some(s) = file.tls.leaf_lifetime_seconds
             && !(1..=MAX_LEAF_LIFETIME_SECONDS).contains(&s)
         {
@@ -990,6 +1007,19 @@ mod tests {
         assert_eq!(Config::default().tls.leaf_lifetime_seconds, None);
         assert!(Config::parse("[tls]\nleaf_lifetime_seconds = 0\n").is_err());
         assert!(Config::parse("[tls]\nleaf_lifetime_seconds = 71280001\n").is_err());
+        let c = Config::parse(
+            "[tls]\nsession_resumption = false\nsession_cache = 0\nhandshake_concurrency = 8\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                c.tls.session_resumption,
+                c.tls.session_cache,
+                c.tls.handshake_concurrency
+            ),
+            (Some(false), Some(0), Some(8))
+        );
+        assert!(Config::parse("[tls]\nhandshake_concurrency = 0\n").is_err());
         assert!(Config::parse("[policy]\nauth = \"ntlm\"\n").is_err());
         assert!(
             Config::parse("[[policy.credentials]]\nuser = \"a:b\"\npassword = \"x\"\n").is_err()

@@ -54,6 +54,10 @@ pub struct Metrics {
     imports: Family,
     bans: AtomicU64,
     dhcp: Mutex<Option<std::sync::Arc<DhcpStats>>>,
+    /// TLS handshakes completed: full, and resumed from a ticket or the
+    /// session cache.
+    tls_full: AtomicU64,
+    tls_resumed: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -71,6 +75,8 @@ impl Default for Metrics {
             ),
             bans: AtomicU64::new(0),
             dhcp: Mutex::new(None),
+            tls_full: AtomicU64::new(0),
+            tls_resumed: AtomicU64::new(0),
         }
     }
 }
@@ -97,11 +103,33 @@ impl Metrics {
         *self.dhcp.lock().unwrap_or_else(|p| p.into_inner()) = Some(stats);
     }
 
+    /// One completed TLS handshake on the phone listener.
+    pub fn tls_handshake(&self, resumed: bool) {
+        let c = if resumed {
+            &self.tls_resumed
+        } else {
+            &self.tls_full
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
         self.fetches.render(&mut out);
         self.imports.render(&mut out);
+        family(
+            &mut out,
+            "autoprov_tls_handshakes_total",
+            "TLS handshakes on the phone listener, full or resumed.",
+        );
+        for (kind, c) in [("full", &self.tls_full), ("resumed", &self.tls_resumed)] {
+            let _ = writeln!(
+                out,
+                "autoprov_tls_handshakes_total{{kind=\"{kind}\"}} {}",
+                c.load(Ordering::Relaxed)
+            );
+        }
         family(
             &mut out,
             "autoprov_bans_total",

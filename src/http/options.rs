@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::guard::GuardSettings;
 use super::policy::AccessPolicy;
-use super::tls::{CertSource, ClientCa};
+use super::tls::{CertSource, ClientCa, Resumption};
 
 /// What `serve` needs besides the provisioner.
 #[derive(Debug, Clone)]
@@ -32,4 +32,8 @@ pub struct ServeOptions {
     pub misses: GuardSettings,
     /// Fetch and ban counters for `/metrics`.
     pub metrics: Arc<crate::app::metrics::Metrics>,
+    /// TLS session resumption (tickets and cache).
+    pub resumption: Resumption,
+    /// Handshakes under way at once after their ClientHello.
+    pub handshakes: usize,
 }

@@ -16,7 +16,10 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::TlsAcceptor;
+use tokio::sync::Semaphore;
+use tokio_rustls::LazyConfigAcceptor;
+use tokio_rustls::rustls::server::Acceptor;
+use tokio_rustls::rustls::{HandshakeKind, ServerConfig};
 
 use super::client_cert::ClientCert;
 use super::options::ServeOptions;
@@ -26,9 +29,15 @@ use crate::net;
 use crate::pki;
 use crate::provision::Provisioner;
 
-/// A client must finish the TLS handshake within this time (then has
-/// [`net::HEADER_TIMEOUT`] for its request head).
+/// A client must send its ClientHello within this time (then has
+/// [`HANDSHAKE_REST`] to finish, then [`net::HEADER_TIMEOUT`] for its
+/// request head).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Once admitted past the limiter, the rest of the handshake must finish
+/// within this: an admitted client that stalls holds a place others wait
+/// for, so it gets a short leash (a LAN round trip is milliseconds).
+const HANDSHAKE_REST: Duration = Duration::from_secs(3);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -45,7 +54,9 @@ pub enum ServeError {
 pub struct Server {
     http: TcpListener,
     https: TcpListener,
-    acceptor: TlsAcceptor,
+    tls: Arc<ServerConfig>,
+    /// First come, first served: admits handshakes past their ClientHello.
+    handshakes: Arc<Semaphore>,
     /// The server certificates the acceptor serves, renewed in place.
     leaves: Arc<LeafResolver>,
     opts: ServeOptions,
@@ -58,7 +69,7 @@ impl Server {
     pub async fn bind(opts: ServeOptions) -> Result<Server, ServeError> {
         let pairs = pki::cert_files(&opts.cert, &[opts.https.ip()])?;
         let leaves = Arc::new(LeafResolver::new(&pairs)?);
-        let tls = tls::config_for(leaves.clone(), opts.client_ca.as_ref())?;
+        let tls = tls::config_for(leaves.clone(), opts.client_ca.as_ref(), opts.resumption)?;
         let http = listen(opts.http)?;
         let https = listen(opts.https)?;
         let http_addr = http.local_addr().unwrap_or(opts.http);
@@ -66,7 +77,8 @@ impl Server {
         Ok(Server {
             http,
             https,
-            acceptor: TlsAcceptor::from(tls),
+            tls,
+            handshakes: Arc::new(Semaphore::new(opts.handshakes.max(1))),
             leaves,
             opts,
             http_addr,
@@ -114,7 +126,15 @@ impl Server {
                     Ok((tcp, peer)) => {
                         let conn = conn_info(&tcp, peer, true);
                         let (pipeline, builder) = (pipeline.clone(), builder.clone());
-                        let handshake = handshake(self.acceptor.clone(), tcp, conn);
+                        let handshake = handshake(
+                            Admission {
+                                tls: self.tls.clone(),
+                                limiter: self.handshakes.clone(),
+                                metrics: self.opts.metrics.clone(),
+                            },
+                            tcp,
+                            conn,
+                        );
                         let watcher = graceful.watcher();
                         tokio::spawn(async move {
                             if let Some((tls, conn)) = handshake.await {
@@ -153,39 +173,67 @@ fn conn_info(tcp: &TcpStream, peer: SocketAddr, secure: bool) -> ConnInfo {
     }
 }
 
+/// What a handshake needs from the listener.
+struct Admission {
+    tls: Arc<ServerConfig>,
+    limiter: Arc<Semaphore>,
+    metrics: Arc<crate::app::metrics::Metrics>,
+}
+
 /// The TLS stream, with the client certificate the verifier checked (with
-/// client_auth optional, none may have been sent); `None` when the
-/// handshake failed or took too long.
+/// client_auth optional, none may have been sent; on a resumed session,
+/// the one it was established with); `None` when the handshake failed or
+/// took too long.
+///
+/// The ClientHello is read before the limiter: a client that connects and
+/// says nothing costs no CPU and holds no place. The expensive part (key
+/// exchange, signature, client certificate check) runs with a permit of a
+/// fair (FIFO) semaphore, so under a burst the phones that came first
+/// finish first instead of every handshake slowing down together.
 async fn handshake(
-    acceptor: TlsAcceptor,
+    admission: Admission,
     tcp: TcpStream,
     conn: ConnInfo,
 ) -> Option<(tokio_rustls::server::TlsStream<TcpStream>, ConnInfo)> {
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-        Ok(Ok(tls)) => {
-            let client_cert = tls
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|certs| certs.first())
-                .map(|der| ClientCert::from_der(der));
-            Some((
-                tls,
-                ConnInfo {
-                    client_cert,
-                    ..conn
-                },
-            ))
-        }
-        Ok(Err(e)) => {
-            tracing::debug!(peer = %conn.peer, error = %e, "TLS handshake failed");
-            None
-        }
-        Err(_) => {
-            tracing::debug!(peer = %conn.peer, "TLS handshake timed out");
-            None
-        }
-    }
+    let hello = LazyConfigAcceptor::new(Acceptor::default(), tcp);
+    let start = match tokio::time::timeout(HANDSHAKE_TIMEOUT, hello).await {
+        Ok(Ok(start)) => start,
+        Ok(Err(e)) => return failed(&conn, &e),
+        Err(_) => return timed_out(&conn),
+    };
+    // Closed only if the listener is gone; then there is nothing to serve.
+    let _permit = admission.limiter.acquire_owned().await.ok()?;
+    let rest = start.into_stream(admission.tls);
+    let tls = match tokio::time::timeout(HANDSHAKE_REST, rest).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => return failed(&conn, &e),
+        Err(_) => return timed_out(&conn),
+    };
+    let session = tls.get_ref().1;
+    admission
+        .metrics
+        .tls_handshake(session.handshake_kind() == Some(HandshakeKind::Resumed));
+    let client_cert = session
+        .peer_certificates()
+        .and_then(|certs| certs.first())
+        .map(|der| ClientCert::from_der(der));
+    Some((
+        tls,
+        ConnInfo {
+            client_cert,
+            ..conn
+        },
+    ))
+}
+
+fn failed<T>(conn: &ConnInfo, e: &std::io::Error) -> Option<T> {
+    tracing::debug!(peer = %conn.peer, error = %e, "TLS handshake failed");
+    None
+}
+
+fn timed_out<T>(conn: &ConnInfo) -> Option<T> {
+    tracing::debug!(peer = %conn.peer, "TLS handshake timed out");
+    None
 }
 
 fn serve_conn<IO>(

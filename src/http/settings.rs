@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::admin::api::ApiSettings;
 use super::auth::{Authenticator, Credential};
+use super::tls::{DEFAULT_SESSION_CACHE, Resumption};
 use super::{AccessPolicy, ClientCa, GuardSettings, ServeOptions};
 use crate::app::metrics::Metrics;
 use crate::app::settings::{cert_source, server_key};
@@ -65,7 +66,24 @@ pub fn serve_options(
         client_ca: client_ca(&config.tls),
         misses: GuardSettings::from(&config.policy.misses),
         metrics,
+        resumption: resumption(&config.tls),
+        handshakes: config
+            .tls
+            .handshake_concurrency
+            .unwrap_or(DEFAULT_HANDSHAKES),
     })
+}
+
+/// Enough handshakes in flight to keep both cores busy across network
+/// round trips, few enough that a burst is served in arrival order.
+pub const DEFAULT_HANDSHAKES: usize = 64;
+
+/// `[tls] session_resumption` and `session_cache`, defaults on.
+pub fn resumption(tls: &TlsConfig) -> Resumption {
+    Resumption {
+        enabled: tls.session_resumption.unwrap_or(true),
+        cache_entries: tls.session_cache.unwrap_or(DEFAULT_SESSION_CACHE),
+    }
 }
 
 /// The allow-list, plus Digest/Basic when credentials are configured (the

@@ -122,6 +122,34 @@ fn load(pairs: &[Pair]) -> Result<Arc<[Arc<CertifiedKey>]>, TlsError> {
     Ok(out.into())
 }
 
+/// How returning clients skip the full handshake. A resumed session keeps
+/// the client certificate chain it was established with (rustls stores it
+/// in the session and reports it as the peer's on resumption), so the MAC
+/// binding of mutual TLS holds for resumed connections too; ticket keys
+/// are random per process, so a restart (or a new `client_ca`) makes every
+/// client verify again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resumption {
+    /// Tickets (TLS 1.3 and 1.2) and the session cache; off means every
+    /// connection pays a full handshake.
+    pub enabled: bool,
+    /// Server-side cache entries (TLS 1.2 session IDs, and TLS 1.3
+    /// clients when tickets are off); 0 keeps none.
+    pub cache_entries: usize,
+}
+
+/// A site's phones: 20,000 sessions, a few tens of MB at most.
+pub const DEFAULT_SESSION_CACHE: usize = 20_000;
+
+impl Default for Resumption {
+    fn default() -> Self {
+        Resumption {
+            enabled: true,
+            cache_entries: DEFAULT_SESSION_CACHE,
+        }
+    }
+}
+
 /// Loads or generates the certificates and builds the rustls config
 /// (TLS 1.2 and 1.3, ALPN h2 and http/1.1).
 pub fn server_config(source: &CertSource, names: &[IpAddr]) -> Result<Arc<ServerConfig>, TlsError> {
@@ -137,13 +165,14 @@ pub fn server_config_with(
     client: Option<&ClientCa>,
 ) -> Result<Arc<ServerConfig>, TlsError> {
     let resolver = LeafResolver::new(&pki::cert_files(source, names)?)?;
-    config_for(Arc::new(resolver), client)
+    config_for(Arc::new(resolver), client, Resumption::default())
 }
 
 /// The rustls config serving whatever `resolver` holds.
 pub fn config_for(
     resolver: Arc<LeafResolver>,
     client: Option<&ClientCa>,
+    resumption: Resumption,
 ) -> Result<Arc<ServerConfig>, TlsError> {
     let builder =
         ServerConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?;
@@ -153,7 +182,48 @@ pub fn config_for(
     };
     let mut config = builder.with_cert_resolver(resolver);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    resume(&mut config, resumption)?;
     Ok(Arc::new(config))
+}
+
+/// Session tickets with keys that rotate every 6 hours (rustls' ring
+/// `Ticketer`; a ticket stays valid for one more period after its key is
+/// retired) and a bounded in-memory cache for clients that resume by ID.
+/// rustls' own default is a 256-entry cache and no tickets: too small for
+/// a site, so a boot storm paid the full handshake on every connection.
+fn resume(config: &mut ServerConfig, r: Resumption) -> Result<(), TlsError> {
+    if !r.enabled {
+        config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        config.ticketer = Arc::new(NoTickets);
+        config.send_tls13_tickets = 0;
+        return Ok(());
+    }
+    config.ticketer = rustls::crypto::ring::Ticketer::new()?;
+    config.session_storage = if r.cache_entries == 0 {
+        Arc::new(rustls::server::NoServerSessionStorage {})
+    } else {
+        rustls::server::ServerSessionMemoryCache::new(r.cache_entries)
+    };
+    Ok(())
+}
+
+/// Issues no tickets (rustls keeps its "never" ticketer private).
+#[derive(Debug)]
+struct NoTickets;
+
+impl rustls::server::ProducesTickets for NoTickets {
+    fn enabled(&self) -> bool {
+        false
+    }
+    fn lifetime(&self) -> u32 {
+        0
+    }
+    fn encrypt(&self, _plain: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+    fn decrypt(&self, _cipher: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 /// Keeps the local CA's server certificates current while serving: every

@@ -16,6 +16,7 @@ mod lines;
 mod local_ca;
 mod lockdown;
 mod polycom;
+mod resumption;
 mod security;
 mod snom;
 mod trust;
