@@ -76,8 +76,21 @@ fn answer(
     output: Option<&Path>,
     op: impl FnOnce(&dyn Backend) -> Result<Answer, BackendError>,
 ) -> Result<u8, Fail> {
+    require_store(data)?;
     let answer = op(backend::open(data, config)?.as_ref())?;
     emit(answer, output)
+}
+
+/// A read command in a directory without a store: said so (exit 2), and
+/// no empty store is created there. A running server's socket counts.
+fn require_store(data: &Path) -> Result<(), Fail> {
+    if data.join("db").exists() || data.join(autoprov::app::client::SOCKET).exists() {
+        return Ok(());
+    }
+    Err(usage(anyhow::anyhow!(
+        "no autoprov store in {} (run `autoprov import` first, or pass --data)",
+        data.display()
+    )))
 }
 
 /// `autoprov users` and `autoprov users show NAME`.

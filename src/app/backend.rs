@@ -307,6 +307,10 @@ impl Backend for Remote {
             serde_json::Value::from(list).to_string()
         });
         let percent = o.max_delete_percent.map(|p| p.to_string());
+        let ignored = o
+            .ignore_columns
+            .iter()
+            .map(|c| ("ignore_column", Some(c.as_str())));
         let path = client::query(
             "/api/v1/import",
             &[
@@ -328,7 +332,10 @@ impl Backend for Remote {
                 ("label_column", o.label_column.as_deref()),
                 ("notes", notes.as_deref()),
                 ("max_delete_percent", percent.as_deref()),
-            ],
+            ]
+            .into_iter()
+            .chain(ignored)
+            .collect::<Vec<_>>(),
         );
         self.send(Method::POST, &path, bytes)
     }

@@ -26,6 +26,7 @@ pub mod preview;
 pub mod settings;
 pub mod sources;
 pub mod tokens;
+pub mod users;
 
 /// What a running server shares with its admin surface (the API and the
 /// scheduled sources): the store the provisioning listeners serve from,

@@ -244,6 +244,10 @@ pub struct ImportArgs {
     /// template, and an optional row filter) for a file not in autoprov's columns.
     #[arg(long, value_name = "MAPFILE")]
     pub map: Option<PathBuf>,
+    /// Do not import this header column (repeatable): how to accept an unknown
+    /// column that looks like a misspelled known one, which is otherwise an error.
+    #[arg(long, value_name = "NAME")]
+    pub ignore_column: Vec<String>,
     #[command(flatten)]
     pub ldap: LdapArgs,
 }

@@ -119,11 +119,11 @@ struct Query(HashMap<String, String>);
 
 impl Query {
     fn parse(q: Option<&str>) -> Query {
-        Query(
-            form_urlencoded::parse(q.unwrap_or("").as_bytes())
-                .into_owned()
-                .collect(),
-        )
+        let mut map = HashMap::new();
+        for (k, v) in form_urlencoded::parse(q.unwrap_or("").as_bytes()).into_owned() {
+            insert_param(&mut map, k, v);
+        }
+        Query(map)
     }
 
     fn get(&self, k: &str) -> Option<&str> {
@@ -536,7 +536,9 @@ impl Api {
             .starts_with("multipart/form-data")
         {
             let (file, name, fields) = multipart(&content_type, body).await?;
-            params.extend(fields);
+            for (k, v) in fields {
+                insert_param(&mut params, k, v);
+            }
             (file, name)
         } else {
             // Without a copy: the body is the only owner of its bytes.
@@ -635,6 +637,16 @@ fn import_request(q: &Query, part_name: Option<String>) -> Result<ImportRequest,
                         .ok_or_else(|| Problem::usage("max_delete_percent must be 0 to 100"))
                 })
                 .transpose()?,
+            ignore_columns: q
+                .get("ignore_column")
+                .map(|v| {
+                    v.lines()
+                        .filter(|c| !c.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            operation: None,
         },
         yes: q.flag("yes")?,
         format: q.format()?,
@@ -695,12 +707,29 @@ async fn multipart(
         if file.is_none() && (name == "file" || file_name.is_some()) {
             file = Some((data.to_vec(), file_name));
         } else if !name.is_empty() {
-            fields.insert(name, String::from_utf8_lossy(&data).into_owned());
+            insert_param(&mut fields, name, String::from_utf8_lossy(&data).into_owned());
         }
     }
     let (bytes, name) =
         file.ok_or_else(|| Problem::usage("the multipart body has no `file` part"))?;
     Ok((bytes, name, fields))
+}
+
+/// Parameters that may be given more than once: their values, one a line.
+const REPEATABLE: [&str; 1] = ["ignore_column"];
+
+/// Adds a query parameter or form field: a repeatable one collects its
+/// values, any other keeps the last.
+fn insert_param(map: &mut HashMap<String, String>, k: String, v: String) {
+    match map.get_mut(&k) {
+        Some(old) if REPEATABLE.contains(&k.as_str()) => {
+            old.push('\n');
+            old.push_str(&v);
+        }
+        _ => {
+            map.insert(k, v);
+        }
+    }
 }
 
 /// Runs store work off the async threads.
