@@ -247,3 +247,61 @@ fn mapped_columns(headers: &[String], mapping: &Mapping) -> Vec<Option<Column>> 
         })
         .collect()
 }
+
+/// `GET /api/v1/template.csv`: the canonical columns and two example rows
+/// that import as they are (secrets left empty: SIP passwords are then
+/// generated, web passwords and PINs stay unset).
+pub const TEMPLATE_CSV: &str = "username,first_name,last_name,display_name,email,mobile,extension,sip_password,web_password,voicemail_pin,enabled,language,timezone,transport,mac,phone_model,phoneip,blf,site,settings
+anna.becker,Anna,Becker,,anna.becker@example.com,+49 170 1234567,2201,,,,yes,de,Europe/Berlin,,805ec0000001,yealink-t54w,,2202:Ben,,
+ben.schulz,Ben,Schulz,Ben Schulz (Support),ben.schulz@example.com,,2202,,,,yes,en,Europe/Berlin,tls,,,,,,
+";
+
+/// The error report of an upload as CSV (`POST /api/v1/import/preview?report=csv`):
+/// one line per error and warning, `row,line,column,code,message`, in the
+/// report's order. Cells a spreadsheet would run as a formula are quoted
+/// with `'` (a column name comes from the uploaded header).
+pub fn report_csv(
+    store: &dyn Store,
+    config: &Config,
+    bytes: Vec<u8>,
+    req: &ImportRequest,
+) -> Result<Answer, ImportError> {
+    let mut opts = req.options.clone();
+    opts.dry_run = true;
+    let outcome = import::run(store, config, bytes, &opts, None)?;
+    let report = &outcome.report;
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    let num = |n: Option<usize>| n.map(|n| n.to_string()).unwrap_or_default();
+    let _ = w.write_record(["row", "line", "column", "code", "message"]);
+    for i in report.errors.iter().chain(&report.warnings) {
+        let column = i.column.as_deref().unwrap_or("");
+        let place = match &i.entry {
+            Some(e) => e.clone(),
+            None => num(i.line),
+        };
+        let _ = w.write_record([
+            num(i.row),
+            place,
+            defused(column),
+            i.code.to_string(),
+            defused(&i.message),
+        ]);
+    }
+    let body = w.into_inner().unwrap_or_default();
+    let mut answer = Answer::ok(body, "text/csv; charset=utf-8");
+    answer.exit_code = u8::try_from(outcome.exit_code).unwrap_or(3);
+    // The report itself is the answer, whatever the import thought of the file.
+    answer.status = 200;
+    Ok(answer)
+}
+
+/// A cell that cannot start a spreadsheet formula.
+fn defused(v: &str) -> String {
+    if v.starts_with(['=', '+', '-', '@']) {
+        format!("'{v}")
+    } else {
+        v.to_string()
+    }
+}

@@ -55,6 +55,9 @@ pub struct UserRequest {
     pub username: String,
     pub op: UserOp,
     pub dry_run: bool,
+    /// Confirms what deletes (removing a phone): without it nothing is
+    /// written and the answer is a 409 (exit 1) with what would change.
+    pub yes: bool,
     /// [`FROM_CLI`] or [`FROM_ADMIN`].
     pub origin: String,
     pub format: Format,
@@ -78,10 +81,22 @@ pub fn run(
         UserOp::Create(_) => Mode::Create,
         _ => Mode::Upsert,
     };
-    opts.dry_run = req.dry_run;
+    let unconfirmed = matches!(req.op, UserOp::RemovePhone { .. }) && !req.yes && !req.dry_run;
+    opts.dry_run = req.dry_run || unconfirmed;
     opts.operation = Some(req.op.name().to_string());
-    let outcome = import::run(store, config, csv_of(&row), &opts, None)?;
-    Ok((answer(&req.username, &req.op, &outcome, req.format), outcome.report.applied))
+    let mut outcome = import::run(store, config, csv_of(&row), &opts, None)?;
+    outcome.report.mode = req.op.name();
+    let mut answer = answer(&req.username, &req.op, &outcome, req.format);
+    if unconfirmed && answer.exit_code == 0 {
+        answer.exit_code = 1;
+        answer.status = 409;
+        answer.message = Some(format!(
+            "{} of {} needs a confirmation (--yes, or yes=true): nothing written",
+            req.op.name(),
+            req.username
+        ));
+    }
+    Ok((answer, outcome.report.applied))
 }
 
 /// The one CSV row an operation is: `(column, cell)` pairs, username first.
