@@ -203,7 +203,16 @@ fn glances(t: &crate::import::read::Table, columns: &[Option<Column>]) -> HashMa
             (Column::PhoneModel, "models"),
         ] {
             if let Some(cell) = at(col).and_then(|i| r.fields.get(i)) {
-                g.insert(key.into(), json!(list(cell)));
+                let mut items = list(cell);
+                if col == Column::Mac {
+                    // As the store writes them; a cell that is no MAC as written.
+                    for m in &mut items {
+                        if let Ok(mac) = crate::domain::mac::Mac::parse(m) {
+                            *m = mac.plain();
+                        }
+                    }
+                }
+                g.insert(key.into(), json!(items));
             }
         }
         if let Some(site) = at(Column::Site).and_then(|i| r.fields.get(i)) {
