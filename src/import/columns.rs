@@ -284,7 +284,10 @@ pub fn map_header_ignoring(
             }
             None => {
                 let near = suggestion(f);
-                if let Some(s) = near.filter(|s| !present.iter().any(|c| c.name() == *s)) {
+                // A header cell holding a delimiter is a wrong-delimiter
+                // file, which the missing-username error explains better.
+                let whole = !raw.contains([';', '\t', ',', '|']);
+                if let Some(s) = near.filter(|s| whole && !present.iter().any(|c| c.name() == *s)) {
                     errors.push(misspelled(raw, s, header_line));
                     continue;
                 }
