@@ -404,8 +404,8 @@ mod tests {
         let codes: Vec<&str> = w.iter().map(|w| w.code).collect();
         assert_eq!(codes, ["W_IGNORED_COLUMN", "W_UNKNOWN_COLUMN"]);
         // A known column can be ignored too.
-        let (m, _) = map_header_ignoring(&strings(&["username", "email"]), 1, &strings(&["EMAIL"]))
-            .unwrap();
+        let (m, _) =
+            map_header_ignoring(&strings(&["username", "email"]), 1, &strings(&["EMAIL"])).unwrap();
         assert!(!m.has(Column::Email));
     }
 

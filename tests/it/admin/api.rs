@@ -76,7 +76,12 @@ fn endpoints(csv: &Path) -> Vec<Endpoint> {
             vec![],
             200,
         ),
-        ("GET", "/api/v1/phones?page=1&state=never".into(), vec![], 200),
+        (
+            "GET",
+            "/api/v1/phones?page=1&state=never".into(),
+            vec![],
+            200,
+        ),
         (
             "GET",
             format!("/api/v1/phones/{ALICE_MAC}/preview"),

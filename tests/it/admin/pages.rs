@@ -24,7 +24,11 @@ fn serving() -> (tempfile::TempDir, std::path::PathBuf, Server, String) {
     )
     .unwrap();
     let out = autoprov(&data, &["import", extra.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let fw = tmp.path().join("fw");
     std::fs::create_dir_all(&fw).unwrap();
     std::fs::write(fw.join("T54W-96.86.0.110.rom"), b"image").unwrap();
@@ -65,7 +69,10 @@ fn users_and_phones_page_search_sort_and_count() {
     let a = get(&server, &token, "/api/v1/users?page=1&per_page=5");
     assert_eq!(a.status, 200, "{}", a.text());
     let v = a.json();
-    assert_eq!((v["total"].as_u64(), v["matched"].as_u64()), (Some(14), Some(14)));
+    assert_eq!(
+        (v["total"].as_u64(), v["matched"].as_u64()),
+        (Some(14), Some(14))
+    );
     assert_eq!(v["items"].as_array().unwrap().len(), 5);
     let names: Vec<&str> = v["items"]
         .as_array()
@@ -75,10 +82,21 @@ fn users_and_phones_page_search_sort_and_count() {
         .collect();
     assert_eq!(
         names,
-        ["alice.martin", "anna.becker224", "anna.becker1024", "bob.schulz", "carol.jones"]
+        [
+            "alice.martin",
+            "anna.becker224",
+            "anna.becker1024",
+            "bob.schulz",
+            "carol.jones"
+        ]
     );
     // The last page has what is left; descending order; no secrets.
-    let v = get(&server, &token, "/api/v1/users?page=3&per_page=5&sort=-name").json();
+    let v = get(
+        &server,
+        &token,
+        "/api/v1/users?page=3&per_page=5&sort=-name",
+    )
+    .json();
     assert_eq!(v["items"].as_array().unwrap().len(), 4);
     assert_eq!(v["items"][3]["username"], "alice.martin");
     assert!(!v.to_string().contains(ALICE_SIP_PW));
@@ -98,7 +116,12 @@ fn users_and_phones_page_search_sort_and_count() {
     assert_eq!(v["states"]["never"].as_u64(), Some(phones), "{v}");
     let boot = server.get_http("/805ec0123456.cfg", Some(&alice_ua("96.86.0.100")));
     assert_eq!(boot.status, 200);
-    let v = get(&server, &token, &format!("/api/v1/phones?page=1&q={ALICE_MAC}")).json();
+    let v = get(
+        &server,
+        &token,
+        &format!("/api/v1/phones?page=1&q={ALICE_MAC}"),
+    )
+    .json();
     assert_eq!(v["matched"], 1, "{v}");
     let p = &v["items"][0];
     assert_eq!(p["state"], "bootstrap_only", "{p}");
@@ -111,37 +134,61 @@ fn users_and_phones_page_search_sort_and_count() {
     let v = get(&server, &token, "/api/v1/phones?state=outdated").json();
     assert_eq!(v["matched"], 1, "{v}");
     assert_eq!(v["items"][0]["mac"], ALICE_MAC);
-    assert!(v["items"][0]["state_reason"].as_str().unwrap().contains("96.86.0.110"));
+    assert!(
+        v["items"][0]["state_reason"]
+            .as_str()
+            .unwrap()
+            .contains("96.86.0.110")
+    );
     assert_eq!(v["states"]["outdated"], 1);
     assert_eq!(v["states"]["never"].as_u64(), Some(phones - 1));
     let v = get(&server, &token, "/api/v1/phones?state=never&per_page=2").json();
     assert_eq!(v["items"].as_array().unwrap().len(), 2);
     assert_eq!(v["matched"].as_u64(), Some(phones - 1));
-    assert_eq!(get(&server, &token, "/api/v1/phones?state=happy").status, 400);
+    assert_eq!(
+        get(&server, &token, "/api/v1/phones?state=happy").status,
+        400
+    );
     server.stop_ok();
 }
 
 #[test]
 fn phone_preview_masks_every_secret() {
     let (_tmp, data, server, token) = serving();
-    let a = get(&server, &token, &format!("/api/v1/phones/{ALICE_MAC}/preview"));
+    let a = get(
+        &server,
+        &token,
+        &format!("/api/v1/phones/{ALICE_MAC}/preview"),
+    );
     assert_eq!(a.status, 200, "{}", a.text());
     let v = a.json();
     let file = &v["files"][0];
     assert_eq!(file["name"], "805ec0123456.cfg");
     let content = file["content"].as_str().unwrap();
-    assert!(content.contains("1001"), "the extension is shown: {content}");
+    assert!(
+        content.contains("1001"),
+        "the extension is shown: {content}"
+    );
     assert!(content.contains("********"), "{content}");
-    assert!(!content.contains(ALICE_SIP_PW), "SIP password in the preview");
+    assert!(
+        !content.contains(ALICE_SIP_PW),
+        "SIP password in the preview"
+    );
     // The phone's web passwords, issued by that rendering, are masked too.
-    let shown = autoprov(&data, &["phones", "show", ALICE_MAC, "--secrets", "--format", "json"]);
+    let shown = autoprov(
+        &data,
+        &["phones", "show", ALICE_MAC, "--secrets", "--format", "json"],
+    );
     assert!(shown.status.success());
     let p: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
     for k in ["admin_password", "user_password"] {
         let pw = p[k].as_str().expect(k);
         assert!(pw.len() >= 8 && !content.contains(pw), "{k} in the preview");
     }
-    assert_eq!(get(&server, &token, "/api/v1/phones/805ec0ffffff/preview").status, 404);
+    assert_eq!(
+        get(&server, &token, "/api/v1/phones/805ec0ffffff/preview").status,
+        404
+    );
     server.stop_ok();
 }
 
@@ -152,34 +199,57 @@ fn downloads_and_previews_for_the_page() {
     let t = get(&server, &token, "/api/v1/template.csv");
     assert_eq!(t.status, 200);
     assert!(t.header("content-type").unwrap().starts_with("text/csv"));
-    assert!(t.header("content-disposition").unwrap().starts_with("attachment"));
+    assert!(
+        t.header("content-disposition")
+            .unwrap()
+            .starts_with("attachment")
+    );
     let text = t.text();
     assert!(text.starts_with("username,first_name,last_name,"), "{text}");
     assert_eq!(text.lines().count(), 3);
-    let a = upload(&server, &token, "/api/v1/import?dry_run=true&format=json", &text);
+    let a = upload(
+        &server,
+        &token,
+        "/api/v1/import?dry_run=true&format=json",
+        &text,
+    );
     assert_eq!(a.status, 200, "{}", a.text());
     assert_eq!(a.json()["summary"]["created"], 2);
     assert_eq!(a.json()["summary"]["warnings"], 0);
     let e = get(&server, &token, "/api/v1/export");
-    assert!(e.header("content-disposition").unwrap().contains("autoprov-users.csv"));
+    assert!(
+        e.header("content-disposition")
+            .unwrap()
+            .contains("autoprov-users.csv")
+    );
 
     // The error report as CSV.
     let bad = "username,first_name,extension,mac\nx1,X,4001,zz\nx2,Y,4001,\n";
     let r = upload(&server, &token, "/api/v1/import/preview?report=csv", bad);
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.header("content-type").unwrap().starts_with("text/csv"));
-    assert!(r.header("content-disposition").unwrap().starts_with("attachment"));
+    assert!(
+        r.header("content-disposition")
+            .unwrap()
+            .starts_with("attachment")
+    );
     let body = r.text();
     let lines: Vec<&str> = body.lines().collect();
     assert_eq!(lines[0], "row,line,column,code,message");
-    assert!(lines.iter().any(|l| l.starts_with("1,2,mac,E_MAC_FORMAT,")), "{lines:?}");
     assert!(
-        lines.iter().any(|l| l.starts_with("2,3,extension,E_EXTENSION_DUPLICATE,")),
+        lines.iter().any(|l| l.starts_with("1,2,mac,E_MAC_FORMAT,")),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("2,3,extension,E_EXTENSION_DUPLICATE,")),
         "{lines:?}"
     );
 
     // The preview of creates: extension, MAC, model, the password marker.
-    let csv = "username,first_name,extension,mac,phone_model\nmm,Max,4100,805ec0000042,yealink-t54w\n";
+    let csv =
+        "username,first_name,extension,mac,phone_model\nmm,Max,4100,805ec0000042,yealink-t54w\n";
     let v = upload(&server, &token, "/api/v1/import/preview", csv).json();
     let c = &v["changes"][0];
     assert_eq!(c["action"], "create", "{v}");
@@ -212,11 +282,13 @@ fn deleting_imports_ask_first_and_sync_needs_a_source_in_plain_words() {
     // The preview names the deletions.
     let v = upload(&server, &token, "/api/v1/import/preview?mode=replace", two).json();
     assert_eq!(v["deletions"]["count"], 12, "{v}");
-    assert!(v["deletions"]["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|u| u == "carol.jones"));
+    assert!(
+        v["deletions"]["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u == "carol.jones")
+    );
     // Applying without yes: 409 with the count, nothing written.
     let a = upload(&server, &token, "/api/v1/import?mode=replace", two);
     assert_eq!(a.status, 409, "{}", a.text());
@@ -234,9 +306,18 @@ fn deleting_imports_ask_first_and_sync_needs_a_source_in_plain_words() {
     assert!(!e["message"].as_str().unwrap().contains("--"), "{e}");
     let a = upload(&server, &token, "/api/v1/import?mode=sync", two);
     assert_eq!(a.status, 400);
-    assert!(!a.json()["detail"].as_str().unwrap().contains("--"), "{}", a.text());
+    assert!(
+        !a.json()["detail"].as_str().unwrap().contains("--"),
+        "{}",
+        a.text()
+    );
     // Confirmed: applied.
-    let a = upload(&server, &token, "/api/v1/import?mode=replace&yes=true&format=json", two);
+    let a = upload(
+        &server,
+        &token,
+        "/api/v1/import?mode=replace&yes=true&format=json",
+        two,
+    );
     assert_eq!(a.status, 200, "{}", a.text());
     assert_eq!(a.json()["summary"]["deleted"], 12);
     server.stop_ok();
@@ -250,7 +331,10 @@ fn a_revoked_token_is_a_problem_the_page_recognises() {
     assert!(out.status.success());
     let a = get(&server, &token, "/api/v1/users?page=1");
     assert_eq!(a.status, 401);
-    assert_eq!(a.header("content-type").as_deref(), Some("application/problem+json"));
+    assert_eq!(
+        a.header("content-type").as_deref(),
+        Some("application/problem+json")
+    );
     assert_eq!(a.json()["code"], "token_invalid");
     let a = api(&server, "GET", "/api/v1/users", None, &[]);
     assert_eq!(a.json()["code"], "token_missing");

@@ -32,11 +32,16 @@ fn users_where_there_is_no_store_says_so_and_creates_nothing() {
         assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
         assert!(
             r.stderr.contains("no autoprov store in")
-                && r.stderr.contains("run `autoprov import` first, or pass --data"),
+                && r.stderr
+                    .contains("run `autoprov import` first, or pass --data"),
             "{args:?}: {}",
             r.stderr
         );
-        assert!(!env.data().exists(), "{args:?} created {}", env.data().display());
+        assert!(
+            !env.data().exists(),
+            "{args:?} created {}",
+            env.data().display()
+        );
     }
 }
 
@@ -50,7 +55,11 @@ fn cli_single_user_changes_go_through_the_import_rules_and_the_history() {
     assert_eq!(r.code, 0);
     assert!(r.stdout.contains("anna.becker224") && !r.stdout.contains("bob"));
     let r = run(&["users", "--filter", "80:5e:c0:00:00:02"]);
-    assert!(r.stdout.contains("bob") && !r.stdout.contains("anna"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("bob") && !r.stdout.contains("anna"),
+        "{}",
+        r.stdout
+    );
     let r = run(&["users", "--filter", "2251"]);
     assert!(r.stdout.contains("anna.becker1024") && !r.stdout.contains("bob"));
 
@@ -65,18 +74,41 @@ fn cli_single_user_changes_go_through_the_import_rules_and_the_history() {
     assert!(r.stdout.contains("E_EMAIL_FORMAT"), "{}", r.stdout);
     let r = run(&["users", "edit", "bob", "--set", "emial=x@example.com"]);
     assert_eq!(r.code, 2, "not a field: {}", r.stderr);
-    let r = run(&["users", "edit", "bob", "--set", "email=bob@example.com", "--set", "extension=2260"]);
+    let r = run(&[
+        "users",
+        "edit",
+        "bob",
+        "--set",
+        "email=bob@example.com",
+        "--set",
+        "extension=2260",
+    ]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let bob = env.user("bob").unwrap();
     assert_eq!(bob["email"], "bob@example.com");
     assert_eq!(bob["lines"][0]["extension"], "2260");
 
     // Add a user, a phone, rotate, remove the phone (confirmed), delete.
-    let r = run(&["users", "add", "cara", "--set", "first_name=Cara", "--set", "extension=2270"]);
+    let r = run(&[
+        "users",
+        "add",
+        "cara",
+        "--set",
+        "first_name=Cara",
+        "--set",
+        "extension=2270",
+    ]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let r = run(&["users", "add", "cara", "--set", "first_name=Cara"]);
     assert_eq!(r.code, 1, "exists: {}", r.stderr);
-    let r = run(&["users", "add-phone", "cara", "805ec0000003", "--model", "yealink-t54w"]);
+    let r = run(&[
+        "users",
+        "add-phone",
+        "cara",
+        "805ec0000003",
+        "--model",
+        "yealink-t54w",
+    ]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let r = run(&["users", "add-phone", "cara", "805ec0000001"]);
     assert_eq!(r.code, 1, "anna's MAC: {}", r.stdout);
@@ -89,16 +121,42 @@ fn cli_single_user_changes_go_through_the_import_rules_and_the_history() {
         before["lines"][0]["sip_password"], after["lines"][0]["sip_password"],
         "rotated"
     );
-    assert!(!r.stdout.contains(after["lines"][0]["sip_password"].as_str().unwrap()));
+    assert!(
+        !r.stdout
+            .contains(after["lines"][0]["sip_password"].as_str().unwrap())
+    );
     let r = run(&["users", "remove-phone", "cara", "80:5e:c0:00:00:03"]);
     assert_eq!(r.code, 1, "asks for --yes: {}", r.stderr);
-    assert_eq!(env.user("cara").unwrap()["phones"].as_array().unwrap().len(), 1);
-    let r = run(&["users", "remove-phone", "cara", "80:5e:c0:00:00:03", "--yes"]);
+    assert_eq!(
+        env.user("cara").unwrap()["phones"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let r = run(&[
+        "users",
+        "remove-phone",
+        "cara",
+        "80:5e:c0:00:00:03",
+        "--yes",
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(env.user("cara").unwrap()["phones"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        env.user("cara").unwrap()["phones"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
     let r = run(&["users", "delete", "cara"]);
     assert_eq!(r.code, 1);
-    assert!(r.stdout.contains("would delete user cara, extension(s) 2270"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("would delete user cara, extension(s) 2270"),
+        "{}",
+        r.stdout
+    );
     assert!(env.user("cara").is_some());
     let r = run(&["users", "delete", "cara", "--yes"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -115,7 +173,14 @@ fn cli_single_user_changes_go_through_the_import_rules_and_the_history() {
     let ops: Vec<&str> = modes.iter().skip(1).map(|m| m.0).collect();
     assert_eq!(
         ops,
-        ["edit", "create-user", "add-phone", "rotate-sip-password", "remove-phone", "delete"]
+        [
+            "edit",
+            "create-user",
+            "add-phone",
+            "rotate-sip-password",
+            "remove-phone",
+            "delete"
+        ]
     );
     assert!(modes.iter().skip(1).all(|m| m.1 == "(cli)"), "{modes:?}");
 }
@@ -170,15 +235,27 @@ fn api_single_user_edit_shows_in_the_cli_and_the_history() {
     assert_eq!(bob["mobile"], "+491705550101");
 
     // Phones, rotation, deletes with their confirmations.
-    let a = call("POST", "/api/v1/users/bob/phones", Some(r#"{"mac":"80:5e:c0:00:00:09"}"#));
+    let a = call(
+        "POST",
+        "/api/v1/users/bob/phones",
+        Some(r#"{"mac":"80:5e:c0:00:00:09"}"#),
+    );
     assert_eq!(a.status, 200, "{}", a.text());
     let a = call("DELETE", "/api/v1/users/bob/phones/805ec0000009", None);
     assert_eq!(a.status, 409, "{}", a.text());
-    let a = call("DELETE", "/api/v1/users/bob/phones/805ec0000009?yes=true", None);
+    let a = call(
+        "DELETE",
+        "/api/v1/users/bob/phones/805ec0000009?yes=true",
+        None,
+    );
     assert_eq!(a.status, 200, "{}", a.text());
     let a = call("POST", "/api/v1/users/bob/rotate-sip-password", None);
     assert_eq!(a.status, 200, "{}", a.text());
-    assert!(!a.text().contains("\"value\""), "no password in the answer: {}", a.text());
+    assert!(
+        !a.text().contains("\"value\""),
+        "no password in the answer: {}",
+        a.text()
+    );
     let a = call(
         "POST",
         "/api/v1/users",
@@ -192,7 +269,11 @@ fn api_single_user_edit_shows_in_the_cli_and_the_history() {
     assert_eq!(a.status, 200, "{}", a.text());
     let a = call("DELETE", "/api/v1/users/dora?yes=true", None);
     assert_eq!(a.status, 404, "{}", a.text());
-    let a = call("PATCH", "/api/v1/users/nobody", Some(r#"{"fields":{"mobile":"1234"}}"#));
+    let a = call(
+        "PATCH",
+        "/api/v1/users/nobody",
+        Some(r#"{"fields":{"mobile":"1234"}}"#),
+    );
     assert_eq!(a.status, 404, "{}", a.text());
 
     let h = call("GET", "/api/v1/history", None).json();
@@ -211,7 +292,14 @@ fn api_single_user_edit_shows_in_the_cli_and_the_history() {
     let modes: Vec<&str> = ops.iter().map(|o| o.0.as_str()).collect();
     assert_eq!(
         modes,
-        ["edit", "add-phone", "remove-phone", "rotate-sip-password", "create-user", "delete"]
+        [
+            "edit",
+            "add-phone",
+            "remove-phone",
+            "rotate-sip-password",
+            "create-user",
+            "delete"
+        ]
     );
     assert!(ops.iter().all(|o| o.1 == "(admin page)"), "{ops:?}");
     server.stop_ok();

@@ -16,10 +16,12 @@ fn a_misspelled_key_column_is_refused_unless_ignored() {
     let v = r.json();
     assert_eq!(v["errors"][0]["code"], "E_UNKNOWN_COLUMN");
     assert_eq!(v["errors"][0]["column"], "Extention");
-    assert!(v["errors"][0]["message"]
-        .as_str()
-        .unwrap()
-        .contains("did you mean extension"));
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean extension")
+    );
     assert_eq!(summary(&v, "created"), 0);
     assert!(!v["applied"].as_bool().unwrap());
     // Through the text report too, with the CLI's exit code.
@@ -108,10 +110,12 @@ fn question_marks_for_lost_letters_are_warned_about() {
         ],
         "{v}"
     );
-    assert!(v["warnings"][1]["message"]
-        .as_str()
-        .unwrap()
-        .contains("Kowalska-?ak"));
+    assert!(
+        v["warnings"][1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Kowalska-?ak")
+    );
 }
 
 #[test]
@@ -129,12 +133,16 @@ fn reports_say_each_place_once_and_no_empty_dialect() {
     assert!(!r.stdout.contains("0 rows"), "{}", r.stdout);
 
     // One row is "1 row"; a dry run promises a password, points nowhere.
-    let p = env.file("one.csv", "username,first_name,extension\nmmueller,Max,2401\n");
+    let p = env.file(
+        "one.csv",
+        "username,first_name,extension\nmmueller,Max,2401\n",
+    );
     let r = env.run(&["import", p.to_str().unwrap(), "--dry-run", "--no-progress"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains(": 1 row ("), "{}", r.stdout);
     assert!(
-        r.stdout.contains("a SIP password will be generated for mmueller"),
+        r.stdout
+            .contains("a SIP password will be generated for mmueller"),
         "{}",
         r.stdout
     );
@@ -146,6 +154,10 @@ fn reports_say_each_place_once_and_no_empty_dialect() {
     );
     let r = env.run(&["import", p.to_str().unwrap(), "--no-progress"]);
     assert_eq!(r.code, 1);
-    assert!(r.stdout.contains("E_MAC_FORMAT: line 3, column mac"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("E_MAC_FORMAT: line 3, column mac"),
+        "{}",
+        r.stdout
+    );
     assert!(!r.stdout.contains("(row"), "{}", r.stdout);
 }
