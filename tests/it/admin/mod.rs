@@ -4,5 +4,7 @@
 mod api;
 mod cli;
 mod lockdown;
+mod pages;
+mod single_user;
 mod sources;
 mod web;
