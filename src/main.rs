@@ -54,9 +54,7 @@ fn run(cli: Cli) -> Result<u8, Fail> {
     let (data, config) = (cli.data.as_path(), &config);
     match cli.command {
         Command::Import(args) => cli::import::run(data, config, args),
-        Command::Export(args) => answer(data, config, args.output.as_deref(), |b| {
-            b.export(args.include_secrets)
-        }),
+        Command::Export(args) => cli::export::run(data, config, &args),
         Command::Users(args) => answer(data, config, None, |b| users(b, args)),
         Command::Phones(args) => answer(data, config, None, |b| phones(b, args)),
         Command::History(args) => answer(data, config, None, |b| b.history(args.format.into())),

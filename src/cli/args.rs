@@ -292,9 +292,12 @@ pub struct LdapArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Write to this file instead of standard output.
+    /// Write to this file (mode 0600) instead of standard output; for kamailio-dbtext, a directory gets its `subscriber` and `version` files.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    /// csv, or the SIP accounts as a registrar loads them (docs/zero-touch.md); registrar formats need --include-secrets.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: super::export::ExportFormat,
     /// Include SIP passwords and voicemail PINs (web passwords are stored hashed and never exported).
     #[arg(long)]
     pub include_secrets: bool,
