@@ -1,0 +1,119 @@
+//! The registrar exports as an admin runs them: refused without
+//! `--include-secrets`, written 0600, and a re-export after an import
+//! differs from the first only in the rows of the users that changed.
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::support::cli::Env;
+
+const BEFORE: &str = "\
+username,first_name,last_name,extension,sip_password,transport,mac,phone_model
+anna,Anna,Berg,1001,Anna-pw-1,udp,80:5e:c0:00:10:01,yealink-t54w
+bert,Bert,Cole,1002;1003,Bert-pw-2;Bert-pw-3,tcp,00:04:f2:00:10:02,polycom-vvx411
+cara,Cara,Dahl,1004,Cara-pw-4,tls,00:0b:82:00:10:04,grandstream-gxp2170
+dirk,Dirk,Eck,1005,Dirk-pw-5,udp,,
+";
+
+/// bert's second password changes; everyone else as before.
+const AFTER: &str = "\
+username,first_name,last_name,extension,sip_password,transport,mac,phone_model
+anna,Anna,Berg,1001,Anna-pw-1,udp,80:5e:c0:00:10:01,yealink-t54w
+bert,Bert,Cole,1002;1003,Bert-pw-2;Bert-pw-NEW,tcp,00:04:f2:00:10:02,polycom-vvx411
+cara,Cara,Dahl,1004,Cara-pw-4,tls,00:0b:82:00:10:04,grandstream-gxp2170
+dirk,Dirk,Eck,1005,Dirk-pw-5,udp,,
+";
+
+const FORMATS: [&str; 4] = ["kamailio", "kamailio-dbtext", "asterisk", "freeswitch"];
+
+/// Lines of `b` not in `a`, and of `a` not in `b`.
+fn changed(a: &str, b: &str) -> (Vec<String>, Vec<String>) {
+    let out = std::process::Command::new("diff")
+        .args([
+            "--unchanged-line-format=",
+            "--old-line-format=-%L",
+            "--new-line-format=+%L",
+        ])
+        .arg(a)
+        .arg(b)
+        .output()
+        .expect("diff");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let pick = |c: char| {
+        text.lines()
+            .filter_map(|l| l.strip_prefix(c))
+            .map(str::to_string)
+            .collect()
+    };
+    (pick('-'), pick('+'))
+}
+
+#[test]
+fn registrar_exports_need_secrets_are_private_and_diff_by_user() {
+    let env = Env::new();
+    let r = env.import_csv(BEFORE, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for f in FORMATS {
+        // Without the secrets flag: refused (exit 2), nothing written.
+        let out = env.dir.path().join(format!("{f}.refused"));
+        let r = env.run(&["export", "--format", f, "--output", out.to_str().unwrap()]);
+        assert_eq!(r.code, 2, "{f}: {}", r.stderr);
+        assert!(r.stderr.contains("--include-secrets"), "{}", r.stderr);
+        assert!(!out.exists(), "{f}: a refused export wrote a file");
+    }
+    let export = |tag: &str| {
+        for f in FORMATS {
+            let out = env.dir.path().join(format!("{f}.{tag}"));
+            let r = env.run(&[
+                "export",
+                "--format",
+                f,
+                "--include-secrets",
+                "--output",
+                out.to_str().unwrap(),
+            ]);
+            assert_eq!(r.code, 0, "{f}: {}", r.stderr);
+            let mode = std::fs::metadata(&out)
+                .expect("written")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{f} written {mode:o}");
+        }
+    };
+    export("1");
+    let r = env.import_csv(AFTER, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    export("2");
+    for f in FORMATS {
+        let a = env.dir.path().join(format!("{f}.1"));
+        let b = env.dir.path().join(format!("{f}.2"));
+        let (gone, new) = changed(a.to_str().unwrap(), b.to_str().unwrap());
+        assert!(!new.is_empty(), "{f}: the changed password left no trace");
+        for l in gone.iter().chain(&new) {
+            // Only bert's line 1003 changed: its password (or hashes of it).
+            assert!(
+                l.contains("Bert-pw-3")
+                    || l.contains("Bert-pw-NEW")
+                    || l.contains("1003") && f.starts_with("kamailio"),
+                "{f}: unrelated line changed: {l}"
+            );
+        }
+        assert!(
+            new.iter().any(|l| l.contains("Bert-pw-NEW")),
+            "{f}: {new:?}"
+        );
+        let text = std::fs::read_to_string(&b).expect("read");
+        // Everyone enabled, every line: 5 accounts, in username order.
+        for ext in ["1001", "1002", "1003", "1004", "1005"] {
+            assert!(text.contains(ext), "{f}: {ext} missing");
+        }
+        let anna = text.find("1001").expect("anna");
+        let dirk = text.find("1005").expect("dirk");
+        assert!(anna < dirk, "{f}: not in username order");
+    }
+    // The CSV export is unchanged by all this: default format, header as before.
+    let csv = env.export(&[]);
+    assert!(
+        csv.starts_with("username,first_name,last_name,display_name,"),
+        "{csv}"
+    );
+}
