@@ -5,6 +5,7 @@
 use std::os::unix::fs::PermissionsExt;
 
 use crate::support::cli::Env;
+use crate::support::server::{Server, api};
 
 const BEFORE: &str = "\
 username,first_name,last_name,extension,sip_password,transport,mac,phone_model
@@ -116,4 +117,51 @@ fn registrar_exports_need_secrets_are_private_and_diff_by_user() {
         csv.starts_with("username,first_name,last_name,display_name,"),
         "{csv}"
     );
+}
+
+/// The same exports from a running server: over the admin API with
+/// `format=` (secrets opted in), and from the CLI, which then goes through
+/// the server's admin socket; both give the bytes the store gives.
+#[test]
+fn registrar_export_over_the_admin_api_and_while_serving() {
+    let env = Env::new();
+    let r = env.import_csv(BEFORE, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let offline = env.run(&["export", "--format", "freeswitch", "--include-secrets"]);
+    assert_eq!(offline.code, 0, "{}", offline.stderr);
+    let cfg = env.file(
+        "admin.toml",
+        "[admin]\nanonymous_loopback = true\nexpose_secrets = true\n",
+    );
+    let server = Server::start(&env.data(), &["--config", cfg.to_str().unwrap()], &[]);
+    let get = |q: &str| api(&server, "GET", &format!("/api/v1/export{q}"), None, &[]);
+    let r = get("?format=kamailio-dbtext&include_secrets=true");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.text()
+            .starts_with("id(int,auto) username(string) domain(string)"),
+        "{}",
+        r.text()
+    );
+    assert!(
+        r.text().contains(":1003:pbx.example.com:Bert-pw-3:"),
+        "{}",
+        r.text()
+    );
+    let r = get("?format=asterisk");
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("include_secrets"), "{}", r.text());
+    assert!(!r.text().contains("Anna-pw-1"));
+    let r = get("?format=bind9&include_secrets=true");
+    assert_eq!(r.status, 400, "{}", r.text());
+    // The plain export is still the CSV.
+    let r = get("");
+    assert_eq!(r.status, 200);
+    assert!(r.text().starts_with("username,"), "{}", r.text());
+    let served = get("?format=freeswitch&include_secrets=true");
+    assert_eq!(served.text(), offline.stdout);
+    let through_socket = env.run(&["export", "--format", "freeswitch", "--include-secrets"]);
+    assert_eq!(through_socket.code, 0, "{}", through_socket.stderr);
+    assert_eq!(through_socket.stdout, offline.stdout);
+    server.stop_ok();
 }
