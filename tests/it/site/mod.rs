@@ -19,12 +19,11 @@ mod sip;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Instant;
 
 use crate::support::cli::{command, run_ok};
 use crate::support::netns::{Netns, hex, scapy_python, start_server};
 use crate::support::tools::unavailable;
-use phones::{MODELS, Phone, provision};
+use phones::{MODELS, Phone, Provisioned, provision};
 use sip::{Kamailio, register};
 
 /// The site's size and shape: `per_vendor` phones of each vendor; with
@@ -232,7 +231,6 @@ fn run_site(shape: &Shape, bench: bool) {
     let cpu_before = cpu_ticks(serve_pid);
 
     // 1. DHCP, every phone at once.
-    let started = Instant::now();
     let mut list = Vec::new();
     for (v, m) in MODELS.iter().enumerate() {
         for i in 0..shape.per_vendor {
@@ -251,8 +249,11 @@ fn run_site(shape: &Shape, bench: bool) {
         }
     }
     let leases = dhcp_all(&n, &python, &serde_json::Value::Array(list));
+    let t0 = leases["t_first"].as_f64().unwrap_or(0.0);
+    let since_t0 = || unix_now() - t0;
     let mut timing = Timing {
-        dhcp: started.elapsed().as_secs_f64(),
+        // scapy's own clock: its first DISCOVER to its last ACK.
+        dhcp: leases["t_last"].as_f64().unwrap_or(0.0) - t0,
         ..Timing::default()
     };
     let mut all = Vec::new();
@@ -289,30 +290,16 @@ fn run_site(shape: &Shape, bench: bool) {
         n.phone_ip(&["route", "replace", "10.99.0.0/24", "dev", &n.phone_if]);
     }
 
-    // 2. and 3. Files, then REGISTERs, phones in parallel.
+    // 2. Files, every phone (in parallel), then 3. REGISTERs, so each
+    // phase is timed on its own.
     let ca = data.join("certs/ca.pem");
-    let results: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
-    let files_done = Mutex::new(0f64);
-    let next = Mutex::new(0usize);
-    std::thread::scope(|s| {
-        for _ in 0..shape.workers {
-            s.spawn(|| {
-                loop {
-                    let k = {
-                        let mut g = next.lock().expect("lock");
-                        *g += 1;
-                        *g - 1
-                    };
-                    let Some(phone) = all.get(k) else { break };
-                    let o = boot_phone(&n, phone, &ca, started, &files_done);
-                    results.lock().expect("lock").push(o);
-                }
-            });
-        }
+    let files = in_parallel(shape.workers, &all, |phone| provision(&n, phone, &ca));
+    timing.files = since_t0();
+    let booted: Vec<(&Phone, Result<Provisioned, String>)> = all.iter().zip(files).collect();
+    let results = in_parallel(shape.workers, &booted, |(phone, got)| {
+        register_phone(&n, phone, got)
     });
-    timing.files = *files_done.lock().expect("lock");
-    timing.register = started.elapsed().as_secs_f64();
-    let results = results.into_inner().expect("lock");
+    timing.register = since_t0();
 
     // The table, per vendor.
     let mut table: BTreeMap<&str, (usize, usize, usize, usize)> = BTreeMap::new();
@@ -337,8 +324,12 @@ fn run_site(shape: &Shape, bench: bool) {
     }
     eprintln!("| all | {phones_n} | {lines_n} | {reg_n} | |");
     eprintln!(
-        "site: {phones_n} phones, {lines_n} lines; DHCP done {:.1} s, files {:.1} s, last 200 OK {:.1} s after the first DISCOVER",
-        timing.dhcp, timing.files, timing.register
+        "site: {phones_n} phones, {lines_n} lines; from the first DISCOVER: last ACK {:.1} s, last file {:.1} s (files {:.1} s), last 200 OK {:.1} s (REGISTERs {:.1} s)",
+        timing.dhcp,
+        timing.files,
+        timing.files - timing.dhcp,
+        timing.register,
+        timing.register - timing.files
     );
     if bench {
         let cpu = cpu_ticks(serve_pid).saturating_sub(cpu_before) as f64 / ticks_per_second();
@@ -412,15 +403,47 @@ struct Outcome {
     errors: Vec<String>,
 }
 
-/// Files, then every line's REGISTER; the first phone of each vendor
-/// (index 0) also tries its first line with a wrong password.
-fn boot_phone(
-    n: &Netns,
-    phone: &Phone,
-    ca: &Path,
-    started: Instant,
-    files_done: &Mutex<f64>,
-) -> Outcome {
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// `f` over `items` on `workers` threads; results in the items' order.
+fn in_parallel<T: Sync, R: Send>(
+    workers: usize,
+    items: &[T],
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let next = Mutex::new(0usize);
+    let out: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..workers.max(1) {
+            s.spawn(|| {
+                loop {
+                    let k = {
+                        let mut g = next.lock().expect("lock");
+                        *g += 1;
+                        *g - 1
+                    };
+                    let Some(item) = items.get(k) else { break };
+                    let r = f(item);
+                    out.lock().expect("lock")[k] = Some(r);
+                }
+            });
+        }
+    });
+    out.into_inner()
+        .expect("lock")
+        .into_iter()
+        .map(|r| r.expect("every item done"))
+        .collect()
+}
+
+/// Every line's REGISTER of a provisioned phone; the first phone of each
+/// vendor (index 0) also tries its first line with a wrong password.
+fn register_phone(n: &Netns, phone: &Phone, got: &Result<Provisioned, String>) -> Outcome {
     let mut o = Outcome {
         vendor: phone.model.vendor,
         lines: 0,
@@ -430,11 +453,6 @@ fn boot_phone(
         transports: Vec::new(),
         errors: Vec::new(),
     };
-    let got = provision(n, phone, ca);
-    {
-        let mut f = files_done.lock().expect("lock");
-        *f = f.max(started.elapsed().as_secs_f64());
-    }
     let p = match got {
         Ok(p) => p,
         Err(e) => {
