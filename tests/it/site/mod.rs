@@ -475,15 +475,13 @@ fn register_phone(n: &Netns, phone: &Phone, got: &Result<Provisioned, String>) -
                 .push(format!("{} ({}): {e}", phone.mac, phone.model.vendor)),
         }
     }
-    if is_first(phone) {
-        if let Some(line) = p.lines.first() {
-            o.wrong_checked = true;
-            if let Err(e) = register(n, &phone.ip, 5090, line, true) {
-                o.errors.push(format!(
-                    "{} wrong password not refused with 401: {e}",
-                    phone.mac
-                ));
-            }
+    if let Some(line) = p.lines.first().filter(|_| is_first(phone)) {
+        o.wrong_checked = true;
+        if let Err(e) = register(n, &phone.ip, 5090, line, true) {
+            o.errors.push(format!(
+                "{} wrong password not refused with 401: {e}",
+                phone.mac
+            ));
         }
     }
     o
