@@ -38,4 +38,5 @@ mod import;
 mod ldap;
 mod serve;
 mod support;
+mod tftp;
 mod vendors;
