@@ -52,6 +52,9 @@ impl Family {
 pub struct Metrics {
     fetches: Family,
     imports: Family,
+    /// TFTP transfers by result and mode (the TFTP face's own counter;
+    /// its fetches also count in `fetches`, as plain HTTP's do).
+    tftp: Family,
     bans: AtomicU64,
     dhcp: Mutex<Option<std::sync::Arc<DhcpStats>>>,
 }
@@ -68,6 +71,11 @@ impl Default for Metrics {
                 "autoprov_import_runs_total",
                 "Imports through the admin API by mode and result.",
                 ["mode", "result"],
+            ),
+            tftp: Family::new(
+                "autoprov_tftp_transfers_total",
+                "TFTP read requests by result and transfer mode.",
+                ["result", "mode"],
             ),
             bans: AtomicU64::new(0),
             dhcp: Mutex::new(None),
@@ -87,6 +95,12 @@ impl Metrics {
         self.imports.bump(mode, result);
     }
 
+    /// One TFTP request; `result` is `sent`, `not_found`, `refused`,
+    /// `timed_out`, `aborted`, `busy` or `failed`.
+    pub fn tftp(&self, result: &str, mode: &str) {
+        self.tftp.bump(result, mode);
+    }
+
     /// A source was banned for misses.
     pub fn ban(&self) {
         self.bans.fetch_add(1, Ordering::Relaxed);
@@ -102,6 +116,7 @@ impl Metrics {
         let mut out = String::new();
         self.fetches.render(&mut out);
         self.imports.render(&mut out);
+        self.tftp.render(&mut out);
         family(
             &mut out,
             "autoprov_bans_total",

@@ -102,6 +102,10 @@ pub struct ServeArgs {
     /// running server through <data>/admin.sock either way.
     #[arg(long, value_name = "ADDR|off")]
     pub admin: Option<autoprov::config::AdminAddr>,
+    /// TFTP listener, read-only (off unless given here or in the config's
+    /// [listen] tftp; phones expect port 69). Serves what plain HTTP serves.
+    #[arg(long, value_name = "ADDR")]
+    pub tftp: Option<std::net::SocketAddr>,
     /// Import this CSV (upsert) before serving; the report goes to stderr.
     #[arg(long, value_name = "FILE")]
     pub import: Option<PathBuf>,

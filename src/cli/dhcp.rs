@@ -33,6 +33,7 @@ pub struct Prepared {
 pub fn prepare(
     settings: &DhcpSettings<'_>,
     http: SocketAddr,
+    tftp: Option<SocketAddr>,
     store: Arc<SledStore>,
 ) -> Result<Option<Prepared>, Fail> {
     let Some(spec) = settings.listen else {
@@ -43,6 +44,7 @@ pub fn prepare(
         settings.url.as_ref(),
         http,
         Some(target.server_ip),
+        tftp,
     )?);
     let phones = KnownPhones::load(store.as_ref())?;
     let mut responder = Responder::new(
@@ -109,7 +111,12 @@ pub fn snippet(data: &Path, config: &Config, args: &DhcpSnippetArgs) -> Result<u
     let store = open_store(data, config)?;
     let url = args.provision_url.as_deref().map(ProvisionUrl::parse);
     let url = url.transpose().map_err(usage)?;
-    let provision = warned(settings::provision(url.as_ref(), config.listen.http, None)?);
+    let provision = warned(settings::provision(
+        url.as_ref(),
+        config.listen.http,
+        None,
+        config.listen.tftp,
+    )?);
     let reservations = settings::reservations(&store)?;
     let text = snippet::render(args.format.into(), &provision, &reservations);
     let mut out = std::io::stdout().lock();

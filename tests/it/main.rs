@@ -39,4 +39,5 @@ mod ldap;
 mod serve;
 mod site;
 mod support;
+mod tftp;
 mod vendors;
