@@ -103,20 +103,39 @@ impl Phone {
         })
     }
 
-    /// The provisioning URL from the option this vendor reads: Polycom and
-    /// Cisco MPP prefer 160 over 66 (docs/reference/vendors.md §2.3,
-    /// §3.3); the others read 66 (Grandstream and Fanvil would take 43).
+    /// The provisioning URL from the option this vendor reads, in its
+    /// firmware's order: Cisco `DHCP_Option_To_Use` 66, 160, 150
+    /// (src/vendors/cisco.rs; 150 being TFTP server addresses); Polycom
+    /// 160 before 66 (docs/reference/vendors.md §2.3); Grandstream and
+    /// Fanvil 66, else 43; Yealink and Snom 66. A value with no scheme is
+    /// a TFTP server (the Cisco factory `Profile_Rule` names none).
     pub fn provisioning_url(&self) -> Result<String, String> {
         let order: &[&str] = match self.model.vendor {
-            "polycom" | "cisco" => &["160", "66"],
+            "cisco" => &["66", "160", "150"],
+            "polycom" => &["160", "66"],
             "grandstream" | "fanvil" => &["66", "43"],
             _ => &["66"],
         };
-        order
+        let value = order
             .iter()
-            .find_map(|c| self.option_text(c))
-            .map(|u| if u.ends_with('/') { u } else { format!("{u}/") })
-            .ok_or_else(|| format!("{}: no option {order:?} in the ACK", self.mac))
+            .find_map(|c| match (*c, self.options.get(*c)) {
+                ("150", Some(b)) if b.len() >= 4 => {
+                    Some(format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3]))
+                }
+                (_, Some(_)) => self.option_text(c),
+                _ => None,
+            })
+            .ok_or_else(|| format!("{}: no option {order:?} in the ACK", self.mac))?;
+        let url = if value.contains("://") {
+            value
+        } else {
+            format!("tftp://{value}")
+        };
+        Ok(if url.ends_with('/') {
+            url
+        } else {
+            format!("{url}/")
+        })
     }
 }
 
@@ -124,6 +143,8 @@ impl Phone {
 pub struct Provisioned {
     pub lines: Vec<SipLine>,
     pub fetches: usize,
+    /// Of those, over TFTP.
+    pub tftp_fetches: usize,
 }
 
 /// One HTTP(S) fetch from the phone's own address, in the phone namespace.
@@ -132,11 +153,15 @@ struct Fetcher<'a> {
     phone: &'a Phone,
     ca: &'a Path,
     count: usize,
+    tftp: usize,
 }
 
 impl Fetcher<'_> {
     fn get(&mut self, url: &str, creds: Option<(&str, &str)>) -> Result<Vec<u8>, String> {
         self.count += 1;
+        if url.starts_with("tftp://") {
+            return self.get_tftp(url);
+        }
         let mut c = self.n.exec(&self.n.phone);
         c.args([
             "curl",
@@ -172,6 +197,40 @@ impl Fetcher<'_> {
     }
 }
 
+impl Fetcher<'_> {
+    /// A TFTP read with curl (no User-Agent: TFTP has none, the file name
+    /// carries the MAC); curl's exit status says whether it worked.
+    fn get_tftp(&mut self, url: &str) -> Result<Vec<u8>, String> {
+        self.tftp += 1;
+        let out = self
+            .n
+            .exec(&self.n.phone)
+            .args([
+                "curl",
+                "-sS",
+                "--max-time",
+                "15",
+                "--interface",
+                &self.phone.ip,
+                "-o",
+                "-",
+            ])
+            .arg(url)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(out.stdout)
+        } else {
+            Err(format!(
+                "TFTP {url} ({}): {}",
+                self.phone.mac,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+    }
+}
+
 /// Boots one phone: its files over plain HTTP in its firmware's order, the
 /// bootstrap's HTTPS URL with its device credentials, then the account
 /// file over HTTPS; returns the SIP lines that file gives.
@@ -181,6 +240,7 @@ pub fn provision(n: &Netns, phone: &Phone, ca: &Path) -> Result<Provisioned, Str
         phone,
         ca,
         count: 0,
+        tftp: 0,
     };
     let base = phone.provisioning_url()?;
     let lines = match phone.model.vendor {
@@ -197,6 +257,7 @@ pub fn provision(n: &Netns, phone: &Phone, ca: &Path) -> Result<Provisioned, Str
     Ok(Provisioned {
         lines,
         fetches: f.count,
+        tftp_fetches: f.tftp,
     })
 }
 
