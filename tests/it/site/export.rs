@@ -165,3 +165,74 @@ fn registrar_export_over_the_admin_api_and_while_serving() {
     assert_eq!(through_socket.stdout, offline.stdout);
     server.stop_ok();
 }
+
+/// Kamailio 5.6's `subscriber` table for SQLite (kamailio/kamailio
+/// utils/kamctl/sqlite/auth_db-create.sql, table version 7), and a
+/// subscriber autoprov does not know.
+const SQLITE_SCHEMA: &str = "\
+CREATE TABLE version (table_name VARCHAR(32) NOT NULL, table_version INTEGER DEFAULT 0 NOT NULL);
+INSERT INTO version (table_name, table_version) values ('subscriber','7');
+CREATE TABLE subscriber (
+    id INTEGER PRIMARY KEY NOT NULL,
+    username VARCHAR(64) DEFAULT '' NOT NULL,
+    domain VARCHAR(64) DEFAULT '' NOT NULL,
+    password VARCHAR(64) DEFAULT '' NOT NULL,
+    ha1 VARCHAR(128) DEFAULT '' NOT NULL,
+    ha1b VARCHAR(128) DEFAULT '' NOT NULL,
+    CONSTRAINT subscriber_account_idx UNIQUE (username, domain)
+);
+CREATE INDEX subscriber_username_idx ON subscriber (username);
+INSERT INTO subscriber (username, domain, password) VALUES ('trunk', 'pbx.example.com', 'keep-me');
+";
+
+/// The SQL export loads into a real database (sqlite3), twice without a
+/// conflict, replaces the changed row after a re-import, keeps a quote in
+/// a password intact and leaves other subscribers alone.
+#[test]
+fn kamailio_sql_loads_into_sqlite_and_reloads() {
+    if !super::sip::have("sqlite3") {
+        crate::support::tools::unavailable::<()>("sqlite3 is not installed");
+        return;
+    }
+    let env = Env::new();
+    let quoted = BEFORE.replace("Anna-pw-1", "Anna's-pw-1");
+    let r = env.import_csv(&quoted, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let db = env.dir.path().join("kamailio.sqlite");
+    let sqlite = |input: &str| {
+        let r = env.dir.path().join("input.sql");
+        std::fs::write(&r, input).expect("sql");
+        let out = std::process::Command::new("sqlite3")
+            .arg(&db)
+            .stdin(std::fs::File::open(&r).expect("open"))
+            .output()
+            .expect("sqlite3");
+        assert!(
+            out.status.success(),
+            "sqlite3: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    sqlite(SQLITE_SCHEMA);
+    let export = || {
+        let r = env.run(&["export", "--format", "kamailio", "--include-secrets"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.stdout
+    };
+    let first = export();
+    sqlite(&first);
+    sqlite(&first);
+    let rows = sqlite("SELECT username, domain, password FROM subscriber ORDER BY username;");
+    assert_eq!(
+        rows,
+        "1001|pbx.example.com|Anna's-pw-1\n1002|pbx.example.com|Bert-pw-2\n1003|pbx.example.com|Bert-pw-3\n\
+         1004|pbx.example.com|Cara-pw-4\n1005|pbx.example.com|Dirk-pw-5\ntrunk|pbx.example.com|keep-me\n"
+    );
+    let r = env.import_csv(&AFTER.replace("Anna-pw-1", "Anna's-pw-1"), &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    sqlite(&export());
+    let rows = sqlite("SELECT password, length(ha1) FROM subscriber WHERE username = '1003';");
+    assert_eq!(rows, "Bert-pw-NEW|32\n");
+    assert_eq!(sqlite("SELECT count(*) FROM subscriber;"), "6\n");
+}
