@@ -46,6 +46,12 @@ pub fn prepare(
         Some(target.server_ip),
         tftp,
     )?);
+    if let Some(t) = tftp.filter(|t| t.port() != 69) {
+        // Options 66 and 150 carry an address only: phones use port 69.
+        eprintln!(
+            "autoprov: warning: the TFTP listener {t} is not on port 69, where phones sent to it by DHCP will ask"
+        );
+    }
     let phones = KnownPhones::load(store.as_ref())?;
     let mut responder = Responder::new(
         provision.clone(),

@@ -214,6 +214,26 @@ enum Failure {
     Source(String),
 }
 
+/// An ERROR packet instead of the file: the metrics result, the code and
+/// the message.
+type Refusal = (&'static str, ErrorCode, &'static str);
+
+const NOT_FOUND: Refusal = ("not_found", ErrorCode::FileNotFound, "File not found");
+
+/// The TFTP error for a pipeline answer other than 200: every refusal is
+/// the HTTP listener's one 404, so "File not found" too; credentials (which
+/// TFTP cannot present) an access violation; never the HTML body as a file.
+fn refusal_for(status: StatusCode) -> Option<Refusal> {
+    match status {
+        StatusCode::OK => None,
+        StatusCode::NOT_FOUND => Some(NOT_FOUND),
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::METHOD_NOT_ALLOWED => {
+            Some(("refused", ErrorCode::AccessViolation, "Access violation"))
+        }
+        _ => Some(("failed", ErrorCode::NotDefined, "internal error")),
+    }
+}
+
 impl Ctx {
     async fn answer(self, req: Incoming) {
         let socket = match self.transfer_socket().await {
@@ -227,120 +247,84 @@ impl Ctx {
         let req = match req {
             Incoming::Write(r) => {
                 tracing::info!(peer = %self.peer, file = %r.filename, "TFTP write refused");
-                self.refuse(
-                    &socket,
-                    "refused",
-                    mode_label(r.mode),
-                    ErrorCode::AccessViolation,
-                    "read-only server",
-                )
-                .await;
-                return;
+                let refusal = ("refused", ErrorCode::AccessViolation, "read-only server");
+                return self.refuse(&socket, mode_label(r.mode), refusal).await;
             }
             Incoming::Read(r) => r,
         };
         let mode = mode_label(req.mode);
         if req.mode == Mode::Mail {
-            self.refuse(
-                &socket,
+            let refusal = (
                 "refused",
-                mode,
                 ErrorCode::IllegalOperation,
                 "mail mode is not served",
-            )
-            .await;
-            return;
+            );
+            return self.refuse(&socket, mode, refusal).await;
         }
+        let Some(parts) = synthetic_get(&req.filename) else {
+            return self.refuse(&socket, mode, NOT_FOUND).await;
+        };
+        let resp = self
+            .pipeline
+            .serve_phone(self.conn(&socket), &parts, Bytes::new())
+            .await;
+        if let Some(refusal) = refusal_for(resp.status()) {
+            return self.refuse(&socket, mode, refusal).await;
+        }
+        let result = self.transfer(&socket, &req, resp.into_body()).await;
+        self.metrics.tftp(result, mode);
+    }
+
+    /// What the pipeline knows of this "connection": a plain transport, and
+    /// the address the phone reached (for the bootstrap's HTTPS URL).
+    fn conn(&self, socket: &UdpSocket) -> ConnInfo {
         let local = socket.local_addr().unwrap_or(self.listen);
-        let conn = ConnInfo {
+        ConnInfo {
             peer: self.peer,
-            // The address the phone reached, for the bootstrap's HTTPS URL.
             local: SocketAddr::new(local.ip(), self.listen.port()),
             secure: false,
             client_cert: None,
-        };
-        let Some(parts) = synthetic_get(&req.filename) else {
-            self.refuse(
-                &socket,
-                "not_found",
-                mode,
-                ErrorCode::FileNotFound,
-                "File not found",
-            )
-            .await;
-            return;
-        };
-        let resp = self.pipeline.serve_phone(conn, &parts, Bytes::new()).await;
-        match resp.status() {
-            StatusCode::OK => {}
-            StatusCode::NOT_FOUND => {
-                self.refuse(
-                    &socket,
-                    "not_found",
-                    mode,
-                    ErrorCode::FileNotFound,
-                    "File not found",
-                )
-                .await;
-                return;
-            }
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::METHOD_NOT_ALLOWED => {
-                self.refuse(
-                    &socket,
-                    "refused",
-                    mode,
-                    ErrorCode::AccessViolation,
-                    "Access violation",
-                )
-                .await;
-                return;
-            }
-            _ => {
-                self.refuse(
-                    &socket,
-                    "failed",
-                    mode,
-                    ErrorCode::NotDefined,
-                    "internal error",
-                )
-                .await;
-                return;
-            }
         }
-        let body = resp.into_body();
+    }
+
+    /// Negotiates and sends the file; the metrics result.
+    async fn transfer<B>(&self, socket: &UdpSocket, req: &Request, body: B) -> &'static str
+    where
+        B: Body<Data = Bytes> + Unpin,
+        B::Error: std::fmt::Display,
+    {
         let size = (req.mode == Mode::Octet)
             .then(|| body.size_hint().exact())
             .flatten();
         let limits = Limits {
-            max_blksize: path_blksize(&socket),
+            max_blksize: path_blksize(socket),
             max_window: MAX_WINDOW,
             timeout: DEFAULT_TIMEOUT,
         };
         let neg = transfer::negotiate(&req.options, size, limits);
         let mut source = Source::new(body, req.mode == Mode::Netascii);
-        let (result, sent) = match send(&socket, &mut source, &neg).await {
-            Ok(bytes) => ("sent", bytes),
+        match send(socket, &mut source, &neg).await {
+            Ok(bytes) => {
+                tracing::info!(
+                    peer = %self.peer, file = %req.filename, bytes, blksize = neg.blksize,
+                    windowsize = neg.windowsize, "TFTP transfer complete"
+                );
+                "sent"
+            }
             Err(f) => {
-                let result = match &f {
+                tracing::info!(peer = %self.peer, file = %req.filename, reason = %f, "TFTP transfer not completed");
+                match f {
                     Failure::TimedOut => "timed_out",
                     Failure::Aborted(_) => "aborted",
                     Failure::Source(_) => {
-                        let e = packet::error(ErrorCode::NotDefined, "read error");
-                        let _ = socket.send(&e).await;
+                        let _ = socket
+                            .send(&packet::error(ErrorCode::NotDefined, "read error"))
+                            .await;
                         "failed"
                     }
-                };
-                tracing::info!(peer = %self.peer, file = %req.filename, reason = %f, "TFTP transfer not completed");
-                (result, 0)
+                }
             }
-        };
-        if result == "sent" {
-            tracing::info!(
-                peer = %self.peer, file = %req.filename, bytes = sent, blksize = neg.blksize,
-                windowsize = neg.windowsize, "TFTP transfer complete"
-            );
         }
-        self.metrics.tftp(result, mode);
     }
 
     /// A socket of its own for this client: the same address as the
@@ -353,14 +337,7 @@ impl Ctx {
     }
 
     /// An ERROR packet instead of the file, counted.
-    async fn refuse(
-        &self,
-        socket: &UdpSocket,
-        result: &str,
-        mode: &str,
-        code: ErrorCode,
-        message: &str,
-    ) {
+    async fn refuse(&self, socket: &UdpSocket, mode: &str, (result, code, message): Refusal) {
         tracing::debug!(peer = %self.peer, code = code as u16, message, "TFTP error sent");
         if let Err(e) = socket.send(&packet::error(code, message)).await {
             tracing::debug!(peer = %self.peer, error = %e, "cannot send the TFTP error");
@@ -598,6 +575,21 @@ mod tests {
         assert_eq!(p("a b?c#d").as_deref(), Some("/a%20b%3Fc%23d"));
         assert_eq!(p("spa$MA.xml").as_deref(), Some("/spa$MA.xml"));
         assert_eq!(p("/"), None);
+    }
+
+    #[test]
+    fn pipeline_answers_become_tftp_errors() {
+        assert_eq!(refusal_for(StatusCode::OK), None);
+        let code = |s| refusal_for(s).map(|(_, c, _)| c);
+        assert_eq!(code(StatusCode::NOT_FOUND), Some(ErrorCode::FileNotFound));
+        assert_eq!(
+            code(StatusCode::UNAUTHORIZED),
+            Some(ErrorCode::AccessViolation)
+        );
+        assert_eq!(
+            code(StatusCode::INTERNAL_SERVER_ERROR),
+            Some(ErrorCode::NotDefined)
+        );
     }
 
     #[test]
