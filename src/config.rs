@@ -54,6 +54,8 @@ pub struct ListenConfig {
     pub https: SocketAddr,
     /// The admin API: an address, or `"off"`.
     pub admin: AdminAddr,
+    /// The TFTP listener (docs/tftp.md); off unless set.
+    pub tftp: Option<SocketAddr>,
 }
 
 impl Default for ListenConfig {
@@ -62,6 +64,7 @@ impl Default for ListenConfig {
             http: SocketAddr::from(([127, 0, 0, 1], 8080)),
             https: SocketAddr::from(([127, 0, 0, 1], 8443)),
             admin: AdminAddr::default(),
+            tftp: None,
         }
     }
 }

@@ -17,4 +17,5 @@ pub mod pki;
 pub mod provision;
 pub mod sources;
 pub mod store;
+pub mod tftp;
 pub mod vendors;

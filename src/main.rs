@@ -54,9 +54,10 @@ fn run(cli: Cli) -> Result<u8, Fail> {
     let (data, config) = (cli.data.as_path(), &config);
     match cli.command {
         Command::Import(args) => cli::import::run(data, config, args),
-        Command::Export(args) => answer(data, config, args.output.as_deref(), |b| {
-            b.export(args.include_secrets)
-        }),
+        Command::Export(args) => {
+            require_store(data)?;
+            cli::export::run(data, config, &args)
+        }
         // Creating a user may create the store, as an import does.
         Command::Users(args) if cli::users::creates(&args) => {
             emit(users(backend::open(data, config)?.as_ref(), args)?, None)

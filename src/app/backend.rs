@@ -38,8 +38,12 @@ pub trait Backend {
     fn rotate_phone_passwords(&self, target: &RotateTarget) -> Result<Answer, BackendError>;
     /// `autoprov history`.
     fn history(&self, format: Format) -> Result<Answer, BackendError>;
-    /// `autoprov export [--include-secrets]`.
-    fn export(&self, include_secrets: bool) -> Result<Answer, BackendError>;
+    /// `autoprov export [--format F] [--include-secrets]`.
+    fn export(
+        &self,
+        format: crate::export::Format,
+        include_secrets: bool,
+    ) -> Result<Answer, BackendError>;
     /// `autoprov import`: `bytes` imported as `req` says. `progress` is told
     /// about the steps only where the work happens, here; a running server
     /// does the work out of sight, so nothing is drawn then.
@@ -205,8 +209,18 @@ impl Backend for Local<'_> {
         Ok(ops::history(self.store.as_ref(), format)?)
     }
 
-    fn export(&self, include_secrets: bool) -> Result<Answer, BackendError> {
-        Ok(ops::export(self.store.as_ref(), include_secrets)?)
+    fn export(
+        &self,
+        format: crate::export::Format,
+        include_secrets: bool,
+    ) -> Result<Answer, BackendError> {
+        let sites = &self.config.sites;
+        Ok(ops::export(
+            self.store.as_ref(),
+            sites,
+            format,
+            include_secrets,
+        )?)
     }
 
     fn import(
@@ -328,8 +342,20 @@ impl Backend for Remote {
         self.look_up("/api/v1/history", &[], format)
     }
 
-    fn export(&self, include_secrets: bool) -> Result<Answer, BackendError> {
-        let params = [("include_secrets", flag(include_secrets))];
+    fn export(
+        &self,
+        format: crate::export::Format,
+        include_secrets: bool,
+    ) -> Result<Answer, BackendError> {
+        let params = [
+            ("include_secrets", flag(include_secrets)),
+            // Only when asked: a server from before registrar exports
+            // still answers the plain CSV request.
+            (
+                "format",
+                (format != crate::export::Format::Csv).then(|| format.name()),
+            ),
+        ];
         let path = client::query("/api/v1/export", &params);
         self.send(Method::GET, &path, Vec::new())
     }

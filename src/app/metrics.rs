@@ -52,6 +52,9 @@ impl Family {
 pub struct Metrics {
     fetches: Family,
     imports: Family,
+    /// TFTP transfers by result and mode (the TFTP face's own counter;
+    /// its fetches also count in `fetches`, as plain HTTP's do).
+    tftp: Family,
     bans: AtomicU64,
     dhcp: Mutex<Option<std::sync::Arc<DhcpStats>>>,
     /// TLS handshakes completed: full, and resumed from a ticket or the
@@ -73,6 +76,11 @@ impl Default for Metrics {
                 "Imports through the admin API by mode and result.",
                 ["mode", "result"],
             ),
+            tftp: Family::new(
+                "autoprov_tftp_transfers_total",
+                "TFTP read requests by result and transfer mode.",
+                ["result", "mode"],
+            ),
             bans: AtomicU64::new(0),
             dhcp: Mutex::new(None),
             tls_full: AtomicU64::new(0),
@@ -91,6 +99,12 @@ impl Metrics {
     /// `file_error` or `failed`.
     pub fn import(&self, mode: &str, result: &str) {
         self.imports.bump(mode, result);
+    }
+
+    /// One TFTP request; `result` is `sent`, `not_found`, `refused`,
+    /// `timed_out`, `aborted`, `busy` or `failed`.
+    pub fn tftp(&self, result: &str, mode: &str) {
+        self.tftp.bump(result, mode);
     }
 
     /// A source was banned for misses.
@@ -118,6 +132,7 @@ impl Metrics {
         let mut out = String::new();
         self.fetches.render(&mut out);
         self.imports.render(&mut out);
+        self.tftp.render(&mut out);
         family(
             &mut out,
             "autoprov_tls_handshakes_total",

@@ -548,12 +548,24 @@ pub fn history(store: &dyn Store, format: Format) -> Result<Answer, StoreError> 
     Ok(Answer::ok(body, format.content_type()))
 }
 
-/// `autoprov export`: the CSV of every user.
-pub fn export(store: &dyn Store, include_secrets: bool) -> Result<Answer, OpError> {
+/// `autoprov export [--format F]`: every user as CSV, or the SIP accounts
+/// as a registrar loads them (those need `include_secrets`: exit 2, 400).
+pub fn export(
+    store: &dyn Store,
+    sites: &[crate::domain::Site],
+    format: crate::export::Format,
+    include_secrets: bool,
+) -> Result<Answer, OpError> {
+    use crate::export::ExportError;
     let users = store.users()?;
     let mut buf = Vec::new();
-    crate::export::write_csv(&mut buf, &users, include_secrets)?;
-    Ok(Answer::ok(buf, "text/csv; charset=utf-8"))
+    match crate::export::write(&mut buf, format, &users, sites, include_secrets) {
+        Ok(()) => Ok(Answer::ok(buf, format.content_type())),
+        Err(e @ (ExportError::SecretsRequired(_) | ExportError::Unwritable { .. })) => {
+            Ok(Answer::fail(2, 400, e.to_string()))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The import options the CLI and the API share, before the file is read.

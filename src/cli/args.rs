@@ -102,6 +102,10 @@ pub struct ServeArgs {
     /// running server through <data>/admin.sock either way.
     #[arg(long, value_name = "ADDR|off")]
     pub admin: Option<autoprov::config::AdminAddr>,
+    /// TFTP listener, read-only (off unless given here or in the config's
+    /// [listen] tftp; phones expect port 69). Serves what plain HTTP serves.
+    #[arg(long, value_name = "ADDR")]
+    pub tftp: Option<std::net::SocketAddr>,
     /// Import this CSV (upsert) before serving; the report goes to stderr.
     #[arg(long, value_name = "FILE")]
     pub import: Option<PathBuf>,
@@ -296,9 +300,12 @@ pub struct LdapArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Write to this file instead of standard output.
+    /// Write to this file (mode 0600) instead of standard output; for kamailio-dbtext, a directory gets its `subscriber` and `version` files.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    /// csv, or the SIP accounts as a registrar loads them (docs/zero-touch.md); registrar formats need --include-secrets.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: super::export::ExportFormat,
     /// Include SIP passwords and voicemail PINs (web passwords are stored hashed and never exported).
     #[arg(long)]
     pub include_secrets: bool,

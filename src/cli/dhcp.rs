@@ -33,6 +33,7 @@ pub struct Prepared {
 pub fn prepare(
     settings: &DhcpSettings<'_>,
     http: SocketAddr,
+    tftp: Option<SocketAddr>,
     store: Arc<SledStore>,
 ) -> Result<Option<Prepared>, Fail> {
     let Some(spec) = settings.listen else {
@@ -43,7 +44,14 @@ pub fn prepare(
         settings.url.as_ref(),
         http,
         Some(target.server_ip),
+        tftp,
     )?);
+    if let Some(t) = tftp.filter(|t| t.port() != 69) {
+        // Options 66 and 150 carry an address only: phones use port 69.
+        eprintln!(
+            "autoprov: warning: the TFTP listener {t} is not on port 69, where phones sent to it by DHCP will ask"
+        );
+    }
     let phones = KnownPhones::load(store.as_ref())?;
     let mut responder = Responder::new(
         provision.clone(),
@@ -109,7 +117,12 @@ pub fn snippet(data: &Path, config: &Config, args: &DhcpSnippetArgs) -> Result<u
     let store = open_store(data, config)?;
     let url = args.provision_url.as_deref().map(ProvisionUrl::parse);
     let url = url.transpose().map_err(usage)?;
-    let provision = warned(settings::provision(url.as_ref(), config.listen.http, None)?);
+    let provision = warned(settings::provision(
+        url.as_ref(),
+        config.listen.http,
+        None,
+        config.listen.tftp,
+    )?);
     let reservations = settings::reservations(&store)?;
     let text = snippet::render(args.format.into(), &provision, &reservations);
     let mut out = std::io::stdout().lock();

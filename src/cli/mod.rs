@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod args;
 pub mod dhcp;
+pub mod export;
 pub mod import;
 pub mod import_ldap;
 pub mod output;

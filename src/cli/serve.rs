@@ -26,6 +26,7 @@ use autoprov::http::admin::server::AdminServer;
 use autoprov::http::settings::{DRAIN_LIMIT, serve_options};
 use autoprov::http::{ServeError, ServeOptions, Server};
 use autoprov::provision::{Provisioner, Templates};
+use autoprov::tftp::TftpServer;
 
 pub fn run(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> {
     // Contradictory flags are refused before anything is opened.
@@ -51,7 +52,8 @@ pub fn run(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> {
     )?);
     let metrics = Arc::new(Metrics::default());
     let opts = serve_options(data, config, &flags, metrics.clone())?;
-    let dhcp = dhcp::prepare(&dhcp_settings, opts.http, store.clone())?;
+    let tftp = args.tftp.or(config.listen.tftp);
+    let dhcp = dhcp::prepare(&dhcp_settings, opts.http, tftp, store.clone())?;
     if let Some(d) = &dhcp {
         metrics.attach_dhcp(d.stats());
     }
@@ -65,6 +67,7 @@ pub fn run(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> {
         opts,
         admin: args.admin.unwrap_or(config.listen.admin).0,
         dhcp,
+        tftp,
         provisioner,
         api: api(data, config, serving),
     };
@@ -96,6 +99,8 @@ struct Listeners {
     /// The admin API's TCP address; `None`: the Unix socket only.
     admin: Option<SocketAddr>,
     dhcp: Option<Prepared>,
+    /// The TFTP listener's address; `None`: off.
+    tftp: Option<SocketAddr>,
     provisioner: Arc<Provisioner>,
     api: Arc<Api>,
 }
@@ -104,12 +109,21 @@ impl Listeners {
     /// Binds every listener, then serves until one signal stops the
     /// provisioning and the admin listeners alike.
     async fn run(self, data: &Path) -> Result<(), Fail> {
+        let metrics = self.opts.metrics.clone();
         let server = Server::bind(self.opts).await.map_err(|e| match e {
             ServeError::Bind { .. } => runtime(e),
             ServeError::Tls(_) => usage(e),
         })?;
         eprintln!("autoprov: listening on http://{}", server.http_addr());
         eprintln!("autoprov: listening on https://{}", server.https_addr());
+        let tftp = match self.tftp {
+            Some(addr) => {
+                let t = TftpServer::bind(addr).await.map_err(runtime)?;
+                eprintln!("autoprov: listening on tftp://{}", t.local_addr());
+                Some(t)
+            }
+            None => None,
+        };
         let admin = AdminServer::bind(self.admin, data).await.map_err(runtime)?;
         if let Some(addr) = admin.tcp_addr() {
             eprintln!("autoprov: admin API on http://{addr}");
@@ -127,9 +141,18 @@ impl Listeners {
         let stopped = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|s| *s).await;
         };
+        // One pipeline for HTTP and TFTP: bans and throttling hold across both.
+        let pipeline = server.pipeline(self.provisioner);
+        let tftp_run = async {
+            if let Some(t) = tftp {
+                t.run(pipeline.clone(), metrics, stopped(stop_rx.clone()))
+                    .await;
+            }
+        };
         tokio::join!(
-            server.run(self.provisioner, stopped(stop_rx.clone())),
-            admin.run(self.api, stopped(stop_rx), DRAIN_LIMIT),
+            server.run_with(pipeline.clone(), stopped(stop_rx.clone())),
+            admin.run(self.api, stopped(stop_rx.clone()), DRAIN_LIMIT),
+            tftp_run,
         );
         if let Some(running) = dhcp_task {
             running.stop();

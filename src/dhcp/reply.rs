@@ -18,16 +18,23 @@ pub struct Provision {
     /// The provisioning URL (66, 160, 43): plain HTTP by default, because the
     /// HTTP file is the staged bootstrap that moves phones to HTTPS.
     pub url: String,
-    /// Addresses for option 150 (Cisco's TFTP list).
+    /// The TFTP listener's addresses (option 150, and a bare 66 for the
+    /// vendors that read it as TFTP); empty while TFTP is off.
     pub tftp: Vec<Ipv4Addr>,
 }
 
-/// The raw `(code, value)` options for `vendor`, in the vendor's order.
+/// The raw `(code, value)` options for `vendor`, in the vendor's order:
+/// its TFTP form while TFTP is on and it has one, else its URL form
+/// ("DHCP follows the transport", docs/dhcp.md).
 pub fn vendor_options(vendor: &Vendor, p: &Provision) -> Vec<RawOption> {
     let d = &vendor.dhcp;
     let url = p.url.as_bytes();
-    d.options
-        .iter()
+    let form = if !p.tftp.is_empty() && !d.tftp_options.is_empty() {
+        d.tftp_options
+    } else {
+        d.options
+    };
+    form.iter()
         .filter_map(|o| {
             let value = match o {
                 vendors::DhcpOption::ServerName | vendors::DhcpOption::ProvisioningUrl160 => {
@@ -37,6 +44,7 @@ pub fn vendor_options(vendor: &Vendor, p: &Provision) -> Vec<RawOption> {
                 vendors::DhcpOption::TftpAddresses => {
                     p.tftp.iter().flat_map(|a| a.octets()).collect()
                 }
+                vendors::DhcpOption::TftpServerName => p.tftp.first()?.to_string().into_bytes(),
                 vendors::DhcpOption::VendorSpecific => option43(d.option43, url)?,
             };
             // One option carries 255 bytes; dhcproto splits longer ones
@@ -223,12 +231,12 @@ mod tests {
             codes("polycom"),
             vec![(66, URL.to_vec()), (160, URL.to_vec())]
         );
+        // TFTP is on in `site()`: Cisco gets the TFTP form, the others the URL.
         assert_eq!(
             codes("cisco"),
             vec![
-                (66, URL.to_vec()),
+                (66, b"10.99.0.1".to_vec()),
                 (150, vec![10, 99, 0, 1, 10, 99, 0, 2]),
-                (160, URL.to_vec())
             ]
         );
         assert_eq!(
@@ -246,13 +254,13 @@ mod tests {
     }
 
     #[test]
-    fn cisco_without_addresses_gets_no_empty_150() {
+    fn cisco_gets_the_url_form_while_tftp_is_off() {
         let p = Provision {
             tftp: vec![],
             ..site()
         };
         let o = vendor_options(by_id("cisco").unwrap(), &p);
-        assert!(o.iter().all(|(c, _)| *c != 150));
+        assert_eq!(o, vec![(66, URL.to_vec()), (160, URL.to_vec())]);
     }
 
     #[test]
@@ -282,9 +290,9 @@ mod tests {
         let get = |c: u8| got.iter().find(|(k, _)| *k == c).map(|(_, v)| v.clone());
         assert_eq!(get(53), Some(vec![5]));
         assert_eq!(get(54), Some(vec![10, 99, 0, 1]));
-        assert_eq!(get(66).as_deref(), Some(URL));
+        assert_eq!(get(66).as_deref(), Some(&b"10.99.0.1"[..]));
         assert_eq!(get(150), Some(vec![10, 99, 0, 1, 10, 99, 0, 2]));
-        assert_eq!(get(160).as_deref(), Some(URL));
+        assert_eq!(get(160), None);
         // INFORM answers carry no lease time.
         assert_eq!(get(51), None);
         assert_eq!(got.iter().filter(|(c, _)| *c == 150).count(), 1);

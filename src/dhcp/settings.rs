@@ -40,6 +40,10 @@ pub enum DhcpSettingsError {
         "the HTTP listener {0} is IPv6, which DHCPv4 phones may not reach; pass --provision-url URL"
     )]
     Ipv6Listener(SocketAddr),
+    #[error(
+        "the TFTP listener {0} has no single IPv4 address to put in options 66 and 150; listen on the address phones reach"
+    )]
+    TftpAddress(SocketAddr),
 }
 
 /// `serve`'s DHCP flags; each one given overrides its `[dhcp]` key.
@@ -160,29 +164,32 @@ pub struct Derived {
 )]
 pub struct LoopbackWarning(pub SocketAddr);
 
-/// The URL and option 150's addresses. Without a given URL, the plain-HTTP
+/// The URL and the TFTP addresses. Without a given URL, the plain-HTTP
 /// listener, because the HTTP file is the staged bootstrap that moves
 /// phones to HTTPS; a wildcard listener is named by the DHCP interface's
-/// address (`server_ip`). Option 150 lists the URL's host when it is an
-/// IPv4 address, else the interface's.
+/// address (`server_ip`). The TFTP addresses (option 150, a bare 66) are
+/// the TFTP listener's, the interface's for a wildcard one; none while
+/// TFTP is off, so every vendor gets the URL form.
 pub fn provision(
     url: Option<&ProvisionUrl>,
     http: SocketAddr,
     server_ip: Option<Ipv4Addr>,
+    tftp: Option<SocketAddr>,
 ) -> Result<Derived, DhcpSettingsError> {
-    let (url, host, warning) = match url {
-        Some(u) => (u.to_string(), u.ipv4_host(), None),
+    let (url, warning) = match url {
+        Some(u) => (u.to_string(), None),
         None => {
             let host = listener_host(http, server_ip)?;
             let warning = host.is_loopback().then_some(LoopbackWarning(http));
-            (
-                format!("http://{host}:{}/", http.port()),
-                Some(host),
-                warning,
-            )
+            (format!("http://{host}:{}/", http.port()), warning)
         }
     };
-    let tftp = host.or(server_ip).into_iter().collect();
+    let tftp = match tftp {
+        Some(addr) => {
+            vec![listener_host(addr, server_ip).map_err(|_| DhcpSettingsError::TftpAddress(addr))?]
+        }
+        None => Vec::new(),
+    };
     Ok(Derived {
         provision: Provision { url, tftp },
         warning,
@@ -229,19 +236,36 @@ mod tests {
             None,
             addr("0.0.0.0:8080"),
             Some(Ipv4Addr::new(10, 99, 0, 1)),
+            None,
         )
         .expect("derived");
         assert_eq!(p.provision.url, "http://10.99.0.1:8080/");
-        assert_eq!(p.provision.tftp, vec![Ipv4Addr::new(10, 99, 0, 1)]);
+        assert!(p.provision.tftp.is_empty(), "TFTP off: no TFTP addresses");
         assert!(p.warning.is_none());
-        assert!(provision(None, addr("0.0.0.0:8080"), None).is_err());
-        assert!(provision(None, addr("[::1]:8080"), None).is_err());
-        let p = provision(None, addr("127.0.0.1:8080"), None).expect("derived");
+        assert!(provision(None, addr("0.0.0.0:8080"), None, None).is_err());
+        assert!(provision(None, addr("[::1]:8080"), None, None).is_err());
+        let p = provision(None, addr("127.0.0.1:8080"), None, None).expect("derived");
         assert!(p.warning.is_some());
         let given = ProvisionUrl::parse("http://prov.example.com/").expect("url");
-        let p = provision(Some(&given), addr("0.0.0.0:80"), None).expect("given");
+        let p = provision(Some(&given), addr("0.0.0.0:80"), None, None).expect("given");
         assert!(p.provision.tftp.is_empty());
         assert_eq!(p.provision.url, "http://prov.example.com/");
+    }
+
+    #[test]
+    fn tftp_addresses_follow_the_tftp_listener() {
+        let server = Some(Ipv4Addr::new(10, 99, 0, 1));
+        let on = |tftp: &str| provision(None, addr("0.0.0.0:8080"), server, Some(addr(tftp)));
+        let p = on("0.0.0.0:69").expect("wildcard TFTP");
+        assert_eq!(p.provision.tftp, vec![Ipv4Addr::new(10, 99, 0, 1)]);
+        let p = on("10.99.0.7:69").expect("TFTP address");
+        assert_eq!(p.provision.tftp, vec![Ipv4Addr::new(10, 99, 0, 7)]);
+        assert!(matches!(
+            on("[::1]:69"),
+            Err(DhcpSettingsError::TftpAddress(_))
+        ));
+        let snippet = provision(None, addr("10.99.0.1:8080"), None, Some(addr("0.0.0.0:69")));
+        assert!(matches!(snippet, Err(DhcpSettingsError::TftpAddress(_))));
     }
 
     #[test]

@@ -97,13 +97,24 @@ impl Server {
     /// Serves until `shutdown` completes, then stops accepting and waits up
     /// to the drain limit for open requests.
     pub async fn run(self, provisioner: Arc<Provisioner>, shutdown: impl Future<Output = ()>) {
-        // Phones are sent to the ports actually bound (port 0 picks one).
+        let pipeline = self.pipeline(provisioner);
+        self.run_with(pipeline, shutdown).await;
+    }
+
+    /// The pipeline for the ports bound (port 0 picks one; phones are sent
+    /// to the one picked), for [`Server::run_with`] and another transport
+    /// (TFTP) to share, so bans and throttling hold across both.
+    pub fn pipeline(&self, provisioner: Arc<Provisioner>) -> Arc<Pipeline> {
         let bound = ServeOptions {
             http: self.http_addr,
             https: self.https_addr,
             ..self.opts.clone()
         };
-        let pipeline = Arc::new(Pipeline::new(provisioner, &bound));
+        Arc::new(Pipeline::new(provisioner, &bound))
+    }
+
+    /// [`Server::run`] with a pipeline made by [`Server::pipeline`].
+    pub async fn run_with(self, pipeline: Arc<Pipeline>, shutdown: impl Future<Output = ()>) {
         let builder = Arc::new(net::builder());
         let graceful = GracefulShutdown::new();
         // The names of the address bound, as at start (not the port-0 one).

@@ -26,13 +26,17 @@ pub const VENDOR: Vendor = Vendor {
             ClassMatch::Prefix("CISCO"),
             ClassMatch::Prefix("LINKSYS"),
         ],
-        options: &[
-            DhcpOption::ServerName,
-            DhcpOption::TftpAddresses,
-            DhcpOption::ProvisioningUrl160,
-        ],
+        options: &[DhcpOption::ServerName, DhcpOption::ProvisioningUrl160],
         boot_file: None,
         option43: Option43::None,
+        // The factory Profile_Rule names no scheme (SPA `/spa$PSN.cfg`, MPP
+        // `/$PSN.xml`), and "without a scheme TFTP is used, and without a
+        // host the DHCP-supplied server" (docs/reference/vendors.md §3 and
+        // §3.1, from the Cisco SPA100 and 7800 MPP admin guides); MPP also
+        // reads 150, Cisco's TFTP list (§3.3). So with TFTP on: a bare
+        // address in 66, the list in 150, and no URL in 160 that MPP reads
+        // before 150.
+        tftp_options: &[DhcpOption::TftpServerName, DhcpOption::TftpAddresses],
     },
 };
 

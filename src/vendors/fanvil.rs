@@ -17,6 +17,7 @@ pub const VENDOR: Vendor = Vendor {
         options: &[DhcpOption::ServerName, DhcpOption::VendorSpecific],
         boot_file: None,
         option43: Option43::Url,
+        tftp_options: &[],
     },
 };
 

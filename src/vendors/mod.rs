@@ -75,6 +75,11 @@ pub struct Dhcp {
     pub boot_file: Option<&'static str>,
     /// What option 43 carries when [`DhcpOption::VendorSpecific`] is listed.
     pub option43: Option43,
+    /// The options sent instead of `options` while autoprov's TFTP listener
+    /// is on, for a vendor whose factory firmware fetches its first file
+    /// over TFTP from the server DHCP names (docs/dhcp.md, "DHCP follows
+    /// the transport"); empty: the URL form whatever the transport.
+    pub tftp_options: &'static [DhcpOption],
 }
 
 /// One way a vendor class (option 60) identifies a vendor. Matching ignores
@@ -97,6 +102,9 @@ pub enum DhcpOption {
     BootFile,
     /// 150: the server's IPv4 addresses (Cisco TFTP list).
     TftpAddresses,
+    /// 66: the TFTP server's IPv4 address as text, no scheme: firmware
+    /// that reads a bare host there fetches over TFTP.
+    TftpServerName,
     /// 160: the provisioning URL as text (Polycom custom default, Cisco MPP).
     ProvisioningUrl160,
     /// 43: vendor-specific, laid out as [`Dhcp::option43`] says.
@@ -107,7 +115,7 @@ impl DhcpOption {
     /// The option code on the wire.
     pub fn code(self) -> u8 {
         match self {
-            DhcpOption::ServerName => 66,
+            DhcpOption::ServerName | DhcpOption::TftpServerName => 66,
             DhcpOption::BootFile => 67,
             DhcpOption::TftpAddresses => 150,
             DhcpOption::ProvisioningUrl160 => 160,
@@ -136,6 +144,7 @@ impl Dhcp {
         options: &[],
         boot_file: None,
         option43: Option43::None,
+        tftp_options: &[],
     };
 }
 

@@ -16,6 +16,7 @@ pub const VENDOR: Vendor = Vendor {
         options: &[DhcpOption::ServerName, DhcpOption::ProvisioningUrl160],
         boot_file: None,
         option43: Option43::None,
+        tftp_options: &[],
     },
 };
 

@@ -18,6 +18,7 @@ pub const VENDOR: Vendor = Vendor {
         options: &[DhcpOption::ServerName, DhcpOption::BootFile],
         boot_file: Some("{phone_type}.htm"),
         option43: Option43::None,
+        tftp_options: &[],
     },
 };
 

@@ -30,6 +30,7 @@ pub const VENDOR: Vendor = Vendor {
         options: &[DhcpOption::ServerName],
         boot_file: None,
         option43: Option43::None,
+        tftp_options: &[],
     },
 };
 

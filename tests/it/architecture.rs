@@ -14,12 +14,17 @@ const LAYERS: &[&[&str]] = &[
     &["keys", "pki", "provision"],
     &["import", "export"],
     &["app"],
-    &["http", "dhcp", "sources"],
+    &["http", "dhcp", "sources", "tftp"],
 ];
 
 /// Same-layer uses that are part of the design: rendering hands phones the
-/// device credentials and the CA to trust.
-const SIDEWAYS: &[(&str, &str)] = &[("provision", "keys"), ("provision", "pki")];
+/// device credentials and the CA to trust; TFTP is another transport for
+/// the phone pipeline, so it answers through `http::Pipeline`.
+const SIDEWAYS: &[(&str, &str)] = &[
+    ("provision", "keys"),
+    ("provision", "pki"),
+    ("tftp", "http"),
+];
 
 fn rank(module: &str) -> Option<usize> {
     LAYERS.iter().position(|l| l.contains(&module))

@@ -37,5 +37,7 @@ mod dhcp;
 mod import;
 mod ldap;
 mod serve;
+mod site;
 mod support;
+mod tftp;
 mod vendors;

@@ -413,7 +413,17 @@ impl Api {
             ["export"] => {
                 let secrets = q.flag("include_secrets")?;
                 self.check_secrets(caller, secrets)?;
-                Ok(ops::export(store, secrets)?)
+                let Some(export_format) =
+                    crate::export::Format::parse(q.get("format").unwrap_or("csv"))
+                else {
+                    return Ok(Answer::fail(
+                        2,
+                        400,
+                        "format: csv, kamailio, kamailio-dbtext, asterisk or freeswitch",
+                    ));
+                };
+                let sites = &self.serving.config.sites;
+                Ok(ops::export(store, sites, export_format, secrets)?)
             }
             ["render", mac] => {
                 // The main file carries the phone's SIP and web passwords, so

@@ -4,3 +4,4 @@
 mod full;
 mod options_only;
 mod snippet;
+mod tftp_form;

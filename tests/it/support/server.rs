@@ -101,6 +101,8 @@ impl Server {
             match rx.recv_timeout(left.min(Duration::from_millis(200))) {
                 Ok(url) if url.starts_with("https://") => server.https = url,
                 Ok(url) if url.starts_with("admin ") => server.admin = url[6..].to_string(),
+                // `--tftp`: read from the log (tftp::tftp_addr).
+                Ok(url) if url.starts_with("tftp://") => {}
                 Ok(url) => server.http = url,
                 Err(_) => {
                     let exited = server

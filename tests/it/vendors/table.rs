@@ -27,10 +27,14 @@ fn row(v: &Vendor) -> String {
             .iter()
             .map(|r: &FileRule| format!("`{}`", r.pattern_text())),
     );
-    let options = match v.dhcp.options {
+    let mut options = match v.dhcp.options {
         [] => "none".to_string(),
         opts => list(opts.iter().map(|o| o.code().to_string())),
     };
+    if !v.dhcp.tftp_options.is_empty() {
+        let tftp = list(v.dhcp.tftp_options.iter().map(|o| o.code().to_string()));
+        options = format!("{options} (TFTP on: {tftp})");
+    }
     let credentials = if v.provisioning.device_credentials {
         "yes"
     } else {
@@ -119,7 +123,7 @@ fn class_line(v: &Vendor) -> String {
 
 /// What each option carries, and for which vendors.
 fn options_table() -> String {
-    let rows: [(DhcpOption, String); 5] = [
+    let rows: [(DhcpOption, String); 6] = [
         (
             DhcpOption::ServerName,
             "the provisioning URL, as text".into(),
@@ -129,8 +133,12 @@ fn options_table() -> String {
             "the provisioning URL, as text".into(),
         ),
         (
+            DhcpOption::TftpServerName,
+            "with TFTP on: the TFTP server's IPv4 address, as text (no scheme)".into(),
+        ),
+        (
             DhcpOption::TftpAddresses,
-            "the server's IPv4 address(es) (Cisco's TFTP server list)".into(),
+            "with TFTP on: the TFTP server's IPv4 address (Cisco's TFTP server list)".into(),
         ),
         (
             DhcpOption::VendorSpecific,
@@ -148,7 +156,7 @@ fn options_table() -> String {
     for (option, carries) in rows {
         let users: Vec<&Vendor> = VENDORS
             .iter()
-            .filter(|v| v.dhcp.options.contains(&option))
+            .filter(|v| v.dhcp.options.contains(&option) || v.dhcp.tftp_options.contains(&option))
             .collect();
         let who = if users.len() == VENDORS.len() {
             "every vendor".to_string()

@@ -1,12 +1,19 @@
-//! CSV export with the canonical columns, round-trippable through import.
+//! Exports: the CSV with the canonical columns, round-trippable through
+//! import, and what each SIP registrar loads (`registrar`, one file per
+//! registrar: `kamailio`, `asterisk`, `freeswitch`).
 //!
-//! Secrets are left out unless asked for (the import reads an absent secret
-//! column as "keep"), and cells a spreadsheet would run as a formula get a
-//! leading `'` that the import strips again.
+//! CSV: secrets are left out unless asked for (the import reads an absent
+//! secret column as "keep"), and cells a spreadsheet would run as a formula
+//! get a leading `'` that the import strips again.
 
 use std::io::Write;
 
-use crate::domain::User;
+use crate::domain::{Site, User};
+
+pub mod asterisk;
+pub mod freeswitch;
+pub mod kamailio;
+pub mod registrar;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -14,6 +21,95 @@ pub enum ExportError {
     Csv(#[from] csv::Error),
     #[error("cannot write the export: {0}")]
     Io(#[from] std::io::Error),
+    /// A registrar file without passwords would either fail every
+    /// REGISTER or, worse, let an empty password through.
+    #[error(
+        "--format {0} writes SIP passwords for the registrar: add --include-secrets (include_secrets=1 in the API)"
+    )]
+    SecretsRequired(&'static str),
+    /// A value the target format cannot carry safely (named, never shown).
+    #[error("cannot write user {user}'s {field} as {format}: {why}")]
+    Unwritable {
+        user: String,
+        field: &'static str,
+        format: &'static str,
+        why: &'static str,
+    },
+}
+
+/// What `autoprov export --format` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// The canonical CSV (the default, round-trips through import).
+    #[default]
+    Csv,
+    /// Kamailio `subscriber` rows as SQL (auth_db over MySQL, PostgreSQL, SQLite).
+    Kamailio,
+    /// Kamailio `subscriber` table as a db_text file.
+    KamailioDbtext,
+    /// Asterisk PJSIP `pjsip.conf` endpoint/auth/aor sections.
+    Asterisk,
+    /// FreeSWITCH directory XML users.
+    Freeswitch,
+}
+
+impl Format {
+    pub const ALL: [Format; 5] = [
+        Format::Csv,
+        Format::Kamailio,
+        Format::KamailioDbtext,
+        Format::Asterisk,
+        Format::Freeswitch,
+    ];
+
+    /// The name `--format` and the API's `format=` take.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Kamailio => "kamailio",
+            Format::KamailioDbtext => "kamailio-dbtext",
+            Format::Asterisk => "asterisk",
+            Format::Freeswitch => "freeswitch",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.name() == s)
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::Kamailio => "application/sql; charset=utf-8",
+            Format::Freeswitch => "application/xml; charset=utf-8",
+            Format::KamailioDbtext | Format::Asterisk => "text/plain; charset=utf-8",
+        }
+    }
+}
+
+/// Writes every user in `format`. Registrar formats need `include_secrets`
+/// (they exist to carry the SIP passwords) and the sites (the SIP domain).
+pub fn write<W: Write>(
+    out: W,
+    format: Format,
+    users: &[User],
+    sites: &[Site],
+    include_secrets: bool,
+) -> Result<(), ExportError> {
+    if format == Format::Csv {
+        return write_csv(out, users, include_secrets);
+    }
+    if !include_secrets {
+        return Err(ExportError::SecretsRequired(format.name()));
+    }
+    let accounts = registrar::accounts(users, sites);
+    match format {
+        Format::Kamailio => kamailio::write_sql(out, &accounts),
+        Format::KamailioDbtext => kamailio::write_dbtext(out, &accounts),
+        Format::Asterisk => asterisk::write_pjsip(out, &accounts),
+        Format::Freeswitch => freeswitch::write_directory(out, &accounts),
+        Format::Csv => Ok(()),
+    }
 }
 
 /// Prefixes `'` to a cell Excel/LibreOffice would evaluate (`=`, `+`, `-`, `@`,
