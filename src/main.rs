@@ -57,6 +57,10 @@ fn run(cli: Cli) -> Result<u8, Fail> {
         Command::Export(args) => answer(data, config, args.output.as_deref(), |b| {
             b.export(args.include_secrets)
         }),
+        // Creating a user may create the store, as an import does.
+        Command::Users(args) if cli::users::creates(&args) => {
+            emit(users(backend::open(data, config)?.as_ref(), args)?, None)
+        }
         Command::Users(args) => answer(data, config, None, |b| users(b, args)),
         Command::Phones(args) => answer(data, config, None, |b| phones(b, args)),
         Command::History(args) => answer(data, config, None, |b| b.history(args.format.into())),
@@ -76,19 +80,45 @@ fn answer(
     output: Option<&Path>,
     op: impl FnOnce(&dyn Backend) -> Result<Answer, BackendError>,
 ) -> Result<u8, Fail> {
+    require_store(data)?;
     let answer = op(backend::open(data, config)?.as_ref())?;
     emit(answer, output)
 }
 
-/// `autoprov users` and `autoprov users show NAME`.
+/// A read command in a directory without a store: said so (exit 2), and
+/// no empty store is created there. A running server's socket counts.
+fn require_store(data: &Path) -> Result<(), Fail> {
+    if data.join("db").exists() || data.join(autoprov::app::client::SOCKET).exists() {
+        return Ok(());
+    }
+    Err(usage(anyhow::anyhow!(
+        "no autoprov store in {} (run `autoprov import` first, or pass --data)",
+        data.display()
+    )))
+}
+
+/// `autoprov users`, `users show NAME` and the single-user changes
+/// (`cli::users`).
 fn users(backend: &dyn Backend, args: UsersArgs) -> Result<Answer, BackendError> {
     match args.command {
-        None => backend.users(args.format.into()),
+        None => match &args.filter {
+            Some(q) => backend.find_users(q, args.format.into()),
+            None => backend.users(args.format.into()),
+        },
         Some(UsersCommand::Show {
             username,
             secrets,
             format,
         }) => backend.user(&username, secrets, format.into()),
+        Some(UsersCommand::Delete {
+            username,
+            yes,
+            format,
+        }) => backend.delete_user(&username, yes, format.into()),
+        Some(change) => match cli::users::request(change) {
+            Ok(req) => backend.user_op(&req),
+            Err(refusal) => Ok(refusal),
+        },
     }
 }
 

@@ -15,6 +15,7 @@ use super::ops::{
     self, Answer, Format, ImportRequest, OpError, PhoneFilter, RenderRequest, RotateTarget,
 };
 use super::settings::{self, SettingsError};
+use super::users::{self, UserOp, UserRequest};
 use crate::config::Config;
 use crate::import::read::delimiter_name;
 use crate::import::{ImportError, Progress};
@@ -52,6 +53,15 @@ pub trait Backend {
     /// templates in `templates` when given (a running server renders with
     /// its own, so it refuses them).
     fn render(&self, req: &RenderRequest, templates: Option<&Path>)
+    -> Result<Answer, BackendError>;
+    /// `autoprov users --filter TEXT`: users whose name, e-mail, extension
+    /// or MAC contains `q`.
+    fn find_users(&self, q: &str, format: Format) -> Result<Answer, BackendError>;
+    /// `autoprov users edit|add|add-phone|remove-phone|rotate-sip-password`
+    /// (a one-row import, [`super::users::run`]).
+    fn user_op(&self, req: &UserRequest) -> Result<Answer, BackendError>;
+    /// `autoprov users delete NAME [--yes]`.
+    fn delete_user(&self, username: &str, yes: bool, format: Format)
     -> Result<Answer, BackendError>;
 }
 
@@ -216,6 +226,28 @@ impl Backend for Local<'_> {
         let https_url = self.config.provision.https_url.as_deref();
         Ok(ops::render(&provisioner, https_url, req)?)
     }
+
+    fn find_users(&self, q: &str, format: Format) -> Result<Answer, BackendError> {
+        let filter = ops::UserFilter {
+            q: Some(q.to_string()),
+            ..Default::default()
+        };
+        Ok(ops::users(self.store.as_ref(), format, &filter)?)
+    }
+
+    fn user_op(&self, req: &UserRequest) -> Result<Answer, BackendError> {
+        Ok(users::run(self.store.as_ref(), self.config, req)?.0)
+    }
+
+    fn delete_user(
+        &self,
+        username: &str,
+        yes: bool,
+        format: Format,
+    ) -> Result<Answer, BackendError> {
+        let store = self.store.as_ref();
+        Ok(users::delete(store, username, yes, false, users::FROM_CLI, format)?)
+    }
 }
 
 /// The running server, over `<data>/admin.sock`: the admin API's
@@ -307,6 +339,10 @@ impl Backend for Remote {
             serde_json::Value::from(list).to_string()
         });
         let percent = o.max_delete_percent.map(|p| p.to_string());
+        let ignored = o
+            .ignore_columns
+            .iter()
+            .map(|c| ("ignore_column", Some(c.as_str())));
         let path = client::query(
             "/api/v1/import",
             &[
@@ -321,14 +357,19 @@ impl Backend for Remote {
                 ("encoding", Some(ops::encoding_name(o.read.encoding))),
                 ("show_secrets", flag(o.show_secrets)),
                 ("reassign_macs", flag(o.reassign_macs)),
-                ("yes", flag(req.yes)),
+                // A sync asks no confirmation of the CLI (docs/reference/cli.md);
+                // the API asks one of the page when a sync deletes.
+                ("yes", flag(req.yes || o.mode == crate::import::Mode::Sync)),
                 ("format", Some(req.format.as_str())),
                 ("file_name", Some(o.file_name.as_str())),
                 ("map", o.mapping.as_ref().and_then(|m| m.text.as_deref())),
                 ("label_column", o.label_column.as_deref()),
                 ("notes", notes.as_deref()),
                 ("max_delete_percent", percent.as_deref()),
-            ],
+            ]
+            .into_iter()
+            .chain(ignored)
+            .collect::<Vec<_>>(),
         );
         self.send(Method::POST, &path, bytes)
     }
@@ -350,5 +391,62 @@ impl Backend for Remote {
             ],
         );
         self.send(Method::GET, &path, Vec::new())
+    }
+
+    fn find_users(&self, q: &str, format: Format) -> Result<Answer, BackendError> {
+        self.look_up("/api/v1/users", &[("q", Some(q))], format)
+    }
+
+    fn user_op(&self, req: &UserRequest) -> Result<Answer, BackendError> {
+        let user = format!("/api/v1/users/{}", client::segment(&req.username));
+        let fields = |f: &std::collections::BTreeMap<String, String>, with_name: bool| {
+            let mut m: serde_json::Map<String, serde_json::Value> =
+                f.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+            if with_name {
+                m.insert("username".into(), req.username.clone().into());
+            }
+            serde_json::json!({ "fields": m }).to_string().into_bytes()
+        };
+        let (method, path, body) = match &req.op {
+            UserOp::Create(f) => (Method::POST, "/api/v1/users".to_string(), fields(f, true)),
+            UserOp::Edit(f) => (Method::PATCH, user, fields(f, false)),
+            UserOp::AddPhone { mac, model } => (
+                Method::POST,
+                format!("{user}/phones"),
+                serde_json::json!({"mac": mac, "model": model})
+                    .to_string()
+                    .into_bytes(),
+            ),
+            UserOp::RemovePhone { mac } => (
+                Method::DELETE,
+                format!("{user}/phones/{}", client::segment(mac)),
+                Vec::new(),
+            ),
+            UserOp::RotateSipPassword => {
+                (Method::POST, format!("{user}/rotate-sip-password"), Vec::new())
+            }
+        };
+        let path = client::query(
+            &path,
+            &[
+                ("dry_run", flag(req.dry_run)),
+                ("yes", flag(req.yes)),
+                ("format", Some(req.format.as_str())),
+            ],
+        );
+        self.send(method, &path, body)
+    }
+
+    fn delete_user(
+        &self,
+        username: &str,
+        yes: bool,
+        format: Format,
+    ) -> Result<Answer, BackendError> {
+        let path = client::query(
+            &format!("/api/v1/users/{}", client::segment(username)),
+            &[("yes", flag(yes)), ("format", Some(format.as_str()))],
+        );
+        self.send(Method::DELETE, &path, Vec::new())
     }
 }

@@ -19,6 +19,8 @@ pub mod backend;
 pub mod client;
 pub mod explain;
 pub mod fleet;
+pub mod listing;
+pub mod masked;
 pub mod metrics;
 pub mod ops;
 pub mod outdated;
@@ -26,6 +28,7 @@ pub mod preview;
 pub mod settings;
 pub mod sources;
 pub mod tokens;
+pub mod users;
 
 /// What a running server shares with its admin surface (the API and the
 /// scheduled sources): the store the provisioning listeners serve from,
@@ -47,5 +50,43 @@ impl Serving {
             tracing::error!(error = %e, "cannot refresh the provisioner after an import");
         }
         Ok(answer)
+    }
+
+    /// A single-user operation on the served store ([`users::run`]), the
+    /// provisioner refreshed when it wrote.
+    pub fn user_op(&self, req: &users::UserRequest) -> Result<Answer, ImportError> {
+        let (answer, applied) = users::run(self.store.as_ref(), &self.config, req)?;
+        if applied {
+            self.refreshed();
+        }
+        Ok(answer)
+    }
+
+    /// [`users::delete`] on the served store.
+    pub fn delete_user(
+        &self,
+        username: &str,
+        yes: bool,
+        dry_run: bool,
+        format: ops::Format,
+    ) -> Result<Answer, crate::store::StoreError> {
+        let answer = users::delete(
+            self.store.as_ref(),
+            username,
+            yes,
+            dry_run,
+            users::FROM_ADMIN,
+            format,
+        )?;
+        if yes && !dry_run && answer.exit_code == 0 {
+            self.refreshed();
+        }
+        Ok(answer)
+    }
+
+    fn refreshed(&self) {
+        if let Err(e) = self.provisioner.refresh() {
+            tracing::error!(error = %e, "cannot refresh the provisioner after a user change");
+        }
     }
 }

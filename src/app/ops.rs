@@ -106,8 +106,22 @@ impl UserFilter {
                         .as_deref()
                         .is_some_and(|e| e.to_lowercase().contains(&q))
                     || u.lines.iter().any(|l| l.extension.contains(&q))
+                    || mac_matches(u, &q)
             })
     }
+}
+
+/// Whether one of `u`'s phones has a MAC containing `q` in any notation
+/// (`0015`, `00:15:65`, `00-15-65`).
+pub(crate) fn mac_matches(u: &User, q: &str) -> bool {
+    let hex: String = q
+        .chars()
+        .filter(|c| c.is_ascii_hexdigit())
+        .flat_map(|c| c.to_lowercase())
+        .collect();
+    // Only a query that is all MAC notation: "anna" is not a MAC search.
+    let notation = q.chars().all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '-' | '.'));
+    !hex.is_empty() && notation && u.phones.iter().any(|p| p.mac.plain().contains(&hex))
 }
 
 /// Narrows `phones`.
@@ -562,7 +576,21 @@ pub fn check_import(req: &ImportRequest) -> Result<(), String> {
     Ok(())
 }
 
+/// [`check_import`] in the words of a page or an API client, which have
+/// no flags: the same refusals, said plainly.
+pub fn check_import_plain(req: &ImportRequest) -> Result<(), String> {
+    let o = &req.options;
+    if o.mode == Mode::Sync && o.source.is_none() {
+        return Err("sync mode needs the name of a source: it deletes only the users that this source created earlier, so without one it cannot tell which users to delete".into());
+    }
+    if o.mode == Mode::Replace && !req.yes && !o.dry_run {
+        return Err("replace mode deletes every user the file does not list: preview it first, then confirm the deletions".into());
+    }
+    Ok(())
+}
+
 /// `autoprov import`: the report as stdout, the first error as the message.
+/// (The CLI refused contradicting flags in its own words before this.)
 pub fn import(
     store: &dyn Store,
     config: &Config,
@@ -570,7 +598,7 @@ pub fn import(
     req: &ImportRequest,
     progress: Option<&dyn crate::import::Progress>,
 ) -> Result<(Answer, bool), ImportError> {
-    if let Err(m) = check_import(req) {
+    if let Err(m) = check_import_plain(req) {
         return Ok((Answer::fail(2, 400, m), false));
     }
     let opts = &req.options;

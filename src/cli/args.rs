@@ -244,6 +244,10 @@ pub struct ImportArgs {
     /// template, and an optional row filter) for a file not in autoprov's columns.
     #[arg(long, value_name = "MAPFILE")]
     pub map: Option<PathBuf>,
+    /// Do not import this header column (repeatable): how to accept an unknown
+    /// column that looks like a misspelled known one, which is otherwise an error.
+    #[arg(long, value_name = "NAME")]
+    pub ignore_column: Vec<String>,
     #[command(flatten)]
     pub ldap: LdapArgs,
 }
@@ -312,6 +316,9 @@ pub struct UsersArgs {
     pub command: Option<UsersCommand>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// Only users whose name, e-mail, extension or MAC contains TEXT.
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -325,6 +332,72 @@ pub enum UsersCommand {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Change fields of one user, checked as an import row is.
+    Edit {
+        username: String,
+        /// A column and its new value (repeatable); an empty value clears.
+        #[arg(long = "set", value_name = "FIELD=VALUE", required = true)]
+        set: Vec<String>,
+        #[command(flatten)]
+        run: UserRunArgs,
+    },
+    /// Create one user, checked as an import row is.
+    Add {
+        username: String,
+        /// A column and its value (repeatable): first_name=Anna, extension=2201...
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        set: Vec<String>,
+        #[command(flatten)]
+        run: UserRunArgs,
+    },
+    /// Give a user one more phone.
+    #[command(name = "add-phone")]
+    AddPhone {
+        username: String,
+        mac: String,
+        /// vendor-model such as yealink-t54w (default: from the MAC's vendor).
+        #[arg(long)]
+        model: Option<String>,
+        #[command(flatten)]
+        run: UserRunArgs,
+    },
+    /// Take a phone from a user (asks for --yes).
+    #[command(name = "remove-phone")]
+    RemovePhone {
+        username: String,
+        mac: String,
+        /// Confirm; without it, prints what would change and exits 1.
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        run: UserRunArgs,
+    },
+    /// Give every SIP line of a user a new random password.
+    #[command(name = "rotate-sip-password")]
+    RotateSipPassword {
+        username: String,
+        #[command(flatten)]
+        run: UserRunArgs,
+    },
+    /// Delete a user and its phones (asks for --yes).
+    Delete {
+        username: String,
+        /// Confirm; without it, prints what would be deleted and exits 1.
+        #[arg(long)]
+        yes: bool,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+}
+
+/// What every single-user change takes.
+#[derive(Debug, Args)]
+pub struct UserRunArgs {
+    /// Check and report, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]

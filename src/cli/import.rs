@@ -68,6 +68,8 @@ fn request(args: &ImportArgs) -> Result<ImportRequest, Fail> {
             label_column: None,
             notes: Vec::new(),
             max_delete_percent: args.ldap.max_delete_percent,
+            ignore_columns: args.ignore_column.clone(),
+            operation: None,
         },
         yes: args.yes,
         format: args.format.into(),

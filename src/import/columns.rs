@@ -198,19 +198,66 @@ fn suggestion(folded: &str) -> Option<&'static str> {
     best.map(|(_, n)| n)
 }
 
+/// A header that is probably `known` misspelled, while the file has no
+/// `known` column: its cells would be dropped without a word.
+fn misspelled(raw: &str, known: &str, header_line: usize) -> Issue {
+    Issue::file(
+        "E_UNKNOWN_COLUMN",
+        Some(header_line),
+        Some(raw.to_string()),
+        format!(
+            "column {raw:?} is not a column autoprov knows; did you mean {known}? \
+             Rename the header to {known}, or choose to ignore the column {raw:?} \
+             (its cells are then not imported)"
+        ),
+    )
+}
+
 /// Maps the header. File-level errors (duplicate mapping, missing `username`)
 /// come back as `Err`; unknown columns are warnings.
 pub fn map_header(
     headers: &[String],
     header_line: usize,
 ) -> Result<(ColumnMap, Vec<Issue>), Vec<Issue>> {
+    map_header_ignoring(headers, header_line, &[])
+}
+
+/// [`map_header`], with the columns the admin chose to ignore
+/// (`--ignore-column`, `ignore_column=`): an unknown column that looks
+/// like a misspelled known one (the "did you mean" distance) is an error,
+/// since its data would silently go missing, unless it is named in
+/// `ignore`; a named column is skipped even if it is a known one.
+pub fn map_header_ignoring(
+    headers: &[String],
+    header_line: usize,
+    ignore: &[String],
+) -> Result<(ColumnMap, Vec<Issue>), Vec<Issue>> {
+    let ignored: Vec<String> = ignore.iter().map(|h| fold(h)).collect();
     let folded: Vec<String> = headers.iter().map(|h| fold(h)).collect();
+    // Columns that the header feeds by name or alias: a near miss of one of
+    // them is an extra column, not the only copy of its data.
+    let present: Vec<Column> = folded
+        .iter()
+        .filter(|f| !ignored.contains(f))
+        .filter_map(|f| lookup(f))
+        .collect();
     let mut map = ColumnMap::default();
     let mut seen: Vec<(Column, usize)> = Vec::new();
     let mut warnings = Vec::new();
     let mut errors = Vec::new();
     for (idx, (raw, f)) in headers.iter().zip(&folded).enumerate() {
         if f.is_empty() {
+            continue;
+        }
+        if ignored.contains(f) {
+            warnings.push(Issue {
+                row: None,
+                line: Some(header_line),
+                entry: None,
+                column: Some(raw.clone()),
+                code: "W_IGNORED_COLUMN",
+                message: format!("column {raw:?} is ignored, as asked"),
+            });
             continue;
         }
         let col = if f == "name" {
@@ -236,7 +283,12 @@ pub fn map_header(
                 }
             }
             None => {
-                let hint = match suggestion(f) {
+                let near = suggestion(f);
+                if let Some(s) = near.filter(|s| !present.iter().any(|c| c.name() == *s)) {
+                    errors.push(misspelled(raw, s, header_line));
+                    continue;
+                }
+                let hint = match near {
                     Some(s) => format!("; did you mean {s}?"),
                     None => String::new(),
                 };
@@ -319,12 +371,14 @@ mod tests {
         assert_eq!(m.get(Column::DisplayName), Some(1));
     }
 
+    fn strings(h: &[&str]) -> Vec<String> {
+        h.iter().map(|s| s.to_string()).collect()
+    }
+
     #[test]
-    fn unknown_column_suggests() {
-        let h: Vec<String> = ["username", "emial"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+    fn unknown_column_near_a_present_one_suggests() {
+        // The file has its email column: the near miss is an extra column.
+        let h = strings(&["username", "email", "emial"]);
         let (_, w) = map_header(&h, 1).unwrap();
         assert_eq!(w[0].code, "W_UNKNOWN_COLUMN");
         assert!(
@@ -332,6 +386,24 @@ mod tests {
             "{}",
             w[0].message
         );
+    }
+
+    #[test]
+    fn misspelled_missing_column_is_an_error_unless_ignored() {
+        let h = strings(&["username", "Extention", "note"]);
+        let err = map_header(&h, 1).unwrap_err();
+        assert_eq!(err.len(), 1, "{err:?}");
+        assert_eq!(err[0].code, "E_UNKNOWN_COLUMN");
+        assert_eq!(err[0].column.as_deref(), Some("Extention"));
+        assert!(err[0].message.contains("did you mean extension"));
+        // Far from every known column: still only a warning.
+        let (_, w) = map_header_ignoring(&h, 1, &strings(&["extention"])).unwrap();
+        let codes: Vec<&str> = w.iter().map(|w| w.code).collect();
+        assert_eq!(codes, ["W_IGNORED_COLUMN", "W_UNKNOWN_COLUMN"]);
+        // A known column can be ignored too.
+        let (m, _) = map_header_ignoring(&strings(&["username", "email"]), 1, &strings(&["EMAIL"]))
+            .unwrap();
+        assert!(!m.has(Column::Email));
     }
 
     #[test]

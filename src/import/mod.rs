@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::config::Config;
 use crate::domain::secret;
 use crate::store::{ImportRecord, Store, StoreError};
-use columns::map_header;
+use columns::map_header_ignoring;
 use plan::{Mention, PlanContext};
 use read::{ReadOptions, delimiter_name, read_table};
 use report::{FileInfo, Issue, Report, Summary};
@@ -74,6 +74,12 @@ pub struct ImportOptions {
     /// Refuse a sync or replace that would delete more than this share (in
     /// percent) of the users it manages; nothing is written then.
     pub max_delete_percent: Option<u8>,
+    /// Header columns not to import (`--ignore-column`, `ignore_column=`):
+    /// how the admin accepts an unknown column that looks misspelled.
+    pub ignore_columns: Vec<String>,
+    /// The single-user operation this one-row import carries out (`edit`,
+    /// `add-phone`...), recorded in the history as its mode.
+    pub operation: Option<String>,
 }
 
 impl ImportOptions {
@@ -96,6 +102,8 @@ impl ImportOptions {
             label_column: None,
             notes: Vec::new(),
             max_delete_percent: None,
+            ignore_columns: Vec::new(),
+            operation: None,
         }
     }
 }
@@ -272,7 +280,8 @@ fn import_rows(
             Err(issue) => return Ok(file_failure(report, vec![issue])),
         },
     };
-    let (map, warnings) = match map_header(&table.headers, table.header_line) {
+    let mapped = map_header_ignoring(&table.headers, table.header_line, &opts.ignore_columns);
+    let (map, warnings) = match mapped {
         Ok(m) => m,
         Err(errors) => return Ok(file_failure(report, errors)),
     };
@@ -314,6 +323,12 @@ fn import_rows(
                 Err(rej) => Either::Right((r.row, r.line, rej)),
             });
     let mut rows = rows;
+    // Every rule on every row: a rejected row's valid extension or MAC
+    // still collides with another row's (the plan sees valid rows only).
+    let cross = validate::rejected_collisions(&rows, &rejections, opts.partial);
+    for r in &mut rows {
+        report.warnings.append(&mut r.warnings);
+    }
     let mut mentions = Vec::with_capacity(rows.len() + rejections.len());
     mentions.extend(rows.iter().map(|d| Mention {
         username: d.username.clone(),
@@ -322,7 +337,11 @@ fn import_rows(
     }));
     let mut errors: Vec<Issue> = Vec::new();
     let mut rejected: HashSet<usize> = HashSet::new();
-    for (row, line, rej) in rejections {
+    rejected.extend(cross.rows);
+    errors.extend(cross.issues);
+    rows.retain(|r| !rejected.contains(&r.row));
+    for (row, line, mut rej) in rejections {
+        report.warnings.append(&mut rej.warnings);
         if let Some(u) = rej.username {
             mentions.push(Mention {
                 username: u,
@@ -456,7 +475,10 @@ fn import_rows(
         time: crate::domain::clock::now_rfc3339(),
         file: opts.file_name.clone(),
         sha256,
-        mode: opts.mode.as_str().to_string(),
+        mode: opts
+            .operation
+            .clone()
+            .unwrap_or_else(|| opts.mode.as_str().to_string()),
         source: opts.source.clone(),
         created: report.summary.created,
         updated: report.summary.updated,

@@ -341,9 +341,11 @@ fn fields(u: &User, web_changed: bool) -> Vec<(&'static str, Option<String>)> {
         ),
         (
             "phoneip",
+            // No phone with an IP: nothing to show (not an empty value).
             join(&u.phones, |p| {
                 p.ip.map(|i| i.to_string()).unwrap_or_default()
-            }),
+            })
+            .filter(|_| u.phones.iter().any(|p| p.ip.is_some())),
         ),
         (
             "blf",

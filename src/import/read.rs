@@ -302,9 +302,10 @@ fn utf8_error(body: &[u8], pos: usize) -> FileError {
         "E_ENCODING",
         Some(line),
         format!(
-            "line {line}: byte 0x{byte:02X} is not valid UTF-8. The file is probably in a legacy \
+            "byte 0x{byte:02X} is not valid UTF-8. The file is probably in a legacy \
              encoding such as Windows-1252 (what Excel's \"CSV (Comma delimited)\" writes): \
-             re-save it as \"CSV UTF-8\", or pass --encoding windows-1252"
+             re-save it as \"CSV UTF-8\", or import it with the encoding windows-1252 \
+             (--encoding windows-1252)"
         ),
     )
 }
@@ -353,7 +354,7 @@ fn utf16_error(body: &[u8], big_endian: bool) -> FileError {
     FileError::new(
         "E_ENCODING",
         Some(line),
-        format!("line {line}: the file is not valid {order}: {problem}"),
+        format!("the file is not valid {order}: {problem}"),
     )
 }
 
@@ -516,7 +517,7 @@ fn check_quotes(text: &[u8], delimiter: u8) -> Result<(), FileError> {
             "E_UNTERMINATED_QUOTE",
             Some(open_line),
             format!(
-                "line {open_line}: a quoted field starts here but its closing quote (\") is never \
+                "a quoted field starts here but its closing quote (\") is never \
                  found, so the rest of the file would become one cell; check this line for a \
                  stray or missing \""
             ),
@@ -729,7 +730,8 @@ mod tests {
         let e = err(bytes, &auto());
         assert_eq!(e.code, "E_ENCODING");
         assert_eq!(e.line, Some(3));
-        assert!(e.message.contains("line 3"), "{}", e.message);
+        // The line is the issue's field; the message does not repeat it.
+        assert!(!e.message.contains("line 3"), "{}", e.message);
         assert!(e.message.contains("0xE9"), "{}", e.message);
         assert!(
             e.message.contains("--encoding windows-1252"),
@@ -860,7 +862,8 @@ mod tests {
         let e = err(b"a,b\n1,2\n3,\"open\n4,5\n6,7\n", &auto());
         assert_eq!(e.code, "E_UNTERMINATED_QUOTE");
         assert_eq!(e.line, Some(3));
-        assert!(e.message.contains("line 3"), "{}", e.message);
+        // The line is the issue's field, not repeated in the message.
+        assert!(!e.message.contains("line 3"), "{}", e.message);
         // Same with CRLF, and a closed quote followed by an unclosed one.
         let e = err(b"a,b\r\n\"ok\r\nstill\",2\r\n\r\nx,\"\"\"\r\n", &auto());
         assert_eq!((e.code, e.line), ("E_UNTERMINATED_QUOTE", Some(5)));

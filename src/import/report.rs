@@ -107,6 +107,25 @@ pub struct Report {
     pub skipped_rows: Vec<SkippedRow>,
 }
 
+/// `1 row`, `5 rows`.
+pub fn rows(n: usize) -> String {
+    if n == 1 {
+        "1 row".to_string()
+    } else {
+        format!("{n} rows")
+    }
+}
+
+/// A generated field as a sentence names it.
+fn spoken(field: &str) -> &str {
+    match field {
+        "sip_password" => "SIP password",
+        "web_password" => "web password",
+        "voicemail_pin" => "voicemail PIN",
+        other => other,
+    }
+}
+
 impl Report {
     /// Names rows by `labels` (by row number from 1; an LDAP entry's DN)
     /// instead of by line: the generated file's lines mean nothing to the
@@ -142,11 +161,19 @@ impl Report {
         } else {
             "NOT applied, nothing written"
         };
-        let _ = writeln!(
-            out,
-            "import ({} mode, {verb}): {} rows ({}, delimiter {})",
-            self.mode, self.file.rows, self.file.encoding, self.file.delimiter
-        );
+        let _ = write!(out, "import ({} mode, {verb})", self.mode);
+        // A file refused before its dialect was known says nothing of one.
+        if self.file.encoding.is_empty() {
+            out.push('\n');
+        } else {
+            let _ = writeln!(
+                out,
+                ": {} ({}, delimiter {})",
+                rows(self.file.rows),
+                self.file.encoding,
+                self.file.delimiter
+            );
+        }
         let _ = writeln!(
             out,
             "  created {}, updated {}, deleted {}, unchanged {}, skipped {}, errors {}, warnings {}",
@@ -155,13 +182,14 @@ impl Report {
         for (label, list) in [("error", &self.errors), ("warning", &self.warnings)] {
             for i in list {
                 let mut place = String::new();
+                // One numbering in messages: the line, which is also the
+                // spreadsheet's row number (the header is 1).
                 if let Some(e) = &i.entry {
                     let _ = write!(place, "entry {e}");
                 } else if let Some(l) = i.line {
                     let _ = write!(place, "line {l}");
-                }
-                if let Some(r) = i.row {
-                    let _ = write!(place, " (row {r})");
+                } else if let Some(r) = i.row {
+                    let _ = write!(place, "row {r}");
                 }
                 if let Some(c) = &i.column {
                     let _ = write!(place, ", column {c}");
@@ -173,9 +201,9 @@ impl Report {
             let place = match (&r.entry, r.line) {
                 (Some(e), _) => format!("entry {e}"),
                 (None, Some(l)) => format!("line {l}"),
-                (None, None) => String::new(),
+                (None, None) => format!("row {}", r.row),
             };
-            let _ = writeln!(out, "  skipped {place} (row {}): {}", r.row, r.reason);
+            let _ = writeln!(out, "  skipped {place}: {}", r.reason);
         }
         for c in self.changes.iter().filter(|c| c.action != "unchanged") {
             let _ = write!(out, "  {} {}", c.action, c.username);
@@ -189,6 +217,15 @@ impl Report {
             match &g.value {
                 Some(v) => {
                     let _ = writeln!(out, "  generated {} for {}: {v}", g.field, g.username);
+                }
+                // Nothing was stored: no password exists to look up yet.
+                None if !self.applied => {
+                    let _ = writeln!(
+                        out,
+                        "  a {} will be generated for {}",
+                        spoken(g.field),
+                        g.username
+                    );
                 }
                 None => {
                     let _ = writeln!(

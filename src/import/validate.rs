@@ -75,6 +75,8 @@ pub struct RowData {
     /// Phone-level vendor settings; checked against the user's phones'
     /// vendors by the plan, which knows the phones the user ends up with.
     pub settings: Cell<std::collections::BTreeMap<String, String>>,
+    /// What looks wrong but imports (a `?` where a letter should be).
+    pub warnings: Vec<Issue>,
 }
 
 /// What validation needs besides the record.
@@ -91,12 +93,18 @@ pub struct RowContext<'a> {
 pub struct RowRejected {
     pub username: Option<String>,
     pub issues: Vec<Issue>,
+    pub warnings: Vec<Issue>,
+    /// The row's extensions and MACs that were valid, so a collision with
+    /// another row is reported now, not after the admin fixed this one.
+    pub extensions: Vec<String>,
+    pub macs: Vec<Mac>,
 }
 
 struct Checker<'a> {
     rec: &'a Record,
     ctx: &'a RowContext<'a>,
     issues: Vec<Issue>,
+    warnings: Vec<Issue>,
 }
 
 const WS: &[char] = &[' ', '\t', '\u{a0}'];
@@ -167,6 +175,139 @@ impl<'a> Checker<'a> {
             Ok(unguard(v).to_string())
         })
     }
+
+    /// A name with a `?` where a letter belongs (`?ucja`, `Kowalska-?ak`):
+    /// what LibreOffice writes for a letter its legacy encoding lacks.
+    /// Imported as written, with a warning naming the cell.
+    fn name(&mut self, c: Column) -> Cell<String> {
+        let cell = self.text(c);
+        if let Cell::Value(v) = &cell
+            && lost_letter(v)
+        {
+            self.warnings.push(Issue {
+                row: Some(self.rec.row),
+                line: Some(self.rec.line),
+                entry: None,
+                column: Some(c.name().to_string()),
+                code: "W_LOST_LETTER",
+                message: format!(
+                    "{} {v:?} has a '?' where a letter should be: the program that saved the file could not write that letter in its encoding; fix the name, or export the file as UTF-8",
+                    c.name()
+                ),
+            });
+        }
+        cell
+    }
+}
+
+/// A `?` inside or at the start of a word: next to a letter, not after one
+/// at the end (`Who?` stays quiet).
+fn lost_letter(v: &str) -> bool {
+    let chars: Vec<char> = v.chars().collect();
+    chars.iter().enumerate().any(|(i, c)| {
+        *c == '?' && chars.get(i + 1).is_some_and(|n| n.is_alphabetic() || *n == '?')
+    })
+}
+
+/// Collisions between a rejected row and any other row: what
+/// [`rejected_collisions`] found, and the valid rows it failed.
+#[derive(Debug, Default)]
+pub struct Collisions {
+    pub issues: Vec<Issue>,
+    /// Valid rows that share an extension or MAC with a rejected one (none
+    /// with `partial`, where the rejected row is dropped anyway).
+    pub rows: Vec<usize>,
+}
+
+/// The same extension or MAC on a rejected row and on another row, in the
+/// words the plan uses for two valid rows. The plan sees only valid rows,
+/// so without this the admin would fix one error, retry, and only then
+/// learn of the collision.
+pub fn rejected_collisions(
+    valid: &[RowData],
+    rejected: &[(usize, usize, RowRejected)],
+    partial: bool,
+) -> Collisions {
+    struct Claim<'a> {
+        row: usize,
+        line: usize,
+        username: Option<&'a str>,
+        valid: bool,
+        extensions: Vec<&'a str>,
+        macs: Vec<Mac>,
+    }
+    let mut claims: Vec<Claim> = Vec::new();
+    for (row, line, r) in rejected {
+        claims.push(Claim {
+            row: *row,
+            line: *line,
+            username: r.username.as_deref(),
+            valid: false,
+            extensions: r.extensions.iter().map(String::as_str).collect(),
+            macs: r.macs.clone(),
+        });
+    }
+    if claims.is_empty() {
+        return Collisions::default();
+    }
+    for d in valid {
+        claims.push(Claim {
+            row: d.row,
+            line: d.line,
+            username: Some(d.username.as_str()),
+            valid: true,
+            extensions: match &d.extension {
+                Cell::Value(v) => v.iter().map(String::as_str).collect(),
+                _ => Vec::new(),
+            },
+            macs: match &d.phones {
+                Cell::Value(p) => p.iter().map(|p| p.mac).collect(),
+                _ => Vec::new(),
+            },
+        });
+    }
+    let mut out = Collisions::default();
+    let who = |c: &Claim| match c.username {
+        Some(u) => format!("{u:?} on line {}", c.line),
+        None => format!("the row on line {}", c.line),
+    };
+    let mut push = |c: &Claim, column: &str, code: &'static str, message: String| {
+        if c.valid {
+            if partial {
+                return;
+            }
+            out.rows.push(c.row);
+        }
+        out.issues.push(Issue {
+            row: Some(c.row),
+            line: Some(c.line),
+            entry: None,
+            column: Some(column.to_string()),
+            code,
+            message,
+        });
+    };
+    // Only pairs with a rejected row: the plan judges two valid rows.
+    let n_rejected = rejected.len();
+    for (i, a) in claims.iter().enumerate().take(n_rejected) {
+        for (j, b) in claims.iter().enumerate() {
+            if i == j || (j < n_rejected && j < i) {
+                continue; // each rejected pair once
+            }
+            for e in a.extensions.iter().filter(|e| b.extensions.contains(e)) {
+                let msg = |other: &Claim| format!("extension {e} is also given to {}", who(other));
+                push(a, "extension", "E_EXTENSION_DUPLICATE", msg(b));
+                push(b, "extension", "E_EXTENSION_DUPLICATE", msg(a));
+            }
+            for m in a.macs.iter().filter(|m| b.macs.contains(m)) {
+                let msg =
+                    |other: &Claim| format!("MAC {} is also given to {}", m.colon(), who(other));
+                push(a, "mac", "E_MAC_DUPLICATE", msg(b));
+                push(b, "mac", "E_MAC_DUPLICATE", msg(a));
+            }
+        }
+    }
+    out
 }
 
 /// Undoes the `'` our export puts before cells a spreadsheet would run as a formula.
@@ -656,6 +797,7 @@ pub fn validate_row(rec: &Record, ctx: &RowContext) -> Result<RowData, RowReject
         rec,
         ctx,
         issues: Vec::new(),
+        warnings: Vec::new(),
     };
     let extra = rec
         .fields
@@ -697,9 +839,9 @@ pub fn validate_row(rec: &Record, ctx: &RowContext) -> Result<RowData, RowReject
         line: rec.line,
         ..RowData::default()
     };
-    d.first_name = ch.text(Column::FirstName);
-    d.last_name = ch.text(Column::LastName);
-    d.display_name = ch.text(Column::DisplayName);
+    d.first_name = ch.name(Column::FirstName);
+    d.last_name = ch.name(Column::LastName);
+    d.display_name = ch.name(Column::DisplayName);
     d.email = ch.parse(Column::Email, check_email);
     d.mobile = ch.parse(Column::Mobile, check_mobile);
     d.extension = ch.parse(Column::Extension, check_extensions);
@@ -776,11 +918,21 @@ pub fn validate_row(rec: &Record, ctx: &RowContext) -> Result<RowData, RowReject
     match username {
         Some(u) if ch.issues.is_empty() => {
             d.username = u;
+            d.warnings = ch.warnings;
             Ok(d)
         }
         u => Err(RowRejected {
             username: u,
             issues: ch.issues,
+            warnings: ch.warnings,
+            extensions: match d.extension {
+                Cell::Value(v) => v,
+                _ => Vec::new(),
+            },
+            macs: match d.phones {
+                Cell::Value(p) => p.into_iter().map(|p| p.mac).collect(),
+                _ => Vec::new(),
+            },
         }),
     }
 }
@@ -814,6 +966,15 @@ mod tests {
         assert_eq!(j[0].extension, "2003");
         assert_eq!(j[0].position, Some(3));
         assert!(check_blf("20x1").is_err());
+    }
+
+    #[test]
+    fn lost_letters_are_spotted() {
+        assert!(lost_letter("?ucja"));
+        assert!(lost_letter("Kowalska-?ak"));
+        assert!(lost_letter("M??ller"));
+        assert!(!lost_letter("Who?"));
+        assert!(!lost_letter("Anna Maria"));
     }
 
     #[test]

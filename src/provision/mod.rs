@@ -226,6 +226,13 @@ impl Provisioner {
         self.store.as_ref()
     }
 
+    /// The provisioning password a phone's main file carries (derived from
+    /// the server key), so a preview can mask it; `None` without a key.
+    pub fn device_password(&self, mac: &Mac) -> Option<String> {
+        let key = self.settings.device_key.as_ref()?;
+        Some(key.device_credential(mac).password)
+    }
+
     /// Answers one request: the rendered file or the reason for refusing.
     pub fn respond(&self, req: &Request<'_>) -> Result<Served, Refusal> {
         let name = path::file_name(req.path).ok_or(Refusal::NoSuchFile)?;

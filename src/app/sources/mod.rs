@@ -247,6 +247,8 @@ fn import_request(
                 .url
                 .is_ldap()
                 .then_some(crate::config::ldap::DEFAULT_MAX_DELETE_PERCENT)),
+            ignore_columns: Vec::new(),
+            operation: None,
         },
         yes: false,
         format,

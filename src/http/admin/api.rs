@@ -29,6 +29,9 @@ use crate::import::mapping::Mapping;
 use crate::import::read::ReadOptions;
 use crate::store::StoreError;
 
+mod manage;
+use manage::OpKind;
+
 pub use crate::app::client::{EXIT_CODE_HEADER, MESSAGE_HEADER, PROBLEM_TYPE};
 /// Bytes escaped in [`MESSAGE_HEADER`]: controls, `%` and everything non-ASCII.
 const MESSAGE_ESCAPE: &AsciiSet = &CONTROLS.add(b'%');
@@ -119,11 +122,11 @@ struct Query(HashMap<String, String>);
 
 impl Query {
     fn parse(q: Option<&str>) -> Query {
-        Query(
-            form_urlencoded::parse(q.unwrap_or("").as_bytes())
-                .into_owned()
-                .collect(),
-        )
+        let mut map = HashMap::new();
+        for (k, v) in form_urlencoded::parse(q.unwrap_or("").as_bytes()).into_owned() {
+            insert_param(&mut map, k, v);
+        }
+        Query(map)
     }
 
     fn get(&self, k: &str) -> Option<&str> {
@@ -163,11 +166,15 @@ impl Api {
     pub async fn handle(self: Arc<Self>, caller: Caller, req: Request<Incoming>) -> Resp {
         let path = req.uri().path().to_string();
         let method = req.method().clone();
-        if (method == Method::GET || method == Method::HEAD)
-            && let Some(page) = super::web::asset(&path)
+        let get = method == Method::GET || method == Method::HEAD;
+        if get && let Some(page) = super::web::asset(&path)
         {
             return page;
         }
+        if get && path == "/favicon.ico" {
+            return manage::favicon();
+        }
+        let disposition = manage::attachment(&path, req.uri().query());
         if let Some(resp) = self.refusal(caller, &req) {
             tracing::info!(?caller, %method, path = %path, "admin API: refused, no valid token");
             drain(req).await;
@@ -178,7 +185,13 @@ impl Api {
             Err(p) => p.into(),
         };
         tracing::info!(?caller, %method, path = %path, status = answer.status, "admin API");
-        to_response(answer)
+        let ok = answer.status == 200;
+        let mut resp = to_response(answer);
+        if let Some(d) = disposition.filter(|_| ok) {
+            resp.headers_mut()
+                .insert(hyper::header::CONTENT_DISPOSITION, HeaderValue::from_static(d));
+        }
+        resp
     }
 
     /// The bearer token check (constant time, in [`TokenSet::verify`]):
@@ -199,18 +212,20 @@ impl Api {
                 let (scheme, rest) = v.split_once(' ')?;
                 scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
             });
-        let (challenge, detail) = match token {
+        let (challenge, code, detail) = match token {
             Some(t) if self.tokens.verify(t) => return None,
             Some(_) => (
                 "Bearer realm=\"autoprov-admin\", error=\"invalid_token\"",
+                manage::TOKEN_INVALID,
                 "the bearer token is not valid (revoked, or never created)",
             ),
             None => (
                 "Bearer realm=\"autoprov-admin\"",
+                manage::TOKEN_MISSING,
                 "a bearer token is required; create one with `autoprov admin token create`",
             ),
         };
-        let mut r = to_response(Answer::fail(3, 401, detail));
+        let mut r = to_response(manage::unauthorized(code, detail));
         r.headers_mut()
             .insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         Some(r)
@@ -252,6 +267,9 @@ impl Api {
                 blocking(move || this.metrics()).await
             }
             (["api", "v1", "import"], _, true) => self.import(caller, &q, req).await,
+            (["api", "v1", "import", "preview"], _, true) if q.get("report") == Some("csv") => {
+                self.report_csv(caller, &q, req).await
+            }
             (["api", "v1", "import", "preview"], _, true) => self.preview(caller, &q, req).await,
             (["api", "v1", "users", name, "settings"], _, true) => {
                 let name = name.to_string();
@@ -277,6 +295,27 @@ impl Api {
                 let dry_run = q.opt_flag("dry_run")?.unwrap_or(true);
                 let format = q.format()?;
                 Ok(self.sources.run(name, dry_run, format).await)
+            }
+            (["api", "v1", "users"], _, true) => self.user_op(caller, &q, req, OpKind::Create).await,
+            (["api", "v1", "users", name], _, _) if method == Method::PATCH => {
+                let kind = OpKind::Edit(name.to_string());
+                self.user_op(caller, &q, req, kind).await
+            }
+            (["api", "v1", "users", name], _, _) if method == Method::DELETE => {
+                let name = name.to_string();
+                self.delete_user(&q, req, name).await
+            }
+            (["api", "v1", "users", name, "phones"], _, true) => {
+                let kind = OpKind::AddPhone(name.to_string());
+                self.user_op(caller, &q, req, kind).await
+            }
+            (["api", "v1", "users", name, "phones", mac], _, _) if method == Method::DELETE => {
+                let kind = OpKind::RemovePhone(name.to_string(), mac.to_string());
+                self.user_op(caller, &q, req, kind).await
+            }
+            (["api", "v1", "users", name, "rotate-sip-password"], _, true) => {
+                let kind = OpKind::RotateSipPassword(name.to_string());
+                self.user_op(caller, &q, req, kind).await
             }
             (["api", "v1", rest @ ..], true, _) => {
                 drain(req).await;
@@ -319,6 +358,12 @@ impl Api {
         let store = self.serving.store.as_ref();
         let format = q.format();
         match rest {
+            ["users" | "phones"] if let Some(page) = self.page(rest[0], q)? => Ok(page),
+            ["template.csv"] => Ok(Answer::ok(
+                crate::app::preview::TEMPLATE_CSV,
+                "text/csv; charset=utf-8",
+            )),
+            ["phones", mac, "preview"] => self.phone_preview(mac),
             ["users"] => {
                 let filter = UserFilter {
                     site: q.get("site").map(str::to_string),
@@ -427,7 +472,10 @@ impl Api {
         q: &Query,
         req: Request<Incoming>,
     ) -> Result<Answer, Problem> {
-        let (bytes, request) = self.upload(caller, q, req).await?;
+        let (bytes, mut request) = self.upload(caller, q, req).await?;
+        if let Some(refusal) = self.deletions_unconfirmed(&bytes, &mut request).await? {
+            return Ok(refusal);
+        }
         self.import_bytes(bytes, request).await
     }
 
@@ -536,7 +584,9 @@ impl Api {
             .starts_with("multipart/form-data")
         {
             let (file, name, fields) = multipart(&content_type, body).await?;
-            params.extend(fields);
+            for (k, v) in fields {
+                insert_param(&mut params, k, v);
+            }
             (file, name)
         } else {
             // Without a copy: the body is the only owner of its bytes.
@@ -635,6 +685,16 @@ fn import_request(q: &Query, part_name: Option<String>) -> Result<ImportRequest,
                         .ok_or_else(|| Problem::usage("max_delete_percent must be 0 to 100"))
                 })
                 .transpose()?,
+            ignore_columns: q
+                .get("ignore_column")
+                .map(|v| {
+                    v.lines()
+                        .filter(|c| !c.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            operation: None,
         },
         yes: q.flag("yes")?,
         format: q.format()?,
@@ -695,12 +755,29 @@ async fn multipart(
         if file.is_none() && (name == "file" || file_name.is_some()) {
             file = Some((data.to_vec(), file_name));
         } else if !name.is_empty() {
-            fields.insert(name, String::from_utf8_lossy(&data).into_owned());
+            insert_param(&mut fields, name, String::from_utf8_lossy(&data).into_owned());
         }
     }
     let (bytes, name) =
         file.ok_or_else(|| Problem::usage("the multipart body has no `file` part"))?;
     Ok((bytes, name, fields))
+}
+
+/// Parameters that may be given more than once: their values, one a line.
+const REPEATABLE: [&str; 1] = ["ignore_column"];
+
+/// Adds a query parameter or form field: a repeatable one collects its
+/// values, any other keeps the last.
+fn insert_param(map: &mut HashMap<String, String>, k: String, v: String) {
+    match map.get_mut(&k) {
+        Some(old) if REPEATABLE.contains(&k.as_str()) => {
+            old.push('\n');
+            old.push_str(&v);
+        }
+        _ => {
+            map.insert(k, v);
+        }
+    }
 }
 
 /// Runs store work off the async threads.

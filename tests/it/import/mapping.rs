@@ -98,7 +98,7 @@ fn hr_export_imports_through_a_mapping_unedited() {
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
-        r.stdout.contains("skipped line 4 (row 3): filter"),
+        r.stdout.contains("skipped line 4: filter"),
         "{}",
         r.stdout
     );
