@@ -6,3 +6,4 @@ mod cli;
 mod lockdown;
 mod sources;
 mod web;
+mod web_flow;

@@ -193,8 +193,9 @@ impl Browser {
                     &self.url("/execute/sync"),
                     Some(json!({"script": "return document.body.innerText;", "args": []})),
                 );
+                let seen: Vec<String> = self.find_all(css).iter().map(|e| self.text(e)).collect();
                 panic!(
-                    "no {css} as expected; the page reads:\n{}",
+                    "no {css} as expected (those there read {seen:?}); the page reads:\n{}",
                     page.as_str().unwrap_or("")
                 );
             }
@@ -222,11 +223,12 @@ impl Browser {
     #[track_caller]
     pub(super) fn click(&self, css: &str) {
         let e = self.wait(css, |_| true);
-        wd(
+        let v = wd(
             "POST",
             &self.url(&format!("/element/{e}/click")),
             Some(json!({})),
         );
+        assert!(v.get("error").is_none(), "clicking {css}: {v}");
     }
 
     pub(super) fn type_into(&self, css: &str, text: &str) {
@@ -417,8 +419,12 @@ fn upload_fix_apply_and_see_users_and_phones() {
         Some(json!({"text": bad.display().to_string()})),
     );
     browser.wait("#verdict", |t| t.contains("has problems"));
-    browser.wait("#dialect", |t| t.contains("utf-8") && t.contains("12 rows"));
+    // The misspelt column blocks everything until the admin says to ignore it.
     browser.wait("#mapping td.ignored", |t| t.contains("did you mean email"));
+    browser.click("#problems button[data-ignore='emial']");
+    browser.wait("#problems li", |t| t.contains("Ignored on purpose: emial"));
+    browser.wait("#verdict", |t| t.contains("has problems"));
+    browser.wait("#dialect", |t| t.contains("utf-8") && t.contains("12 rows"));
     // The error is on gina's mac cell (row 7), and Apply is off.
     let cell = browser.wait("#rows tr[data-row='7'] td.error", |t| t == "0c383e07e16z");
     assert_eq!(browser.attr(&cell, "data-column").as_deref(), Some("mac"));

@@ -220,10 +220,21 @@ async function runPreview() {
   renderPreview(r.json);
 }
 
+// How many users applying the preview deletes, and who.
 function deletions(p) {
-  const s = p.report.summary || {};
-  return p.deletions != null ? p.deletions : s.deleted || 0;
+  const d = p.deletions;
+  if (d && typeof d === 'object') return d.count || 0;
+  return d != null ? d : (p.report.summary || {}).deleted || 0;
 }
+
+function deletedNames(p) {
+  if (p.deletions && Array.isArray(p.deletions.users)) return p.deletions.users;
+  return changesOf(p).filter((c) => c.action === 'delete').map((c) => c.username);
+}
+
+// The preview's changes: the richer top-level list (extension, MACs,
+// models of creates) when the server sends one.
+const changesOf = (p) => p.changes || p.report.changes;
 
 function renderPreview(p) {
   last = p;
@@ -369,12 +380,12 @@ function rowOf(username) {
 // generated (never a value).
 function createDetails(c) {
   const row = rowOf(c.username) || {};
-  const macs = c.macs || (c.mac ? [c.mac] : null) || (c.phones ? c.phones.map((x) => x.mac || x) : null);
+  const list = (v) => (Array.isArray(v) ? v.filter((x) => x).join(', ') : v);
   const facts = [
-    ['extension', c.extension ?? row.extension],
-    ['MAC', macs ? macs.join(', ') : row.mac],
-    ['model', c.model ?? c.phone_model ?? row.model],
-    ['site', c.site ?? row.site],
+    ['extension', list(c.extension) || row.extension],
+    ['MAC', list(c.macs) || row.mac],
+    ['model', list(c.models) || row.model],
+    ['site', c.site || row.site],
   ].filter(([, v]) => v);
   const generated = c.sip_password === 'will be generated'
     || (last.report.generated || []).some((g) => g.username === c.username && g.field === 'sip_password');
@@ -385,7 +396,7 @@ function createDetails(c) {
 
 let changesPage = 1;
 function renderChanges() {
-  const all = last.report.changes.filter((c) => c.action !== 'unchanged');
+  const all = changesOf(last).filter((c) => c.action !== 'unchanged');
   // Deletions first: the one thing that cannot be undone.
   all.sort((a, b) => (b.action === 'delete') - (a.action === 'delete'));
   const body = $('#changes tbody');
@@ -485,7 +496,7 @@ async function apply(yes) {
   if (!last) return;
   const del = deletions(last);
   if (!yes && !current.source && del > 0) {
-    confirmDelete(del, last.report.changes.filter((c) => c.action === 'delete').map((c) => c.username), () => apply(true));
+    confirmDelete(del, deletedNames(last), () => apply(true));
     return;
   }
   $('#apply').disabled = true;
@@ -497,8 +508,8 @@ async function apply(yes) {
   if (r.status === 409 && !yes && !current.source) {
     // Something would be deleted after all (the store changed since the preview).
     const j = r.json || {};
-    const n = j.deletions ?? j.deleted ?? (j.summary && j.summary.deleted) ?? 0;
-    confirmDelete(n, (j.changes || []).filter((c) => c.action === 'delete').map((c) => c.username), () => apply(true));
+    const n = typeof j.deletions === 'number' ? j.deletions : deletions(last);
+    confirmDelete(n, j.users || deletedNames(last), () => apply(true));
     $('#apply').disabled = false;
     return;
   }
