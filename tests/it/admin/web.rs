@@ -137,7 +137,8 @@ impl Browser {
         .collect::<Vec<_>>();
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
-            "goog:chromeOptions": {"binary": chromium, "args": args}
+            "goog:chromeOptions": {"binary": chromium, "args": args},
+            "goog:loggingPrefs": {"browser": "ALL"}
         }}});
         let v = wd("POST", &format!("{base}/session"), Some(caps));
         let session = v["sessionId"]
@@ -319,6 +320,24 @@ impl Browser {
             &self.url(&format!("/element/{e}/value")),
             Some(json!({"text": keys})),
         );
+    }
+
+    /// The console's errors since the last call (a failed load, say a
+    /// favicon answered 401, is one).
+    pub(super) fn console_errors(&self) -> Vec<String> {
+        let v = wd(
+            "POST",
+            &self.url("/se/log"),
+            Some(json!({"type": "browser"})),
+        );
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|e| e["level"] == "SEVERE")
+                    .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_else(|| vec![format!("no browser log: {v}")])
     }
 
     /// The id of the focused element.

@@ -51,6 +51,22 @@ fn rect(browser: &Browser, css: &str) -> Vec<f64> {
         .unwrap_or_default()
 }
 
+/// The text of the download the page saved as `name`, waiting for it.
+fn saved(browser: &Browser, name: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let v = browser.exec(
+            "const s = (window.saved || []).find(([n]) => n === arguments[0]); return s ? s[1] : null;",
+            json!([name]),
+        );
+        if let Some(t) = v.as_str() {
+            return t.to_string();
+        }
+        assert!(std::time::Instant::now() < deadline, "{name} never saved");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 /// Tabs (at most 40 times) until `id` has the focus.
 fn tab_to(browser: &Browser, id: &str) {
     for _ in 0..40 {
@@ -99,6 +115,19 @@ fn admin_page_rollout_end_to_end() {
     browser.wait("#rows tr[data-row='7'] td.error", |t| t == "0c383e07e16z");
     browser.wait("#problems-box", |t| t.contains("Problems"));
     browser.step("errors", true);
+    // The error report as CSV (the page's save() caught, not the OS dialog).
+    browser.exec(
+        "window.saved = [];
+         window.save = (blob, name) => blob.text().then((t) => window.saved.push([name, t]));",
+        json!([]),
+    );
+    browser.click("#dl-report");
+    let report = saved(&browser, "users-errors.csv");
+    assert!(
+        report.starts_with("row,line,column,code,message")
+            && report.lines().any(|l| l.starts_with("7,8,mac,E_")),
+        "{report}"
+    );
     // The problem links to its row.
     browser.click("#problems button[data-goto='7']");
     assert_eq!(browser.focused(), "row-7");
@@ -122,6 +151,10 @@ fn admin_page_rollout_end_to_end() {
     browser.click("#apply");
     browser.wait("#status", |t| t.contains("Applied: created 12"));
     assert_eq!(user_count(&data), 12);
+    browser.click("#dl-template");
+    assert!(saved(&browser, "autoprov-template.csv").starts_with("username,"));
+    browser.click("#dl-export");
+    assert!(saved(&browser, "autoprov-users.csv").contains("gina.novak"));
 
     // 3. A misspelled key column blocks Apply until ignored.
     let typo = tmp.path().join("typo.csv");
@@ -275,6 +308,14 @@ fn admin_page_rollout_end_to_end() {
     assert!(browser.attr(&app, "hidden").is_some());
     let errors = browser.exec("return window.__errors || [];", json!([]));
     assert_eq!(errors, json!([]), "page errors");
+    // The console holds the revoked token's 401 (so the log is read), and
+    // no favicon 401 from any page load.
+    let console = browser.console_errors();
+    assert!(
+        console.iter().any(|m| m.contains("401"))
+            && console.iter().all(|m| !m.contains("favicon")),
+        "{console:#?}"
+    );
     browser.step("expired", false);
     drop(browser);
     server.stop_ok();
