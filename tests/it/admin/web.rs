@@ -1,9 +1,8 @@
-//! The admin web page end to end in headless Chromium (driven through
-//! chromedriver's WebDriver protocol with curl): log in with a token, upload
-//! a file with an error and see it marked on its cell, drop the fixed
-//! file on the page, apply, see the users, and see which phones fetched
-//! their config.
-//! A screenshot goes to target/test-artifacts/.
+//! The admin web page in headless Chromium, driven through chromedriver's
+//! WebDriver protocol with curl: the `Browser` the page's tests share
+//! (web_flow.rs runs a whole rollout with it), the column step on a foreign
+//! export, and an LDAP source's preview. Screenshots go to
+//! target/test-artifacts/.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (.ci/run installs them);
 //! skipped without them, except under CI=true.
@@ -15,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::cli::{autoprov, create_token, import};
-use crate::support::fixtures::{UA, repo, users_csv};
+use crate::support::cli::{autoprov, create_token};
+use crate::support::fixtures::repo;
 use crate::support::heavy;
 use crate::support::server::Server;
 use crate::support::tools::{find_in, unavailable};
@@ -65,7 +64,9 @@ pub(super) fn wd(method: &str, url: &str, body: Option<Value>) -> Value {
         .expect("curl");
     let mut stdin = child.stdin.take().expect("curl stdin");
     if let Some(b) = body {
-        stdin.write_all(b.to_string().as_bytes()).expect("body to curl");
+        stdin
+            .write_all(b.to_string().as_bytes())
+            .expect("body to curl");
     }
     drop(stdin);
     let out = child.wait_with_output().expect("curl");
@@ -370,7 +371,11 @@ impl Browser {
             Some(json!({"script": script, "args": []})),
         );
         v.as_array()
-            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_else(|| vec![format!("axe gave {v}")])
     }
 
@@ -389,132 +394,6 @@ impl Browser {
         }
         self.resize(1400, 1000);
     }
-}
-
-#[test]
-fn upload_fix_apply_and_see_users_and_phones() {
-    // Headless Chromium takes a core of its own: not beside another heavy
-    // or timed test.
-    let _heavy = heavy();
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    // Start with one user whose phone fetches its config, so the phones
-    // view has a green row and red ones.
-    let text = std::fs::read_to_string(users_csv()).unwrap();
-    let first: String = text.lines().take(2).map(|l| format!("{l}\n")).collect();
-    let seed = tmp.path().join("seed.csv");
-    std::fs::write(&seed, &first).unwrap();
-    import(&data, &seed);
-    let server = Server::start(&data, &[], &[]);
-    let Some(browser) = Browser::start() else {
-        server.stop_ok();
-        return;
-    };
-    let token = create_token(&data, "browser");
-    assert_eq!(server.get_https("/805ec0123456.cfg", Some(UA)).status, 200);
-
-    // A wrong token is refused on the page.
-    browser.go(&format!("{}/", server.admin));
-    browser.type_into("#token", "apt_wrong");
-    browser.click("#login-btn");
-    browser.wait("#login-error", |t| t.contains("not valid"));
-
-    browser.type_into("#token", &token);
-    browser.click("#login-btn");
-    browser.wait("#drop", |t| t.contains("Drop a CSV"));
-
-    // The whole file with a broken MAC and a misspelt column.
-    let bad = tmp.path().join("users-bad.csv");
-    std::fs::write(
-        &bad,
-        text.replace("0c383e07e16c", "0c383e07e16z")
-            .replacen("email,", "emial,", 1),
-    )
-    .unwrap();
-    let file_input = browser.wait("#file", |_| true);
-    wd(
-        "POST",
-        &browser.url(&format!("/element/{file_input}/value")),
-        Some(json!({"text": bad.display().to_string()})),
-    );
-    browser.wait("#verdict", |t| t.contains("has problems"));
-    // The misspelt column blocks everything until the admin says to ignore it.
-    browser.wait("#mapping td.ignored", |t| t.contains("did you mean email"));
-    browser.click("#problems button[data-ignore='emial']");
-    browser.wait("#problems li", |t| t.contains("Ignored on purpose: emial"));
-    browser.wait("#verdict", |t| t.contains("has problems"));
-    browser.wait("#dialect", |t| t.contains("utf-8") && t.contains("12 rows"));
-    // The error is on gina's mac cell (row 7), and Apply is off.
-    let cell = browser.wait("#rows tr[data-row='7'] td.error", |t| t == "0c383e07e16z");
-    assert_eq!(browser.attr(&cell, "data-column").as_deref(), Some("mac"));
-    assert!(
-        browser
-            .attr(&cell, "title")
-            .unwrap_or_default()
-            .contains("not a MAC address")
-    );
-    let apply = browser.wait("#apply", |_| true);
-    assert!(
-        browser.attr(&apply, "disabled").is_some(),
-        "Apply enabled with errors"
-    );
-    browser.screenshot("admin_web_errors.png");
-
-    // Fixed, and dropped on the page this time: the preview shows the new
-    // users, Apply writes them.
-    browser.drop_file("#drop", "users.csv", &text);
-    browser.wait("#verdict", |t| t.contains("The file is valid"));
-    browser.wait("#summary", |t| t.contains("create 11"));
-    browser.wait("#changes td", |t| t == "gina.novak");
-    browser.click("#apply");
-    browser.wait("#status", |t| t.contains("Applied: created 11"));
-
-    browser.click("button[data-view='users']");
-    browser.wait("#users tr[data-username='gina.novak'] td", |t| {
-        t == "gina.novak"
-    });
-    assert_eq!(browser.find_all("#users tbody tr").len(), 12);
-
-    browser.click("button[data-view='phones']");
-    let alice = browser.wait("#phones tr[data-mac='805ec0123456']", |t| {
-        t.contains("(200)")
-    });
-    assert_eq!(
-        browser.attr(&alice, "data-state").as_deref(),
-        Some("provisioned")
-    );
-    let never = browser.wait("#phones tr[data-mac='0c383e07e16c']", |t| {
-        t.contains("never")
-    });
-    assert_eq!(
-        browser.attr(&never, "data-state").as_deref(),
-        Some("never_fetched")
-    );
-    // Alice got her full file over HTTPS: provisioned, firmware from the UA.
-    browser.wait("#phones tr[data-mac='805ec0123456']", |t| {
-        t.contains("provisioned") && t.contains("96.86.0.100")
-    });
-    let shot = browser.screenshot("admin_web_phones.png");
-    assert!(std::fs::metadata(shot).unwrap().len() > 1000);
-
-    // Her story: the fetch with its channel and kind, her line, no secret.
-    browser.click("#phones tr[data-mac='805ec0123456'] button");
-    let fetch = browser.wait("#fetches tbody tr", |t| t.contains("https"));
-    let row = browser.text(&fetch);
-    assert!(
-        row.contains("805ec0123456.cfg") && row.contains("full"),
-        "{row}"
-    );
-    let detail = browser.text(&browser.wait("#phone-detail", |t| t.contains("Lines")));
-    assert!(
-        detail.contains("1001") && !detail.contains("Alice-Sip-2024-xyz"),
-        "{detail}"
-    );
-
-    // The store really has them.
-    assert!(String::from_utf8_lossy(&autoprov(&data, &["users"]).stdout).contains("gina.novak"));
-    drop(browser);
-    server.stop_ok();
 }
 
 /// The column step: the HR export (Windows-1252, its own column names)

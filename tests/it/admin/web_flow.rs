@@ -100,6 +100,10 @@ fn admin_page_rollout_end_to_end() {
         json!([]),
     );
     browser.step("login", true);
+    // A wrong token is refused on the page.
+    browser.type_into("#token", "apt_wrong");
+    browser.click("#login-btn");
+    browser.wait("#login-error", |t| t.contains("not valid"));
     browser.type_into("#token", &token);
     browser.press(ENTER);
     browser.wait("#drop", |t| t.contains("Drop a CSV"));
@@ -112,7 +116,10 @@ fn admin_page_rollout_end_to_end() {
     std::fs::write(&file, text.replace("0c383e07e16c", "0c383e07e16z")).unwrap();
     browser.choose_file(&file);
     browser.wait("#verdict", |t| t.contains("has problems"));
-    browser.wait("#rows tr[data-row='7'] td.error", |t| t == "0c383e07e16z");
+    let cell = browser.wait("#rows tr[data-row='7'] td.error", |t| t == "0c383e07e16z");
+    assert_eq!(browser.attr(&cell, "data-column").as_deref(), Some("mac"));
+    let title = browser.attr(&cell, "title").unwrap_or_default();
+    assert!(title.contains("not a MAC address"), "{title}");
     browser.wait("#problems-box", |t| t.contains("Problems"));
     browser.step("errors", true);
     // The error report as CSV (the page's save() caught, not the OS dialog).
@@ -170,7 +177,9 @@ fn admin_page_rollout_end_to_end() {
     browser.step("misspelled-column", false);
     browser.click("#problems button[data-ignore='Extention']");
     browser.wait("#verdict", |t| t.contains("The file is valid"));
-    browser.wait("#problems li", |t| t.contains("Ignored on purpose: Extention"));
+    browser.wait("#problems li", |t| {
+        t.contains("Ignored on purpose: Extention")
+    });
 
     // 2. replace: deletions in red, a confirm naming them; cancel writes nothing.
     let ten: String = text.lines().take(11).map(|l| format!("{l}\n")).collect();
@@ -185,6 +194,10 @@ fn admin_page_rollout_end_to_end() {
     browser.wait("#verdict", |t| t.contains("DELETES 2 users"));
     browser.wait("#changes tr.action-delete", |t| t.contains("lea.dubois"));
     browser.step("replace-preview", false);
+    // The README's picture (docs/admin-page.png is a copy of this one).
+    browser.resize(1000, 720);
+    browser.exec("window.scrollTo(0, 250);", json!([]));
+    browser.screenshot("admin-page-docs.png");
     browser.click("#apply");
     browser.wait("#confirm-text", |t| t.contains("deletes 2 users"));
     browser.step("replace-confirm", true);
@@ -193,7 +206,9 @@ fn admin_page_rollout_end_to_end() {
     assert_eq!(user_count(&data), 12, "cancel wrote something");
     browser.click("#apply");
     browser.click("#confirm-yes");
-    browser.wait("#status", |t| t.contains("Applied") && t.contains("deleted 2"));
+    browser.wait("#status", |t| {
+        t.contains("Applied") && t.contains("deleted 2")
+    });
     assert_eq!(user_count(&data), 10);
     assert!(!users_text(&data).contains("lea.dubois"));
 
@@ -283,7 +298,10 @@ fn admin_page_rollout_end_to_end() {
             "Apply out of view at {w}x{h}: {r:?}"
         );
         assert!(
-            browser.exec("return document.body.scrollHeight;", json!([])).as_f64() < Some(20000.0),
+            browser
+                .exec("return document.body.scrollHeight;", json!([]))
+                .as_f64()
+                < Some(20000.0),
             "page too tall"
         );
     }
@@ -297,7 +315,7 @@ fn admin_page_rollout_end_to_end() {
     browser.wait("#rows-pager", |t| t.contains("101–200 of 5,000 rows"));
     browser.click("#rows-pager button.last");
     browser.wait("#rows tbody tr:last-child th", |t| t == "5001");
-    browser.step("big-preview", true);
+    browser.step("big-preview", false);
 
     // 4. A revoked token: the next call sends the page back to the login.
     let out = autoprov(&data, &["admin", "token", "revoke", "page"]);
@@ -312,8 +330,7 @@ fn admin_page_rollout_end_to_end() {
     // no favicon 401 from any page load.
     let console = browser.console_errors();
     assert!(
-        console.iter().any(|m| m.contains("401"))
-            && console.iter().all(|m| !m.contains("favicon")),
+        console.iter().any(|m| m.contains("401")) && console.iter().all(|m| !m.contains("favicon")),
         "{console:#?}"
     );
     browser.step("expired", false);
