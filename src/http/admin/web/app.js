@@ -605,6 +605,7 @@ async function loadUsers() {
       el('td', {}, firstLine(u).extension || ''), el('td', {}, u.site || ''),
       el('td', {}, (u.phones || []).map((x) => x.mac).join(', '))));
   }
+  $('#users').hidden = !env.items.length;
   const matched = env.matched ?? env.total;
   $('#users-count').textContent = q
     ? `${plural(matched, 'user')} match "${q}" (of ${env.total.toLocaleString('en')}).`
@@ -803,6 +804,7 @@ async function loadPhones() {
       el('td', {}, open), el('td', {}, x.model || ''), el('td', {}, x.username || ''), el('td', {}, x.extension || ''),
       el('td', {}, stateBadge(x)), el('td', {}, x.firmware || ''), el('td', {}, fetched)));
   }
+  $('#phones').hidden = !env.items.length;
   const counts = env.states || {};
   const parts = Object.entries(counts).filter(([, n]) => n).map(([k, n]) => `${STATES[k] || STATES[FILTER_STATE[k]] || k} ${n}`);
   $('#phones-count').textContent = `${plural(env.total, 'phone')}${parts.length ? ': ' + parts.join(', ') : ''}.`
