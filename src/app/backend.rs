@@ -61,8 +61,12 @@ pub trait Backend {
     /// (a one-row import, [`super::users::run`]).
     fn user_op(&self, req: &UserRequest) -> Result<Answer, BackendError>;
     /// `autoprov users delete NAME [--yes]`.
-    fn delete_user(&self, username: &str, yes: bool, format: Format)
-    -> Result<Answer, BackendError>;
+    fn delete_user(
+        &self,
+        username: &str,
+        yes: bool,
+        format: Format,
+    ) -> Result<Answer, BackendError>;
 }
 
 /// Why an operation gave no [`Answer`] at all.
@@ -246,7 +250,14 @@ impl Backend for Local<'_> {
         format: Format,
     ) -> Result<Answer, BackendError> {
         let store = self.store.as_ref();
-        Ok(users::delete(store, username, yes, false, users::FROM_CLI, format)?)
+        Ok(users::delete(
+            store,
+            username,
+            yes,
+            false,
+            users::FROM_CLI,
+            format,
+        )?)
     }
 }
 
@@ -400,8 +411,10 @@ impl Backend for Remote {
     fn user_op(&self, req: &UserRequest) -> Result<Answer, BackendError> {
         let user = format!("/api/v1/users/{}", client::segment(&req.username));
         let fields = |f: &std::collections::BTreeMap<String, String>, with_name: bool| {
-            let mut m: serde_json::Map<String, serde_json::Value> =
-                f.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+            let mut m: serde_json::Map<String, serde_json::Value> = f
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone().into()))
+                .collect();
             if with_name {
                 m.insert("username".into(), req.username.clone().into());
             }
@@ -422,9 +435,11 @@ impl Backend for Remote {
                 format!("{user}/phones/{}", client::segment(mac)),
                 Vec::new(),
             ),
-            UserOp::RotateSipPassword => {
-                (Method::POST, format!("{user}/rotate-sip-password"), Vec::new())
-            }
+            UserOp::RotateSipPassword => (
+                Method::POST,
+                format!("{user}/rotate-sip-password"),
+                Vec::new(),
+            ),
         };
         let path = client::query(
             &path,

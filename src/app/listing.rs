@@ -103,7 +103,9 @@ fn user_matches(u: &User, q: &str) -> bool {
     let q = q.to_lowercase();
     u.username.to_lowercase().contains(&q)
         || u.display().to_lowercase().contains(&q)
-        || u.email.as_deref().is_some_and(|e| e.to_lowercase().contains(&q))
+        || u.email
+            .as_deref()
+            .is_some_and(|e| e.to_lowercase().contains(&q))
         || u.lines.iter().any(|l| l.extension.contains(&q))
         || mac_matches(u, &q)
 }
@@ -238,7 +240,10 @@ pub fn phones_page(
 ) -> Result<Answer, StoreError> {
     let wanted = match state {
         None | Some("") => None,
-        Some(s) => match STATES.iter().find(|(short, long)| s == *short || s == *long) {
+        Some(s) => match STATES
+            .iter()
+            .find(|(short, long)| s == *short || s == *long)
+        {
             Some((_, long)) => Some(*long),
             None => {
                 let names: Vec<&str> = STATES.iter().map(|(s, _)| *s).collect();
@@ -261,7 +266,9 @@ pub fn phones_page(
             let hit = q.is_empty()
                 || u.username.to_lowercase().contains(&q)
                 || u.lines.iter().any(|l| l.extension.contains(&q))
-                || p.model.as_deref().is_some_and(|m| m.to_lowercase().contains(&q))
+                || p.model
+                    .as_deref()
+                    .is_some_and(|m| m.to_lowercase().contains(&q))
                 || p.vendor.contains(&q)
                 || mac_hit(p, &q);
             if !hit {
@@ -290,8 +297,12 @@ pub fn phones_page(
         let o = match key {
             "name" | "username" => natural_cmp(&a.0.username, &b.0.username),
             "extension" => natural_cmp(
-                &a.0.primary_line().map(|l| l.extension.clone()).unwrap_or_default(),
-                &b.0.primary_line().map(|l| l.extension.clone()).unwrap_or_default(),
+                &a.0.primary_line()
+                    .map(|l| l.extension.clone())
+                    .unwrap_or_default(),
+                &b.0.primary_line()
+                    .map(|l| l.extension.clone())
+                    .unwrap_or_default(),
             ),
             _ => a.1.mac.cmp(&b.1.mac),
         };
@@ -337,7 +348,10 @@ mod tests {
     fn natural_order_counts_numbers() {
         let mut v = vec!["anna.becker1024", "anna.becker224", "Anna.becker3", "bob"];
         v.sort_by(|a, b| natural_cmp(a, b));
-        assert_eq!(v, ["Anna.becker3", "anna.becker224", "anna.becker1024", "bob"]);
+        assert_eq!(
+            v,
+            ["Anna.becker3", "anna.becker224", "anna.becker1024", "bob"]
+        );
         assert_eq!(natural_cmp("x2", "x10"), Ordering::Less);
     }
 
@@ -355,7 +369,10 @@ mod tests {
 
     #[test]
     fn seconds_drop_the_fraction() {
-        assert_eq!(seconds("2026-12-02T09:30:00.123456789Z"), "2026-12-02T09:30:00Z");
+        assert_eq!(
+            seconds("2026-12-02T09:30:00.123456789Z"),
+            "2026-12-02T09:30:00Z"
+        );
         assert_eq!(seconds("2026-12-02T09:30:00Z"), "2026-12-02T09:30:00Z");
     }
 }

@@ -38,7 +38,11 @@ pub fn phone_preview(
         return Ok(rendered);
     }
     let Some((user, vendor)) = provisioner.phone(parsed)? else {
-        return Ok(Answer::fail(1, 404, format!("no phone with MAC {}", parsed.colon())));
+        return Ok(Answer::fail(
+            1,
+            404,
+            format!("no phone with MAC {}", parsed.colon()),
+        ));
     };
     let model = user.phones.iter().find(|p| p.mac == parsed);
     let name = vendor

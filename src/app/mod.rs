@@ -66,18 +66,12 @@ impl Serving {
     pub fn delete_user(
         &self,
         username: &str,
-        yes: bool,
-        dry_run: bool,
+        (yes, dry_run): (bool, bool),
+        origin: &str,
         format: ops::Format,
     ) -> Result<Answer, crate::store::StoreError> {
-        let answer = users::delete(
-            self.store.as_ref(),
-            username,
-            yes,
-            dry_run,
-            users::FROM_ADMIN,
-            format,
-        )?;
+        let store = self.store.as_ref();
+        let answer = users::delete(store, username, yes, dry_run, origin, format)?;
         if yes && !dry_run && answer.exit_code == 0 {
             self.refreshed();
         }

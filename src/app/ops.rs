@@ -120,7 +120,9 @@ pub(crate) fn mac_matches(u: &User, q: &str) -> bool {
         .flat_map(|c| c.to_lowercase())
         .collect();
     // Only a query that is all MAC notation: "anna" is not a MAC search.
-    let notation = q.chars().all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '-' | '.'));
+    let notation = q
+        .chars()
+        .all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '-' | '.'));
     !hex.is_empty() && notation && u.phones.iter().any(|p| p.mac.plain().contains(&hex))
 }
 

@@ -10,9 +10,9 @@ use super::ops::{Answer, ImportRequest};
 use crate::config::Config;
 use crate::domain::DEFAULT_SITE;
 use crate::import::columns::{Column, map_header_ignoring};
-use crate::import::report::Issue;
 use crate::import::mapping::{Mapping, Source};
 use crate::import::read::read_table;
+use crate::import::report::Issue;
 use crate::import::{self, ImportError};
 use crate::store::Store;
 
@@ -145,10 +145,11 @@ fn changes(
                 "update" => store.user(&c.username)?,
                 _ => None,
             };
-            let mut g = stored.as_ref().map(stored_glance).unwrap_or_else(|| {
-                json!({"extension": [], "macs": [], "models": [], "site": DEFAULT_SITE})
-            });
-            if let (Value::Object(g), Some(Value::Object(file))) = (&mut g, details.get(&c.username))
+            let mut g = stored.as_ref().map(stored_glance).unwrap_or_else(
+                || json!({"extension": [], "macs": [], "models": [], "site": DEFAULT_SITE}),
+            );
+            if let (Value::Object(g), Some(Value::Object(file))) =
+                (&mut g, details.get(&c.username))
             {
                 g.extend(file.clone());
             }
@@ -203,7 +204,16 @@ fn glances(t: &crate::import::read::Table, columns: &[Option<Column>]) -> HashMa
             (Column::PhoneModel, "models"),
         ] {
             if let Some(cell) = at(col).and_then(|i| r.fields.get(i)) {
-                g.insert(key.into(), json!(list(cell)));
+                let mut items = list(cell);
+                if col == Column::Mac {
+                    // As the store writes them; a cell that is no MAC as written.
+                    for m in &mut items {
+                        if let Ok(mac) = crate::domain::mac::Mac::parse(m) {
+                            *m = mac.plain();
+                        }
+                    }
+                }
+                g.insert(key.into(), json!(items));
             }
         }
         if let Some(site) = at(Column::Site).and_then(|i| r.fields.get(i)) {
@@ -213,7 +223,8 @@ fn glances(t: &crate::import::read::Table, columns: &[Option<Column>]) -> HashMa
                 json!(if site.is_empty() { DEFAULT_SITE } else { site }),
             );
         }
-        out.entry(name.trim().to_string()).or_insert(Value::Object(g));
+        out.entry(name.trim().to_string())
+            .or_insert(Value::Object(g));
     }
     out
 }

@@ -30,8 +30,13 @@ pub enum UserOp {
     /// A new user with these columns.
     Create(BTreeMap<String, String>),
     /// One more phone (`model` as the `phone_model` column takes it).
-    AddPhone { mac: String, model: Option<String> },
-    RemovePhone { mac: String },
+    AddPhone {
+        mac: String,
+        model: Option<String>,
+    },
+    RemovePhone {
+        mac: String,
+    },
     /// A new random SIP password on every line.
     RotateSipPassword,
 }
@@ -122,14 +127,22 @@ fn row_for(username: &str, old: Option<&User>, op: &UserOp) -> Result<Row, Answe
         UserOp::Edit(fields) => {
             old.ok_or_else(missing)?;
             if fields.is_empty() {
-                return Err(Answer::fail(2, 400, "nothing to change: give at least one field"));
+                return Err(Answer::fail(
+                    2,
+                    400,
+                    "nothing to change: give at least one field",
+                ));
             }
             row.extend(checked_fields(fields)?);
         }
         UserOp::AddPhone { mac, model } => {
             let u = old.ok_or_else(missing)?;
             let mut phones = phone_cells(&u.phones);
-            phones.push((mac.trim().to_string(), model.clone().unwrap_or_default(), String::new()));
+            phones.push((
+                mac.trim().to_string(),
+                model.clone().unwrap_or_default(),
+                String::new(),
+            ));
             row.extend(phone_columns(&phones));
         }
         UserOp::RemovePhone { mac } => {
@@ -142,7 +155,12 @@ fn row_for(username: &str, old: Option<&User>, op: &UserOp) -> Result<Row, Answe
                     format!("user {username:?} has no phone with MAC {}", parsed.colon()),
                 ));
             }
-            let kept: Vec<_> = u.phones.iter().filter(|p| p.mac != parsed).cloned().collect();
+            let kept: Vec<_> = u
+                .phones
+                .iter()
+                .filter(|p| p.mac != parsed)
+                .cloned()
+                .collect();
             row.extend(phone_columns(&phone_cells(&kept)));
         }
         UserOp::RotateSipPassword => {
@@ -240,7 +258,11 @@ fn answer(username: &str, op: &UserOp, outcome: &import::Outcome, format: Format
     };
     let exit_code = u8::try_from(outcome.exit_code).unwrap_or(3);
     let message = report.errors.first().filter(|_| exit_code != 0).map(|e| {
-        let place = e.column.as_deref().map(|c| format!("{c}: ")).unwrap_or_default();
+        let place = e
+            .column
+            .as_deref()
+            .map(|c| format!("{c}: "))
+            .unwrap_or_default();
         format!(
             "{} of {username} refused, nothing written: {place}{} ({} error(s) in all)",
             op.name(),

@@ -18,7 +18,9 @@ pub fn creates(args: &UsersArgs) -> bool {
 /// of this kind and are refused here.
 pub fn request(cmd: UsersCommand) -> Result<UserRequest, Answer> {
     let (username, op, run, yes) = match cmd {
-        UsersCommand::Edit { username, set, run } => (username, UserOp::Edit(pairs(&set)?), run, false),
+        UsersCommand::Edit { username, set, run } => {
+            (username, UserOp::Edit(pairs(&set)?), run, false)
+        }
         UsersCommand::Add { username, set, run } => {
             (username, UserOp::Create(pairs(&set)?), run, false)
         }

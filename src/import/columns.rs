@@ -284,7 +284,10 @@ pub fn map_header_ignoring(
             }
             None => {
                 let near = suggestion(f);
-                if let Some(s) = near.filter(|s| !present.iter().any(|c| c.name() == *s)) {
+                // A header cell holding a delimiter is a wrong-delimiter
+                // file, which the missing-username error explains better.
+                let whole = !raw.contains([';', '\t', ',', '|']);
+                if let Some(s) = near.filter(|s| whole && !present.iter().any(|c| c.name() == *s)) {
                     errors.push(misspelled(raw, s, header_line));
                     continue;
                 }
@@ -401,8 +404,8 @@ mod tests {
         let codes: Vec<&str> = w.iter().map(|w| w.code).collect();
         assert_eq!(codes, ["W_IGNORED_COLUMN", "W_UNKNOWN_COLUMN"]);
         // A known column can be ignored too.
-        let (m, _) = map_header_ignoring(&strings(&["username", "email"]), 1, &strings(&["EMAIL"]))
-            .unwrap();
+        let (m, _) =
+            map_header_ignoring(&strings(&["username", "email"]), 1, &strings(&["EMAIL"])).unwrap();
         assert!(!m.has(Column::Email));
     }
 

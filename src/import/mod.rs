@@ -283,7 +283,16 @@ fn import_rows(
     let mapped = map_header_ignoring(&table.headers, table.header_line, &opts.ignore_columns);
     let (map, warnings) = match mapped {
         Ok(m) => m,
-        Err(errors) => return Ok(file_failure(report, errors)),
+        Err(errors) => {
+            // A header that reads fine but names a column wrongly is the
+            // admin's data refused (exit 1), not a file autoprov can't read.
+            let misspelled = errors.iter().all(|e| e.code == "E_UNKNOWN_COLUMN");
+            let mut outcome = file_failure(report, errors);
+            if misspelled {
+                outcome.exit_code = 1;
+            }
+            return Ok(outcome);
+        }
     };
     report.warnings = warnings;
     if table.records.is_empty() && matches!(opts.mode, Mode::Sync | Mode::Replace) {

@@ -516,11 +516,10 @@ fn check_quotes(text: &[u8], delimiter: u8) -> Result<(), FileError> {
         return Err(FileError::new(
             "E_UNTERMINATED_QUOTE",
             Some(open_line),
-            format!(
-                "a quoted field starts here but its closing quote (\") is never \
-                 found, so the rest of the file would become one cell; check this line for a \
-                 stray or missing \""
-            ),
+            "a quoted field starts here but its closing quote (\") is never \
+             found, so the rest of the file would become one cell; check this line for a \
+             stray or missing \""
+                .to_string(),
         ));
     }
     Ok(())

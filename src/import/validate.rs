@@ -205,7 +205,10 @@ impl<'a> Checker<'a> {
 fn lost_letter(v: &str) -> bool {
     let chars: Vec<char> = v.chars().collect();
     chars.iter().enumerate().any(|(i, c)| {
-        *c == '?' && chars.get(i + 1).is_some_and(|n| n.is_alphabetic() || *n == '?')
+        *c == '?'
+            && chars
+                .get(i + 1)
+                .is_some_and(|n| n.is_alphabetic() || *n == '?')
     })
 }
 

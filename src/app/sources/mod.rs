@@ -35,6 +35,17 @@ pub struct LastRun {
     pub outcome: String,
 }
 
+/// When a source runs next, as far as its last scheduled run tells
+/// (RFC 3339 seconds): that run's time plus `every`. `None` before the
+/// first run or after a test run (which does not move the schedule).
+fn next_run(last: Option<&LastRun>, src: &SourceConfig) -> Option<String> {
+    use time::format_description::well_known::Rfc3339;
+    let last = last.filter(|l| !l.dry_run)?;
+    let at = time::OffsetDateTime::parse(&last.time, &Rfc3339).ok()?;
+    let next = at + src.interval().ok()?;
+    next.replace_nanosecond(0).ok()?.format(&Rfc3339).ok()
+}
+
 /// Runs the configured sources against the served store.
 pub struct Runner {
     serving: Arc<Serving>,
@@ -74,6 +85,7 @@ impl Runner {
                     "mode": s.mode,
                     "partial": s.partial,
                     "last_run": last.get(name),
+                    "next_run": next_run(last.get(name), s),
                 })
             })
             .collect();

@@ -167,8 +167,7 @@ impl Api {
         let path = req.uri().path().to_string();
         let method = req.method().clone();
         let get = method == Method::GET || method == Method::HEAD;
-        if get && let Some(page) = super::web::asset(&path)
-        {
+        if get && let Some(page) = super::web::asset(&path) {
             return page;
         }
         if get && path == "/favicon.ico" {
@@ -188,8 +187,10 @@ impl Api {
         let ok = answer.status == 200;
         let mut resp = to_response(answer);
         if let Some(d) = disposition.filter(|_| ok) {
-            resp.headers_mut()
-                .insert(hyper::header::CONTENT_DISPOSITION, HeaderValue::from_static(d));
+            resp.headers_mut().insert(
+                hyper::header::CONTENT_DISPOSITION,
+                HeaderValue::from_static(d),
+            );
         }
         resp
     }
@@ -296,14 +297,16 @@ impl Api {
                 let format = q.format()?;
                 Ok(self.sources.run(name, dry_run, format).await)
             }
-            (["api", "v1", "users"], _, true) => self.user_op(caller, &q, req, OpKind::Create).await,
+            (["api", "v1", "users"], _, true) => {
+                self.user_op(caller, &q, req, OpKind::Create).await
+            }
             (["api", "v1", "users", name], _, _) if method == Method::PATCH => {
                 let kind = OpKind::Edit(name.to_string());
                 self.user_op(caller, &q, req, kind).await
             }
             (["api", "v1", "users", name], _, _) if method == Method::DELETE => {
                 let name = name.to_string();
-                self.delete_user(&q, req, name).await
+                self.delete_user(caller, &q, req, name).await
             }
             (["api", "v1", "users", name, "phones"], _, true) => {
                 let kind = OpKind::AddPhone(name.to_string());
@@ -755,7 +758,11 @@ async fn multipart(
         if file.is_none() && (name == "file" || file_name.is_some()) {
             file = Some((data.to_vec(), file_name));
         } else if !name.is_empty() {
-            insert_param(&mut fields, name, String::from_utf8_lossy(&data).into_owned());
+            insert_param(
+                &mut fields,
+                name,
+                String::from_utf8_lossy(&data).into_owned(),
+            );
         }
     }
     let (bytes, name) =

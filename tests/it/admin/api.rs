@@ -70,9 +70,74 @@ fn endpoints(csv: &Path) -> Vec<Endpoint> {
             vec!["--data-binary".into(), "features.sample=1".into()],
             200,
         ),
+        (
+            "GET",
+            "/api/v1/users?page=1&per_page=5&sort=name".into(),
+            vec![],
+            200,
+        ),
+        (
+            "GET",
+            "/api/v1/phones?page=1&state=never".into(),
+            vec![],
+            200,
+        ),
+        (
+            "GET",
+            format!("/api/v1/phones/{ALICE_MAC}/preview"),
+            vec![],
+            200,
+        ),
+        ("GET", "/api/v1/template.csv".into(), vec![], 200),
+        (
+            "PATCH",
+            "/api/v1/users/alice.martin?dry_run=true".into(),
+            json_body(r#"{"fields":{"mobile":"+33 6 00 00 00 01"}}"#),
+            200,
+        ),
+        (
+            "POST",
+            "/api/v1/users?dry_run=true".into(),
+            json_body(r#"{"fields":{"username":"new.user","first_name":"New"}}"#),
+            200,
+        ),
+        (
+            "DELETE",
+            "/api/v1/users/alice.martin?dry_run=true".into(),
+            vec![],
+            200,
+        ),
+        (
+            "POST",
+            "/api/v1/users/alice.martin/phones?dry_run=true".into(),
+            json_body(r#"{"mac":"805ec0000077"}"#),
+            200,
+        ),
+        (
+            "DELETE",
+            format!("/api/v1/users/alice.martin/phones/{ALICE_MAC}?dry_run=true"),
+            vec![],
+            200,
+        ),
+        (
+            "POST",
+            "/api/v1/users/alice.martin/rotate-sip-password?dry_run=true".into(),
+            vec![],
+            200,
+        ),
         ("GET", "/api/v1/sources".into(), vec![], 200),
         ("POST", "/api/v1/sources/hr/run".into(), vec![], 404),
         ("POST", "/api/v1/sources/hr/preview".into(), vec![], 404),
+    ]
+}
+
+/// curl's arguments for a JSON body.
+fn json_body(body: &str) -> Vec<String> {
+    vec![
+        "-H".into(),
+        "Content-Type: application/json".into(),
+        "--data-binary".into(),
+        body.into(),
     ]
 }
 
@@ -151,11 +216,12 @@ fn api_import_report_equals_the_cli_report() {
     let tmp = tempfile::tempdir().unwrap();
     let good = users_csv();
     let text = std::fs::read_to_string(&good).unwrap();
-    // One bad MAC and one unknown column: errors and warnings both.
+    // One bad MAC and one unknown column: errors and warnings both. (A
+    // near miss such as `emial` would be a file-level error now.)
     let bad = tmp.path().join("bad.csv");
     let bad_text = text
         .replace("0c383e07e16c", "0c383e07e16z")
-        .replacen("email,", "emial,", 1);
+        .replacen("email,", "remarks,", 1);
     assert_ne!(bad_text, text);
     std::fs::write(&bad, bad_text).unwrap();
     let not_csv = tmp.path().join("not.csv");

@@ -4,6 +4,8 @@
 mod api;
 mod cli;
 mod lockdown;
+mod pages;
+mod single_user;
 mod sources;
 mod web;
 mod web_flow;

@@ -97,11 +97,7 @@ fn hr_export_imports_through_a_mapping_unedited() {
         args[3],
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(
-        r.stdout.contains("skipped line 4: filter"),
-        "{}",
-        r.stdout
-    );
+    assert!(r.stdout.contains("skipped line 4: filter"), "{}", r.stdout);
     assert!(r.stdout.contains("unchanged 4, skipped 1"), "{}", r.stdout);
 }
 

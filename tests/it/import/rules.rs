@@ -425,10 +425,12 @@ fn partial_applies_valid_rows_and_lists_rejected() {
     assert_eq!(r.code, 0, "{}", r.stdout);
     let v = r.json();
     assert_eq!(v["applied"], true);
-    // b has a bad MAC; with b gone, c's 1002 is free again.
+    // b has a bad MAC; with b gone, c's 1002 is free again. b is still
+    // told that its 1002 is c's too (every error of a row at once).
     assert_eq!(summary(&v, "created"), 3);
     assert_eq!(summary(&v, "skipped"), 1);
-    assert_eq!(codes(&v), ["E_MAC_FORMAT"]);
+    assert_eq!(codes(&v), ["E_EXTENSION_DUPLICATE", "E_MAC_FORMAT"]);
+    assert!(errors(&v).iter().all(|e| e.0 == Some(2)), "{v}");
     assert!(env.user("c").is_some() && env.user("b").is_none());
     // Nothing valid at all → exit 1.
     let r = env.import_csv(&csv(&["q,Q,Q,1x,,"]), &["--partial"]);

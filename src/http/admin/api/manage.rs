@@ -30,6 +30,15 @@ pub(super) enum OpKind {
     RotateSipPassword(String),
 }
 
+/// The history's file for a change: the Unix socket is the CLI's way in
+/// while the server runs; TCP is the page's (or another API client's).
+fn origin(caller: Caller) -> &'static str {
+    match caller {
+        Caller::Socket => FROM_CLI,
+        Caller::Tcp(_) => FROM_ADMIN,
+    }
+}
+
 /// `?page=&per_page=&q=&sort=` as a [`PageRequest`], when the caller asked
 /// for a page (`page` or `per_page` given); `None` keeps the old shape.
 pub(super) fn page_request(q: &Query) -> Result<Option<PageRequest>, Problem> {
@@ -211,12 +220,7 @@ impl Api {
             op,
             dry_run: q.flag("dry_run")?,
             yes: q.flag("yes")?,
-            // The Unix socket is the CLI's way in while the server runs.
-            origin: match caller {
-                Caller::Socket => FROM_CLI,
-                Caller::Tcp(_) => FROM_ADMIN,
-            }
-            .to_string(),
+            origin: origin(caller).to_string(),
             format: q.format()?,
         };
         let this = self.clone();
@@ -234,14 +238,20 @@ impl Api {
     /// what would be deleted.
     pub(super) async fn delete_user(
         self: Arc<Self>,
+        caller: Caller,
         q: &Query,
         req: Request<Incoming>,
         name: String,
     ) -> Result<Answer, Problem> {
         drain(req).await;
         let (yes, dry_run, format) = (q.flag("yes")?, q.flag("dry_run")?, q.format()?);
+        let origin = origin(caller);
         let this = self.clone();
-        blocking(move || Ok(this.serving.delete_user(&name, yes, dry_run, format)?)).await
+        blocking(move || {
+            let serving = &this.serving;
+            Ok(serving.delete_user(&name, (yes, dry_run), origin, format)?)
+        })
+        .await
     }
 
     /// `POST /api/v1/import` of a sync or replace that would delete users:
@@ -253,7 +263,10 @@ impl Api {
         request: &mut ImportRequest,
     ) -> Result<Option<Answer>, Problem> {
         let o = &request.options;
-        let deleting = matches!(o.mode, crate::import::Mode::Sync | crate::import::Mode::Replace);
+        let deleting = matches!(
+            o.mode,
+            crate::import::Mode::Sync | crate::import::Mode::Replace
+        );
         if !deleting || o.dry_run || request.yes {
             return Ok(None);
         }
