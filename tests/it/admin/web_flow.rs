@@ -167,7 +167,7 @@ fn admin_page_rollout_end_to_end() {
     let typo = tmp.path().join("typo.csv");
     std::fs::write(
         &typo,
-        "username,display_name,Extention\nmia.klein,Mia Klein,2250\n",
+        "username,display_name,Extention\nmia.klein,Mia Kowalska-?ak,2250\n",
     )
     .unwrap();
     browser.choose_file(&typo);
@@ -180,6 +180,15 @@ fn admin_page_rollout_end_to_end() {
     browser.wait("#problems li", |t| {
         t.contains("Ignored on purpose: Extention")
     });
+    // LibreOffice's '?' for a letter it could not encode is shown.
+    browser.wait("#problems li", |t| t.contains("W_LOST_LETTER"));
+    // sync without a source: explained, and refused in plain words.
+    browser.exec(
+        "const e = document.querySelector('#mode'); e.value = 'sync'; e.dispatchEvent(new Event('change'));",
+        json!([]),
+    );
+    browser.wait("#mode-help", |t| t.contains("DELETES"));
+    browser.wait("#problems li", |t| t.contains("E_SYNC_NEEDS_SOURCE"));
 
     // 2. replace: deletions in red, a confirm naming them; cancel writes nothing.
     let ten: String = text.lines().take(11).map(|l| format!("{l}\n")).collect();
@@ -248,6 +257,8 @@ fn admin_page_rollout_end_to_end() {
     let shown = autoprov(&data, &["users", "show", "gina.novak"]);
     let shown = String::from_utf8_lossy(&shown.stdout);
     assert!(shown.contains("2251"), "users show:\n{shown}");
+    browser.click("#user-rotate");
+    browser.wait("#user-msg", |t| t.contains("new SIP password"));
     browser.step("users", true);
 
     // Phones: one fetched over HTTPS, the rest never fetched (neutral).
@@ -267,10 +278,19 @@ fn admin_page_rollout_end_to_end() {
     browser.wait("#fetches tbody tr", |t| t.contains("805ec0123456.cfg"));
     let detail = browser.text(&browser.wait("#phone-detail", |t| t.contains("Config as served")));
     assert!(!detail.contains("Alice-Sip-2024-xyz"), "{detail}");
+    browser.exec(
+        "const e = document.querySelector('#phones-state'); e.value = 'provisioned'; e.dispatchEvent(new Event('change'));",
+        json!([]),
+    );
+    browser.wait("#phones-count", |t| t.contains("1 match"));
+    assert_eq!(browser.find_all("#phones tbody tr").len(), 1);
     browser.step("phones", true);
 
     browser.click("button[data-view='history']");
     browser.wait("#history tbody tr", |t| t.contains("replace"));
+    browser.wait("#history tbody tr", |t| {
+        t.contains("edit") && t.contains("(admin page)")
+    });
     browser.step("history", true);
     browser.click("button[data-view='sources']");
     browser.wait("#sources-empty", |t| t.contains("No sources"));
