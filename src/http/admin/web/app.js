@@ -495,7 +495,8 @@ function gotoRow(row) {
 async function apply(yes) {
   if (!last) return;
   const del = deletions(last);
-  if (!yes && !current.source && del > 0) {
+  // A source's run deletes as its config says; still asked first here.
+  if (!yes && del > 0) {
     confirmDelete(del, deletedNames(last), () => apply(true));
     return;
   }
