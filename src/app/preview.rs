@@ -231,9 +231,23 @@ fn glances(t: &crate::import::read::Table, columns: &[Option<Column>]) -> HashMa
 
 /// The canonical column each header feeds by its aliases.
 fn alias_columns(headers: &[String], header_line: usize, ignore: &[String]) -> Vec<Option<Column>> {
-    let map = map_header_ignoring(headers, header_line, ignore)
-        .map(|(m, _)| m)
-        .ok();
+    // A misspelled column refuses the file, but the page still shows how
+    // the other columns read: map again with it ignored.
+    let map = match map_header_ignoring(headers, header_line, ignore) {
+        Ok((m, _)) => Some(m),
+        Err(errors) => {
+            let mut also: Vec<String> = ignore.to_vec();
+            also.extend(
+                errors
+                    .iter()
+                    .filter(|e| e.code == "E_UNKNOWN_COLUMN")
+                    .filter_map(|e| e.column.clone()),
+            );
+            map_header_ignoring(headers, header_line, &also)
+                .map(|(m, _)| m)
+                .ok()
+        }
+    };
     (0..headers.len())
         .map(|i| {
             map.as_ref()

@@ -264,6 +264,11 @@ fn downloads_and_previews_for_the_page() {
     let v = upload(&server, &token, "/api/v1/import/preview", misspelled).json();
     assert_ne!(v["exit_code"], 0, "{v}");
     assert_eq!(v["report"]["errors"][0]["code"], "E_UNKNOWN_COLUMN");
+    // The other columns still show how they read.
+    assert_eq!(
+        v["table"]["columns"],
+        serde_json::json!(["username", "first_name", null])
+    );
     let v = upload(
         &server,
         &token,
