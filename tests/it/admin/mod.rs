@@ -8,3 +8,4 @@ mod pages;
 mod single_user;
 mod sources;
 mod web;
+mod web_flow;

@@ -1,9 +1,8 @@
-//! The admin web page end to end in headless Chromium (driven through
-//! chromedriver's WebDriver protocol with curl): log in with a token, upload
-//! a file with an error and see it marked on its cell, drop the fixed
-//! file on the page, apply, see the users, and see which phones fetched
-//! their config.
-//! A screenshot goes to target/test-artifacts/.
+//! The admin web page in headless Chromium, driven through chromedriver's
+//! WebDriver protocol with curl: the `Browser` the page's tests share
+//! (web_flow.rs runs a whole rollout with it), the column step on a foreign
+//! export, and an LDAP source's preview. Screenshots go to
+//! target/test-artifacts/.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (.ci/run installs them);
 //! skipped without them, except under CI=true.
@@ -15,17 +14,17 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::cli::{autoprov, create_token, import};
-use crate::support::fixtures::{UA, repo, users_csv};
+use crate::support::cli::{autoprov, create_token};
+use crate::support::fixtures::repo;
 use crate::support::heavy;
 use crate::support::server::Server;
 use crate::support::tools::{find_in, unavailable};
 
 /// WebDriver's key for an element reference.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+pub(super) const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// chromedriver on a free port, with one headless Chromium session.
-struct Browser {
+pub(super) struct Browser {
     driver: Child,
     base: String,
     session: String,
@@ -45,18 +44,32 @@ impl Drop for Browser {
 }
 
 /// One WebDriver call with curl; returns the `value` member.
-fn wd(method: &str, url: &str, body: Option<Value>) -> Value {
+pub(super) fn wd(method: &str, url: &str, body: Option<Value>) -> Value {
+    use std::io::Write as _;
     let mut cmd = Command::new("curl");
     cmd.args(["-sS", "--max-time", "60", "-X", method, url]);
-    if let Some(b) = body {
+    // The body on stdin: axe-core's source is larger than an argument may be.
+    if body.is_some() {
         cmd.args([
             "-H",
             "Content-Type: application/json",
             "--data-binary",
-            &b.to_string(),
+            "@-",
         ]);
     }
-    let out = cmd.output().expect("curl");
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("curl");
+    let mut stdin = child.stdin.take().expect("curl stdin");
+    if let Some(b) = body {
+        stdin
+            .write_all(b.to_string().as_bytes())
+            .expect("body to curl");
+    }
+    drop(stdin);
+    let out = child.wait_with_output().expect("curl");
     let v: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|_| panic!("{method} {url}: {}", String::from_utf8_lossy(&out.stdout)));
     v["value"].clone()
@@ -96,7 +109,7 @@ fn start_driver(driver: &Path) -> Option<(Child, String)> {
 }
 
 impl Browser {
-    fn start() -> Option<Browser> {
+    pub(super) fn start() -> Option<Browser> {
         let (Some(driver), Some(chromium)) = (tool("chromedriver"), tool("chromium")) else {
             return unavailable(
                 "chromium/chromium-driver are not installed; install chromium and chromium-driver",
@@ -125,7 +138,8 @@ impl Browser {
         .collect::<Vec<_>>();
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
-            "goog:chromeOptions": {"binary": chromium, "args": args}
+            "goog:chromeOptions": {"binary": chromium, "args": args},
+            "goog:loggingPrefs": {"browser": "ALL"}
         }}});
         let v = wd("POST", &format!("{base}/session"), Some(caps));
         let session = v["sessionId"]
@@ -140,16 +154,16 @@ impl Browser {
         })
     }
 
-    fn url(&self, rest: &str) -> String {
+    pub(super) fn url(&self, rest: &str) -> String {
         format!("{}/session/{}{rest}", self.base, self.session)
     }
 
-    fn go(&self, url: &str) {
+    pub(super) fn go(&self, url: &str) {
         wd("POST", &self.url("/url"), Some(json!({"url": url})));
     }
 
     /// The elements matching `css` now.
-    fn find_all(&self, css: &str) -> Vec<String> {
+    pub(super) fn find_all(&self, css: &str) -> Vec<String> {
         let v = wd(
             "POST",
             &self.url("/elements"),
@@ -165,7 +179,8 @@ impl Browser {
     }
 
     /// Waits for the first element matching `css` whose text satisfies `ok`.
-    fn wait(&self, css: &str, ok: impl Fn(&str) -> bool) -> String {
+    #[track_caller]
+    pub(super) fn wait(&self, css: &str, ok: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             for e in self.find_all(css) {
@@ -175,9 +190,14 @@ impl Browser {
                 }
             }
             if Instant::now() > deadline {
-                let page = wd("GET", &self.url("/source"), None);
+                let page = wd(
+                    "POST",
+                    &self.url("/execute/sync"),
+                    Some(json!({"script": "return document.body.innerText;", "args": []})),
+                );
+                let seen: Vec<String> = self.find_all(css).iter().map(|e| self.text(e)).collect();
                 panic!(
-                    "no {css} as expected; page:\n{}",
+                    "no {css} as expected (those there read {seen:?}); the page reads:\n{}",
                     page.as_str().unwrap_or("")
                 );
             }
@@ -185,14 +205,14 @@ impl Browser {
         }
     }
 
-    fn text(&self, e: &str) -> String {
+    pub(super) fn text(&self, e: &str) -> String {
         wd("GET", &self.url(&format!("/element/{e}/text")), None)
             .as_str()
             .unwrap_or_default()
             .to_string()
     }
 
-    fn attr(&self, e: &str, name: &str) -> Option<String> {
+    pub(super) fn attr(&self, e: &str, name: &str) -> Option<String> {
         wd(
             "GET",
             &self.url(&format!("/element/{e}/attribute/{name}")),
@@ -202,16 +222,18 @@ impl Browser {
         .map(str::to_string)
     }
 
-    fn click(&self, css: &str) {
+    #[track_caller]
+    pub(super) fn click(&self, css: &str) {
         let e = self.wait(css, |_| true);
-        wd(
+        let v = wd(
             "POST",
             &self.url(&format!("/element/{e}/click")),
             Some(json!({})),
         );
+        assert!(v.get("error").is_none(), "clicking {css}: {v}");
     }
 
-    fn type_into(&self, css: &str, text: &str) {
+    pub(super) fn type_into(&self, css: &str, text: &str) {
         let e = self.wait(css, |_| true);
         wd(
             "POST",
@@ -234,7 +256,7 @@ impl Browser {
     /// Drops a file with `content` on the element, as a drag from the
     /// desktop does (WebDriver cannot drag files, so the drop event is
     /// made in the page with a real `DataTransfer`).
-    fn drop_file(&self, css: &str, name: &str, content: &str) {
+    pub(super) fn drop_file(&self, css: &str, name: &str, content: &str) {
         let script = "const [css, name, text] = arguments;
             const dt = new DataTransfer();
             dt.items.add(new File([text], name, {type: 'text/csv'}));
@@ -248,7 +270,7 @@ impl Browser {
         );
     }
 
-    fn screenshot(&self, name: &str) -> PathBuf {
+    pub(super) fn screenshot(&self, name: &str) -> PathBuf {
         use base64::Engine as _;
         let v = wd("GET", &self.url("/screenshot"), None);
         let png = base64::engine::general_purpose::STANDARD
@@ -260,122 +282,118 @@ impl Browser {
         std::fs::write(&path, png).expect("write screenshot");
         path
     }
-}
 
-#[test]
-fn upload_fix_apply_and_see_users_and_phones() {
-    // Headless Chromium takes a core of its own: not beside another heavy
-    // or timed test.
-    let _heavy = heavy();
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    // Start with one user whose phone fetches its config, so the phones
-    // view has a green row and red ones.
-    let text = std::fs::read_to_string(users_csv()).unwrap();
-    let first: String = text.lines().take(2).map(|l| format!("{l}\n")).collect();
-    let seed = tmp.path().join("seed.csv");
-    std::fs::write(&seed, &first).unwrap();
-    import(&data, &seed);
-    let server = Server::start(&data, &[], &[]);
-    let Some(browser) = Browser::start() else {
-        server.stop_ok();
-        return;
-    };
-    let token = create_token(&data, "browser");
-    assert_eq!(server.get_https("/805ec0123456.cfg", Some(UA)).status, 200);
+    /// Runs `script` (a function body; `arguments` are `args`) in the page.
+    pub(super) fn exec(&self, script: &str, args: Value) -> Value {
+        wd(
+            "POST",
+            &self.url("/execute/sync"),
+            Some(json!({"script": script, "args": args})),
+        )
+    }
 
-    // A wrong token is refused on the page.
-    browser.go(&format!("{}/", server.admin));
-    browser.type_into("#token", "apt_wrong");
-    browser.click("#login-btn");
-    browser.wait("#login-error", |t| t.contains("not valid"));
+    /// The window's size; headless Chromium's viewport is the window.
+    pub(super) fn resize(&self, width: u32, height: u32) {
+        wd(
+            "POST",
+            &self.url("/window/rect"),
+            Some(json!({"width": width, "height": height})),
+        );
+    }
 
-    browser.type_into("#token", &token);
-    browser.click("#login-btn");
-    browser.wait("#drop", |t| t.contains("Drop a CSV"));
+    /// What the file picker does: `path` chosen in the `#file` input.
+    pub(super) fn choose_file(&self, path: &Path) {
+        let input = self.wait("#file", |_| true);
+        wd(
+            "POST",
+            &self.url(&format!("/element/{input}/value")),
+            Some(json!({"text": path.display().to_string()})),
+        );
+    }
 
-    // The whole file with a broken MAC and a misspelt column.
-    let bad = tmp.path().join("users-bad.csv");
-    std::fs::write(
-        &bad,
-        text.replace("0c383e07e16c", "0c383e07e16z")
-            .replacen("email,", "emial,", 1),
-    )
-    .unwrap();
-    let file_input = browser.wait("#file", |_| true);
-    wd(
-        "POST",
-        &browser.url(&format!("/element/{file_input}/value")),
-        Some(json!({"text": bad.display().to_string()})),
-    );
-    browser.wait("#status", |t| t.contains("has problems"));
-    browser.wait("#dialect", |t| t.contains("utf-8") && t.contains("12 rows"));
-    browser.wait("#mapping td.ignored", |t| t.contains("did you mean email"));
-    // The error is on gina's mac cell (row 7), and Apply is off.
-    let cell = browser.wait("#rows tr[data-row='7'] td.error", |t| t == "0c383e07e16z");
-    assert_eq!(browser.attr(&cell, "data-column").as_deref(), Some("mac"));
-    assert!(
-        browser
-            .attr(&cell, "title")
+    /// Keys typed into whatever has the focus (`\u{E004}` Tab, `\u{E007}`
+    /// Enter), as a keyboard-only user would.
+    pub(super) fn press(&self, keys: &str) {
+        let active = wd("GET", &self.url("/element/active"), None);
+        let e = active[ELEMENT].as_str().expect("a focused element");
+        wd(
+            "POST",
+            &self.url(&format!("/element/{e}/value")),
+            Some(json!({"text": keys})),
+        );
+    }
+
+    /// The console's errors since the last call (a failed load, say a
+    /// favicon answered 401, is one).
+    pub(super) fn console_errors(&self) -> Vec<String> {
+        let v = wd(
+            "POST",
+            &self.url("/se/log"),
+            Some(json!({"type": "browser"})),
+        );
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|e| e["level"] == "SEVERE")
+                    .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_else(|| vec![format!("no browser log: {v}")])
+    }
+
+    /// The id of the focused element.
+    pub(super) fn focused(&self) -> String {
+        self.exec("return document.activeElement.id || '';", json!([]))
+            .as_str()
             .unwrap_or_default()
-            .contains("not a MAC address")
-    );
-    let apply = browser.wait("#apply", |_| true);
-    assert!(
-        browser.attr(&apply, "disabled").is_some(),
-        "Apply enabled with errors"
-    );
-    browser.screenshot("admin_web_errors.png");
+            .to_string()
+    }
 
-    // Fixed, and dropped on the page this time: the preview shows the new
-    // users, Apply writes them.
-    browser.drop_file("#drop", "users.csv", &text);
-    browser.wait("#status", |t| t.contains("The file is valid"));
-    browser.wait("#summary", |t| t.contains("create 11"));
-    browser.wait("#changes td", |t| t == "gina.novak");
-    browser.click("#apply");
-    browser.wait("#status", |t| t.contains("Applied: created 11"));
+    /// axe-core (tests/assets/axe, never served by the product) run in
+    /// the page: the serious and critical violations, as "rule: targets".
+    pub(super) fn axe_violations(&self) -> Vec<String> {
+        let loaded = self.exec("return typeof window.axe === 'object';", json!([]));
+        if loaded != Value::Bool(true) {
+            let src = std::fs::read_to_string(repo("tests/assets/axe/axe.min.js"))
+                .expect("tests/assets/axe/axe.min.js");
+            // The source itself as the script body: no eval, so the page's
+            // CSP (no 'unsafe-eval') does not stand in the way.
+            self.exec(&format!("{src}\n;return typeof window.axe;"), json!([]));
+        }
+        let script = "const done = arguments[arguments.length - 1];
+            axe.run(document, {resultTypes: ['violations']}).then((r) => done(r.violations
+              .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+              .map((v) => v.id + ': ' + v.nodes.map((n) => n.target.join(' ')).join(', '))),
+              (e) => done(['axe failed: ' + e]));";
+        let v = wd(
+            "POST",
+            &self.url("/execute/async"),
+            Some(json!({"script": script, "args": []})),
+        );
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_else(|| vec![format!("axe gave {v}")])
+    }
 
-    browser.click("button[data-view='users']");
-    browser.wait("#users tr[data-username='gina.novak'] td", |t| {
-        t == "gina.novak"
-    });
-    assert_eq!(browser.find_all("#users tbody tr").len(), 12);
-
-    browser.click("button[data-view='phones']");
-    let alice = browser.wait("#phones tr[data-mac='805ec0123456']", |t| {
-        t.contains("(200)")
-    });
-    assert_eq!(browser.attr(&alice, "class").as_deref(), Some("ok"));
-    let never = browser.wait("#phones tr[data-mac='0c383e07e16c']", |t| {
-        t.contains("never")
-    });
-    assert_eq!(browser.attr(&never, "class").as_deref(), Some("never"));
-    // Alice got her full file over HTTPS: provisioned, firmware from the UA.
-    browser.wait("#phones tr[data-mac='805ec0123456']", |t| {
-        t.contains("provisioned") && t.contains("96.86.0.100")
-    });
-    let shot = browser.screenshot("admin_web_phones.png");
-    assert!(std::fs::metadata(shot).unwrap().len() > 1000);
-
-    // Her story: the fetch with its channel and kind, her line, no secret.
-    browser.click("#phones tr[data-mac='805ec0123456'] button");
-    let fetch = browser.wait("#fetches tbody tr", |t| t.contains("https"));
-    let row = browser.text(&fetch);
-    assert!(
-        row.contains("805ec0123456.cfg") && row.contains("full"),
-        "{row}"
-    );
-    let detail = browser.text(&browser.wait("#phone-detail", |t| t.contains("Lines")));
-    assert!(
-        detail.contains("1001") && !detail.contains("Alice-Sip-2024-xyz"),
-        "{detail}"
-    );
-
-    // The store really has them.
-    assert!(String::from_utf8_lossy(&autoprov(&data, &["users"]).stdout).contains("gina.novak"));
-    drop(browser);
-    server.stop_ok();
+    /// One step's screenshots at 1400×1000 and 390×844 (as
+    /// `admin-page-NAME-wide.png`, `-phone.png`); with `axe`, axe-core runs
+    /// at each size and any serious or critical violation fails the test.
+    pub(super) fn step(&self, name: &str, axe: bool) {
+        for (w, h, size) in [(1400, 1000, "wide"), (390, 844, "phone")] {
+            self.resize(w, h);
+            let shot = self.screenshot(&format!("admin-page-{name}-{size}.png"));
+            assert!(std::fs::metadata(shot).expect("screenshot").len() > 1000);
+            if axe {
+                let bad = self.axe_violations();
+                assert!(bad.is_empty(), "{name} at {w}x{h}: axe found {bad:#?}");
+            }
+        }
+        self.resize(1400, 1000);
+    }
 }
 
 /// The column step: the HR export (Windows-1252, its own column names)
@@ -427,11 +445,13 @@ fn column_step_maps_a_foreign_export() {
         pick('Telefon-MAC', 'mac');
         document.querySelector('#filter').value = 'row[\"Durchwahl\"] != \"\"';
         document.querySelector('#filter').dispatchEvent(new Event('change'));");
-    browser.wait("#status", |t| t.contains("The file is valid"));
+    browser.wait("#verdict", |t| t.contains("The file is valid"));
     browser.wait("#summary", |t| {
         t.contains("create 4") && t.contains("skipped 1")
     });
-    browser.wait("#problems li", |t| t.contains("row 3 (line 4) skipped"));
+    browser.wait("#problems li", |t| {
+        t.contains("line 4") && t.contains("skipped")
+    });
     // The mapping as a file (inside a closed <details>, so read its content).
     let pre = browser.wait("#map-toml", |_| true);
     let toml = wd(
@@ -509,13 +529,14 @@ fn ldap_source_preview_on_the_page() {
     browser.go(&format!("{}/", server.admin));
     browser.type_into("#token", &token);
     browser.click("#login-btn");
-    browser.wait("#sources li", |t| t.contains("dir (ldap"));
+    browser.click("button[data-view='sources']");
+    browser.wait("#sources tr[data-source='dir']", |t| t.contains("ldap"));
     browser.click("button[data-source=dir]");
     // The scheduled run at start may have imported them already.
     browser.wait("#summary", |t| {
         t.contains("create 3") || t.contains("unchanged 3")
     });
-    browser.wait("#rows tbody td", |t| {
+    browser.wait("#rows tbody th", |t| {
         t.starts_with("cn=") && t.ends_with(SUFFIX)
     });
     let shot = browser.screenshot("ldap-source-preview");
