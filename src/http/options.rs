@@ -32,4 +32,10 @@ pub struct ServeOptions {
     pub misses: GuardSettings,
     /// Fetch and ban counters for `/metrics`.
     pub metrics: Arc<crate::app::metrics::Metrics>,
+    /// The fetch-record writer the admin reads flush; `None`: the pipeline
+    /// starts its own over the provisioner's store.
+    pub fetch_log: Option<Arc<crate::app::fetch_log::FetchLog>>,
+    /// The render cache's budget in bytes (`[http] render_cache_mb`); 0
+    /// renders every request.
+    pub render_cache_bytes: usize,
 }

@@ -65,7 +65,14 @@ pub fn serve_options(
         client_ca: client_ca(&config.tls),
         misses: GuardSettings::from(&config.policy.misses),
         metrics,
+        fetch_log: None,
+        render_cache_bytes: render_cache_bytes(config),
     })
+}
+
+/// `[http] render_cache_mb` in bytes.
+pub fn render_cache_bytes(config: &Config) -> usize {
+    usize::try_from(config.http.render_cache_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX)
 }
 
 /// The allow-list, plus Digest/Basic when credentials are configured (the
