@@ -284,7 +284,7 @@ impl Default for AdminConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     /// Memory for rendered phone files kept between requests, in MB
-    /// (bodies and keys); 0 turns the cache off. 24 MB holds ~12,000 main
+    /// (bodies and keys); 0 turns the cache off. 24 MB holds ~14,000 main
     /// files and keeps a 100,000-phone server under 200 MB RSS
     /// (docs/configuration.md).
     pub render_cache_mb: u64,
