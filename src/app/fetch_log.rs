@@ -288,4 +288,4 @@ fn write_phone(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

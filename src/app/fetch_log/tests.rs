@@ -146,15 +146,16 @@ fn closing_writes_what_is_queued() {
     assert!(!log.submit(rec(ALICE, "late.cfg", true)), "closed");
 }
 
-/// A store whose state updates wait for [`Slow::release`].
-struct Slow {
-    inner: Arc<MemoryStore>,
+/// A store whose state updates wait for [`Slow::release`] (a store far
+/// slower than the requests), 10 s at most.
+pub(crate) struct Slow {
+    pub inner: Arc<MemoryStore>,
     gate: Mutex<(bool, bool)>,
     cv: Condvar,
 }
 
 impl Slow {
-    fn new(inner: Arc<MemoryStore>) -> Slow {
+    pub fn new(inner: Arc<MemoryStore>) -> Slow {
         Slow {
             inner,
             gate: Mutex::new((false, false)),
@@ -162,7 +163,7 @@ impl Slow {
         }
     }
 
-    fn wait_until_entered(&self) {
+    pub fn wait_until_entered(&self) {
         let g = self.gate.lock().unwrap();
         let _g = self
             .cv
@@ -170,7 +171,7 @@ impl Slow {
             .unwrap();
     }
 
-    fn release(&self) {
+    pub fn release(&self) {
         self.gate.lock().unwrap().1 = true;
         self.cv.notify_all();
     }
@@ -185,9 +186,13 @@ impl Store for Slow {
         let mut g = self.gate.lock().unwrap();
         g.0 = true;
         self.cv.notify_all();
-        while !g.1 {
-            g = self.cv.wait(g).unwrap();
-        }
+        // Let go after a while anyway, so a failing test fails instead of
+        // hanging in the writer's join.
+        let g = self
+            .cv
+            .wait_timeout_while(g, Duration::from_secs(10), |g| !g.1)
+            .unwrap()
+            .0;
         drop(g);
         self.inner.update_phone_state(mac, f)
     }

@@ -199,3 +199,30 @@ async fn fetch_records_are_counted_in_metrics() {
     assert_eq!(metric(&fx, "autoprov_fetch_records_dropped_total"), 0);
     assert_eq!(metric(&fx, "autoprov_fetch_records_queued"), 0);
 }
+
+#[tokio::test]
+async fn a_full_record_queue_drops_and_counts_while_phones_are_served() {
+    use crate::app::fetch_log::{FetchLog, tests::Slow};
+    let slow = Arc::new(Slow::new(Arc::new(crate::store::MemoryStore::new())));
+    let log = Arc::new(FetchLog::start(slow.clone(), 2));
+    let fx = Fixture::build("", &[], |o| o.fetch_log = Some(log.clone()));
+    // The first record holds the writer in the store; two more wait.
+    assert_eq!(fx.send(https(ALICE).ua(UA)).await.status, 200);
+    slow.wait_until_entered();
+    let start = std::time::Instant::now();
+    for _ in 0..10 {
+        let a = fx.send(https(ALICE).ua(UA)).await;
+        assert_eq!(a.status, 200);
+        assert!(a.body.contains(SIP_PASSWORD));
+    }
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(metric(&fx, "autoprov_fetch_records_dropped_total"), 8);
+    assert_eq!(metric(&fx, "autoprov_fetch_records_queued"), 2);
+    slow.release();
+    assert!(log.flush(Duration::from_secs(5)));
+    assert_eq!(metric(&fx, "autoprov_fetch_records_written_total"), 3);
+}
