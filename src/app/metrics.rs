@@ -61,6 +61,8 @@ pub struct Metrics {
     /// session cache.
     tls_full: AtomicU64,
     tls_resumed: AtomicU64,
+    fetch_log: Mutex<Option<std::sync::Arc<FetchLogStats>>>,
+    render_cache: Mutex<Option<std::sync::Arc<RenderCacheStats>>>,
 }
 
 impl Default for Metrics {
@@ -85,6 +87,8 @@ impl Default for Metrics {
             dhcp: Mutex::new(None),
             tls_full: AtomicU64::new(0),
             tls_resumed: AtomicU64::new(0),
+            fetch_log: Mutex::new(None),
+            render_cache: Mutex::new(None),
         }
     }
 }
@@ -125,6 +129,14 @@ impl Metrics {
             &self.tls_full
         };
         c.fetch_add(1, Ordering::Relaxed);
+    /// The background fetch-record writer's counters, once it runs.
+    pub fn attach_fetch_log(&self, stats: std::sync::Arc<FetchLogStats>) {
+        *self.fetch_log.lock().unwrap_or_else(|p| p.into_inner()) = Some(stats);
+    }
+
+    /// The phone listener's render cache counters, once it runs.
+    pub fn attach_render_cache(&self, stats: std::sync::Arc<RenderCacheStats>) {
+        *self.render_cache.lock().unwrap_or_else(|p| p.into_inner()) = Some(stats);
     }
 
     /// The text exposition.
@@ -174,7 +186,117 @@ impl Metrics {
                 );
             }
         }
+        if let Some(s) = self
+            .fetch_log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            s.render(&mut out);
+        }
+        if let Some(s) = self
+            .render_cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            s.render(&mut out);
+        }
         out
+    }
+}
+
+/// The fetch-record queue (`app::fetch_log`): records waiting, written,
+/// and dropped because the queue was full.
+#[derive(Debug, Default)]
+pub struct FetchLogStats {
+    pub queued: AtomicU64,
+    pub written: AtomicU64,
+    pub dropped: AtomicU64,
+}
+
+impl FetchLogStats {
+    fn render(&self, out: &mut String) {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        for (name, help, kind, value) in [
+            (
+                "autoprov_fetch_records_dropped_total",
+                "Fetch records not kept because the write queue was full.",
+                "counter",
+                load(&self.dropped),
+            ),
+            (
+                "autoprov_fetch_records_written_total",
+                "Fetch records written to the store by the background writer.",
+                "counter",
+                load(&self.written),
+            ),
+            (
+                "autoprov_fetch_records_queued",
+                "Fetch records waiting for the background writer.",
+                "gauge",
+                load(&self.queued),
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
+        }
+    }
+}
+
+/// The phone listener's render cache (`http::cache`).
+#[derive(Debug, Default)]
+pub struct RenderCacheStats {
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+    /// Answered 304 Not Modified.
+    pub not_modified: AtomicU64,
+    pub bytes: AtomicU64,
+    pub entries: AtomicU64,
+}
+
+impl RenderCacheStats {
+    fn render(&self, out: &mut String) {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        for (name, help, kind, value) in [
+            (
+                "autoprov_render_cache_hits_total",
+                "Phone files answered from the render cache.",
+                "counter",
+                load(&self.hits),
+            ),
+            (
+                "autoprov_render_cache_misses_total",
+                "Phone files rendered because the cache had no current copy.",
+                "counter",
+                load(&self.misses),
+            ),
+            (
+                "autoprov_render_cache_not_modified_total",
+                "Phone files answered 304 Not Modified.",
+                "counter",
+                load(&self.not_modified),
+            ),
+            (
+                "autoprov_render_cache_bytes",
+                "Bytes the render cache accounts for (bodies and keys).",
+                "gauge",
+                load(&self.bytes),
+            ),
+            (
+                "autoprov_render_cache_entries",
+                "Files in the render cache.",
+                "gauge",
+                load(&self.entries),
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
+        }
     }
 }
 

@@ -18,6 +18,7 @@ use ops::{Answer, ImportRequest};
 pub mod backend;
 pub mod client;
 pub mod explain;
+pub mod fetch_log;
 pub mod fleet;
 pub mod listing;
 pub mod masked;
@@ -38,9 +39,23 @@ pub struct Serving {
     pub provisioner: Arc<Provisioner>,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
+    /// The phone listener's fetch-record writer, which reads of the fleet
+    /// flush first ([`Serving::settle`]).
+    pub fetch_log: Option<Arc<fetch_log::FetchLog>>,
 }
 
 impl Serving {
+    /// Waits (blocking, at most a second) until the fetch records queued
+    /// so far are in the store, so a read shows every fetch answered
+    /// before it.
+    pub fn settle(&self) {
+        if let Some(log) = &self.fetch_log
+            && !log.flush(std::time::Duration::from_secs(1))
+        {
+            tracing::warn!("the fetch records were not all written within a second");
+        }
+    }
+
     /// An import into the served store: once it is applied, the
     /// provisioner re-reads what it derives from all users, so the very
     /// next phone request sees the change. Blocking (CPU and disk).

@@ -15,6 +15,7 @@ use crate::cli::import;
 use crate::{Fail, runtime, usage};
 use autoprov::app::Serving;
 use autoprov::app::backend::open_store;
+use autoprov::app::fetch_log::{self, FetchLog};
 use autoprov::app::metrics::Metrics;
 use autoprov::app::settings::{self, cert_source};
 use autoprov::app::sources::Runner;
@@ -51,7 +52,11 @@ pub fn run(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> {
         settings::provision(data, config)?,
     )?);
     let metrics = Arc::new(Metrics::default());
-    let opts = serve_options(data, config, &flags, metrics.clone())?;
+    let mut opts = serve_options(data, config, &flags, metrics.clone())?;
+    // One fetch-record writer: the phone listener queues, the admin API's
+    // fleet reads flush it (docs/phones.md).
+    let fetch_log = Arc::new(FetchLog::start(store.clone(), fetch_log::DEFAULT_CAPACITY));
+    opts.fetch_log = Some(fetch_log.clone());
     let tftp = args.tftp.or(config.listen.tftp);
     let dhcp = dhcp::prepare(&dhcp_settings, opts.http, tftp, store.clone())?;
     if let Some(d) = &dhcp {
@@ -62,6 +67,7 @@ pub fn run(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> {
         provisioner: provisioner.clone(),
         config: Arc::new(config.clone()),
         metrics,
+        fetch_log: Some(fetch_log.clone()),
     });
     let listeners = Listeners {
         opts,
@@ -77,6 +83,8 @@ pub fn run(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> {
         .context("cannot start the async runtime")
         .map_err(runtime)?;
     rt.block_on(listeners.run(data))?;
+    // Every queued fetch record is written before the store is closed.
+    fetch_log.close();
     store.flush()?;
     eprintln!("autoprov: stopped");
     Ok(0)

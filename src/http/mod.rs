@@ -20,6 +20,7 @@
 mod access;
 pub mod admin;
 pub mod auth;
+mod cache;
 pub mod client_cert;
 mod firmware;
 pub mod guard;

@@ -36,4 +36,10 @@ pub struct ServeOptions {
     pub resumption: Resumption,
     /// Handshakes under way at once after their ClientHello.
     pub handshakes: usize,
+    /// The fetch-record writer the admin reads flush; `None`: the pipeline
+    /// starts its own over the provisioner's store.
+    pub fetch_log: Option<Arc<crate::app::fetch_log::FetchLog>>,
+    /// The render cache's budget in bytes (`[http] render_cache_mb`); 0
+    /// renders every request.
+    pub render_cache_bytes: usize,
 }

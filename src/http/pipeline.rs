@@ -6,7 +6,8 @@
 //! answer), so tests drive the whole pipeline with a [`Bytes`].
 //!
 //! A GET or HEAD goes: throttle/ban gate → allow-list → `/ca.pem` →
-//! credentials or client certificate → provisioner → fetch record.
+//! credentials or client certificate → render cache, else provisioner →
+//! fetch record (queued for the background writer).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,17 +17,19 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Either;
-use hyper::header::{HOST, USER_AGENT};
+use hyper::header::{HOST, HeaderMap, USER_AGENT};
 use hyper::http::request::Parts;
 use hyper::{Method, StatusCode};
 
 use super::access::{self, Access, Gatekeeper};
 use super::auth::Presented;
+use super::cache::{Entry, Key, RenderCache};
 use super::client_cert::ClientCert;
 use super::firmware::{self, PhoneBody};
 use super::options::ServeOptions;
 use super::record::{self, Outcome};
 use super::{respond, upload};
+use crate::app::fetch_log::{self, FetchLog};
 use crate::app::metrics::Metrics;
 use crate::net::{self, Resp};
 use crate::provision::{self, Channel, Provisioner, Refusal};
@@ -88,6 +91,10 @@ pub struct Pipeline {
     http_port: u16,
     uploads: Option<PathBuf>,
     metrics: Arc<Metrics>,
+    /// Where fetch records go (written in the background).
+    fetch_log: Arc<FetchLog>,
+    /// Rendered files between requests; `None` when configured off.
+    cache: Option<RenderCache>,
 }
 
 /// What becomes of a request other than GET or HEAD.
@@ -102,6 +109,17 @@ impl Pipeline {
     /// The pipeline for `opts`, binding nothing. `opts.http` and
     /// `opts.https` give the ports phones are sent to (the bound ones).
     pub fn new(provisioner: Arc<Provisioner>, opts: &ServeOptions) -> Pipeline {
+        let fetch_log = opts.fetch_log.clone().unwrap_or_else(|| {
+            Arc::new(FetchLog::start(
+                provisioner.shared_store(),
+                fetch_log::DEFAULT_CAPACITY,
+            ))
+        });
+        opts.metrics.attach_fetch_log(fetch_log.stats());
+        let cache = RenderCache::new(opts.render_cache_bytes);
+        if let Some(c) = &cache {
+            opts.metrics.attach_render_cache(c.stats());
+        }
         Pipeline {
             provisioner,
             access: Gatekeeper::new(opts),
@@ -111,6 +129,27 @@ impl Pipeline {
             http_port: opts.http.port(),
             uploads: opts.uploads.clone(),
             metrics: opts.metrics.clone(),
+            fetch_log,
+            cache,
+        }
+    }
+
+    /// Waits (blocking) until the fetch records queued so far are written,
+    /// or `within` passed; true if they were.
+    pub fn flush_records(&self, within: Duration) -> bool {
+        self.fetch_log.flush(within)
+    }
+
+    /// Writes the queued fetch records and stops the writer (shutdown).
+    /// Blocking.
+    pub fn close_records(&self) {
+        self.fetch_log.close();
+    }
+
+    /// Forgets every rendered file (templates or config reloaded).
+    pub fn invalidate_cache(&self) {
+        if let Some(c) = &self.cache {
+            c.invalidate();
         }
     }
 
@@ -204,9 +243,7 @@ impl Pipeline {
             secure: conn.secure,
             outcome: &outcome,
         };
-        if let Err(e) = record::record(self.provisioner.store(), &id, facts) {
-            tracing::warn!(error = %e, "cannot record the firmware fetch");
-        }
+        record::record(&self.fetch_log, &id, facts);
         resp
     }
 
@@ -263,9 +300,7 @@ impl Pipeline {
         } else {
             Outcome::Refused(format!("upload not taken ({status})"))
         };
-        if let Err(e) = self.record(conn, &preq, status, &outcome) {
-            tracing::warn!(error = %e, "cannot record the upload");
-        }
+        self.record(conn, &preq, status, &outcome);
         resp
     }
 
@@ -288,28 +323,28 @@ impl Pipeline {
             http_url: Some(&http_url),
         };
         let mut outcome = Outcome::NotFound;
-        let (status, mut resp) = self.answer(conn, &access::presented(parts), &preq, &mut outcome);
-        if status != StatusCode::OK {
+        let presented = access::presented(parts);
+        let (status, mut resp) = self.answer(conn, &presented, &preq, &parts.headers, &mut outcome);
+        if !matches!(status, StatusCode::OK | StatusCode::NOT_MODIFIED) {
             // Served files are counted by vendor in `answer`.
             self.metrics.fetch("unknown", status.as_u16());
         }
-        if parts.method == Method::HEAD {
+        if parts.method == Method::HEAD && status != StatusCode::NOT_MODIFIED {
             respond::head_only(&mut resp);
         }
-        if let Err(e) = self.record(conn, &preq, status, &outcome) {
-            tracing::warn!(error = %e, "cannot record the fetch");
-        }
+        self.record(conn, &preq, status, &outcome);
         resp
     }
 
-    /// Updates the phone's fetch record (known phones only).
+    /// Queues the phone's fetch record (known phones only; a full queue
+    /// drops it and counts the drop).
     fn record(
         &self,
         conn: ConnInfo,
         preq: &provision::Request<'_>,
         status: StatusCode,
         outcome: &Outcome,
-    ) -> Result<(), crate::store::StoreError> {
+    ) {
         let id = self.provisioner.identify(preq);
         let facts = record::Facts {
             ip: conn.peer.ip(),
@@ -318,7 +353,7 @@ impl Pipeline {
             secure: conn.secure,
             outcome,
         };
-        record::record(self.provisioner.store(), &id, facts)
+        record::record(&self.fetch_log, &id, facts);
     }
 
     /// The response, after the access policy and the provisioner had their
@@ -328,6 +363,7 @@ impl Pipeline {
         conn: ConnInfo,
         presented: &Presented<'_>,
         preq: &provision::Request<'_>,
+        headers: &HeaderMap,
         outcome: &mut Outcome,
     ) -> (StatusCode, Resp) {
         let scheme = if conn.secure { "https" } else { "http" };
@@ -370,56 +406,100 @@ impl Pipeline {
                 return (StatusCode::NOT_FOUND, respond::not_found());
             }
         }
-        self.provide(conn, scheme, preq, outcome)
+        self.provide(conn, scheme, preq, headers, outcome)
     }
 
-    /// What the provisioner makes of an authorised request.
+    /// What the provisioner makes of an authorised request: the file (from
+    /// the cache when current), a 304 when the client has it, or the
+    /// refusal.
     fn provide(
         &self,
         conn: ConnInfo,
         scheme: &str,
         preq: &provision::Request<'_>,
+        headers: &HeaderMap,
         outcome: &mut Outcome,
     ) -> (StatusCode, Resp) {
-        match self.provisioner.respond(preq) {
-            Ok(served) => {
-                *outcome = Outcome::Done(delivered(&served));
-                tracing::info!(
-                    peer = %conn.peer, scheme, file = %served.file, vendor = served.vendor,
-                    staged = served.staged, "served"
+        let (entry, cached) = match self.file(preq) {
+            Ok(found) => found,
+            Err(r) => return self.refused(conn, scheme, preq, r, outcome),
+        };
+        *outcome = Outcome::Done(delivered(entry.main, entry.staged));
+        tracing::info!(
+            peer = %conn.peer, scheme, file = %entry.file, vendor = entry.vendor,
+            staged = entry.staged, cached, "served"
+        );
+        if !entry.warnings.is_empty() {
+            let mac = self.provisioner.identify(preq).mac.map(|m| m.colon());
+            for w in &entry.warnings {
+                // Every clock warning starts with its zone.
+                let (zone, what) = w.split_once(": ").unwrap_or(("-", w));
+                tracing::warn!(
+                    peer = %conn.peer, mac = mac.as_deref().unwrap_or("-"),
+                    vendor = entry.vendor, zone, file = %entry.file,
+                    "cannot express the zone: {what}"
                 );
-                if !served.warnings.is_empty() {
-                    let mac = self.provisioner.identify(preq).mac.map(|m| m.colon());
-                    for w in &served.warnings {
-                        // Every clock warning starts with its zone.
-                        let (zone, what) = w.split_once(": ").unwrap_or(("-", w));
-                        tracing::warn!(
-                            peer = %conn.peer, mac = mac.as_deref().unwrap_or("-"),
-                            vendor = served.vendor, zone, file = %served.file,
-                            "cannot express the zone: {what}"
-                        );
-                    }
-                }
-                self.metrics.fetch(served.vendor, 200);
-                (StatusCode::OK, respond::served(served))
-            }
-            Err(r) if r.is_server_error() => {
-                tracing::error!(peer = %conn.peer, scheme, path = ?preq.path, error = %r, "cannot answer");
-                *outcome = Outcome::Refused(r.to_string());
-                (StatusCode::INTERNAL_SERVER_ERROR, respond::internal_error())
-            }
-            Err(r) => {
-                tracing::info!(peer = %conn.peer, scheme, path = ?preq.path, reason = %r, "not found");
-                if is_miss(&r) {
-                    self.access.miss(conn.peer);
-                }
-                *outcome = match r {
-                    Refusal::NoSuchFile | Refusal::Ambiguous => Outcome::NotFound,
-                    other => Outcome::Refused(other.to_string()),
-                };
-                (StatusCode::NOT_FOUND, respond::not_found())
             }
         }
+        if entry.not_modified(headers) {
+            self.metrics.fetch(entry.vendor, 304);
+            if let Some(c) = &self.cache {
+                c.stats()
+                    .not_modified
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            return (StatusCode::NOT_MODIFIED, respond::not_modified(&entry));
+        }
+        self.metrics.fetch(entry.vendor, 200);
+        (StatusCode::OK, respond::rendered(&entry))
+    }
+
+    /// The file for `preq` and whether it came from the cache: the cache's
+    /// current copy, else rendered now (and kept, if nothing it depends on
+    /// moved meanwhile).
+    fn file(&self, preq: &provision::Request<'_>) -> Result<(Arc<Entry>, bool), Refusal> {
+        let Some(cache) = &self.cache else {
+            let served = self.provisioner.respond(preq)?;
+            return Ok((Arc::new(Entry::uncached(served)), false));
+        };
+        let epoch = |cache: &RenderCache| -> Result<_, Refusal> {
+            let generation = self.provisioner.store().generation()?;
+            Ok(cache.epoch(generation, self.provisioner.refreshes()))
+        };
+        let before = epoch(cache)?;
+        let key = Key::of(preq);
+        if let Some(entry) = cache.get(&key, before) {
+            return Ok((entry, true));
+        }
+        let served = self.provisioner.respond(preq)?;
+        let keep = epoch(cache).is_ok_and(|after| after == before);
+        Ok((cache.put(key, before, served, keep), false))
+    }
+
+    /// A refusal from the provisioner: 500 for our failures, else the one
+    /// 404 (a miss when it named a MAC).
+    fn refused(
+        &self,
+        conn: ConnInfo,
+        scheme: &str,
+        preq: &provision::Request<'_>,
+        r: Refusal,
+        outcome: &mut Outcome,
+    ) -> (StatusCode, Resp) {
+        if r.is_server_error() {
+            tracing::error!(peer = %conn.peer, scheme, path = ?preq.path, error = %r, "cannot answer");
+            *outcome = Outcome::Refused(r.to_string());
+            return (StatusCode::INTERNAL_SERVER_ERROR, respond::internal_error());
+        }
+        tracing::info!(peer = %conn.peer, scheme, path = ?preq.path, reason = %r, "not found");
+        if is_miss(&r) {
+            self.access.miss(conn.peer);
+        }
+        *outcome = match r {
+            Refusal::NoSuchFile | Refusal::Ambiguous => Outcome::NotFound,
+            other => Outcome::Refused(other.to_string()),
+        };
+        (StatusCode::NOT_FOUND, respond::not_found())
     }
 
     /// `https://<host>:<https port>/`: the configured URL, else the host the
@@ -450,9 +530,9 @@ impl Pipeline {
 }
 
 /// What a served file was, for the fetch history.
-fn delivered(served: &provision::Served) -> crate::store::FetchKind {
+fn delivered(main: bool, staged: bool) -> crate::store::FetchKind {
     use crate::store::FetchKind;
-    match (served.main, served.staged) {
+    match (main, staged) {
         (true, true) => FetchKind::Bootstrap,
         (true, false) => FetchKind::Full,
         (false, _) => FetchKind::Other,

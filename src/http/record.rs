@@ -1,13 +1,15 @@
 //! The fetch log: every request about a known phone updates its
 //! `PhoneState` (time, source, User-Agent, file, status, and a bounded
 //! history of what each request was), and a served file teaches the model
-//! and firmware the User-Agent reported.
+//! and firmware the User-Agent reported. The request only builds the
+//! record; [`FetchLog`] writes it in the background.
 
 use std::net::IpAddr;
 
+use crate::app::fetch_log::{FetchLog, FetchRecord};
 use crate::domain::clock::now_rfc3339_seconds;
 use crate::provision::Identity;
-use crate::store::{Fetch, FetchEvent, FetchKind, PhoneState, Store, StoreError};
+use crate::store::{Fetch, FetchEvent, FetchKind};
 
 /// Longest refusal reason kept (a render error can be long).
 const MAX_REASON: usize = 200;
@@ -40,28 +42,30 @@ pub struct Facts<'a> {
 /// Longest User-Agent kept; longer ones are cut (they are only shown).
 const MAX_UA: usize = 256;
 
-/// Records one request. Only MACs that belong to a phone in the store are
-/// recorded, so strangers cannot fill the store with made-up MACs.
-pub fn record(
-    store: &(dyn Store + Send + Sync),
-    id: &Identity,
-    facts: Facts<'_>,
-) -> Result<(), StoreError> {
+/// Queues the record of one request for the background writer
+/// ([`FetchLog`]); false when it was dropped (queue full, counted there).
+/// Only MACs that belong to a phone in the store are recorded, so
+/// strangers cannot fill the store with made-up MACs: the writer checks
+/// that, off the request path.
+pub fn record(log: &FetchLog, id: &Identity, facts: Facts<'_>) -> bool {
+    match entry(id, &facts) {
+        Some(r) => log.submit(r),
+        None => true,
+    }
+}
+
+/// What the phone's state and history keep of one request; none when no
+/// MAC is named.
+pub fn entry(id: &Identity, facts: &Facts<'_>) -> Option<FetchRecord> {
     let Facts {
         ip,
         user_agent,
         status,
         ..
-    } = facts;
-    let Some(mac) = id.mac else { return Ok(()) };
-    // A per-MAC file just served (200) was rendered for a phone in the
-    // store; anything else is looked up.
-    let served_per_mac = status == 200 && id.mac_in_path;
-    if !served_per_mac && store.user_by_mac(mac)?.is_none() {
-        return Ok(());
-    }
+    } = *facts;
+    let mac = id.mac?;
     let time = now_rfc3339_seconds();
-    let event = event(id, &facts, &time);
+    let event = event(id, facts, &time);
     let fetch = Fetch {
         time,
         ip: ip.to_canonical().to_string(),
@@ -69,32 +73,22 @@ pub fn record(
         file: id.file.clone().unwrap_or_else(|| "(invalid name)".into()),
         status,
     };
-    let learned = (status == 200)
+    // A 304 is the file served again, the client already holding it.
+    let served = matches!(status, 200 | 304);
+    let learned = served
         .then_some(id.ua.as_ref())
         .flatten()
         .filter(|ua| ua.mac.is_none_or(|m| m == mac));
-    // One atomic update: the phone's passwords, issued by the same request
-    // a moment ago, are kept.
-    let state = store.update_phone_state(mac, &mut |state: &mut PhoneState| {
-        state.last_fetch = Some(fetch.clone());
-        if let Some(e) = &event {
-            state.push_fetch(e);
-        }
-        if let Some(ua) = learned {
-            if ua.model.is_some() {
-                state.learned_model = ua.model.clone();
-            }
-            if ua.firmware.is_some() {
-                state.firmware = ua.firmware.clone();
-            }
-        }
-    })?;
-    // The event goes into its own small slot: rewriting a whole list on
-    // every request cost ~20 us (release) on the boot storm's path.
-    if let Some(e) = &event {
-        store.put_fetch_event(mac, state.fetch_seq, e)?;
-    }
-    Ok(())
+    Some(FetchRecord {
+        mac,
+        fetch,
+        event,
+        learned_model: learned.and_then(|ua| ua.model.clone()),
+        learned_firmware: learned.and_then(|ua| ua.firmware.clone()),
+        // A per-MAC file just served (200, 304) was rendered for a phone in
+        // the store; anything else is looked up by the writer.
+        known: served && id.mac_in_path,
+    })
 }
 
 /// The history line of a request; none for a bare challenge.

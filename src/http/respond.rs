@@ -5,11 +5,14 @@
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Body as _;
-use hyper::header::{ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use hyper::header::{
+    ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG, HeaderValue, LAST_MODIFIED,
+};
 use hyper::{Response, StatusCode};
 
+use super::cache::Entry;
 use crate::net::Resp;
-use crate::provision::{NOT_FOUND_BODY, Served};
+use crate::provision::NOT_FOUND_BODY;
 
 /// A short text answer with this status.
 pub(super) fn plain(status: StatusCode, body: &'static [u8]) -> Resp {
@@ -66,9 +69,28 @@ pub(super) fn pem(body: String) -> Resp {
     typed("application/x-pem-file", Bytes::from(body))
 }
 
-/// A rendered phone file.
-pub(super) fn served(served: Served) -> Resp {
-    typed(served.content_type, Bytes::from(served.body))
+/// A rendered phone file, with its validators.
+pub(super) fn rendered(entry: &Entry) -> Resp {
+    let mut r = typed(entry.content_type, entry.body.clone());
+    validators(&mut r, entry);
+    r
+}
+
+/// A 304: the client's copy is current (no body; the validators again,
+/// as RFC 9110 §15.4.5 asks).
+pub(super) fn not_modified(entry: &Entry) -> Resp {
+    let mut r = empty(StatusCode::NOT_MODIFIED);
+    r.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    validators(&mut r, entry);
+    r
+}
+
+fn validators(r: &mut Resp, entry: &Entry) {
+    r.headers_mut().insert(ETAG, entry.etag.clone());
+    if let Some((_, lm)) = &entry.last_modified {
+        r.headers_mut().insert(LAST_MODIFIED, lm.clone());
+    }
 }
 
 /// A HEAD answer: the GET headers with the length stated, no body (h2

@@ -167,6 +167,8 @@ impl Server {
                 tracing::warn!("drain limit reached; closing the remaining connections");
             }
         }
+        // The fetch records of the requests answered are written.
+        let _ = tokio::task::spawn_blocking(move || pipeline.close_records()).await;
     }
 }
 

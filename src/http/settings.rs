@@ -71,6 +71,8 @@ pub fn serve_options(
             .tls
             .handshake_concurrency
             .unwrap_or(DEFAULT_HANDSHAKES),
+        fetch_log: None,
+        render_cache_bytes: render_cache_bytes(config),
     })
 }
 
@@ -84,6 +86,11 @@ pub fn resumption(tls: &TlsConfig) -> Resumption {
         enabled: tls.session_resumption.unwrap_or(true),
         cache_entries: tls.session_cache.unwrap_or(DEFAULT_SESSION_CACHE),
     }
+}
+
+/// `[http] render_cache_mb` in bytes.
+pub fn render_cache_bytes(config: &Config) -> usize {
+    usize::try_from(config.http.render_cache_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX)
 }
 
 /// The allow-list, plus Digest/Basic when credentials are configured (the

@@ -166,6 +166,10 @@ pub struct Provisioner {
     /// by [`Provisioner::refresh`] after an import through the admin API
     /// (the server holds the store's lock, so nothing else changes users).
     directory: std::sync::RwLock<Arc<HashMap<String, String>>>,
+    /// Bumped by every [`Provisioner::refresh`]: a render cache keys on it
+    /// (with the store's generation), so a file rendered with the old
+    /// directory is not kept past the refresh.
+    refreshes: std::sync::atomic::AtomicU64,
 }
 
 impl Provisioner {
@@ -186,6 +190,7 @@ impl Provisioner {
             settings,
             sites,
             directory: std::sync::RwLock::new(Arc::new(directory)),
+            refreshes: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -193,7 +198,21 @@ impl Provisioner {
     pub fn refresh(&self) -> Result<(), StoreError> {
         let fresh = Arc::new(directory(self.store.as_ref())?);
         *self.directory.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        self.refreshes
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
         Ok(())
+    }
+
+    /// How many times [`Provisioner::refresh`] ran: what it derives from
+    /// all users changes only then.
+    pub fn refreshes(&self) -> u64 {
+        self.refreshes.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The store as a handle that outlives a request (the fetch-record
+    /// writer holds one).
+    pub fn shared_store(&self) -> Arc<dyn Store + Send + Sync> {
+        self.store.clone()
     }
 
     fn directory(&self) -> Arc<HashMap<String, String>> {

@@ -265,7 +265,11 @@ impl Api {
         match (seg.as_slice(), get, method == Method::POST) {
             (["metrics"], true, _) => {
                 let this = self.clone();
-                blocking(move || this.metrics()).await
+                blocking(move || {
+                    this.serving.settle();
+                    this.metrics()
+                })
+                .await
             }
             (["api", "v1", "import"], _, true) => self.import(caller, &q, req).await,
             (["api", "v1", "import", "preview"], _, true) if q.get("report") == Some("csv") => {
@@ -325,6 +329,8 @@ impl Api {
                 let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
                 let this = self.clone();
                 blocking(move || {
+                    // Fleet views show every fetch answered before them.
+                    this.serving.settle();
                     let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
                     this.get(caller, &rest, &q)
                 })

@@ -188,6 +188,7 @@ async fn sources_outside_the_allow_list_get_the_same_404() {
     }
     assert!(logs.text().contains("source not in policy.allow"));
     // ... and the refused fetch is in the phone's record.
+    fx.settle();
     let state = fx
         .store
         .phone_state(crate::domain::mac::Mac::parse("805ec0123456").unwrap())
@@ -196,6 +197,7 @@ async fn sources_outside_the_allow_list_get_the_same_404() {
     let last = state.last_fetch.unwrap();
     assert_eq!((last.status, last.ip.as_str()), (200, "fd00::17"));
     fx.send(http(ALICE).ua(UA).from("192.168.1.10")).await;
+    fx.settle();
     let state = fx
         .store
         .phone_state(crate::domain::mac::Mac::parse("805ec0123456").unwrap())
@@ -255,6 +257,7 @@ async fn fetches_are_recorded_and_counted() {
     let alice = crate::domain::mac::Mac::parse("805ec0123456").unwrap();
     assert!(fx.store.phone_state(alice).unwrap().is_none());
     assert_eq!(fx.send(https(ALICE).ua(UA)).await.status, 200);
+    fx.settle();
     let state = fx.store.phone_state(alice).unwrap().unwrap();
     let last = state.last_fetch.unwrap();
     assert_eq!(
@@ -271,6 +274,7 @@ async fn fetches_are_recorded_and_counted() {
     // Strangers' MACs are not recorded; refusals are counted as unknown.
     fx.send(https(NOBODY)).await;
     let nobody = crate::domain::mac::Mac::parse("805ec0000001").unwrap();
+    fx.settle();
     assert!(fx.store.phone_state(nobody).unwrap().is_none());
     fx.send(http(ALICE).ua(UA).method("HEAD")).await;
     let metrics = fx.metrics.render();

@@ -6,6 +6,7 @@
 //! without a socket, a certificate file or a child process.
 
 mod auth;
+mod cache;
 mod delivery;
 mod device;
 mod misses;
@@ -128,6 +129,12 @@ impl Fixture {
             data,
             _dir: dir,
         }
+    }
+
+    /// Waits until the fetch records of the requests answered so far are
+    /// in the store (the pipeline writes them in the background).
+    pub fn settle(&self) {
+        assert!(self.pipeline.flush_records(Duration::from_secs(5)));
     }
 
     /// One request through the pipeline.

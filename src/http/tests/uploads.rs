@@ -88,6 +88,7 @@ async fn only_known_phones_of_the_vendor_may_upload() {
     assert!(logs.text().contains("upload too large or too slow"));
     // The upload is the phone's last fetch.
     let bob = crate::domain::mac::Mac::parse("0004f2aabbcc").unwrap();
+    fx.settle();
     let last = fx
         .store
         .phone_state(bob)

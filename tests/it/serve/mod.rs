@@ -5,6 +5,7 @@
 //! lifecycle across vendors.
 
 mod auth;
+mod cache;
 mod cisco;
 mod fanvil;
 mod firmware;
