@@ -129,6 +129,8 @@ impl Metrics {
             &self.tls_full
         };
         c.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The background fetch-record writer's counters, once it runs.
     pub fn attach_fetch_log(&self, stats: std::sync::Arc<FetchLogStats>) {
         *self.fetch_log.lock().unwrap_or_else(|p| p.into_inner()) = Some(stats);
