@@ -73,7 +73,8 @@ impl PostgresStore {
         };
         let worker = Worker::start(url)?;
         worker.block(schema::migrate).map_err(context)?;
-        let (generation, next_id, users) = worker.block(sql::load_users).map_err(context)?;
+        let (generation, next_id, bodies) = worker.block(sql::load_users).map_err(context)?;
+        let users = sql::decode_users(bodies)?;
         Ok(PostgresStore {
             worker,
             model: RwLock::new(Model::new(generation, next_id, users)),
@@ -97,7 +98,8 @@ impl PostgresStore {
     /// in meanwhile (an apply of this node patching the model).
     fn reload(&self) -> Result<(), StoreError> {
         let _one = self.reload_lock();
-        let (generation, next_id, users) = self.worker.block(sql::load_users)?;
+        let (generation, next_id, bodies) = self.worker.block(sql::load_users)?;
+        let users = sql::decode_users(bodies)?;
         let mut m = self.model_mut();
         if generation >= m.generation {
             *m = Model::new(generation, next_id, users);

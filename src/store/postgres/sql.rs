@@ -53,9 +53,10 @@ pub async fn generation(pool: Pool) -> Result<u64, StoreError> {
     Ok(uint(row.get(0)))
 }
 
-/// Every user and the generation they are at, read in one snapshot
-/// (REPEATABLE READ), with the next id.
-pub async fn load_users(pool: Pool) -> Result<(u64, u64, Vec<User>), StoreError> {
+/// Every user's stored JSON and the generation they are at, read in one
+/// snapshot (REPEATABLE READ), with the next id. Decoding is left to the
+/// caller's thread ([`decode_users`]), off the engine's runtime.
+pub async fn load_users(pool: Pool) -> Result<(u64, u64, Vec<String>), StoreError> {
     let mut client = pool.get().await.map_err(db)?;
     let tx = client
         .build_transaction()
@@ -76,11 +77,14 @@ pub async fn load_users(pool: Pool) -> Result<(u64, u64, Vec<User>), StoreError>
         .await
         .map_err(db)?;
     tx.commit().await.map_err(db)?;
-    let users = rows
-        .iter()
-        .map(|r| decode("user", r.get::<_, &str>(0)))
-        .collect::<Result<Vec<User>, _>>()?;
-    Ok((uint(meta.get(0)), uint(meta.get(1)), users))
+    let bodies = rows.iter().map(|r| r.get(0)).collect();
+    Ok((uint(meta.get(0)), uint(meta.get(1)), bodies))
+}
+
+/// Decodes users on every core: 100,000 of them are most of a reload.
+pub fn decode_users(bodies: Vec<String>) -> Result<Vec<User>, StoreError> {
+    use rayon::prelude::*;
+    bodies.par_iter().map(|b| decode("user", b)).collect()
 }
 
 /// Writes an import: all or nothing, serialized with every other writer by
@@ -138,7 +142,7 @@ pub async fn apply(
         .collect();
     for chunk in news.chunks(CHUNK) {
         let names: Vec<&str> = chunk.iter().map(|u| u.username.as_str()).collect();
-        let bodies: Vec<String> = chunk.iter().map(|u| encode(u)).collect();
+        let bodies: Vec<String> = chunk.iter().map(encode).collect();
         tx.execute(&upsert, &[&names, &bodies]).await.map_err(db)?;
     }
     let seq: i64 = meta.get::<_, i64>(1) + 1;
