@@ -9,7 +9,7 @@
 use deadpool_postgres::Pool;
 
 use super::super::StoreError;
-use super::worker::db;
+use super::worker::{db, dbe};
 
 /// The migrations, in order; the schema version is the number of the last
 /// one applied.
@@ -23,18 +23,18 @@ const LOCK_KEY: i64 = 0x6175_746f_7072_6f76;
 
 /// Brings the database to [`VERSION`]; refuses a newer one.
 pub async fn migrate(pool: Pool) -> Result<(), StoreError> {
-    let mut client = pool.get().await.map_err(db)?;
-    let tx = client.transaction().await.map_err(db)?;
+    let mut client = pool.get().await.map_err(dbe)?;
+    let tx = client.transaction().await.map_err(dbe)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])
         .await
-        .map_err(db)?;
+        .map_err(dbe)?;
     tx.batch_execute("CREATE TABLE IF NOT EXISTS autoprov_schema (version INT PRIMARY KEY)")
         .await
-        .map_err(db)?;
+        .map_err(dbe)?;
     let row = tx
         .query_one("SELECT COALESCE(MAX(version), 0) FROM autoprov_schema", &[])
         .await
-        .map_err(db)?;
+        .map_err(dbe)?;
     let current: i32 = row.get(0);
     if current > VERSION {
         return Err(newer(current));
@@ -42,16 +42,16 @@ pub async fn migrate(pool: Pool) -> Result<(), StoreError> {
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
         tx.batch_execute(sql)
             .await
-            .map_err(|e| db(format!("schema migration {version} failed: {e}")))?;
+            .map_err(|e| db(format!("schema migration {version} failed: {}", dbe(e))))?;
         tx.execute(
             "INSERT INTO autoprov_schema (version) VALUES ($1)",
             &[version],
         )
         .await
-        .map_err(db)?;
+        .map_err(dbe)?;
         tracing::info!(version, "database schema migrated");
     }
-    tx.commit().await.map_err(db)
+    tx.commit().await.map_err(dbe)
 }
 
 /// The refusal to run on a schema from a newer autoprov.

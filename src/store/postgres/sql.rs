@@ -13,7 +13,7 @@ use tokio_postgres::IsolationLevel;
 use tokio_postgres::types::ToSql;
 
 use super::super::{ChangeSet, ImportRecord, StoreError};
-use super::worker::db;
+use super::worker::dbe;
 use crate::domain::{Lease, LeaseState, Site, User};
 
 /// Rows per batched statement: big enough that a 100,000-user import is
@@ -45,11 +45,11 @@ pub fn encode<T: serde::Serialize>(value: &T) -> String {
 
 /// The generation, read without a lock.
 pub async fn generation(pool: Pool) -> Result<u64, StoreError> {
-    let client = pool.get().await.map_err(db)?;
+    let client = pool.get().await.map_err(dbe)?;
     let row = client
         .query_one("SELECT generation FROM autoprov_meta WHERE id = 1", &[])
         .await
-        .map_err(db)?;
+        .map_err(dbe)?;
     Ok(uint(row.get(0)))
 }
 
@@ -57,26 +57,26 @@ pub async fn generation(pool: Pool) -> Result<u64, StoreError> {
 /// snapshot (REPEATABLE READ), with the next id. Decoding is left to the
 /// caller's thread ([`decode_users`]), off the engine's runtime.
 pub async fn load_users(pool: Pool) -> Result<(u64, u64, Vec<String>), StoreError> {
-    let mut client = pool.get().await.map_err(db)?;
+    let mut client = pool.get().await.map_err(dbe)?;
     let tx = client
         .build_transaction()
         .isolation_level(IsolationLevel::RepeatableRead)
         .read_only(true)
         .start()
         .await
-        .map_err(db)?;
+        .map_err(dbe)?;
     let meta = tx
         .query_one(
             "SELECT generation, next_id FROM autoprov_meta WHERE id = 1",
             &[],
         )
         .await
-        .map_err(db)?;
+        .map_err(dbe)?;
     let rows = tx
         .query("SELECT body FROM autoprov_users", &[])
         .await
-        .map_err(db)?;
-    tx.commit().await.map_err(db)?;
+        .map_err(dbe)?;
+    tx.commit().await.map_err(dbe)?;
     let bodies = rows.iter().map(|r| r.get(0)).collect();
     Ok((uint(meta.get(0)), uint(meta.get(1)), bodies))
 }
@@ -96,15 +96,15 @@ pub async fn apply(
     changes: ChangeSet,
     record: String,
 ) -> Result<ChangeSet, StoreError> {
-    let mut client = pool.get().await.map_err(db)?;
-    let tx = client.transaction().await.map_err(db)?;
+    let mut client = pool.get().await.map_err(dbe)?;
+    let tx = client.transaction().await.map_err(dbe)?;
     let meta = tx
         .query_one(
             "SELECT generation, history_seq FROM autoprov_meta WHERE id = 1 FOR UPDATE",
             &[],
         )
         .await
-        .map_err(db)?;
+        .map_err(dbe)?;
     if uint(meta.get(0)) != expected {
         return Err(StoreError::Conflict);
     }
@@ -125,7 +125,7 @@ pub async fn apply(
             &[&chunk],
         )
         .await
-        .map_err(db)?;
+        .map_err(dbe)?;
     }
     let upsert = tx
         .prepare(
@@ -134,7 +134,7 @@ pub async fn apply(
              ON CONFLICT (username) DO UPDATE SET body = EXCLUDED.body",
         )
         .await
-        .map_err(db)?;
+        .map_err(dbe)?;
     let news: Vec<&User> = changes
         .changes
         .iter()
@@ -143,7 +143,7 @@ pub async fn apply(
     for chunk in news.chunks(CHUNK) {
         let names: Vec<&str> = chunk.iter().map(|u| u.username.as_str()).collect();
         let bodies: Vec<String> = chunk.iter().map(encode).collect();
-        tx.execute(&upsert, &[&names, &bodies]).await.map_err(db)?;
+        tx.execute(&upsert, &[&names, &bodies]).await.map_err(dbe)?;
     }
     let seq: i64 = meta.get::<_, i64>(1) + 1;
     tx.execute(
@@ -151,55 +151,55 @@ pub async fn apply(
         &[&seq, &record],
     )
     .await
-    .map_err(db)?;
+    .map_err(dbe)?;
     tx.execute(
         "UPDATE autoprov_meta SET generation = $1, next_id = $2, history_seq = $3 WHERE id = 1",
         &[&int(expected + 1), &int(changes.next_id), &seq],
     )
     .await
-    .map_err(db)?;
-    tx.commit().await.map_err(db)?;
+    .map_err(dbe)?;
+    tx.commit().await.map_err(dbe)?;
     Ok(changes)
 }
 
 /// Appends a history line that no import wrote.
 pub async fn record_run(pool: Pool, record: String) -> Result<(), StoreError> {
-    let mut client = pool.get().await.map_err(db)?;
-    let tx = client.transaction().await.map_err(db)?;
+    let mut client = pool.get().await.map_err(dbe)?;
+    let tx = client.transaction().await.map_err(dbe)?;
     let row = tx
         .query_one(
             "UPDATE autoprov_meta SET history_seq = history_seq + 1 WHERE id = 1 RETURNING history_seq",
             &[],
         )
         .await
-        .map_err(db)?;
+        .map_err(dbe)?;
     let seq: i64 = row.get(0);
     tx.execute(
         "INSERT INTO autoprov_history (seq, body) VALUES ($1, $2)",
         &[&seq, &record],
     )
     .await
-    .map_err(db)?;
-    tx.commit().await.map_err(db)
+    .map_err(dbe)?;
+    tx.commit().await.map_err(dbe)
 }
 
 pub async fn history(pool: Pool) -> Result<Vec<ImportRecord>, StoreError> {
-    let client = pool.get().await.map_err(db)?;
+    let client = pool.get().await.map_err(dbe)?;
     let rows = client
         .query("SELECT body FROM autoprov_history ORDER BY seq", &[])
         .await
-        .map_err(db)?;
+        .map_err(dbe)?;
     rows.iter()
         .map(|r| decode("history", r.get::<_, &str>(0)))
         .collect()
 }
 
 pub async fn sites(pool: Pool) -> Result<Vec<Site>, StoreError> {
-    let client = pool.get().await.map_err(db)?;
+    let client = pool.get().await.map_err(dbe)?;
     let rows = client
         .query("SELECT body FROM autoprov_sites", &[])
         .await
-        .map_err(db)?;
+        .map_err(dbe)?;
     let mut sites = rows
         .iter()
         .map(|r| decode("site", r.get::<_, &str>(0)))
@@ -210,34 +210,34 @@ pub async fn sites(pool: Pool) -> Result<Vec<Site>, StoreError> {
 
 /// Replaces the site table in one transaction.
 pub async fn put_sites(pool: Pool, sites: Vec<(String, String)>) -> Result<(), StoreError> {
-    let mut client = pool.get().await.map_err(db)?;
-    let tx = client.transaction().await.map_err(db)?;
+    let mut client = pool.get().await.map_err(dbe)?;
+    let tx = client.transaction().await.map_err(dbe)?;
     tx.execute("DELETE FROM autoprov_sites", &[])
         .await
-        .map_err(db)?;
+        .map_err(dbe)?;
     let (names, bodies): (Vec<String>, Vec<String>) = sites.into_iter().unzip();
     tx.execute(
         "INSERT INTO autoprov_sites (name, body) SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[])",
         &[&names, &bodies],
     )
     .await
-    .map_err(db)?;
-    tx.commit().await.map_err(db)
+    .map_err(dbe)?;
+    tx.commit().await.map_err(dbe)
 }
 
 /// Bumps the named users' config versions and the generation (if any
 /// was bumped) under the meta lock; the bumped users and the new
 /// generation, and the generation before.
 pub async fn bump(pool: Pool, names: Vec<String>) -> Result<(Vec<User>, u64, u64), StoreError> {
-    let mut client = pool.get().await.map_err(db)?;
-    let tx = client.transaction().await.map_err(db)?;
+    let mut client = pool.get().await.map_err(dbe)?;
+    let tx = client.transaction().await.map_err(dbe)?;
     let meta = tx
         .query_one(
             "SELECT generation FROM autoprov_meta WHERE id = 1 FOR UPDATE",
             &[],
         )
         .await
-        .map_err(db)?;
+        .map_err(dbe)?;
     let before = uint(meta.get(0));
     let rows = tx
         .query(
@@ -245,7 +245,7 @@ pub async fn bump(pool: Pool, names: Vec<String>) -> Result<(Vec<User>, u64, u64
             &[&names],
         )
         .await
-        .map_err(db)?;
+        .map_err(dbe)?;
     let mut users = rows
         .iter()
         .map(|r| decode("user", r.get::<_, &str>(0)))
@@ -265,32 +265,32 @@ pub async fn bump(pool: Pool, names: Vec<String>) -> Result<(Vec<User>, u64, u64
         &[&names, &bodies],
     )
     .await
-    .map_err(db)?;
+    .map_err(dbe)?;
     tx.execute(
         "UPDATE autoprov_meta SET generation = $1 WHERE id = 1",
         &[&int(before + 1)],
     )
     .await
-    .map_err(db)?;
-    tx.commit().await.map_err(db)?;
+    .map_err(dbe)?;
+    tx.commit().await.map_err(dbe)?;
     Ok((users, before, before + 1))
 }
 
 /// A phone's stored state and its version, if any.
 pub async fn phone_state(pool: Pool, mac: Vec<u8>) -> Result<Option<(String, i64)>, StoreError> {
-    let client = pool.get().await.map_err(db)?;
+    let client = pool.get().await.map_err(dbe)?;
     let row = client
         .query_opt(
             "SELECT body, version FROM autoprov_phone_state WHERE mac = $1",
             &[&mac],
         )
         .await
-        .map_err(db)?;
+        .map_err(dbe)?;
     Ok(row.map(|r| (r.get(0), r.get(1))))
 }
 
 pub async fn put_phone_state(pool: Pool, mac: Vec<u8>, body: String) -> Result<(), StoreError> {
-    let client = pool.get().await.map_err(db)?;
+    let client = pool.get().await.map_err(dbe)?;
     client
         .execute(
             "INSERT INTO autoprov_phone_state (mac, body, version) VALUES ($1, $2, 1) \
@@ -299,7 +299,7 @@ pub async fn put_phone_state(pool: Pool, mac: Vec<u8>, body: String) -> Result<(
             &[&mac, &body],
         )
         .await
-        .map_err(db)?;
+        .map_err(dbe)?;
     Ok(())
 }
 
@@ -311,7 +311,7 @@ pub async fn swap_phone_state(
     version: Option<i64>,
     body: String,
 ) -> Result<bool, StoreError> {
-    let client = pool.get().await.map_err(db)?;
+    let client = pool.get().await.map_err(dbe)?;
     let n = match version {
         None => {
             client
@@ -332,7 +332,7 @@ pub async fn swap_phone_state(
                 .await
         }
     }
-    .map_err(db)?;
+    .map_err(dbe)?;
     Ok(n == 1)
 }
 
@@ -343,7 +343,7 @@ pub async fn put_fetch_event(
     seq: i64,
     body: String,
 ) -> Result<(), StoreError> {
-    let client = pool.get().await.map_err(db)?;
+    let client = pool.get().await.map_err(dbe)?;
     client
         .execute(
             "INSERT INTO autoprov_fetch_events (mac, slot, seq, body) VALUES ($1, $2, $3, $4) \
@@ -351,20 +351,20 @@ pub async fn put_fetch_event(
             &[&mac, &slot, &seq, &body],
         )
         .await
-        .map_err(db)?;
+        .map_err(dbe)?;
     Ok(())
 }
 
 /// A phone's fetch events, oldest first.
 pub async fn fetch_events(pool: Pool, mac: Vec<u8>) -> Result<Vec<String>, StoreError> {
-    let client = pool.get().await.map_err(db)?;
+    let client = pool.get().await.map_err(dbe)?;
     let rows = client
         .query(
             "SELECT body FROM autoprov_fetch_events WHERE mac = $1 ORDER BY seq",
             &[&mac],
         )
         .await
-        .map_err(db)?;
+        .map_err(dbe)?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
@@ -386,14 +386,14 @@ fn state_of(s: &str) -> Result<LeaseState, StoreError> {
 }
 
 pub async fn leases(pool: Pool) -> Result<Vec<Lease>, StoreError> {
-    let client = pool.get().await.map_err(db)?;
+    let client = pool.get().await.map_err(dbe)?;
     let rows = client
         .query(
             "SELECT ip, mac, state, expires FROM autoprov_leases ORDER BY ip",
             &[],
         )
         .await
-        .map_err(db)?;
+        .map_err(dbe)?;
     rows.iter()
         .map(|r| {
             let ip = u32::try_from(r.get::<_, i64>(0)).map_err(|e| corrupt("lease", e))?;
@@ -417,12 +417,12 @@ pub async fn write_leases(
     leases: Vec<Lease>,
     now: Option<u64>,
 ) -> Result<Vec<bool>, StoreError> {
-    let client = pool.get().await.map_err(db)?;
+    let client = pool.get().await.map_err(dbe)?;
     let sql = match now {
         None => format!("{LEASE_UPSERT} RETURNING ip"),
         Some(_) => format!("{LEASE_UPSERT} {LEASE_FREE} RETURNING ip"),
     };
-    let stmt = client.prepare(&sql).await.map_err(db)?;
+    let stmt = client.prepare(&sql).await.map_err(dbe)?;
     let now_param = now.map(int);
     let mut written = vec![false; leases.len()];
     for round in rounds(&leases) {
@@ -440,7 +440,7 @@ pub async fn write_leases(
         if let Some(now) = &now_param {
             params.push(now);
         }
-        let rows = client.query(&stmt, &params).await.map_err(db)?;
+        let rows = client.query(&stmt, &params).await.map_err(dbe)?;
         let claimed: HashSet<i64> = rows.iter().map(|r| r.get(0)).collect();
         for (&i, ip) in round.iter().zip(&ips) {
             written[i] = claimed.contains(ip);
@@ -479,19 +479,19 @@ fn rounds(leases: &[Lease]) -> Vec<Vec<usize>> {
 }
 
 pub async fn shared_blob(pool: Pool, name: String) -> Result<Option<Vec<u8>>, StoreError> {
-    let client = pool.get().await.map_err(db)?;
+    let client = pool.get().await.map_err(dbe)?;
     let row = client
         .query_opt(
             "SELECT body FROM autoprov_shared_blobs WHERE name = $1",
             &[&name],
         )
         .await
-        .map_err(db)?;
+        .map_err(dbe)?;
     Ok(row.map(|r| r.get(0)))
 }
 
 pub async fn put_shared_blob(pool: Pool, name: String, body: Vec<u8>) -> Result<(), StoreError> {
-    let client = pool.get().await.map_err(db)?;
+    let client = pool.get().await.map_err(dbe)?;
     client
         .execute(
             "INSERT INTO autoprov_shared_blobs (name, body) VALUES ($1, $2) \
@@ -499,7 +499,7 @@ pub async fn put_shared_blob(pool: Pool, name: String, body: Vec<u8>) -> Result<
             &[&name, &body],
         )
         .await
-        .map_err(db)?;
+        .map_err(dbe)?;
     Ok(())
 }
 
@@ -511,7 +511,7 @@ pub async fn try_run_lease(
     until: u64,
     now: u64,
 ) -> Result<bool, StoreError> {
-    let client = pool.get().await.map_err(db)?;
+    let client = pool.get().await.map_err(dbe)?;
     let n = client
         .execute(
             "INSERT INTO autoprov_run_leases (name, holder, expires) VALUES ($1, $2, $3) \
@@ -521,12 +521,12 @@ pub async fn try_run_lease(
             &[&name, &holder, &int(until), &int(now)],
         )
         .await
-        .map_err(db)?;
+        .map_err(dbe)?;
     Ok(n == 1)
 }
 
 pub async fn ping(pool: Pool) -> Result<(), StoreError> {
-    let client = pool.get().await.map_err(db)?;
-    client.query_one("SELECT 1", &[]).await.map_err(db)?;
+    let client = pool.get().await.map_err(dbe)?;
+    client.query_one("SELECT 1", &[]).await.map_err(dbe)?;
     Ok(())
 }

@@ -94,6 +94,17 @@ impl TestServer {
     }
 
     fn start() -> Result<TestServer, String> {
+        TestServer::start_with(None)
+    }
+
+    /// A server of its own that accepts TLS connections only (`hostssl`),
+    /// with this certificate and key (PEM), for the TLS tests; stopped with
+    /// the process like the shared one.
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> Result<TestServer, String> {
+        TestServer::start_with(Some((cert_pem, key_pem)))
+    }
+
+    fn start_with(tls: Option<(&str, &str)>) -> Result<TestServer, String> {
         let bin =
             bin_dir().ok_or("no /usr/lib/postgresql/*/bin/initdb (apt-get install postgresql)")?;
         // SAFETY: geteuid has no preconditions and cannot fail.
@@ -117,7 +128,11 @@ impl TestServer {
             run(Command::new("chown").arg("postgres:").arg(&server.dir))?;
         }
         server.initdb()?;
-        server.pg_ctl_start()?;
+        let mut options = String::new();
+        if let Some((cert, key)) = tls {
+            options = server.tls_files(cert, key)?;
+        }
+        server.pg_ctl_start(&options)?;
         server.watchdog()?;
         Ok(server)
     }
@@ -151,9 +166,36 @@ impl TestServer {
             ]))
     }
 
-    fn pg_ctl_start(&self) -> Result<(), String> {
+    /// Writes the certificate, the key (0600, the server's user's) and a
+    /// pg_hba.conf that takes TLS connections only; the server options.
+    fn tls_files(&self, cert: &str, key: &str) -> Result<String, String> {
+        use std::os::unix::fs::PermissionsExt as _;
+        let write = |name: &str, text: &str| -> Result<PathBuf, String> {
+            let path = self.dir.join(name);
+            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| e.to_string())?;
+            if self.as_postgres {
+                run(Command::new("chown").arg("postgres:").arg(&path))?;
+            }
+            Ok(path)
+        };
+        let cert = write("server.crt", cert)?;
+        let key = write("server.key", key)?;
+        write(
+            "data/pg_hba.conf",
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+        )?;
+        Ok(format!(
+            " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+            cert.display(),
+            key.display()
+        ))
+    }
+
+    fn pg_ctl_start(&self, extra: &str) -> Result<(), String> {
         let options = format!(
-            "-k {} -p {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300",
+            "-k {} -p {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300{extra}",
             self.dir.display(),
             self.port
         );

@@ -253,3 +253,47 @@ fn an_unreachable_database_is_an_error_not_a_hang() {
     assert!(msg.contains("database error"), "{msg}");
     assert!(!msg.contains("secret"), "the password leaked: {msg}");
 }
+
+#[test]
+fn tls_is_used_and_verified_when_the_url_asks() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    if testdb::server().is_none() {
+        return;
+    }
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let server = testdb::TestServer::start_tls(&leaf.pem(), &key.serialize_pem()).unwrap();
+    let ca_file = server.dir.join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let url = |query: &str| format!("{}?{query}", server.url("postgres"));
+
+    // The server takes TLS only: a store that asks for it and trusts its
+    // CA works.
+    let store = PostgresStore::open(&url(&format!(
+        "sslmode=require&sslrootcert={}",
+        ca_file.display()
+    )))
+    .unwrap();
+    store.ping().unwrap();
+    // Without TLS the server refuses the connection...
+    let plain = PostgresStore::open(&url("sslmode=disable"))
+        .err()
+        .expect("refused");
+    assert!(
+        plain.to_string().contains("no pg_hba.conf entry"),
+        "{plain}"
+    );
+    // ...and a certificate nobody vouched for is refused by the client.
+    let untrusted = PostgresStore::open(&url("sslmode=require"))
+        .err()
+        .expect("refused");
+    assert!(untrusted.to_string().contains("certificate"), "{untrusted}");
+}

@@ -43,6 +43,21 @@ pub fn db(e: impl std::fmt::Display) -> StoreError {
     StoreError::Database(e.to_string())
 }
 
+/// The same for an error whose cause is in its sources (tokio-postgres
+/// says only "db error"; the server's message is the source).
+pub fn dbe(e: impl std::error::Error) -> StoreError {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        source = s.source();
+    }
+    StoreError::Database(text)
+}
+
 impl Worker {
     /// Starts the runtime and a pool for `url` (nothing is connected yet).
     pub fn start(url: &str) -> Result<Worker, StoreError> {
@@ -69,7 +84,7 @@ impl Worker {
                 .create_timeout(Some(CONNECT_TIMEOUT))
                 .wait_timeout(Some(CONNECT_TIMEOUT))
                 .build()
-                .map_err(db)?
+                .map_err(dbe)?
         };
         Ok(Worker { rt: Some(rt), pool })
     }
@@ -177,7 +192,7 @@ fn client_config(root: Option<&str>) -> Result<rustls::ClientConfig, StoreError>
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(db)?
+        .map_err(dbe)?
         .with_root_certificates(roots)
         .with_no_client_auth())
 }
