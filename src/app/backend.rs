@@ -150,15 +150,14 @@ pub fn open_location(location: &str) -> Result<Opened, OpenError> {
 /// and makes its site table match the config. Writes only when the sites
 /// differ, so read-only commands and dry runs leave it as is.
 pub fn open_store(data: &Path, config: &Config) -> Result<Opened, OpenError> {
+    // Created either way: certificates, keys and the admin socket live there.
+    std::fs::create_dir_all(data).map_err(|source| OpenError::Dir {
+        path: data.display().to_string(),
+        source,
+    })?;
     let store = match &config.store.url {
         Some(url) => Opened::Postgres(Arc::new(PostgresStore::open(url)?)),
-        None => {
-            std::fs::create_dir_all(data).map_err(|source| OpenError::Dir {
-                path: data.display().to_string(),
-                source,
-            })?;
-            Opened::Sled(Arc::new(SledStore::open(data)?))
-        }
+        None => Opened::Sled(Arc::new(SledStore::open(data)?)),
     };
     let mut stored = store.sites()?;
     let mut wanted = config.sites.clone();
