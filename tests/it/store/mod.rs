@@ -5,3 +5,4 @@
 
 mod copy;
 mod imports;
+mod serve;
