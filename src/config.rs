@@ -576,6 +576,35 @@ impl ProvisionConfig<String> {
     }
 }
 
+/// `[store]`: where users, phones and leases live (docs/store.md). Without
+/// `url`, the sled store in the data directory.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `postgres://user:password@host:port/db?sslmode=require`; overridden
+    /// by `--store` / `AUTOPROV_STORE`.
+    pub url: Option<String>,
+}
+
+impl std::fmt::Debug for StoreConfig {
+    /// The URL may carry the database password: never shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = self.url.as_ref().map(|_| "..");
+        f.debug_struct("StoreConfig").field("url", &shown).finish()
+    }
+}
+
+impl StoreConfig {
+    /// A URL autoprov can open: PostgreSQL's, nothing else.
+    pub fn check_url(url: &str) -> Result<(), String> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(())
+        } else {
+            Err("store.url must start with postgres:// or postgresql:// (leave it out for the sled store in the data directory)".into())
+        }
+    }
+}
+
 /// `[dhcp]`: the DHCP responder `serve` runs (flags override each key).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -689,6 +718,8 @@ struct ConfigFile {
     firmware: FirmwareConfig,
     /// `[http]`.
     http: HttpConfig,
+    /// `[store]`.
+    store: StoreConfig,
 }
 
 /// `[models."yealink-t54w"]`: what applies to every phone of one model.
@@ -747,6 +778,8 @@ pub struct Config {
     pub firmware: FirmwareConfig,
     /// `[http]`: the phone listener's render cache.
     pub http: HttpConfig,
+    /// `[store]`: the database several nodes share, if any (docs/store.md).
+    pub store: StoreConfig,
 }
 
 /// A site's fixed phone web passwords; each one wins over the phone's
@@ -784,6 +817,7 @@ impl Default for Config {
             settings: VendorSettings::default(),
             firmware: FirmwareConfig::default(),
             http: HttpConfig::default(),
+            store: StoreConfig::default(),
         }
     }
 }
@@ -873,6 +907,9 @@ impl Config {
             .into_iter()
             .map(|(name, src)| src.check(&name).map(|src| (name, src)))
             .collect::<Result<_, _>>()?;
+        if let Some(url) = &file.store.url {
+            StoreConfig::check_url(url)?;
+        }
         if file.admin.max_body_bytes == 0 {
             return Err("admin.max_body_bytes must be at least 1".into());
         }
@@ -891,6 +928,7 @@ impl Config {
             settings,
             firmware,
             http: file.http,
+            store: file.store,
         })
     }
 }

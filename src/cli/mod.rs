@@ -13,3 +13,4 @@ pub mod output;
 pub mod progress;
 pub mod serve;
 pub mod users;
+pub mod store;

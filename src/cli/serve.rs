@@ -36,12 +36,13 @@ pub fn run(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> {
     let templates = Templates::new(args.templates.as_deref()).map_err(usage)?;
     let store = open_store(data, config)?;
     if let Some(file) = &args.import {
-        let code = import::before_serving(&store, config, file)?;
+        let code = import::before_serving(&*store, config, file)?;
         if code != 0 {
             return Ok(code);
         }
     }
-    let store = Arc::new(store);
+    let opened = store;
+    let store = opened.shared();
     let flags = args.flags();
     // Generated before the provisioner reads it for the phones' trust settings.
     let https_ip = flags.https(config).ip();
@@ -58,7 +59,7 @@ pub fn run(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> {
     let fetch_log = Arc::new(FetchLog::start(store.clone(), fetch_log::DEFAULT_CAPACITY));
     opts.fetch_log = Some(fetch_log.clone());
     let tftp = args.tftp.or(config.listen.tftp);
-    let dhcp = dhcp::prepare(&dhcp_settings, opts.http, tftp, store.clone())?;
+    let dhcp = dhcp::prepare(&dhcp_settings, opts.http, tftp, opened.clone())?;
     if let Some(d) = &dhcp {
         metrics.attach_dhcp(d.stats());
     }
@@ -85,7 +86,7 @@ pub fn run(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> {
     rt.block_on(listeners.run(data))?;
     // Every queued fetch record is written before the store is closed.
     fetch_log.close();
-    store.flush()?;
+    opened.flush()?;
     eprintln!("autoprov: stopped");
     Ok(0)
 }

@@ -10,6 +10,7 @@
 mod engine_tests;
 mod fetches;
 mod memory;
+pub mod postgres;
 mod sled_store;
 
 use serde::{Deserialize, Serialize};
@@ -20,7 +21,12 @@ use crate::domain::{Lease, Site, User};
 
 pub use fetches::{FETCH_HISTORY, FetchEvent, FetchKind, Provisioning, Telling, slot};
 pub use memory::MemoryStore;
+pub use postgres::PostgresStore;
 pub use sled_store::SledStore;
+
+/// The name of the shared document that holds the admin tokens on a
+/// database engine (the sled engine keeps them in `<data>/admin-tokens.json`).
+pub const ADMIN_TOKENS: &str = "admin-tokens";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

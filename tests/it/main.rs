@@ -38,6 +38,7 @@ mod import;
 mod ldap;
 mod serve;
 mod site;
+mod store;
 mod support;
 mod tftp;
 mod vendors;
