@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod ops;
 pub mod outdated;
 pub mod preview;
+pub mod refresh;
 pub mod settings;
 pub mod sources;
 pub mod tokens;
@@ -35,6 +36,8 @@ pub struct Serving {
     pub provisioner: Arc<Provisioner>,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
+    /// Whether the read model keeps up with the store (`/readyz`).
+    pub health: refresh::Health,
 }
 
 impl Serving {

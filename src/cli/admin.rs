@@ -51,6 +51,6 @@ fn token_fail(e: TokenError) -> Fail {
     match e {
         TokenError::NotFound(_) => refused(e),
         TokenError::Exists(_) | TokenError::BadName(_) => usage(e),
-        TokenError::Io { .. } | TokenError::Corrupt { .. } => runtime(e),
+        TokenError::Io { .. } | TokenError::Corrupt { .. } | TokenError::Store(_) => runtime(e),
     }
 }

@@ -10,6 +10,8 @@
 mod engine_tests;
 mod fetches;
 mod memory;
+#[cfg(test)]
+pub mod shared_fake;
 mod sled_store;
 
 use serde::{Deserialize, Serialize};

@@ -41,7 +41,15 @@ pub struct Runner {
     /// Largest file fetched (the admin API's body limit).
     max_bytes: usize,
     last: Mutex<BTreeMap<String, LastRun>>,
+    /// This server's name in run leases (several nodes on one database).
+    node: String,
 }
+
+/// What a scheduled run that another node holds says, in the sources list.
+pub const ELSEWHERE: &str = "running on another node";
+/// A run lease outlives its interval by this much, so the holder renews
+/// it at its next run before anyone else may take it.
+const LEASE_MARGIN_SECS: u64 = 60;
 
 impl Runner {
     pub fn new(serving: Arc<Serving>, max_bytes: usize) -> Runner {
@@ -49,6 +57,49 @@ impl Runner {
             serving,
             max_bytes,
             last: Mutex::new(BTreeMap::new()),
+            node: "local".into(),
+        }
+    }
+
+    /// Names this server in the run leases it takes.
+    pub fn on_node(mut self, node: String) -> Runner {
+        self.node = node;
+        self
+    }
+
+    /// A scheduled run of source `name`: only on the node that holds its
+    /// run lease (`source:NAME`, for the interval and a margin, renewed by
+    /// each run), so with several nodes on one database the source runs
+    /// once per interval, and another node takes over within an interval
+    /// and [`LEASE_MARGIN_SECS`] after its holder dies. Skipped (and said
+    /// so in the sources list) while another node holds it, or while the
+    /// store cannot tell.
+    pub async fn run_scheduled(&self, name: &str, every: Duration) -> Answer {
+        let store = self.serving.store.clone();
+        let (lease, node) = (format!("source:{name}"), self.node.clone());
+        let ttl = every.as_secs().saturating_add(LEASE_MARGIN_SECS);
+        let now = unix_now();
+        let granted =
+            tokio::task::spawn_blocking(move || store.try_run_lease(&lease, &node, ttl, now)).await;
+        let why = match granted {
+            Ok(Ok(true)) => return self.run(name, false, Format::Json).await,
+            Ok(Ok(false)) => ELSEWHERE.to_string(),
+            Ok(Err(e)) => format!("skipped: cannot take the run lease: {e}"),
+            Err(e) => format!("skipped: run lease task failed: {e}"),
+        };
+        tracing::info!(source = %name, reason = %why, "scheduled import not run here");
+        self.last.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            name.to_string(),
+            LastRun {
+                time: crate::domain::clock::now_rfc3339(),
+                dry_run: false,
+                exit_code: 0,
+                outcome: why.clone(),
+            },
+        );
+        Answer {
+            message: Some(why),
+            ..Answer::ok(Vec::new(), "text/plain; charset=utf-8")
         }
     }
 
@@ -210,6 +261,12 @@ impl Runner {
             tracing::error!(error = %e, source = %name, "cannot record the failed run");
         }
     }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn mode_label(src: &SourceConfig) -> &'static str {

@@ -168,6 +168,9 @@ impl Api {
         {
             return page;
         }
+        if let Some(resp) = super::health::answer(&path, &method, &self.serving).await {
+            return resp;
+        }
         if let Some(resp) = self.refusal(caller, &req) {
             tracing::info!(?caller, %method, path = %path, "admin API: refused, no valid token");
             drain(req).await;
