@@ -371,6 +371,14 @@ fn sled_engine() {
 }
 
 #[test]
+fn postgres_engine() {
+    let Some(url) = super::postgres::testdb::fresh_database() else {
+        return;
+    };
+    check(&super::PostgresStore::open(&url).unwrap());
+}
+
+#[test]
 fn memory_engine() {
     check(&MemoryStore::new());
 }

@@ -10,6 +10,7 @@
 mod engine_tests;
 mod fetches;
 mod memory;
+pub mod postgres;
 #[cfg(test)]
 pub mod shared_fake;
 mod sled_store;
@@ -22,6 +23,7 @@ use crate::domain::{Lease, Site, User};
 
 pub use fetches::{FETCH_HISTORY, FetchEvent, FetchKind, Provisioning, Telling, slot};
 pub use memory::MemoryStore;
+pub use postgres::PostgresStore;
 pub use sled_store::SledStore;
 
 #[derive(Debug, thiserror::Error)]

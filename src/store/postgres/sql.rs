@@ -1,0 +1,528 @@
+//! The engine's statements, as async functions over the pool. Each one is
+//! a job for [`super::worker::Worker::block`]: it owns what it needs.
+//!
+//! Portable SQL only (docs/store.md): `INSERT ... ON CONFLICT ... DO
+//! UPDATE ... WHERE`, `SELECT ... FOR UPDATE`, multi-array `UNNEST` for
+//! batches, `= ANY($1)`: all accepted by PostgreSQL, CockroachDB and
+//! YugabyteDB.
+
+use std::collections::HashSet;
+
+use deadpool_postgres::Pool;
+use tokio_postgres::IsolationLevel;
+use tokio_postgres::types::ToSql;
+
+use super::super::{ChangeSet, ImportRecord, StoreError};
+use super::worker::db;
+use crate::domain::{Lease, LeaseState, Site, User};
+
+/// Rows per batched statement: big enough that a 100,000-user import is
+/// 50 round trips, small enough that one statement's arrays stay a few MB.
+const CHUNK: usize = 2_000;
+
+/// A stored counter as the database keeps it (BIGINT).
+pub fn int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// A BIGINT read back as the counter it is.
+pub fn uint(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+pub fn decode<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| corrupt(what, e))
+}
+
+pub fn encode<T: serde::Serialize>(value: &T) -> String {
+    // Serialising our own plain structs to JSON cannot fail.
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// The generation, read without a lock.
+pub async fn generation(pool: Pool) -> Result<u64, StoreError> {
+    let client = pool.get().await.map_err(db)?;
+    let row = client
+        .query_one("SELECT generation FROM autoprov_meta WHERE id = 1", &[])
+        .await
+        .map_err(db)?;
+    Ok(uint(row.get(0)))
+}
+
+/// Every user and the generation they are at, read in one snapshot
+/// (REPEATABLE READ), with the next id.
+pub async fn load_users(pool: Pool) -> Result<(u64, u64, Vec<User>), StoreError> {
+    let mut client = pool.get().await.map_err(db)?;
+    let tx = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(db)?;
+    let meta = tx
+        .query_one(
+            "SELECT generation, next_id FROM autoprov_meta WHERE id = 1",
+            &[],
+        )
+        .await
+        .map_err(db)?;
+    let rows = tx
+        .query("SELECT body FROM autoprov_users", &[])
+        .await
+        .map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    let users = rows
+        .iter()
+        .map(|r| decode("user", r.get::<_, &str>(0)))
+        .collect::<Result<Vec<User>, _>>()?;
+    Ok((uint(meta.get(0)), uint(meta.get(1)), users))
+}
+
+/// Writes an import: all or nothing, serialized with every other writer by
+/// the lock on the meta row; [`StoreError::Conflict`] if the generation is
+/// not `expected`. Gives the change set back for the read model.
+pub async fn apply(
+    pool: Pool,
+    expected: u64,
+    changes: ChangeSet,
+    record: String,
+) -> Result<ChangeSet, StoreError> {
+    let mut client = pool.get().await.map_err(db)?;
+    let tx = client.transaction().await.map_err(db)?;
+    let meta = tx
+        .query_one(
+            "SELECT generation, history_seq FROM autoprov_meta WHERE id = 1 FOR UPDATE",
+            &[],
+        )
+        .await
+        .map_err(db)?;
+    if uint(meta.get(0)) != expected {
+        return Err(StoreError::Conflict);
+    }
+    let kept: HashSet<&str> = changes
+        .changes
+        .iter()
+        .filter_map(|c| c.new.as_deref().map(|u| u.username.as_str()))
+        .collect();
+    let gone: Vec<&str> = changes
+        .changes
+        .iter()
+        .filter_map(|c| c.old.as_deref().map(|u| u.username.as_str()))
+        .filter(|name| !kept.contains(name))
+        .collect();
+    for chunk in gone.chunks(CHUNK) {
+        tx.execute(
+            "DELETE FROM autoprov_users WHERE username = ANY($1)",
+            &[&chunk],
+        )
+        .await
+        .map_err(db)?;
+    }
+    let upsert = tx
+        .prepare(
+            "INSERT INTO autoprov_users (username, body) \
+             SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[]) \
+             ON CONFLICT (username) DO UPDATE SET body = EXCLUDED.body",
+        )
+        .await
+        .map_err(db)?;
+    let news: Vec<&User> = changes
+        .changes
+        .iter()
+        .filter_map(|c| c.new.as_deref())
+        .collect();
+    for chunk in news.chunks(CHUNK) {
+        let names: Vec<&str> = chunk.iter().map(|u| u.username.as_str()).collect();
+        let bodies: Vec<String> = chunk.iter().map(|u| encode(u)).collect();
+        tx.execute(&upsert, &[&names, &bodies]).await.map_err(db)?;
+    }
+    let seq: i64 = meta.get::<_, i64>(1) + 1;
+    tx.execute(
+        "INSERT INTO autoprov_history (seq, body) VALUES ($1, $2)",
+        &[&seq, &record],
+    )
+    .await
+    .map_err(db)?;
+    tx.execute(
+        "UPDATE autoprov_meta SET generation = $1, next_id = $2, history_seq = $3 WHERE id = 1",
+        &[&int(expected + 1), &int(changes.next_id), &seq],
+    )
+    .await
+    .map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    Ok(changes)
+}
+
+/// Appends a history line that no import wrote.
+pub async fn record_run(pool: Pool, record: String) -> Result<(), StoreError> {
+    let mut client = pool.get().await.map_err(db)?;
+    let tx = client.transaction().await.map_err(db)?;
+    let row = tx
+        .query_one(
+            "UPDATE autoprov_meta SET history_seq = history_seq + 1 WHERE id = 1 RETURNING history_seq",
+            &[],
+        )
+        .await
+        .map_err(db)?;
+    let seq: i64 = row.get(0);
+    tx.execute(
+        "INSERT INTO autoprov_history (seq, body) VALUES ($1, $2)",
+        &[&seq, &record],
+    )
+    .await
+    .map_err(db)?;
+    tx.commit().await.map_err(db)
+}
+
+pub async fn history(pool: Pool) -> Result<Vec<ImportRecord>, StoreError> {
+    let client = pool.get().await.map_err(db)?;
+    let rows = client
+        .query("SELECT body FROM autoprov_history ORDER BY seq", &[])
+        .await
+        .map_err(db)?;
+    rows.iter()
+        .map(|r| decode("history", r.get::<_, &str>(0)))
+        .collect()
+}
+
+pub async fn sites(pool: Pool) -> Result<Vec<Site>, StoreError> {
+    let client = pool.get().await.map_err(db)?;
+    let rows = client
+        .query("SELECT body FROM autoprov_sites", &[])
+        .await
+        .map_err(db)?;
+    let mut sites = rows
+        .iter()
+        .map(|r| decode("site", r.get::<_, &str>(0)))
+        .collect::<Result<Vec<Site>, _>>()?;
+    sites.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(sites)
+}
+
+/// Replaces the site table in one transaction.
+pub async fn put_sites(pool: Pool, sites: Vec<(String, String)>) -> Result<(), StoreError> {
+    let mut client = pool.get().await.map_err(db)?;
+    let tx = client.transaction().await.map_err(db)?;
+    tx.execute("DELETE FROM autoprov_sites", &[])
+        .await
+        .map_err(db)?;
+    let (names, bodies): (Vec<String>, Vec<String>) = sites.into_iter().unzip();
+    tx.execute(
+        "INSERT INTO autoprov_sites (name, body) SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[])",
+        &[&names, &bodies],
+    )
+    .await
+    .map_err(db)?;
+    tx.commit().await.map_err(db)
+}
+
+/// Bumps the named users' config versions and the generation (if any
+/// was bumped) under the meta lock; the bumped users and the new
+/// generation, and the generation before.
+pub async fn bump(pool: Pool, names: Vec<String>) -> Result<(Vec<User>, u64, u64), StoreError> {
+    let mut client = pool.get().await.map_err(db)?;
+    let tx = client.transaction().await.map_err(db)?;
+    let meta = tx
+        .query_one(
+            "SELECT generation FROM autoprov_meta WHERE id = 1 FOR UPDATE",
+            &[],
+        )
+        .await
+        .map_err(db)?;
+    let before = uint(meta.get(0));
+    let rows = tx
+        .query(
+            "SELECT body FROM autoprov_users WHERE username = ANY($1) FOR UPDATE",
+            &[&names],
+        )
+        .await
+        .map_err(db)?;
+    let mut users = rows
+        .iter()
+        .map(|r| decode("user", r.get::<_, &str>(0)))
+        .collect::<Result<Vec<User>, _>>()?;
+    if users.is_empty() {
+        return Ok((users, before, before));
+    }
+    for u in &mut users {
+        u.config_version += 1;
+    }
+    let names: Vec<&str> = users.iter().map(|u| u.username.as_str()).collect();
+    let bodies: Vec<String> = users.iter().map(encode).collect();
+    tx.execute(
+        "UPDATE autoprov_users SET body = b.body \
+         FROM UNNEST($1::TEXT[], $2::TEXT[]) AS b (username, body) \
+         WHERE autoprov_users.username = b.username",
+        &[&names, &bodies],
+    )
+    .await
+    .map_err(db)?;
+    tx.execute(
+        "UPDATE autoprov_meta SET generation = $1 WHERE id = 1",
+        &[&int(before + 1)],
+    )
+    .await
+    .map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    Ok((users, before, before + 1))
+}
+
+/// A phone's stored state and its version, if any.
+pub async fn phone_state(pool: Pool, mac: Vec<u8>) -> Result<Option<(String, i64)>, StoreError> {
+    let client = pool.get().await.map_err(db)?;
+    let row = client
+        .query_opt(
+            "SELECT body, version FROM autoprov_phone_state WHERE mac = $1",
+            &[&mac],
+        )
+        .await
+        .map_err(db)?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
+pub async fn put_phone_state(pool: Pool, mac: Vec<u8>, body: String) -> Result<(), StoreError> {
+    let client = pool.get().await.map_err(db)?;
+    client
+        .execute(
+            "INSERT INTO autoprov_phone_state (mac, body, version) VALUES ($1, $2, 1) \
+             ON CONFLICT (mac) DO UPDATE SET body = EXCLUDED.body, \
+             version = autoprov_phone_state.version + 1",
+            &[&mac, &body],
+        )
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+/// Writes a phone's state if it is still at `version` (`None`: absent);
+/// false if another writer came first.
+pub async fn swap_phone_state(
+    pool: Pool,
+    mac: Vec<u8>,
+    version: Option<i64>,
+    body: String,
+) -> Result<bool, StoreError> {
+    let client = pool.get().await.map_err(db)?;
+    let n = match version {
+        None => {
+            client
+                .execute(
+                    "INSERT INTO autoprov_phone_state (mac, body, version) VALUES ($1, $2, 1) \
+                     ON CONFLICT (mac) DO NOTHING",
+                    &[&mac, &body],
+                )
+                .await
+        }
+        Some(v) => {
+            client
+                .execute(
+                    "UPDATE autoprov_phone_state SET body = $2, version = version + 1 \
+                     WHERE mac = $1 AND version = $3",
+                    &[&mac, &body, &v],
+                )
+                .await
+        }
+    }
+    .map_err(db)?;
+    Ok(n == 1)
+}
+
+pub async fn put_fetch_event(
+    pool: Pool,
+    mac: Vec<u8>,
+    slot: i16,
+    seq: i64,
+    body: String,
+) -> Result<(), StoreError> {
+    let client = pool.get().await.map_err(db)?;
+    client
+        .execute(
+            "INSERT INTO autoprov_fetch_events (mac, slot, seq, body) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (mac, slot) DO UPDATE SET seq = EXCLUDED.seq, body = EXCLUDED.body",
+            &[&mac, &slot, &seq, &body],
+        )
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+/// A phone's fetch events, oldest first.
+pub async fn fetch_events(pool: Pool, mac: Vec<u8>) -> Result<Vec<String>, StoreError> {
+    let client = pool.get().await.map_err(db)?;
+    let rows = client
+        .query(
+            "SELECT body FROM autoprov_fetch_events WHERE mac = $1 ORDER BY seq",
+            &[&mac],
+        )
+        .await
+        .map_err(db)?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+fn state_name(s: LeaseState) -> &'static str {
+    match s {
+        LeaseState::Bound => "bound",
+        LeaseState::Released => "released",
+        LeaseState::Declined => "declined",
+    }
+}
+
+fn state_of(s: &str) -> Result<LeaseState, StoreError> {
+    match s {
+        "bound" => Ok(LeaseState::Bound),
+        "released" => Ok(LeaseState::Released),
+        "declined" => Ok(LeaseState::Declined),
+        other => Err(corrupt("lease", format!("unknown state {other:?}"))),
+    }
+}
+
+pub async fn leases(pool: Pool) -> Result<Vec<Lease>, StoreError> {
+    let client = pool.get().await.map_err(db)?;
+    let rows = client
+        .query(
+            "SELECT ip, mac, state, expires FROM autoprov_leases ORDER BY ip",
+            &[],
+        )
+        .await
+        .map_err(db)?;
+    rows.iter()
+        .map(|r| {
+            let ip = u32::try_from(r.get::<_, i64>(0)).map_err(|e| corrupt("lease", e))?;
+            let mac: Vec<u8> = r.get(1);
+            let mac: [u8; 6] = mac.try_into().map_err(|_| corrupt("lease", "bad MAC"))?;
+            Ok(Lease {
+                ip: std::net::Ipv4Addr::from(ip),
+                mac: crate::domain::mac::Mac::from_bytes(mac).map_err(|e| corrupt("lease", e))?,
+                state: state_of(r.get(2))?,
+                expires: uint(r.get(3)),
+            })
+        })
+        .collect()
+}
+
+/// Writes leases; with `now`, only those whose address no other MAC holds
+/// unexpired (Kea's conditional lease update, by address). One statement
+/// per round of distinct addresses; per lease, whether it was written.
+pub async fn write_leases(
+    pool: Pool,
+    leases: Vec<Lease>,
+    now: Option<u64>,
+) -> Result<Vec<bool>, StoreError> {
+    let client = pool.get().await.map_err(db)?;
+    let sql = match now {
+        None => format!("{LEASE_UPSERT} RETURNING ip"),
+        Some(_) => format!("{LEASE_UPSERT} {LEASE_FREE} RETURNING ip"),
+    };
+    let stmt = client.prepare(&sql).await.map_err(db)?;
+    let now_param = now.map(int);
+    let mut written = vec![false; leases.len()];
+    for round in rounds(&leases) {
+        let ips: Vec<i64> = round
+            .iter()
+            .map(|&i| i64::from(u32::from(leases[i].ip)))
+            .collect();
+        let macs: Vec<Vec<u8>> = round
+            .iter()
+            .map(|&i| leases[i].mac.bytes().to_vec())
+            .collect();
+        let states: Vec<&str> = round.iter().map(|&i| state_name(leases[i].state)).collect();
+        let expires: Vec<i64> = round.iter().map(|&i| int(leases[i].expires)).collect();
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&ips, &macs, &states, &expires];
+        if let Some(now) = &now_param {
+            params.push(now);
+        }
+        let rows = client.query(&stmt, &params).await.map_err(db)?;
+        let claimed: HashSet<i64> = rows.iter().map(|r| r.get(0)).collect();
+        for (&i, ip) in round.iter().zip(&ips) {
+            written[i] = claimed.contains(ip);
+        }
+    }
+    Ok(written)
+}
+
+const LEASE_UPSERT: &str = "INSERT INTO autoprov_leases (ip, mac, state, expires) \
+     SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[], $3::TEXT[], $4::BIGINT[]) \
+     ON CONFLICT (ip) DO UPDATE SET mac = EXCLUDED.mac, state = EXCLUDED.state, \
+     expires = EXCLUDED.expires";
+
+/// The claim's condition: the address is this MAC's, expired, or given
+/// back; `RETURNING` then lists only the rows written.
+const LEASE_FREE: &str = "WHERE autoprov_leases.mac = EXCLUDED.mac \
+     OR autoprov_leases.expires <= $5 OR autoprov_leases.state = 'released'";
+
+/// Splits lease indexes into rounds, in order, with no address twice in a
+/// round (one statement may not touch a row twice); a later write of an
+/// address lands in a later round, so the last one wins as on the other
+/// engines.
+fn rounds(leases: &[Lease]) -> Vec<Vec<usize>> {
+    let mut rounds: Vec<Vec<usize>> = Vec::new();
+    let mut last_round: std::collections::HashMap<std::net::Ipv4Addr, usize> =
+        std::collections::HashMap::new();
+    for (i, l) in leases.iter().enumerate() {
+        let r = last_round.get(&l.ip).map_or(0, |r| r + 1);
+        if rounds.len() <= r {
+            rounds.push(Vec::new());
+        }
+        rounds[r].push(i);
+        last_round.insert(l.ip, r);
+    }
+    rounds
+}
+
+pub async fn shared_blob(pool: Pool, name: String) -> Result<Option<Vec<u8>>, StoreError> {
+    let client = pool.get().await.map_err(db)?;
+    let row = client
+        .query_opt(
+            "SELECT body FROM autoprov_shared_blobs WHERE name = $1",
+            &[&name],
+        )
+        .await
+        .map_err(db)?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+pub async fn put_shared_blob(pool: Pool, name: String, body: Vec<u8>) -> Result<(), StoreError> {
+    let client = pool.get().await.map_err(db)?;
+    client
+        .execute(
+            "INSERT INTO autoprov_shared_blobs (name, body) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET body = EXCLUDED.body",
+            &[&name, &body],
+        )
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+/// Takes the run lease if it is free, expired or already `holder`'s.
+pub async fn try_run_lease(
+    pool: Pool,
+    name: String,
+    holder: String,
+    until: u64,
+    now: u64,
+) -> Result<bool, StoreError> {
+    let client = pool.get().await.map_err(db)?;
+    let n = client
+        .execute(
+            "INSERT INTO autoprov_run_leases (name, holder, expires) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires = EXCLUDED.expires \
+             WHERE autoprov_run_leases.holder = EXCLUDED.holder \
+             OR autoprov_run_leases.expires <= $4",
+            &[&name, &holder, &int(until), &int(now)],
+        )
+        .await
+        .map_err(db)?;
+    Ok(n == 1)
+}
+
+pub async fn ping(pool: Pool) -> Result<(), StoreError> {
+    let client = pool.get().await.map_err(db)?;
+    client.query_one("SELECT 1", &[]).await.map_err(db)?;
+    Ok(())
+}
