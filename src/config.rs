@@ -540,6 +540,35 @@ impl ProvisionConfig<String> {
     }
 }
 
+/// `[store]`: where users, phones and leases live (docs/store.md). Without
+/// `url`, the sled store in the data directory.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `postgres://user:password@host:port/db?sslmode=require`; overridden
+    /// by `--store` / `AUTOPROV_STORE`.
+    pub url: Option<String>,
+}
+
+impl std::fmt::Debug for StoreConfig {
+    /// The URL may carry the database password: never shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = self.url.as_ref().map(|_| "..");
+        f.debug_struct("StoreConfig").field("url", &shown).finish()
+    }
+}
+
+impl StoreConfig {
+    /// A URL autoprov can open: PostgreSQL's, nothing else.
+    pub fn check_url(url: &str) -> Result<(), String> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(())
+        } else {
+            Err("store.url must start with postgres:// or postgresql:// (leave it out for the sled store in the data directory)".into())
+        }
+    }
+}
+
 /// `[dhcp]`: the DHCP responder `serve` runs (flags override each key).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -651,6 +680,8 @@ struct ConfigFile {
     settings: SettingsPolicy,
     /// `[firmware]`.
     firmware: FirmwareConfig,
+    /// `[store]`.
+    store: StoreConfig,
 }
 
 /// `[models."yealink-t54w"]`: what applies to every phone of one model.
@@ -707,6 +738,8 @@ pub struct Config {
     pub settings: VendorSettings,
     /// `[firmware]`: the image each model runs, per site (docs/firmware.md).
     pub firmware: FirmwareConfig,
+    /// `[store]`: the database several nodes share, if any (docs/store.md).
+    pub store: StoreConfig,
 }
 
 /// A site's fixed phone web passwords; each one wins over the phone's
@@ -743,6 +776,7 @@ impl Default for Config {
             site_phone_passwords: BTreeMap::new(),
             settings: VendorSettings::default(),
             firmware: FirmwareConfig::default(),
+            store: StoreConfig::default(),
         }
     }
 }
@@ -829,6 +863,9 @@ impl Config {
             .into_iter()
             .map(|(name, src)| src.check(&name).map(|src| (name, src)))
             .collect::<Result<_, _>>()?;
+        if let Some(url) = &file.store.url {
+            StoreConfig::check_url(url)?;
+        }
         if file.admin.max_body_bytes == 0 {
             return Err("admin.max_body_bytes must be at least 1".into());
         }
@@ -846,6 +883,7 @@ impl Config {
             site_phone_passwords,
             settings,
             firmware,
+            store: file.store,
         })
     }
 }

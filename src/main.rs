@@ -47,7 +47,12 @@ fn main() -> ExitCode {
 
 /// One command; `Ok` carries the exit code of a command that ran.
 fn run(cli: Cli) -> Result<u8, Fail> {
-    let config = Config::load(cli.config.as_deref()).map_err(usage)?;
+    let mut config = Config::load(cli.config.as_deref()).map_err(usage)?;
+    if let Some(url) = cli.store {
+        autoprov::config::StoreConfig::check_url(&url)
+            .map_err(|e| usage(anyhow::anyhow!("--store: {e}")))?;
+        config.store.url = Some(url);
+    }
     check_settings(cli.config.as_deref(), &config)?;
     autoprov::app::sources::check_mappings(&config)
         .map_err(|e| usage(anyhow::anyhow!("invalid config: {e}")))?;
@@ -64,6 +69,7 @@ fn run(cli: Cli) -> Result<u8, Fail> {
         Command::Render(args) => render(data, config, args),
         Command::DhcpSnippet(args) => cli::dhcp::snippet(data, config, &args),
         Command::Admin(args) => cli::admin::run(data, args),
+        Command::Store(args) => cli::store::run(args),
     }
 }
 

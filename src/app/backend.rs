@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::import::read::delimiter_name;
 use crate::import::{ImportError, Progress};
 use crate::provision::{Provisioner, TemplateError, Templates};
-use crate::store::{SledStore, Store, StoreError};
+use crate::store::{PostgresStore, SledStore, Store, StoreError};
 
 /// The operations a CLI command asks for, wherever they run.
 pub trait Backend {
@@ -92,15 +92,74 @@ pub enum OpenError {
     Store(#[from] StoreError),
 }
 
-/// Opens the store in `data` and makes its site table match the config.
-/// Writes only when the sites differ, so read-only commands and dry runs
-/// leave it as is.
-pub fn open_store(data: &Path, config: &Config) -> Result<SledStore, OpenError> {
-    std::fs::create_dir_all(data).map_err(|source| OpenError::Dir {
-        path: data.display().to_string(),
+/// The store a command opened: sled in the data directory, or the
+/// PostgreSQL database of `[store] url` / `--store`. Derefs to the trait;
+/// the variants are for what only one engine does (sled's flush, the
+/// running-server fallback).
+#[derive(Clone)]
+pub enum Opened {
+    Sled(Arc<SledStore>),
+    Postgres(Arc<PostgresStore>),
+}
+
+impl Opened {
+    /// The store as the layers above take it.
+    pub fn shared(&self) -> Arc<dyn Store + Send + Sync> {
+        match self {
+            Opened::Sled(s) => s.clone(),
+            Opened::Postgres(p) => p.clone(),
+        }
+    }
+
+    /// Makes sled's last writes durable before exit; a database commits
+    /// every write as it is made.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        match self {
+            Opened::Sled(s) => s.flush(),
+            Opened::Postgres(_) => Ok(()),
+        }
+    }
+}
+
+impl std::ops::Deref for Opened {
+    type Target = dyn Store + Send + Sync;
+
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Opened::Sled(s) => s.as_ref(),
+            Opened::Postgres(p) => p.as_ref(),
+        }
+    }
+}
+
+/// Opens a store by location: a `postgres://` URL, or a data directory
+/// holding a sled store (created if needed). Sites are left as they are.
+pub fn open_location(location: &str) -> Result<Opened, OpenError> {
+    if crate::store::postgres::is_url(location) {
+        return Ok(Opened::Postgres(Arc::new(PostgresStore::open(location)?)));
+    }
+    let dir = Path::new(location);
+    std::fs::create_dir_all(dir).map_err(|source| OpenError::Dir {
+        path: dir.display().to_string(),
         source,
     })?;
-    let store = SledStore::open(data)?;
+    Ok(Opened::Sled(Arc::new(SledStore::open(dir)?)))
+}
+
+/// Opens the config's store (`[store] url`, else the sled store in `data`)
+/// and makes its site table match the config. Writes only when the sites
+/// differ, so read-only commands and dry runs leave it as is.
+pub fn open_store(data: &Path, config: &Config) -> Result<Opened, OpenError> {
+    let store = match &config.store.url {
+        Some(url) => Opened::Postgres(Arc::new(PostgresStore::open(url)?)),
+        None => {
+            std::fs::create_dir_all(data).map_err(|source| OpenError::Dir {
+                path: data.display().to_string(),
+                source,
+            })?;
+            Opened::Sled(Arc::new(SledStore::open(data)?))
+        }
+    };
     let mut stored = store.sites()?;
     let mut wanted = config.sites.clone();
     stored.sort_by(|a, b| a.name.cmp(&b.name));
@@ -117,7 +176,7 @@ pub fn open_store(data: &Path, config: &Config) -> Result<SledStore, OpenError> 
 pub fn open<'a>(data: &'a Path, config: &'a Config) -> Result<Box<dyn Backend + 'a>, BackendError> {
     match open_store(data, config) {
         Ok(store) => Ok(Box::new(Local {
-            store: Arc::new(store),
+            store: store.shared(),
             data,
             config,
         })),
@@ -134,7 +193,7 @@ pub fn open<'a>(data: &'a Path, config: &'a Config) -> Result<Box<dyn Backend + 
 
 /// The store, opened by this process.
 struct Local<'a> {
-    store: Arc<SledStore>,
+    store: Arc<dyn Store + Send + Sync>,
     data: &'a Path,
     config: &'a Config,
 }

@@ -30,6 +30,16 @@ pub struct Cli {
     /// TOML config file (sites, import policy). Everything has a working default.
     #[arg(long, global = true, env = "AUTOPROV_CONFIG")]
     pub config: Option<PathBuf>,
+    /// A PostgreSQL store several nodes share (postgres://user:pass@host/db),
+    /// instead of the sled store in the data directory; overrides [store] url.
+    #[arg(
+        long,
+        global = true,
+        env = "AUTOPROV_STORE",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub store: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -55,6 +65,35 @@ pub enum Command {
     DhcpSnippet(DhcpSnippetArgs),
     /// Manage access to the admin API.
     Admin(AdminArgs),
+    /// Move the store between engines (a sled data directory, a PostgreSQL URL).
+    Store(StoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    #[command(subcommand)]
+    pub command: StoreCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Copy users, phones, leases, history, phone state and admin tokens
+    /// from one store to another; both exports are identical afterwards.
+    Copy(StoreCopyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StoreCopyArgs {
+    /// The store to read: a data directory (sled) or postgres://... URL.
+    #[arg(long, value_name = "DIR_OR_URL")]
+    pub from: String,
+    /// The store to write: a data directory (sled) or postgres://... URL.
+    #[arg(long, value_name = "DIR_OR_URL")]
+    pub to: String,
+    /// Copy even when the target already holds users, history or leases
+    /// (its users are replaced; its history is kept and appended to).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -11,7 +11,7 @@ use anyhow::anyhow;
 
 use crate::cli::args::DhcpSnippetArgs;
 use crate::{Fail, runtime, usage};
-use autoprov::app::backend::open_store;
+use autoprov::app::backend::{Opened, open_store};
 use autoprov::config::{Config, ProvisionUrl};
 use autoprov::dhcp::full::Full;
 use autoprov::dhcp::phones::KnownPhones;
@@ -19,13 +19,12 @@ use autoprov::dhcp::pool::Pool;
 use autoprov::dhcp::server::{self, Target};
 use autoprov::dhcp::settings::{self, Derived, DhcpSettings};
 use autoprov::dhcp::{Responder, snippet};
-use autoprov::store::{SledStore, Store};
 
 /// The responder, resolved and ready to bind once the runtime runs.
 pub struct Prepared {
     target: Target,
     responder: Responder,
-    store: Arc<SledStore>,
+    store: Opened,
 }
 
 /// Resolves the interface, the URL phones get and, in full mode, the
@@ -33,7 +32,7 @@ pub struct Prepared {
 pub fn prepare(
     settings: &DhcpSettings<'_>,
     http: SocketAddr,
-    store: Arc<SledStore>,
+    store: Opened,
 ) -> Result<Option<Prepared>, Fail> {
     let Some(spec) = settings.listen else {
         return Ok(None);
@@ -44,7 +43,7 @@ pub fn prepare(
         http,
         Some(target.server_ip),
     )?);
-    let phones = KnownPhones::load(store.as_ref())?;
+    let phones = KnownPhones::load(&*store)?;
     let mut responder = Responder::new(
         provision.clone(),
         target.server_ip,
@@ -95,8 +94,11 @@ impl Prepared {
     /// Binds port 67 and starts the server thread.
     pub fn start(self) -> Result<server::Running, Fail> {
         let socket = server::bind(&self.target, 67).map_err(runtime)?;
-        let running = server::spawn(socket, self.responder, self.store)
-            .map_err(|e| runtime(anyhow!("cannot start the DHCP thread: {e}")))?;
+        let running = match self.store {
+            Opened::Sled(s) => server::spawn(socket, self.responder, s),
+            Opened::Postgres(p) => server::spawn(socket, self.responder, p),
+        }
+        .map_err(|e| runtime(anyhow!("cannot start the DHCP thread: {e}")))?;
         eprintln!("autoprov: DHCP listening on {} port 67", self.target.iface);
         Ok(running)
     }
@@ -110,7 +112,7 @@ pub fn snippet(data: &Path, config: &Config, args: &DhcpSnippetArgs) -> Result<u
     let url = args.provision_url.as_deref().map(ProvisionUrl::parse);
     let url = url.transpose().map_err(usage)?;
     let provision = warned(settings::provision(url.as_ref(), config.listen.http, None)?);
-    let reservations = settings::reservations(&store)?;
+    let reservations = settings::reservations(&*store)?;
     let text = snippet::render(args.format.into(), &provision, &reservations);
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {

@@ -20,7 +20,7 @@ use autoprov::config::{self, Config};
 use autoprov::import::mapping::Mapping;
 use autoprov::import::read::ReadOptions;
 use autoprov::import::{self, ImportOptions, Progress};
-use autoprov::store::SledStore;
+use autoprov::store::Store;
 
 /// A fetched file takes at most this long.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(60);
@@ -128,7 +128,7 @@ fn fetch(file: &str, max_bytes: usize) -> Result<Vec<u8>, Fail> {
 
 /// `serve --import FILE`: an upsert import with its text report on
 /// stderr; anything but a clean import keeps the server from starting.
-pub fn before_serving(store: &SledStore, config: &Config, file: &Path) -> Result<u8, Fail> {
+pub fn before_serving(store: &dyn Store, config: &Config, file: &Path) -> Result<u8, Fail> {
     let bytes = std::fs::read(file)
         .with_context(|| format!("cannot read {}", file.display()))
         .map_err(usage)?;

@@ -11,3 +11,4 @@ pub mod import_ldap;
 pub mod output;
 pub mod progress;
 pub mod serve;
+pub mod store;

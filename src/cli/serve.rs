@@ -34,12 +34,13 @@ pub fn run(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> {
     let templates = Templates::new(args.templates.as_deref()).map_err(usage)?;
     let store = open_store(data, config)?;
     if let Some(file) = &args.import {
-        let code = import::before_serving(&store, config, file)?;
+        let code = import::before_serving(&*store, config, file)?;
         if code != 0 {
             return Ok(code);
         }
     }
-    let store = Arc::new(store);
+    let opened = store;
+    let store = opened.shared();
     let flags = args.flags();
     // Generated before the provisioner reads it for the phones' trust settings.
     let https_ip = flags.https(config).ip();
@@ -51,7 +52,7 @@ pub fn run(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> {
     )?);
     let metrics = Arc::new(Metrics::default());
     let opts = serve_options(data, config, &flags, metrics.clone())?;
-    let dhcp = dhcp::prepare(&dhcp_settings, opts.http, store.clone())?;
+    let dhcp = dhcp::prepare(&dhcp_settings, opts.http, opened.clone())?;
     if let Some(d) = &dhcp {
         metrics.attach_dhcp(d.stats());
     }
@@ -75,7 +76,7 @@ pub fn run(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> {
         .context("cannot start the async runtime")
         .map_err(runtime)?;
     rt.block_on(listeners.run(data))?;
-    store.flush()?;
+    opened.flush()?;
     eprintln!("autoprov: stopped");
     Ok(0)
 }

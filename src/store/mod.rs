@@ -26,6 +26,10 @@ pub use memory::MemoryStore;
 pub use postgres::PostgresStore;
 pub use sled_store::SledStore;
 
+/// The name of the shared document that holds the admin tokens on a
+/// database engine (the sled engine keeps them in `<data>/admin-tokens.json`).
+pub const ADMIN_TOKENS: &str = "admin-tokens";
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error(

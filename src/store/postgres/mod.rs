@@ -28,6 +28,8 @@ mod schema;
 mod sql;
 #[cfg(test)]
 pub(crate) mod testdb;
+#[cfg(test)]
+mod tests;
 mod worker;
 
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};

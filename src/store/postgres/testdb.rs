@@ -96,6 +96,7 @@ impl TestServer {
     fn start() -> Result<TestServer, String> {
         let bin =
             bin_dir().ok_or("no /usr/lib/postgresql/*/bin/initdb (apt-get install postgresql)")?;
+        // SAFETY: geteuid has no preconditions and cannot fail.
         let as_postgres = unsafe { libc::geteuid() } == 0;
         let dir = std::env::temp_dir().join(format!(
             "autoprov-pg-{}-{}",

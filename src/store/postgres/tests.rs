@@ -1,0 +1,255 @@
+//! What only a shared database shows: two stores (two nodes) on one
+//! PostgreSQL database. The trait's common contract is in
+//! `store::engine_tests`.
+
+use std::net::Ipv4Addr;
+
+use super::PostgresStore;
+use super::testdb;
+use crate::domain::mac::Mac;
+use crate::domain::{Lease, LeaseState, Line, Phone, User};
+use crate::store::{Change, ChangeSet, ImportRecord, Store, StoreError};
+
+/// Two nodes on a fresh database; `None` where PostgreSQL cannot start.
+fn two_nodes() -> Option<(PostgresStore, PostgresStore, String)> {
+    let url = testdb::fresh_database()?;
+    let a = PostgresStore::open(&url).unwrap();
+    let b = PostgresStore::open(&url).unwrap();
+    Some((a, b, url))
+}
+
+fn mac(n: u8) -> Mac {
+    Mac::from_bytes([0x80, 0x5e, 0xc0, 0, 0, n]).unwrap()
+}
+
+fn user(name: &str, m: u8) -> User {
+    User {
+        id: u64::from(m),
+        username: name.into(),
+        first_name: None,
+        last_name: None,
+        display_name: None,
+        email: None,
+        mobile: None,
+        enabled: true,
+        web_password_hash: None,
+        voicemail_pin: None,
+        language: None,
+        timezone: None,
+        site: "default".into(),
+        source: None,
+        lines: vec![Line {
+            extension: format!("{}", 100 + u32::from(m)),
+            sip_username: None,
+            sip_password: "pw".into(),
+            transport: None,
+        }],
+        phones: vec![Phone {
+            mac: mac(m),
+            vendor: "yealink".into(),
+            model: None,
+            ip: None,
+        }],
+        blf: Vec::new(),
+        settings: Default::default(),
+        config_version: 1,
+    }
+}
+
+fn record(file: &str) -> ImportRecord {
+    ImportRecord {
+        time: "2026-12-02T00:00:00Z".into(),
+        file: file.into(),
+        sha256: String::new(),
+        mode: "upsert".into(),
+        source: None,
+        created: 1,
+        updated: 0,
+        deleted: 0,
+        unchanged: 0,
+        skipped: 0,
+        outcome: None,
+    }
+}
+
+fn create(store: &PostgresStore, u: &User) -> Result<(), StoreError> {
+    let snap = store.snapshot()?;
+    let set = ChangeSet {
+        changes: vec![Change {
+            old: None,
+            new: Some(Box::new(u.clone())),
+        }],
+        next_id: snap.next_id + 1,
+    };
+    store.apply(snap.generation, set, &record(&u.username))
+}
+
+#[test]
+fn an_import_on_one_node_is_served_by_the_other_after_refresh() {
+    let Some((a, b, _)) = two_nodes() else { return };
+    create(&a, &user("alice", 1)).unwrap();
+    // B's read model is as of its last refresh: no round trip on the
+    // serving path, so it does not know alice yet.
+    assert_eq!(b.user_by_mac(mac(1)).unwrap(), None);
+    assert_eq!(b.generation().unwrap(), 0);
+    assert!(b.refresh().unwrap(), "the generation moved");
+    assert_eq!(b.user_by_mac(mac(1)).unwrap().unwrap().username, "alice");
+    assert_eq!(b.generation().unwrap(), 1);
+    assert!(!b.refresh().unwrap());
+    assert!(b.staleness().unwrap() < std::time::Duration::from_secs(1));
+    b.ping().unwrap();
+}
+
+#[test]
+fn a_plan_made_before_another_nodes_import_is_refused() {
+    let Some((a, b, _)) = two_nodes() else { return };
+    let stale = b.snapshot().unwrap();
+    create(&a, &user("alice", 1)).unwrap();
+    let set = ChangeSet {
+        changes: vec![Change {
+            old: None,
+            new: Some(Box::new(user("bob", 2))),
+        }],
+        next_id: 3,
+    };
+    let err = b.apply(stale.generation, set, &record("b")).unwrap_err();
+    assert!(matches!(err, StoreError::Conflict), "{err}");
+    // Replanned on a fresh snapshot, it goes through; both see both.
+    create(&b, &user("bob", 2)).unwrap();
+    a.refresh().unwrap();
+    let names = |s: &PostgresStore| -> Vec<String> {
+        s.users().unwrap().into_iter().map(|u| u.username).collect()
+    };
+    assert_eq!(names(&a), ["alice", "bob"]);
+    assert_eq!(names(&b), ["alice", "bob"]);
+    assert_eq!(a.history().unwrap().len(), 2);
+}
+
+#[test]
+fn two_nodes_never_lease_one_address_to_two_macs() {
+    let Some((a, b, _)) = two_nodes() else { return };
+    let lease = |m: u8, state, expires| Lease {
+        ip: Ipv4Addr::new(10, 0, 0, 50),
+        mac: mac(m),
+        state,
+        expires,
+    };
+    let now = 1_000;
+    assert_eq!(
+        a.claim_leases(&[lease(1, LeaseState::Bound, 1_100)], now)
+            .unwrap(),
+        [true]
+    );
+    // Another MAC, another node, the address still bound: refused.
+    assert_eq!(
+        b.claim_leases(&[lease(2, LeaseState::Bound, 1_200)], now)
+            .unwrap(),
+        [false]
+    );
+    // A renewal by the holder, on either node, is accepted.
+    assert_eq!(
+        b.claim_leases(&[lease(1, LeaseState::Bound, 1_300)], now)
+            .unwrap(),
+        [true]
+    );
+    assert_eq!(a.leases().unwrap(), [lease(1, LeaseState::Bound, 1_300)]);
+    // Once expired, or given back, the address is free for another MAC.
+    assert_eq!(
+        b.claim_leases(&[lease(2, LeaseState::Bound, 1_500)], 1_300)
+            .unwrap(),
+        [true]
+    );
+    a.put_leases(&[lease(2, LeaseState::Released, 1_500)])
+        .unwrap();
+    assert_eq!(
+        a.claim_leases(&[lease(3, LeaseState::Bound, 1_600)], 1_400)
+            .unwrap(),
+        [true]
+    );
+    // One batch, the same address twice: the first claim wins, the second
+    // (another MAC, the address now bound) is refused.
+    let other = Lease {
+        ip: Ipv4Addr::new(10, 0, 0, 51),
+        ..lease(4, LeaseState::Bound, 2_000)
+    };
+    let got = b
+        .claim_leases(
+            &[
+                other.clone(),
+                lease(3, LeaseState::Bound, 1_700),
+                lease(5, LeaseState::Bound, 1_700),
+            ],
+            1_400,
+        )
+        .unwrap();
+    assert_eq!(got, [true, true, false]);
+    assert_eq!(
+        a.leases().unwrap(),
+        [lease(3, LeaseState::Bound, 1_700), other]
+    );
+}
+
+#[test]
+fn a_run_lease_has_one_holder_until_it_expires() {
+    let Some((a, b, _)) = two_nodes() else { return };
+    assert!(a.try_run_lease("source:hr", "node-a", 60, 1_000).unwrap());
+    assert!(!b.try_run_lease("source:hr", "node-b", 60, 1_030).unwrap());
+    assert!(
+        a.try_run_lease("source:hr", "node-a", 60, 1_030).unwrap(),
+        "renewed"
+    );
+    assert!(!b.try_run_lease("source:hr", "node-b", 60, 1_089).unwrap());
+    // node-a died: its lease ran out at 1,090.
+    assert!(b.try_run_lease("source:hr", "node-b", 60, 1_090).unwrap());
+    assert!(!a.try_run_lease("source:hr", "node-a", 60, 1_091).unwrap());
+    assert!(a.try_run_lease("other", "node-a", 60, 1_091).unwrap());
+}
+
+#[test]
+fn shared_documents_are_the_same_on_every_node() {
+    let Some((a, b, _)) = two_nodes() else { return };
+    assert_eq!(a.shared_blob("admin-tokens").unwrap(), Some(Vec::new()));
+    assert!(
+        a.put_shared_blob("admin-tokens", b"{\"tokens\":[]}")
+            .unwrap()
+    );
+    assert_eq!(
+        b.shared_blob("admin-tokens").unwrap().as_deref(),
+        Some(&b"{\"tokens\":[]}"[..])
+    );
+}
+
+#[test]
+fn a_schema_newer_than_the_binary_is_refused() {
+    let Some(url) = testdb::fresh_database() else {
+        return;
+    };
+    drop(PostgresStore::open(&url).unwrap());
+    let server = testdb::server().unwrap();
+    let db = url.rsplit('/').next().unwrap();
+    let newer = super::SCHEMA_VERSION + 1;
+    server.psql(
+        db,
+        &format!("INSERT INTO autoprov_schema (version) VALUES ({newer})"),
+    );
+    let err = PostgresStore::open(&url).err().expect("refused");
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&format!("schema is version {newer}, newer than")),
+        "{msg}"
+    );
+}
+
+#[test]
+fn an_unreachable_database_is_an_error_not_a_hang() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://autoprov:secret@127.0.0.1:{port}/x?connect_timeout=2");
+    let err = PostgresStore::open(&url).err().expect("no server there");
+    let msg = err.to_string();
+    assert!(msg.contains("database error"), "{msg}");
+    assert!(!msg.contains("secret"), "the password leaked: {msg}");
+}
