@@ -506,7 +506,7 @@ mod tests {
         /// One node's batch: the replies, as (type, yiaddr, MAC byte).
         fn batch(
             r: &mut Responder,
-            store: &SharedFake,
+            store: &dyn Store,
             packets: &[Vec<u8>],
         ) -> Vec<(u8, Ipv4Addr, u8)> {
             let mut b = Batch {
@@ -537,6 +537,15 @@ mod tests {
             b: &mut Responder,
             store: &SharedFake,
         ) -> (HashMap<u8, (Ipv4Addr, u8)>, usize) {
+            boot_on(a, b, [store, store])
+        }
+
+        /// As [`boot`], each node with its own handle on the shared store.
+        fn boot_on(
+            a: &mut Responder,
+            b: &mut Responder,
+            stores: [&dyn Store; 2],
+        ) -> (HashMap<u8, (Ipv4Addr, u8)>, usize) {
             let mut offered: HashMap<u8, Ipv4Addr> = HashMap::new();
             let mut bound = HashMap::new();
             let mut naks = 0;
@@ -558,10 +567,11 @@ mod tests {
                 }
                 // A round is a client's retry time (seconds): longer than
                 // the lease sync after a lost claim.
-                for r in [&mut *a, &mut *b] {
+                for (r, store) in [(&mut *a, stores[0]), (&mut *b, stores[1])] {
                     r.learn_leases(store.leases().unwrap(), unix_now());
                 }
                 for (node, r) in [(0u8, &mut *a), (1, &mut *b)] {
+                    let store = stores[usize::from(node)];
                     for (kind, ip, n) in batch(r, store, &to[usize::from(node)]) {
                         match kind {
                             2 => {
@@ -582,7 +592,7 @@ mod tests {
             (bound, naks)
         }
 
-        fn check(bound: &HashMap<u8, (Ipv4Addr, u8)>, store: &SharedFake) {
+        fn check(bound: &HashMap<u8, (Ipv4Addr, u8)>, store: &dyn Store) {
             assert_eq!(
                 bound.len(),
                 usize::from(CLIENTS),
@@ -624,6 +634,27 @@ mod tests {
                 a.stats.acks.load(Ordering::Relaxed) + b.stats.acks.load(Ordering::Relaxed),
                 u64::from(CLIENTS),
                 "a lost ACK is not counted"
+            );
+        }
+
+        /// The same race on a real PostgreSQL, each node with its own
+        /// connection pool: the database's conditional insert decides.
+        #[test]
+        fn on_postgresql_lost_claims_become_naks() {
+            use crate::store::postgres::{PostgresStore, testdb};
+            let Some(url) = testdb::fresh_database() else {
+                return;
+            };
+            let (sa, sb) = (
+                PostgresStore::open(&url).unwrap(),
+                PostgresStore::open(&url).unwrap(),
+            );
+            let (mut a, mut b) = (node(1, false), node(2, false));
+            let (bound, naks) = boot_on(&mut a, &mut b, [&sa, &sb]);
+            check(&bound, &sb);
+            assert!(
+                naks > 50,
+                "the nodes raced for the same addresses: {naks} NAKs"
             );
         }
 
