@@ -37,5 +37,6 @@ mod dhcp;
 mod import;
 mod ldap;
 mod serve;
+mod store;
 mod support;
 mod vendors;

@@ -25,6 +25,7 @@ pub mod cli;
 pub mod fixtures;
 pub mod formats;
 pub mod netns;
+pub mod postgres;
 pub mod report;
 pub mod server;
 pub mod tls;
