@@ -387,6 +387,48 @@ mod tests {
         }
     }
 
+    /// Two nodes' runners on one shared store: the scheduled run happens on
+    /// the node holding the run lease; the other skips it and says why.
+    #[tokio::test]
+    async fn a_scheduled_source_runs_on_one_node_at_a_time() {
+        use crate::store::shared_fake::SharedFake;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        // Port 9 (discard): nothing listens, so a run fails fast, recorded.
+        let config = crate::config::Config::parse(
+            "[sources.hr]\nurl = \"http://127.0.0.1:9/users.csv\"\nevery = \"1h\"\n",
+        )
+        .unwrap();
+        let store: Arc<dyn crate::store::Store + Send + Sync> = Arc::new(SharedFake::default());
+        crate::pki::prepare(&crate::app::settings::cert_source(&data, &config), &[]).unwrap();
+        let provisioner = crate::provision::Provisioner::new(
+            store.clone(),
+            crate::provision::Templates::new(None).unwrap(),
+            crate::app::settings::provision(&data, &config).unwrap(),
+        )
+        .unwrap();
+        let serving = Arc::new(Serving {
+            store: store.clone(),
+            provisioner: Arc::new(provisioner),
+            config: Arc::new(config),
+            metrics: Default::default(),
+            health: Default::default(),
+        });
+        let a = Runner::new(serving.clone(), 1 << 20).on_node("a".into());
+        let b = Runner::new(serving, 1 << 20).on_node("b".into());
+        let hour = Duration::from_secs(3600);
+        let ran = a.run_scheduled("hr", hour).await;
+        assert_eq!(ran.status, 502, "A ran it (and the fetch failed)");
+        let skipped = b.run_scheduled("hr", hour).await;
+        assert_eq!(skipped.message.as_deref(), Some(ELSEWHERE));
+        let list: serde_json::Value = serde_json::from_slice(&b.list().body).unwrap();
+        assert_eq!(list[0]["last_run"]["outcome"], ELSEWHERE);
+        // A renews its own lease; history holds A's one failed run.
+        assert_eq!(a.run_scheduled("hr", hour).await.status, 502);
+        assert_eq!(store.history().unwrap().len(), 2);
+    }
+
     #[test]
     fn html_and_empty_are_not_csv() {
         assert!(check_csv(&got(b"username\na\n", Some("text/csv"))).is_ok());

@@ -6,7 +6,6 @@
 
 mod serve;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::support::server::{Server, curl_headers};
@@ -15,7 +14,6 @@ use crate::support::server::{Server, curl_headers};
 /// shared database `url`.
 pub struct Node {
     _tmp: tempfile::TempDir,
-    pub data: PathBuf,
     pub server: Server,
 }
 
@@ -24,11 +22,7 @@ impl Node {
         let tmp = tempfile::tempdir().expect("tempdir");
         let data = tmp.path().join("data");
         let server = Server::start(&data, &["--store", url], &[]);
-        Node {
-            _tmp: tmp,
-            data,
-            server,
-        }
+        Node { _tmp: tmp, server }
     }
 
     /// `GET <admin>/<path>` without a token: (status, body).
