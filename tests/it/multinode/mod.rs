@@ -4,6 +4,7 @@
 //! following the database. Skipped where PostgreSQL cannot start, except
 //! under `CI=true`.
 
+mod dhcp;
 mod serve;
 
 use std::time::{Duration, Instant};
