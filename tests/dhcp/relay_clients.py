@@ -2,12 +2,16 @@
 """A DHCP relay agent with many phones behind it, for autoprov's two-node test.
 
 usage: relay_clients.py GIADDR COUNT SERVER_A SERVER_B
-Runs COUNT clients (MACs 80:5e:c0:01:HH:LL, k = 0..COUNT-1) through
+Runs COUNT clients (MACs 80:5e:c0:01:HH:LL, k = FIRST..FIRST+COUNT-1, FIRST
+from the environment, default 0) through
 DISCOVER/OFFER/REQUEST/ACK as a relay agent at GIADDR would (RFC 2131 §4.1,
 RFC 1542: giaddr set, hops 1, sent from and answered to port 67), every
 packet relayed to both servers as `ip helper-address` with two helpers does.
 Client k takes the offer of server k % 2, so both servers bind addresses;
-a NAK sends the client back to DISCOVER. Plain sockets: one process for
+a NAK sends the client back to DISCOVER. With SPLIT=1 in the environment a
+client's packets go to its own server only (two relays, one helper each):
+the servers then allocate without seeing each other's offers, and only the
+database's conditional claim keeps them apart. Plain sockets: one process for
 thousands of clients. Prints one JSON line:
 {"acks": {"k": ["ip", "server"]}, "naks": n, "rounds": r}
 """
@@ -15,6 +19,8 @@ import json, socket, struct, sys, time
 
 giaddr, count = sys.argv[1], int(sys.argv[2])
 servers = sys.argv[3:5]
+split = __import__("os").environ.get("SPLIT") == "1"
+first = int(__import__("os").environ.get("FIRST", "0"))
 MAGIC = b"\x63\x82\x53\x63"
 
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -50,8 +56,8 @@ def parse(raw):
 
 
 def send_all(packets):
-    for n, p in enumerate(packets):
-        for srv in servers:
+    for n, (k, p) in enumerate(packets):
+        for srv in [servers[k % 2]] if split else servers:
             s.sendto(p, (srv, 67))
         if n % 50 == 49:
             time.sleep(0.005)
@@ -66,12 +72,12 @@ def collect(want, done):
         except socket.timeout:
             continue
         r = parse(raw)
-        if r and 0 <= r[0] < count:
+        if r and first <= r[0] < first + count:
             quiet = time.time()
             want(*r)
 
 
-pending, acks, naks, rounds = set(range(count)), {}, 0, 0
+pending, acks, naks, rounds = set(range(first, first + count)), {}, 0, 0
 while pending and rounds < 12:
     rounds += 1
     offers = {}
@@ -80,7 +86,7 @@ while pending and rounds < 12:
         if mtype == 2 and k in pending and sid == servers[k % 2]:
             offers[k] = ip
 
-    send_all([packet(k, 1) for k in sorted(pending)])
+    send_all([(k, packet(k, 1)) for k in sorted(pending)])
     collect(offered, lambda: len(offers) == len(pending))
     asked = set(offers)
 
@@ -96,8 +102,8 @@ while pending and rounds < 12:
             naks += 1
 
     send_all([
-        packet(k, 3, bytes([54, 4]) + socket.inet_aton(servers[k % 2])
-               + bytes([50, 4]) + socket.inet_aton(ip))
+        (k, packet(k, 3, bytes([54, 4]) + socket.inet_aton(servers[k % 2])
+                   + bytes([50, 4]) + socket.inet_aton(ip)))
         for k, ip in sorted(offers.items())
     ])
     collect(answered, lambda: not asked)
