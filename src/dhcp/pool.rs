@@ -120,10 +120,17 @@ impl Pool {
     /// start, so two nodes sharing one lease database mostly pick
     /// different addresses and seldom race for the same one.
     pub fn spread(&mut self, subnets: &[Subnet], seed: u32) {
+        // MurmurHash3's 64-bit finaliser: servers' addresses often differ
+        // in a few high bits only, and every bit must move the point.
+        let mut x = u64::from(seed);
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        x ^= x >> 33;
         for s in subnets {
             let size = s.size().max(1);
-            // Fibonacci hashing: neighbouring seeds land far apart.
-            let point = (u64::from(seed.wrapping_mul(0x9E37_79B9)) * u64::from(size)) >> 32;
+            let point = ((x >> 32) * u64::from(size)) >> 32;
             self.cursors
                 .insert(s.start, u32::try_from(point).unwrap_or(0) % size);
         }

@@ -32,7 +32,16 @@ lease_seconds = 600
 network = "10.98.0.0/20"
 pool = "10.98.0.10-10.98.15.200"
 router = "10.98.0.1"
+
+# A pool just as large as its phones: the servers must race for it.
+[[dhcp.relay]]
+network = "10.96.0.0/24"
+pool = "10.96.0.10-10.96.0.59"
+router = "10.96.0.1"
 "#;
+/// The relay of the small pool, and its phones.
+const SMALL_GIADDR: &str = "10.96.0.1";
+const SMALL: u16 = 50;
 
 fn reserved_ip(k: u16) -> Ipv4Addr {
     Ipv4Addr::new(10, 98, 15, 220 + k as u8)
@@ -151,15 +160,43 @@ fn two_dhcp_servers_on_one_database_never_lease_an_address_twice() {
     must(&["-n", &n.srv, "link", "set", &b_srv, "up"]);
     must(&["-n", &n.phone, "link", "set", &b_phone, "up"]);
     // The relay's address, and each server's way back to it over its own link.
-    must(&[
-        "-n",
-        &n.phone,
-        "addr",
-        "add",
-        &format!("{GIADDR}/32"),
-        "dev",
-        "lo",
-    ]);
+    for relay in [GIADDR, SMALL_GIADDR] {
+        must(&[
+            "-n",
+            &n.phone,
+            "addr",
+            "add",
+            &format!("{relay}/32"),
+            "dev",
+            "lo",
+        ]);
+    }
+    for net in ["10.96.0.0/24"] {
+        must(&[
+            "-n",
+            &n.srv,
+            "route",
+            "add",
+            net,
+            "via",
+            "10.99.0.2",
+            "dev",
+            &n.srv_if,
+        ]);
+        must(&[
+            "-n",
+            &n.srv,
+            "route",
+            "add",
+            net,
+            "via",
+            "10.97.0.2",
+            "dev",
+            &b_srv,
+            "metric",
+            "10",
+        ]);
+    }
     must(&[
         "-n",
         &n.srv,
@@ -235,12 +272,18 @@ fn two_dhcp_servers_on_one_database_never_lease_an_address_twice() {
     // only the database's conditional claim keeps the servers apart.
     let half = CLIENTS / 2;
     let mut acks: BTreeMap<u16, (String, String)> = BTreeMap::new();
-    for (first, split) in [(0, "0"), (half, "1")] {
+    // Then 50 more, through relays to one server each, for a pool of 50.
+    let mut small_naks = 0;
+    for (relay, first, count, split) in [
+        (GIADDR, 0, half, "0"),
+        (GIADDR, half, half, "1"),
+        (SMALL_GIADDR, CLIENTS, SMALL, "1"),
+    ] {
         let out = n
             .exec(&n.phone)
             .arg("python3")
             .arg(repo("tests/dhcp/relay_clients.py"))
-            .args([GIADDR, &half.to_string(), "10.99.0.1", "10.97.0.1"])
+            .args([relay, &count.to_string(), "10.99.0.1", "10.97.0.1"])
             .env("FIRST", first.to_string())
             .env("SPLIT", split)
             .output()
@@ -252,9 +295,12 @@ fn two_dhcp_servers_on_one_database_never_lease_an_address_twice() {
         );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("relay JSON");
         eprintln!(
-            "relay (split {split}): naks {} rounds {}",
+            "relay {relay} (split {split}): naks {} rounds {}",
             v["naks"], v["rounds"]
         );
+        if relay == SMALL_GIADDR {
+            small_naks = v["naks"].as_u64().unwrap_or(0);
+        }
         acks.extend(v["acks"].as_object().expect("acks").iter().map(|(k, a)| {
             (
                 k.parse().expect("client"),
@@ -267,9 +313,10 @@ fn two_dhcp_servers_on_one_database_never_lease_an_address_twice() {
     }
     assert_eq!(
         acks.len(),
-        usize::from(CLIENTS),
+        usize::from(CLIENTS + SMALL),
         "every phone got an address"
     );
+    assert!(small_naks > 0, "the servers never raced for the small pool");
     let ips: HashSet<&str> = acks.values().map(|(ip, _)| ip.as_str()).collect();
     assert_eq!(ips.len(), acks.len(), "an address ACKed to two phones");
     for server in ["10.99.0.1", "10.97.0.1"] {
