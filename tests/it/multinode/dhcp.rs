@@ -171,32 +171,30 @@ fn two_dhcp_servers_on_one_database_never_lease_an_address_twice() {
             "lo",
         ]);
     }
-    for net in ["10.96.0.0/24"] {
-        must(&[
-            "-n",
-            &n.srv,
-            "route",
-            "add",
-            net,
-            "via",
-            "10.99.0.2",
-            "dev",
-            &n.srv_if,
-        ]);
-        must(&[
-            "-n",
-            &n.srv,
-            "route",
-            "add",
-            net,
-            "via",
-            "10.97.0.2",
-            "dev",
-            &b_srv,
-            "metric",
-            "10",
-        ]);
-    }
+    must(&[
+        "-n",
+        &n.srv,
+        "route",
+        "add",
+        "10.96.0.0/24",
+        "via",
+        "10.99.0.2",
+        "dev",
+        &n.srv_if,
+    ]);
+    must(&[
+        "-n",
+        &n.srv,
+        "route",
+        "add",
+        "10.96.0.0/24",
+        "via",
+        "10.97.0.2",
+        "dev",
+        &b_srv,
+        "metric",
+        "10",
+    ]);
     must(&[
         "-n",
         &n.srv,
