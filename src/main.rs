@@ -73,7 +73,7 @@ fn run(cli: Cli) -> Result<u8, Fail> {
         Command::Serve(args) => cli::serve::run(data, config, args),
         Command::Render(args) => render(data, config, args),
         Command::DhcpSnippet(args) => cli::dhcp::snippet(data, config, &args),
-        Command::Admin(args) => cli::admin::run(data, args),
+        Command::Admin(args) => cli::admin::run(data, config, args),
         Command::Store(args) => cli::store::run(args),
     }
 }

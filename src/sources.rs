@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use crate::app::ops::Format;
 use crate::app::sources::Runner;
 
 /// Starts one task per source: a run right away, then every interval.
@@ -19,7 +18,7 @@ pub fn spawn_schedules(runner: &Arc<Runner>) -> Vec<tokio::task::JoinHandle<()>>
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
                 tick.tick().await;
-                let a = runner.run(&name, false, Format::Json).await;
+                let a = runner.run_scheduled(&name, every).await;
                 tracing::info!(source = %name, exit_code = a.exit_code, message = ?a.message, "scheduled import");
             }
         }));

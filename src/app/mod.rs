@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod ops;
 pub mod outdated;
 pub mod preview;
+pub mod refresh;
 pub mod settings;
 pub mod sources;
 pub mod tokens;
@@ -42,6 +43,8 @@ pub struct Serving {
     /// The phone listener's fetch-record writer, which reads of the fleet
     /// flush first ([`Serving::settle`]).
     pub fetch_log: Option<Arc<fetch_log::FetchLog>>,
+    /// Whether the read model keeps up with the store (`/readyz`).
+    pub health: refresh::Health,
 }
 
 impl Serving {

@@ -5,6 +5,11 @@
 //! work while it runs. The server re-reads the file when it changes, so a
 //! new or revoked token takes effect on the next request.
 //!
+//! On a database store (several nodes, [`Store::shared_blob`] answers) the
+//! same JSON document lives in the database instead, so every node accepts
+//! the same tokens; each server re-reads it with its read model, once a
+//! second, so a new or revoked token takes effect within about a second.
+//!
 //! Only a SHA-256 of each token is stored. A token is 32 random bytes
 //! (256 bits), so there is nothing to brute-force and a slow password hash
 //! (argon2) would only make every API request slow; a fast hash of a
@@ -13,7 +18,7 @@
 use std::io::Write as _;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use rand::RngCore as _;
@@ -21,8 +26,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::store::{Store, StoreError};
+
 /// File name inside the data directory.
 pub const FILE: &str = "admin-tokens.json";
+/// The shared document's name on a database store.
+pub const BLOB: &str = "admin-tokens";
 /// Every token starts with this, so secret scanners and people recognise it.
 const PREFIX: &str = "apt_";
 
@@ -41,6 +50,8 @@ pub enum TokenError {
     NotFound(String),
     #[error("token names are 1 to 64 letters, digits, '.', '_' or '-'; {0:?} is not")]
     BadName(String),
+    #[error("cannot read or write the admin tokens in the store: {0}")]
+    Store(#[from] StoreError),
 }
 
 /// One stored token: its name and the hash, never the token.
@@ -89,11 +100,7 @@ impl TokenFileRef {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(self.io(e)),
         };
-        let file: TokenFile = serde_json::from_slice(&bytes).map_err(|e| TokenError::Corrupt {
-            path: self.path.display().to_string(),
-            message: e.to_string(),
-        })?;
-        Ok(file.tokens)
+        parse(&bytes, &self.path.display().to_string())
     }
 
     /// Makes a new token named `name` (or `token-N`), stores its hash and
@@ -101,43 +108,16 @@ impl TokenFileRef {
     pub fn create(&self, name: Option<&str>) -> Result<(String, String), TokenError> {
         let _lock = self.lock()?;
         let mut tokens = self.list()?;
-        let name = match name {
-            Some(n) => {
-                check_name(n)?;
-                if tokens.iter().any(|t| t.name == n) {
-                    return Err(TokenError::Exists(n.to_string()));
-                }
-                n.to_string()
-            }
-            None => (1..)
-                .map(|i| format!("token-{i}"))
-                .find(|n| !tokens.iter().any(|t| &t.name == n))
-                .unwrap_or_else(|| "token".into()),
-        };
-        let mut raw = [0u8; 32];
-        rand::rng().fill_bytes(&mut raw);
-        let token = format!(
-            "{PREFIX}{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
-        );
-        tokens.push(TokenEntry {
-            name: name.clone(),
-            sha256: hex::encode(hash(&token)),
-            created: crate::domain::clock::now_rfc3339(),
-        });
+        let made = add(&mut tokens, name)?;
         self.write(&tokens)?;
-        Ok((name, token))
+        Ok(made)
     }
 
     /// Removes the token named `name`.
     pub fn revoke(&self, name: &str) -> Result<(), TokenError> {
         let _lock = self.lock()?;
         let mut tokens = self.list()?;
-        let before = tokens.len();
-        tokens.retain(|t| t.name != name);
-        if tokens.len() == before {
-            return Err(TokenError::NotFound(name.to_string()));
-        }
+        remove(&mut tokens, name)?;
         self.write(&tokens)
     }
 
@@ -187,6 +167,158 @@ impl TokenFileRef {
     }
 }
 
+/// Adds a new token named `name` (or the first free `token-N`) to the
+/// list; returns its name and the token.
+fn add(tokens: &mut Vec<TokenEntry>, name: Option<&str>) -> Result<(String, String), TokenError> {
+    let name = match name {
+        Some(n) => {
+            check_name(n)?;
+            if tokens.iter().any(|t| t.name == n) {
+                return Err(TokenError::Exists(n.to_string()));
+            }
+            n.to_string()
+        }
+        None => (1..)
+            .map(|i| format!("token-{i}"))
+            .find(|n| !tokens.iter().any(|t| &t.name == n))
+            .unwrap_or_else(|| "token".into()),
+    };
+    let mut raw = [0u8; 32];
+    rand::rng().fill_bytes(&mut raw);
+    let token = format!(
+        "{PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    );
+    tokens.push(TokenEntry {
+        name: name.clone(),
+        sha256: hex::encode(hash(&token)),
+        created: crate::domain::clock::now_rfc3339(),
+    });
+    Ok((name, token))
+}
+
+fn remove(tokens: &mut Vec<TokenEntry>, name: &str) -> Result<(), TokenError> {
+    let before = tokens.len();
+    tokens.retain(|t| t.name != name);
+    if tokens.len() == before {
+        return Err(TokenError::NotFound(name.to_string()));
+    }
+    Ok(())
+}
+
+/// The token list of a store that keeps it for every node (a database
+/// engine): the file's JSON, as the store's shared document [`BLOB`].
+#[derive(Clone)]
+pub struct SharedTokens {
+    store: Arc<dyn Store + Send + Sync>,
+}
+
+impl std::fmt::Debug for SharedTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedTokens")
+    }
+}
+
+impl SharedTokens {
+    /// The store's token list, if the store keeps one (`None`: an embedded
+    /// engine; the tokens are in the data directory's file).
+    pub fn of(store: Arc<dyn Store + Send + Sync>) -> Result<Option<SharedTokens>, TokenError> {
+        Ok(store
+            .shared_blob(BLOB)?
+            .is_some()
+            .then_some(SharedTokens { store }))
+    }
+
+    pub fn list(&self) -> Result<Vec<TokenEntry>, TokenError> {
+        let bytes = self.store.shared_blob(BLOB)?.unwrap_or_default();
+        parse(&bytes, "the store's admin-tokens document")
+    }
+
+    /// As [`TokenFileRef::create`]. Two nodes creating a token in the same
+    /// instant can lose one (the document is read, changed and written
+    /// back); creating tokens is a rare, manual act, and `list` shows it.
+    pub fn create(&self, name: Option<&str>) -> Result<(String, String), TokenError> {
+        let mut tokens = self.list()?;
+        let made = add(&mut tokens, name)?;
+        self.write(&tokens)?;
+        Ok(made)
+    }
+
+    pub fn revoke(&self, name: &str) -> Result<(), TokenError> {
+        let mut tokens = self.list()?;
+        remove(&mut tokens, name)?;
+        self.write(&tokens)
+    }
+
+    fn write(&self, tokens: &[TokenEntry]) -> Result<(), TokenError> {
+        let body = serde_json::to_vec_pretty(&TokenFile {
+            tokens: tokens.to_vec(),
+        })
+        .map_err(|e| TokenError::Corrupt {
+            path: BLOB.into(),
+            message: e.to_string(),
+        })?;
+        self.store.put_shared_blob(BLOB, &body)?;
+        Ok(())
+    }
+}
+
+/// A stored token list; empty bytes are an empty list (a document never
+/// written).
+fn parse(bytes: &[u8], what: &str) -> Result<Vec<TokenEntry>, TokenError> {
+    if bytes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let file: TokenFile = serde_json::from_slice(bytes).map_err(|e| TokenError::Corrupt {
+        path: what.to_string(),
+        message: e.to_string(),
+    })?;
+    Ok(file.tokens)
+}
+
+/// Where the token list lives for a command: the file, or the store.
+#[derive(Debug, Clone)]
+pub enum TokenHome {
+    File(TokenFileRef),
+    Shared(SharedTokens),
+}
+
+impl TokenHome {
+    /// The store's shared list when it keeps one, else `<data>`'s file.
+    pub fn open(
+        data: &Path,
+        store: Option<Arc<dyn Store + Send + Sync>>,
+    ) -> Result<TokenHome, TokenError> {
+        if let Some(store) = store
+            && let Some(shared) = SharedTokens::of(store)?
+        {
+            return Ok(TokenHome::Shared(shared));
+        }
+        Ok(TokenHome::File(TokenFileRef::new(data)))
+    }
+
+    pub fn list(&self) -> Result<Vec<TokenEntry>, TokenError> {
+        match self {
+            TokenHome::File(f) => f.list(),
+            TokenHome::Shared(s) => s.list(),
+        }
+    }
+
+    pub fn create(&self, name: Option<&str>) -> Result<(String, String), TokenError> {
+        match self {
+            TokenHome::File(f) => f.create(name),
+            TokenHome::Shared(s) => s.create(name),
+        }
+    }
+
+    pub fn revoke(&self, name: &str) -> Result<(), TokenError> {
+        match self {
+            TokenHome::File(f) => f.revoke(name),
+            TokenHome::Shared(s) => s.revoke(name),
+        }
+    }
+}
+
 fn check_name(n: &str) -> Result<(), TokenError> {
     let ok = !n.is_empty()
         && n.len() <= 64
@@ -203,42 +335,82 @@ fn check_name(n: &str) -> Result<(), TokenError> {
 /// changes the inode even within the same mtime tick.
 type Stamp = (u64, i64, i64, u64);
 
-/// The server's view of the token file, re-read when it changes.
-#[derive(Debug)]
+/// The server's view of the tokens: the file, re-read when it changes, or
+/// the store's shared list, re-read by [`TokenSet::reload`]. Cheap to clone.
+#[derive(Debug, Clone)]
 pub struct TokenSet {
-    file: TokenFileRef,
+    inner: Arc<SetInner>,
+}
+
+#[derive(Debug)]
+struct SetInner {
+    home: TokenHome,
     cached: Mutex<(Option<Stamp>, Vec<[u8; 32]>)>,
 }
 
 impl TokenSet {
     pub fn new(data: &Path) -> TokenSet {
-        TokenSet {
-            file: TokenFileRef::new(data),
-            cached: Mutex::new((None, Vec::new())),
-        }
+        TokenSet::in_home(TokenHome::File(TokenFileRef::new(data)))
+    }
+
+    /// The tokens of `home`; a shared list is read now and on each
+    /// [`TokenSet::reload`].
+    pub fn in_home(home: TokenHome) -> TokenSet {
+        let set = TokenSet {
+            inner: Arc::new(SetInner {
+                home,
+                cached: Mutex::new((None, Vec::new())),
+            }),
+        };
+        set.reload();
+        set
+    }
+
+    /// Re-reads a shared list (the refresh loop calls this once a second).
+    /// A list the store cannot give now keeps the last one read; a corrupt
+    /// one accepts no token. A file is re-read by [`TokenSet::verify`].
+    pub fn reload(&self) {
+        let TokenHome::Shared(shared) = &self.inner.home else {
+            return;
+        };
+        let hashes = match shared.list() {
+            Ok(list) => hashes(&list),
+            Err(TokenError::Store(e)) => {
+                tracing::debug!(error = %e, "admin tokens: store unreachable; keeping the last list");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "admin tokens unreadable; refusing every token");
+                Vec::new()
+            }
+        };
+        self.inner
+            .cached
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .1 = hashes;
     }
 
     /// Whether `token` is one of the stored tokens. Compares against every
     /// stored hash in constant time, without stopping at a match.
     pub fn verify(&self, token: &str) -> bool {
         let presented = hash(token);
-        let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
-        let stamp = std::fs::metadata(&self.file.path)
-            .ok()
-            .map(|m| (m.ino(), m.mtime(), m.mtime_nsec(), m.len()));
-        if stamp != cached.0 || stamp.is_none() {
-            let hashes = match self.file.list() {
-                Ok(list) => list
-                    .iter()
-                    .filter_map(|t| hex::decode(&t.sha256).ok()?.try_into().ok())
-                    .collect(),
-                Err(e) => {
-                    // Fail closed: an unreadable file accepts no token.
-                    tracing::warn!(error = %e, "admin tokens unreadable; refusing every token");
-                    Vec::new()
-                }
-            };
-            *cached = (stamp, hashes);
+        let mut cached = self.inner.cached.lock().unwrap_or_else(|p| p.into_inner());
+        if let TokenHome::File(file) = &self.inner.home {
+            let stamp = std::fs::metadata(&file.path)
+                .ok()
+                .map(|m| (m.ino(), m.mtime(), m.mtime_nsec(), m.len()));
+            if stamp != cached.0 || stamp.is_none() {
+                let hashes = match file.list() {
+                    Ok(list) => hashes(&list),
+                    Err(e) => {
+                        // Fail closed: an unreadable file accepts no token.
+                        tracing::warn!(error = %e, "admin tokens unreadable; refusing every token");
+                        Vec::new()
+                    }
+                };
+                *cached = (stamp, hashes);
+            }
         }
         let mut found = subtle::Choice::from(0);
         for h in &cached.1 {
@@ -246,6 +418,12 @@ impl TokenSet {
         }
         found.into()
     }
+}
+
+fn hashes(list: &[TokenEntry]) -> Vec<[u8; 32]> {
+    list.iter()
+        .filter_map(|t| hex::decode(&t.sha256).ok()?.try_into().ok())
+        .collect()
 }
 
 #[cfg(test)]
@@ -280,6 +458,33 @@ mod tests {
         assert!(matches!(
             file.revoke("token-1"),
             Err(TokenError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn a_shared_list_is_the_same_on_every_node() {
+        use crate::store::shared_fake::SharedFake;
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store + Send + Sync> = Arc::new(SharedFake::default());
+        let home = TokenHome::open(dir.path(), Some(store.clone())).unwrap();
+        assert!(matches!(home, TokenHome::Shared(_)));
+        let node_a = TokenSet::in_home(home.clone());
+        let node_b = TokenSet::in_home(TokenHome::open(dir.path(), Some(store.clone())).unwrap());
+        let (_, token) = home.create(Some("lb")).unwrap();
+        assert!(!node_b.verify(&token), "seen only after a reload");
+        node_a.reload();
+        node_b.reload();
+        assert!(node_a.verify(&token) && node_b.verify(&token));
+        assert!(!dir.path().join(FILE).exists(), "no token file beside");
+        assert_eq!(home.list().unwrap().len(), 1);
+        home.revoke("lb").unwrap();
+        node_b.reload();
+        assert!(!node_b.verify(&token));
+        // An embedded store keeps the file.
+        let mem: Arc<dyn Store + Send + Sync> = Arc::new(crate::store::MemoryStore::new());
+        assert!(matches!(
+            TokenHome::open(dir.path(), Some(mem)).unwrap(),
+            TokenHome::File(_)
         ));
     }
 }

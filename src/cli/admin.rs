@@ -1,15 +1,18 @@
 //! `autoprov admin token ...`: edits the token file, never sled, so it
-//! works while the server runs.
+//! works while the server runs; with a database store (`--store URL`), the
+//! token list every node shares, with no server needed.
 
 use std::path::Path;
 
 use crate::cli::args::{AdminArgs, AdminCommand, Format, TokenCommand};
 use crate::cli::output::write_stdout;
 use crate::{Fail, refused, runtime, usage};
-use autoprov::app::tokens::{TokenEntry, TokenError, TokenFileRef};
+use autoprov::app::backend::open_location;
+use autoprov::app::tokens::{TokenEntry, TokenError, TokenHome};
+use autoprov::config::Config;
 
-pub fn run(data: &Path, args: AdminArgs) -> Result<u8, Fail> {
-    let file = TokenFileRef::new(data);
+pub fn run(data: &Path, config: &Config, args: AdminArgs) -> Result<u8, Fail> {
+    let file = home(data, config)?;
     let AdminCommand::Token(cmd) = args.command;
     match cmd {
         TokenCommand::Create { name } => {
@@ -29,6 +32,17 @@ pub fn run(data: &Path, args: AdminArgs) -> Result<u8, Fail> {
         }
     }
     Ok(0)
+}
+
+/// Where the tokens are: the database's shared list when the store is a
+/// database, else `<data>/admin-tokens.json` (sled stays closed: a running
+/// server holds it).
+fn home(data: &Path, config: &Config) -> Result<TokenHome, Fail> {
+    let store = match &config.store.url {
+        Some(url) => Some(open_location(url).map_err(runtime)?.shared()),
+        None => None,
+    };
+    TokenHome::open(data, store).map_err(token_fail)
 }
 
 /// The tokens by name and creation time (never the tokens themselves).
@@ -51,6 +65,6 @@ fn token_fail(e: TokenError) -> Fail {
     match e {
         TokenError::NotFound(_) => refused(e),
         TokenError::Exists(_) | TokenError::BadName(_) => usage(e),
-        TokenError::Io { .. } | TokenError::Corrupt { .. } => runtime(e),
+        TokenError::Io { .. } | TokenError::Corrupt { .. } | TokenError::Store(_) => runtime(e),
     }
 }

@@ -19,7 +19,7 @@ use autoprov::app::fetch_log::{self, FetchLog};
 use autoprov::app::metrics::Metrics;
 use autoprov::app::settings::{self, cert_source};
 use autoprov::app::sources::Runner;
-use autoprov::app::tokens::TokenSet;
+use autoprov::app::tokens::{TokenHome, TokenSet};
 use autoprov::config::Config;
 use autoprov::dhcp::settings::DhcpSettings;
 use autoprov::http::admin::api::{Api, ApiSettings};
@@ -69,6 +69,7 @@ pub fn run(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> {
         config: Arc::new(config.clone()),
         metrics,
         fetch_log: Some(fetch_log.clone()),
+        health: Default::default(),
     });
     let listeners = Listeners {
         opts,
@@ -76,7 +77,7 @@ pub fn run(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> {
         dhcp,
         tftp,
         provisioner,
-        api: api(data, config, serving),
+        api: api(data, config, serving)?,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -91,15 +92,29 @@ pub fn run(data: &Path, config: &Config, args: ServeArgs) -> Result<u8, Fail> {
     Ok(0)
 }
 
-/// The admin API over the served store, with the configured sources.
-fn api(data: &Path, config: &Config, serving: Arc<Serving>) -> Arc<Api> {
-    let sources = Arc::new(Runner::new(serving.clone(), config.admin.max_body_bytes));
-    Arc::new(Api {
+/// The admin API over the served store, with the configured sources and
+/// the admin tokens (the store's shared list on a database engine).
+fn api(data: &Path, config: &Config, serving: Arc<Serving>) -> Result<Arc<Api>, Fail> {
+    let node = node_id(data);
+    let sources = Arc::new(Runner::new(serving.clone(), config.admin.max_body_bytes).on_node(node));
+    let home = TokenHome::open(data, Some(serving.store.clone())).map_err(runtime)?;
+    Ok(Arc::new(Api {
         serving,
         sources,
-        tokens: TokenSet::new(data),
+        tokens: TokenSet::in_home(home),
         settings: ApiSettings::from(&config.admin),
-    })
+    }))
+}
+
+/// This node's name in run leases: the host and the data directory, so it
+/// is the same after a restart (the lease it held is still its own) and
+/// differs between two servers on one host.
+fn node_id(data: &Path) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    let dir = std::fs::canonicalize(data).unwrap_or_else(|_| data.to_path_buf());
+    format!("{host}:{}", dir.display())
 }
 
 /// Everything `serve` runs, ready to bind.
@@ -142,6 +157,10 @@ impl Listeners {
         }
         let dhcp_task = self.dhcp.map(Prepared::start).transpose()?;
         let scheduled = autoprov::sources::spawn_schedules(&self.api.sources);
+        let refresh = tokio::spawn(autoprov::app::refresh::refresh_loop(
+            self.api.serving.clone(),
+            Some(self.api.tokens.clone()),
+        ));
         let (stop_tx, stop_rx) = watch::channel(false);
         tokio::spawn(async move {
             autoprov::net::shutdown_signal().await;
@@ -169,6 +188,7 @@ impl Listeners {
         for task in scheduled {
             task.abort();
         }
+        refresh.abort();
         Ok(())
     }
 }

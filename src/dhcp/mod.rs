@@ -127,6 +127,40 @@ impl Responder {
         self.phones.generation
     }
 
+    /// Full mode on a lease database other nodes share: spreads where this
+    /// node looks for free addresses (see [`pool::Pool::spread`]).
+    pub fn share_pool(&mut self) {
+        let seed = u32::from(self.server_id);
+        if let Some(full) = self.full.as_mut() {
+            full.pool.spread(&full.subnets, seed);
+        }
+    }
+
+    /// Merges the stored leases other nodes wrote into the pool.
+    pub fn learn_leases(&mut self, leases: Vec<Lease>, unix: u64) {
+        if let Some(full) = self.full.as_mut() {
+            full.pool.learn(leases, unix);
+        }
+    }
+
+    /// The store refused the lease behind an ACK not yet sent (another node
+    /// bound `ip` first): the pool keeps `ip` out of its offers and the
+    /// client, whose request was `packet`, gets a NAK instead, so its next
+    /// DISCOVER gets another address. `None` if the packet no longer parses.
+    pub fn lost_claim(&mut self, packet: &[u8], ip: Ipv4Addr, unix: u64) -> Option<Outcome> {
+        let req = packet::parse(packet).ok()?;
+        self.full.as_mut()?.pool.lost(req.mac, ip, unix);
+        // The ACK was counted when it was built; it never leaves.
+        self.stats
+            .acks
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.stats
+            .answered
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(mac = %req.mac.colon(), %ip, "DHCP: another node bound the address first");
+        Some(self.full_answer(&req, Decision::Nak(pool::Refusal::Taken)))
+    }
+
     /// Replaces the phone table after an import.
     pub fn set_phones(&mut self, phones: KnownPhones) {
         self.phones = phones;

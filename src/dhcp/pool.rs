@@ -19,11 +19,18 @@ pub const OFFER_HOLD_SECONDS: u64 = 30;
 /// How long a declined address stays out of the pool (another host on the
 /// network answered for it; give the admin time to notice).
 pub const DECLINE_HOLD_SECONDS: u64 = 3600;
+/// How long an address another node won (its claim came first) stays out
+/// of this node's offers: longer than the lease sync that then says who
+/// really holds it and until when.
+pub const LOST_HOLD_SECONDS: u64 = 60;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Hold {
     Offered,
     Leased(LeaseState),
+    /// Another node sharing the lease database holds it; whose and until
+    /// when is learnt at the next lease sync.
+    Elsewhere,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -34,10 +41,15 @@ struct Slot {
 }
 
 impl Slot {
+    /// Whether this stored slot keeps `mac` off the address at `now`.
+    fn holds_against(&self, mac: Mac, now: u64) -> bool {
+        !self.open_to(mac, now)
+    }
+
     /// Whether `mac` may be given this address at `now`.
     fn open_to(&self, mac: Mac, now: u64) -> bool {
         match self.hold {
-            Hold::Leased(LeaseState::Declined) => self.until <= now,
+            Hold::Leased(LeaseState::Declined) | Hold::Elsewhere => self.until <= now,
             _ if self.mac == mac => true,
             Hold::Leased(LeaseState::Released) => true,
             Hold::Offered | Hold::Leased(LeaseState::Bound) => self.until <= now,
@@ -101,6 +113,84 @@ impl Pool {
             }
         }
         pool
+    }
+
+    /// Starts each subnet's search for never-used addresses at a point of
+    /// the pool chosen by `seed` (the server's address) instead of its
+    /// start, so two nodes sharing one lease database mostly pick
+    /// different addresses and seldom race for the same one.
+    pub fn spread(&mut self, subnets: &[Subnet], seed: u32) {
+        // MurmurHash3's 64-bit finaliser: servers' addresses often differ
+        // in a few high bits only, and every bit must move the point.
+        let mut x = u64::from(seed);
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        x ^= x >> 33;
+        for s in subnets {
+            let size = s.size().max(1);
+            let point = ((x >> 32) * u64::from(size)) >> 32;
+            self.cursors
+                .insert(s.start, u32::try_from(point).unwrap_or(0) % size);
+        }
+    }
+
+    /// Merges the leases another node may have written (the lease sync of
+    /// a shared database): each stored lease replaces what this node holds
+    /// for its address, except this node's own offer still in flight to a
+    /// client nobody else has bound the address to. Offers are never
+    /// stored, so only what the store knows is replaced.
+    pub fn learn(&mut self, leases: Vec<Lease>, now: u64) {
+        for l in leases {
+            let slot = Slot {
+                mac: l.mac,
+                hold: Hold::Leased(l.state),
+                until: l.expires,
+            };
+            match self.slots.get(&l.ip) {
+                Some(s) if s.hold == slot.hold && s.mac == slot.mac && s.until == slot.until => {
+                    continue;
+                }
+                Some(s)
+                    if s.hold == Hold::Offered
+                        && s.until > now
+                        && !slot.holds_against(s.mac, now) =>
+                {
+                    continue;
+                }
+                _ => {}
+            }
+            self.take_over(l.ip, l.mac);
+            self.slots.insert(l.ip, slot);
+            if l.state == LeaseState::Declined {
+                continue;
+            }
+            let newer = match self.by_mac.get(&l.mac).and_then(|ip| self.slots.get(ip)) {
+                Some(current) if current.mac == l.mac => l.expires >= current.until,
+                _ => true,
+            };
+            if newer {
+                self.by_mac.insert(l.mac, l.ip);
+            }
+        }
+    }
+
+    /// Another node's claim on `ip` came first: `mac`'s ACK becomes a NAK,
+    /// and the address stays out of this node's offers until the lease
+    /// sync says who holds it (or [`LOST_HOLD_SECONDS`] pass).
+    pub fn lost(&mut self, mac: Mac, ip: Ipv4Addr, now: u64) {
+        self.slots.insert(
+            ip,
+            Slot {
+                mac,
+                hold: Hold::Elsewhere,
+                until: now + LOST_HOLD_SECONDS,
+            },
+        );
+        if self.by_mac.get(&mac) == Some(&ip) {
+            self.by_mac.remove(&mac);
+        }
     }
 
     /// Number of addresses held (offered, bound, released or declined).
@@ -234,6 +324,8 @@ impl Pool {
                     slot.until = now;
                     writes.push(lease(old, slot));
                 }
+                // Another node's now.
+                Hold::Elsewhere => {}
             }
         }
         let slot = Slot {
@@ -303,8 +395,9 @@ impl Pool {
 fn lease(ip: Ipv4Addr, s: &Slot) -> Lease {
     let state = match s.hold {
         Hold::Leased(state) => state,
-        // Offers are never written; callers only pass leased slots.
-        Hold::Offered => LeaseState::Released,
+        // Offers and other nodes' holds are never written; callers only
+        // pass leased slots.
+        Hold::Offered | Hold::Elsewhere => LeaseState::Released,
     };
     Lease {
         ip,

@@ -11,6 +11,8 @@ mod engine_tests;
 mod fetches;
 mod memory;
 pub mod postgres;
+#[cfg(test)]
+pub mod shared_fake;
 mod sled_store;
 
 use serde::{Deserialize, Serialize};

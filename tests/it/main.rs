@@ -36,6 +36,7 @@ mod architecture;
 mod dhcp;
 mod import;
 mod ldap;
+mod multinode;
 mod serve;
 mod site;
 mod store;

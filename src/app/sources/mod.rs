@@ -52,7 +52,15 @@ pub struct Runner {
     /// Largest file fetched (the admin API's body limit).
     max_bytes: usize,
     last: Mutex<BTreeMap<String, LastRun>>,
+    /// This server's name in run leases (several nodes on one database).
+    node: String,
 }
+
+/// What a scheduled run that another node holds says, in the sources list.
+pub const ELSEWHERE: &str = "running on another node";
+/// A run lease outlives its interval by this much, so the holder renews
+/// it at its next run before anyone else may take it.
+const LEASE_MARGIN_SECS: u64 = 60;
 
 impl Runner {
     pub fn new(serving: Arc<Serving>, max_bytes: usize) -> Runner {
@@ -60,6 +68,49 @@ impl Runner {
             serving,
             max_bytes,
             last: Mutex::new(BTreeMap::new()),
+            node: "local".into(),
+        }
+    }
+
+    /// Names this server in the run leases it takes.
+    pub fn on_node(mut self, node: String) -> Runner {
+        self.node = node;
+        self
+    }
+
+    /// A scheduled run of source `name`: only on the node that holds its
+    /// run lease (`source:NAME`, for the interval and a margin, renewed by
+    /// each run), so with several nodes on one database the source runs
+    /// once per interval, and another node takes over within an interval
+    /// and [`LEASE_MARGIN_SECS`] after its holder dies. Skipped (and said
+    /// so in the sources list) while another node holds it, or while the
+    /// store cannot tell.
+    pub async fn run_scheduled(&self, name: &str, every: Duration) -> Answer {
+        let store = self.serving.store.clone();
+        let (lease, node) = (format!("source:{name}"), self.node.clone());
+        let ttl = every.as_secs().saturating_add(LEASE_MARGIN_SECS);
+        let now = unix_now();
+        let granted =
+            tokio::task::spawn_blocking(move || store.try_run_lease(&lease, &node, ttl, now)).await;
+        let why = match granted {
+            Ok(Ok(true)) => return self.run(name, false, Format::Json).await,
+            Ok(Ok(false)) => ELSEWHERE.to_string(),
+            Ok(Err(e)) => format!("skipped: cannot take the run lease: {e}"),
+            Err(e) => format!("skipped: run lease task failed: {e}"),
+        };
+        tracing::info!(source = %name, reason = %why, "scheduled import not run here");
+        self.last.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            name.to_string(),
+            LastRun {
+                time: crate::domain::clock::now_rfc3339(),
+                dry_run: false,
+                exit_code: 0,
+                outcome: why.clone(),
+            },
+        );
+        Answer {
+            message: Some(why),
+            ..Answer::ok(Vec::new(), "text/plain; charset=utf-8")
         }
     }
 
@@ -224,6 +275,12 @@ impl Runner {
     }
 }
 
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 fn mode_label(src: &SourceConfig) -> &'static str {
     if src.mode == "sync" { "sync" } else { "upsert" }
 }
@@ -342,6 +399,49 @@ mod tests {
             body: body.to_vec(),
             content_type: ct.map(str::to_string),
         }
+    }
+
+    /// Two nodes' runners on one shared store: the scheduled run happens on
+    /// the node holding the run lease; the other skips it and says why.
+    #[tokio::test]
+    async fn a_scheduled_source_runs_on_one_node_at_a_time() {
+        use crate::store::shared_fake::SharedFake;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        // Port 9 (discard): nothing listens, so a run fails fast, recorded.
+        let config = crate::config::Config::parse(
+            "[sources.hr]\nurl = \"http://127.0.0.1:9/users.csv\"\nevery = \"1h\"\n",
+        )
+        .unwrap();
+        let store: Arc<dyn crate::store::Store + Send + Sync> = Arc::new(SharedFake::default());
+        crate::pki::prepare(&crate::app::settings::cert_source(&data, &config), &[]).unwrap();
+        let provisioner = crate::provision::Provisioner::new(
+            store.clone(),
+            crate::provision::Templates::new(None).unwrap(),
+            crate::app::settings::provision(&data, &config).unwrap(),
+        )
+        .unwrap();
+        let serving = Arc::new(Serving {
+            store: store.clone(),
+            provisioner: Arc::new(provisioner),
+            config: Arc::new(config),
+            metrics: Default::default(),
+            health: Default::default(),
+            fetch_log: None,
+        });
+        let a = Runner::new(serving.clone(), 1 << 20).on_node("a".into());
+        let b = Runner::new(serving, 1 << 20).on_node("b".into());
+        let hour = Duration::from_secs(3600);
+        let ran = a.run_scheduled("hr", hour).await;
+        assert_eq!(ran.status, 502, "A ran it (and the fetch failed)");
+        let skipped = b.run_scheduled("hr", hour).await;
+        assert_eq!(skipped.message.as_deref(), Some(ELSEWHERE));
+        let list: serde_json::Value = serde_json::from_slice(&b.list().body).unwrap();
+        assert_eq!(list[0]["last_run"]["outcome"], ELSEWHERE);
+        // A renews its own lease; history holds A's one failed run.
+        assert_eq!(a.run_scheduled("hr", hour).await.status, 502);
+        assert_eq!(store.history().unwrap().len(), 2);
     }
 
     #[test]

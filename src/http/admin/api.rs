@@ -174,6 +174,9 @@ impl Api {
             return manage::favicon();
         }
         let disposition = manage::attachment(&path, req.uri().query());
+        if let Some(resp) = super::health::answer(&path, &method, &self.serving).await {
+            return resp;
+        }
         if let Some(resp) = self.refusal(caller, &req) {
             tracing::info!(?caller, %method, path = %path, "admin API: refused, no valid token");
             drain(req).await;

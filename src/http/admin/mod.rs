@@ -3,5 +3,6 @@
 //! a thin adapter over [`crate::app`].
 
 pub mod api;
+pub mod health;
 pub mod server;
 pub mod web;
