@@ -1,43 +1,61 @@
 //! The sled engine.
 //!
-//! An import must be all-or-nothing, and fast at 100,000 users. Measured here
-//! at that size: a sled transaction across trees took 6.6 s and 2.4 GB, one
-//! `apply_batch` 4.4 s and 1.9 GB; plain inserts cost ~7 µs per key at ~80 MB.
-//! So an import is written as a redo log:
+//! An import must be all-or-nothing, and fast at 100,000 users. sled costs
+//! 5–9 µs per key written, so users are not one key each: they sit in
+//! **shards**, values of ~64 KiB holding a run of users in username order
+//! (`shard.rs` has the format). A 100,000-user import writes ~700 shard
+//! values instead of ~200,000 keys. Shards are ranged by username, not
+//! hashed, so listing users in name order streams one shard at a time.
 //!
-//! 1. the operations go into chunks of a few MiB (`redo` tree, `p/<n>`), flushed;
-//! 2. `g/commit` = number of chunks is inserted and flushed: the commit point;
-//! 3. the operations are applied key by key, in key order (sequential work for
-//!    sled's tree, about 3x faster than file order), and flushed;
-//! 4. `g/commit` is removed, then the chunks.
+//! Writes are copy-on-write plus a small redo log:
 //!
-//! [`SledStore::open`] replays a committed log (replay is idempotent: removes,
-//! then puts) and drops chunks of an uncommitted one, so the store is always
-//! before or after an import, never half. Chunking keeps the log from doubling
-//! peak memory.
+//! 1. every shard a write touches is rewritten (merged with the changes, and
+//!    cut again when it grows past 128 KiB) under **new** ids in the
+//!    `shards` tree, never over a live shard, and flushed;
+//! 2. the redo log (`redo` tree, chunks `p/<n>`) gets the new manifest (the
+//!    list of live shards, `g/shards`), the history line, the meta keys and
+//!    the removal of the replaced shards; flushed;
+//! 3. `g/commit` = number of chunks is inserted and flushed: the commit point;
+//! 4. the log is applied and flushed, then `g/commit` and the chunks go.
 //!
-//! Keys live in one tree, `records`: users by username (`u/`), the MAC index
-//! (`m/`, what a booting phone is looked up by), history (`h/`), meta (`g/`).
-//! Redo chunks and the commit marker have a tree of their own. The extension index is derived in memory where needed
-//! (imports plan on a full snapshot), which saves a key per user on every
-//! import. Run-time phone state and sites, which imports don't own, have their
-//! own trees.
+//! [`SledStore::open`] replays a committed log (idempotent), drops the chunks
+//! of an uncommitted one, and drops shards at or above the manifest's next
+//! id (written by a write that never committed), so the store is always
+//! before or after a write, never half.
+//!
+//! In memory: the manifest as a directory (username → shard), and the MAC
+//! and extension indexes, built from the shards' frames on first use and
+//! kept in step by every write. A phone's lookup is the MAC index, then one
+//! shard read and the one user's JSON decoded.
+//!
+//! `records` holds history (`h/`) and meta (`g/`). The first layout kept one
+//! key per user (`u/`) and per MAC (`m/`) there; `open` moves such a store
+//! into shards in one committed step (`migrate.rs`). Run-time phone state,
+//! fetch events, leases and sites, which imports don't own, have their own
+//! trees.
+
+mod index;
+mod migrate;
+mod redo;
+mod shard;
+mod users;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::{ChangeSet, FetchEvent, ImportRecord, PhoneState, Snapshot, Store, StoreError};
 use crate::domain::mac::Mac;
 use crate::domain::{Lease, Site, User};
+use index::{Directory, Indexes};
 
 /// Key prefixes inside the `records` tree.
-const USER: u8 = b'u';
-const BY_MAC: u8 = b'm';
 const HISTORY: u8 = b'h';
 const META_GENERATION: &[u8] = b"g/generation";
 const META_NEXT_ID: &[u8] = b"g/next_id";
 const META_HISTORY_SEQ: &[u8] = b"g/history_seq";
 const META_COMMIT: &[u8] = b"g/commit";
+/// The live shards ([`Directory::encode`]).
+const META_SHARDS: &[u8] = b"g/shards";
 const REDO_CHUNK: u8 = b'p';
 /// Size at which a redo chunk is written out.
 const CHUNK_BYTES: usize = 4 << 20;
@@ -52,9 +70,10 @@ pub struct SledStore {
     records: sled::Tree,
     /// Redo chunks and the commit marker. A tree of their own: sled keeps
     /// values inline in leaf pages, and multi-MiB chunks sharing a leaf with
-    /// user keys made every nearby write rewrite that whole page (an import
-    /// updating 5,000 users wrote ~6 GB of page blobs).
+    /// small keys made every nearby write rewrite that whole page.
     redo: sled::Tree,
+    /// Users, by shard id (4 bytes, big-endian).
+    shards: sled::Tree,
     sites: sled::Tree,
     phone_state: sled::Tree,
     /// MAC + slot → seq (8 bytes, big-endian) + the event as JSON: each
@@ -65,6 +84,17 @@ pub struct SledStore {
     /// Serialises check-generation-then-write: sled's directory lock already
     /// keeps other processes out, so this makes the optimistic check exact.
     writer: Arc<Mutex<()>>,
+    /// Directory and indexes. Readers hold it while they pick and read a
+    /// shard; a write holds it while its log is applied, so no reader sees
+    /// a shard id that the write just retired.
+    state: Arc<RwLock<State>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    dir: Directory,
+    /// Built on first need (the CLI's import never needs them).
+    indexes: Option<Indexes>,
 }
 
 fn key(prefix: u8, rest: &[u8]) -> Vec<u8> {
@@ -100,7 +130,9 @@ fn read_u64(tree: &sled::Tree, key: &[u8]) -> Result<u64, StoreError> {
 
 impl SledStore {
     /// Opens (creating if needed) the store in `dir`. A second process gets
-    /// [`StoreError::Locked`] at once instead of waiting.
+    /// [`StoreError::Locked`] at once instead of waiting. Finishes a write
+    /// that committed before a crash, and moves a store of the first layout
+    /// into shards.
     pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
         let db = sled::Config::new()
             .path(dir.join("db"))
@@ -119,12 +151,14 @@ impl SledStore {
         let store = SledStore {
             records: db.open_tree("records")?,
             redo: db.open_tree("redo")?,
+            shards: db.open_tree("shards")?,
             sites: db.open_tree("sites")?,
             phone_state: db.open_tree("phone_state")?,
             fetch_events: db.open_tree("fetch_events")?,
             leases: db.open_tree("leases")?,
             db,
             writer: Arc::new(Mutex::new(())),
+            state: Arc::new(RwLock::new(State::default())),
         };
         match read_u64(&store.redo, META_COMMIT)? {
             0 => store.drop_chunks()?,
@@ -133,7 +167,46 @@ impl SledStore {
                 store.replay(chunks)?;
             }
         }
+        let mut directory = store.read_directory()?;
+        store.drop_uncommitted_shards(directory.next_id)?;
+        if migrate::needed(&store.records)? {
+            directory = migrate::run(&store)?;
+        }
+        store.write_state().dir = directory;
         Ok(store)
+    }
+
+    fn read_state(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write_state(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The committed manifest; an empty directory for a new store.
+    fn read_directory(&self) -> Result<Directory, StoreError> {
+        match self.records.get(META_SHARDS)? {
+            None => Ok(Directory::default()),
+            Some(v) => Directory::decode(&v).map_err(|e| corrupt("shard manifest", e)),
+        }
+    }
+
+    /// Removes shards at or above `next_id`: written by a write that did
+    /// not reach its commit point.
+    fn drop_uncommitted_shards(&self, next_id: u32) -> Result<(), StoreError> {
+        let keys: Vec<sled::IVec> = self
+            .shards
+            .range(next_id.to_be_bytes()..)
+            .keys()
+            .collect::<Result<_, _>>()?;
+        if keys.is_empty() {
+            return Ok(());
+        }
+        for k in keys {
+            self.shards.remove(k)?;
+        }
+        self.flush()
     }
 
     /// Applies a committed redo log and retires it. Safe to run again after a
@@ -146,8 +219,9 @@ impl SledStore {
                 .ok_or_else(|| corrupt("pending import", format!("redo chunk {n} is missing")))?;
             for op in redo::decode(&chunk).map_err(|e| corrupt("pending import", e))? {
                 match op {
-                    redo::Op::Put(k, v) => self.records.insert(k, v)?,
-                    redo::Op::Del(k) => self.records.remove(k)?,
+                    redo::Op::Put(k, v) => self.records.insert(k, v).map(drop)?,
+                    redo::Op::Del(k) => self.records.remove(k).map(drop)?,
+                    redo::Op::DelShard(k) => self.shards.remove(k).map(drop)?,
                 };
             }
         }
@@ -156,6 +230,25 @@ impl SledStore {
         self.redo.remove(META_COMMIT)?;
         self.flush()?;
         self.drop_chunks()
+    }
+
+    /// Writes the log `fill` produces, commits it and applies it.
+    fn commit_log(
+        &self,
+        fill: impl FnOnce(&mut ChunkWriter) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut out = ChunkWriter {
+            tree: &self.redo,
+            log: redo::Writer::with_capacity(64 * 1024),
+            chunks: 0,
+        };
+        fill(&mut out)?;
+        let chunks = out.finish()?;
+        self.flush()?;
+        // The commit point: once this is durable, the write happens.
+        self.redo.insert(META_COMMIT, &chunks.to_be_bytes())?;
+        self.flush()?;
+        self.replay(chunks)
     }
 
     /// Removes redo chunks: leftovers of a retired log or of an import that
@@ -194,6 +287,11 @@ impl SledStore {
         self.db.flush()?;
         Ok(())
     }
+
+    /// The user who has extension `ext` on one of their lines.
+    pub fn owner_of_extension(&self, ext: &str) -> Result<Option<String>, StoreError> {
+        self.with_indexes(|ix| ix.by_ext.get(ext).map(|n| n.to_string()))
+    }
 }
 
 /// Writes redo operations into chunks of about [`CHUNK_BYTES`].
@@ -214,6 +312,11 @@ impl ChunkWriter<'_> {
         self.spill_if_full()
     }
 
+    fn del_shard(&mut self, id: u32) -> Result<(), StoreError> {
+        self.log.del_shard(&id.to_be_bytes());
+        self.spill_if_full()
+    }
+
     fn spill_if_full(&mut self) -> Result<(), StoreError> {
         if self.log.len() >= CHUNK_BYTES {
             self.spill()?;
@@ -222,10 +325,7 @@ impl ChunkWriter<'_> {
     }
 
     fn spill(&mut self) -> Result<(), StoreError> {
-        let log = std::mem::replace(
-            &mut self.log,
-            redo::Writer::with_capacity(CHUNK_BYTES + 64 * 1024),
-        );
+        let log = std::mem::replace(&mut self.log, redo::Writer::with_capacity(64 * 1024));
         self.tree
             .insert(key(REDO_CHUNK, &self.chunks.to_be_bytes()), log.finish())?;
         self.chunks += 1;
@@ -265,87 +365,33 @@ impl Store for SledStore {
         if read_u64(&self.records, META_GENERATION)? != expected_generation {
             return Err(StoreError::Conflict);
         }
-        let t = std::time::Instant::now();
-        self.drop_chunks()?;
         let ChangeSet { changes, next_id } = changes;
-        // Removes first (so MACs can move between users in one import), then
-        // puts; each class in key order.
-        let mut removes: Vec<Vec<u8>> = Vec::new();
-        let mut news: Vec<Box<User>> = Vec::with_capacity(changes.len());
-        for c in changes {
-            if let Some(old) = c.old {
-                removes.push(key(USER, old.username.as_bytes()));
-                removes.extend(old.phones.iter().map(|p| key(BY_MAC, &p.mac.bytes())));
-            }
-            news.extend(c.new);
-        }
-        removes.sort_unstable();
-        removes.dedup();
-        news.sort_unstable_by(|a, b| a.username.cmp(&b.username));
-
-        let mut out = ChunkWriter {
-            tree: &self.redo,
-            log: redo::Writer::with_capacity(CHUNK_BYTES + 64 * 1024),
-            chunks: 0,
-        };
-        for k in &removes {
-            out.del(k)?;
-        }
-        drop(removes);
-        let mut macs: Vec<([u8; 6], String)> = Vec::new();
-        for u in news {
-            out.put(&key(USER, u.username.as_bytes()), &encode(&u))?;
-            macs.extend(u.phones.iter().map(|p| (p.mac.bytes(), u.username.clone())));
-        }
-        macs.sort_unstable();
-        for (mac, name) in &macs {
-            out.put(&key(BY_MAC, mac), name.as_bytes())?;
-        }
-        drop(macs);
         let seq = read_u64(&self.records, META_HISTORY_SEQ)? + 1;
-        out.put(&key(HISTORY, &seq.to_be_bytes()), &encode(record))?;
-        out.put(META_HISTORY_SEQ, &seq.to_be_bytes())?;
-        out.put(META_NEXT_ID, &next_id.to_be_bytes())?;
-        out.put(META_GENERATION, &(expected_generation + 1).to_be_bytes())?;
-        let chunks = out.finish()?;
-        self.flush()?;
-        // The commit point: once this is durable, the import happens.
-        self.redo.insert(META_COMMIT, &chunks.to_be_bytes())?;
-        self.flush()?;
-        tracing::debug!(
-            chunks,
-            ms = t.elapsed().as_millis() as u64,
-            "redo log committed"
-        );
-        self.replay(chunks)?;
-        tracing::debug!(ms = t.elapsed().as_millis() as u64, "redo log applied");
-        Ok(())
+        self.write_users(changes, |out| {
+            out.put(&key(HISTORY, &seq.to_be_bytes()), &encode(record))?;
+            out.put(META_HISTORY_SEQ, &seq.to_be_bytes())?;
+            out.put(META_NEXT_ID, &next_id.to_be_bytes())?;
+            out.put(META_GENERATION, &(expected_generation + 1).to_be_bytes())
+        })
     }
 
     fn users(&self) -> Result<Vec<User>, StoreError> {
-        self.scan(USER, "user")
+        let mut all = Vec::new();
+        self.for_each_user(&mut |u| all.push(u))?;
+        Ok(all)
     }
 
     fn for_each_user(&self, f: &mut dyn FnMut(User)) -> Result<(), StoreError> {
-        for kv in self.records.scan_prefix([USER, b'/']) {
-            let (_, v) = kv?;
-            f(decode("user", &v)?);
-        }
-        Ok(())
+        self.walk_users(f)
     }
 
     fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
-        match self.records.get(key(USER, username.as_bytes()))? {
-            None => Ok(None),
-            Some(v) => decode("user", &v).map(Some),
-        }
+        let state = self.read_state();
+        self.find_user(&state.dir, username)
     }
 
     fn user_by_mac(&self, mac: Mac) -> Result<Option<User>, StoreError> {
-        match self.records.get(key(BY_MAC, &mac.bytes()))? {
-            None => Ok(None),
-            Some(name) => self.user(&String::from_utf8_lossy(&name)),
-        }
+        self.user_by_mac_indexed(mac)
     }
 
     fn sites(&self) -> Result<Vec<Site>, StoreError> {
@@ -461,23 +507,30 @@ impl Store for SledStore {
     fn bump_config_versions(&self, usernames: &[String]) -> Result<usize, StoreError> {
         // Under the writer lock: an import's apply cannot interleave.
         let _guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let mut batch = sled::Batch::default();
+        let mut changes = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut bumped = 0;
         for name in usernames {
-            let k = key(USER, name.as_bytes());
-            let Some(v) = self.records.get(&k)? else {
+            let Some(old) = self.user(name)? else {
                 continue;
             };
-            let mut user: User = decode("user", &v)?;
-            user.config_version += 1;
-            batch.insert(k, encode(&user));
+            // Counted per mention, as before; bumped once.
             bumped += 1;
+            if !seen.insert(name.as_str()) {
+                continue;
+            }
+            let mut new = old.clone();
+            new.config_version += 1;
+            changes.push(super::Change {
+                old: Some(Box::new(old)),
+                new: Some(Box::new(new)),
+            });
         }
         if bumped > 0 {
             let generation = read_u64(&self.records, META_GENERATION)? + 1;
-            batch.insert(META_GENERATION, &generation.to_be_bytes());
-            self.records.apply_batch(batch)?;
-            self.flush()?;
+            self.write_users(changes, |out| {
+                out.put(META_GENERATION, &generation.to_be_bytes())
+            })?;
         }
         Ok(bumped)
     }
@@ -506,103 +559,6 @@ impl Store for SledStore {
         // One fsync for the whole batch: ~2 ms here, so per-lease flushing
         // would cap the server near 450 ACKs/s.
         self.flush()
-    }
-}
-
-/// The redo log's byte format: a sequence of `[op][key len u32][key]` with,
-/// for puts, `[value len u32][value]` following. Our own writer produces it;
-/// the reader still checks every length, since it reads from disk.
-mod redo {
-    #[derive(Default)]
-    pub struct Writer(Vec<u8>);
-
-    pub enum Op<'a> {
-        Put(&'a [u8], &'a [u8]),
-        Del(&'a [u8]),
-    }
-
-    impl Writer {
-        pub fn with_capacity(bytes: usize) -> Writer {
-            Writer(Vec::with_capacity(bytes))
-        }
-
-        fn chunk(&mut self, bytes: &[u8]) {
-            self.0
-                .extend_from_slice(&(bytes.len() as u32).to_be_bytes());
-            self.0.extend_from_slice(bytes);
-        }
-
-        pub fn put(&mut self, key: &[u8], value: &[u8]) {
-            self.0.push(b'P');
-            self.chunk(key);
-            self.chunk(value);
-        }
-
-        pub fn del(&mut self, key: &[u8]) {
-            self.0.push(b'D');
-            self.chunk(key);
-        }
-
-        pub fn finish(self) -> Vec<u8> {
-            self.0
-        }
-
-        pub fn len(&self) -> usize {
-            self.0.len()
-        }
-
-        pub fn is_empty(&self) -> bool {
-            self.0.is_empty()
-        }
-    }
-
-    fn chunk<'a>(buf: &mut &'a [u8]) -> Result<&'a [u8], String> {
-        let (len, rest) = buf.split_first_chunk::<4>().ok_or("truncated length")?;
-        let len = u32::from_be_bytes(*len) as usize;
-        if rest.len() < len {
-            return Err("truncated data".into());
-        }
-        let (data, rest) = rest.split_at(len);
-        *buf = rest;
-        Ok(data)
-    }
-
-    pub fn decode(mut buf: &[u8]) -> Result<Vec<Op<'_>>, String> {
-        let mut ops = Vec::new();
-        while let Some((&op, rest)) = buf.split_first() {
-            buf = rest;
-            match op {
-                b'P' => {
-                    let k = chunk(&mut buf)?;
-                    let v = chunk(&mut buf)?;
-                    ops.push(Op::Put(k, v));
-                }
-                b'D' => ops.push(Op::Del(chunk(&mut buf)?)),
-                other => return Err(format!("unknown operation {other:#x}")),
-            }
-        }
-        Ok(ops)
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        #[test]
-        fn roundtrip_and_truncation() {
-            let mut w = Writer::default();
-            w.put(b"k1", b"v1");
-            w.del(b"k2");
-            let bytes = w.finish();
-            let ops = decode(&bytes).unwrap();
-            assert!(matches!(ops[0], Op::Put(b"k1", b"v1")));
-            assert!(matches!(ops[1], Op::Del(b"k2")));
-            for cut in 1..bytes.len() {
-                // Every proper prefix either decodes to fewer ops or errors; never panics.
-                let _ = decode(&bytes[..cut]);
-            }
-            assert!(decode(b"X").is_err());
-        }
     }
 }
 
@@ -683,5 +639,278 @@ mod tests {
         );
         assert_eq!(store.fetch_events(mac).unwrap(), vec![event]);
         assert_eq!(store.phone_state(mac).unwrap(), Some(updated));
+    }
+}
+
+/// The sharded layout against the in-memory engine, at a size that spans
+/// many shards: creates, updates, deletes and MAC moves across shards,
+/// lookups with the indexes built before and after, a reopen; and the
+/// move from the first layout.
+#[cfg(test)]
+mod layout_tests {
+    use super::*;
+    use crate::domain::Line;
+    use crate::store::{Change, MemoryStore};
+
+    fn user(id: u64, name: &str, mac: u32, tag: &str) -> User {
+        User {
+            id,
+            username: name.into(),
+            first_name: Some(format!("First {tag} {id}")),
+            last_name: Some("x".repeat(200)),
+            display_name: None,
+            email: None,
+            mobile: None,
+            enabled: true,
+            web_password_hash: None,
+            voicemail_pin: None,
+            language: None,
+            timezone: None,
+            site: "default".into(),
+            source: None,
+            lines: vec![Line {
+                extension: format!("{}", 10_000 + id),
+                sip_username: None,
+                sip_password: format!("pw-{id}"),
+                transport: None,
+            }],
+            phones: vec![crate::domain::Phone {
+                mac: Mac::parse(&format!("805ec0{mac:06x}")).unwrap(),
+                vendor: "yealink".into(),
+                model: None,
+                ip: None,
+            }],
+            blf: Vec::new(),
+            settings: Default::default(),
+            config_version: 1,
+        }
+    }
+
+    fn record() -> ImportRecord {
+        ImportRecord {
+            time: "2026-01-01T00:00:00Z".into(),
+            file: "t.csv".into(),
+            sha256: "00".repeat(32),
+            mode: "upsert".into(),
+            source: None,
+            created: 0,
+            updated: 0,
+            deleted: 0,
+            unchanged: 0,
+            skipped: 0,
+            outcome: None,
+        }
+    }
+
+    fn apply(stores: &[&dyn Store], changes: &[Change], next_id: u64) {
+        for s in stores {
+            let g = s.generation().unwrap();
+            let set = ChangeSet {
+                changes: changes.to_vec(),
+                next_id,
+            };
+            s.apply(g, set, &record()).unwrap();
+        }
+    }
+
+    fn same(sled: &SledStore, mem: &MemoryStore, macs: u32) {
+        assert_eq!(sled.users().unwrap(), mem.users().unwrap());
+        for m in 0..macs {
+            let mac = Mac::parse(&format!("805ec0{m:06x}")).unwrap();
+            assert_eq!(
+                sled.user_by_mac(mac).unwrap().map(|u| u.username),
+                mem.user_by_mac(mac).unwrap().map(|u| u.username),
+                "MAC {m}"
+            );
+        }
+    }
+
+    #[test]
+    fn sharded_store_matches_the_memory_engine_across_many_shards() {
+        const N: u64 = 3000;
+        let dir = tempfile::tempdir().unwrap();
+        let sled = SledStore::open(dir.path()).unwrap();
+        let mem = MemoryStore::new();
+        let stores: [&dyn Store; 2] = [&sled, &mem];
+        // Given in reverse order: each store sorts.
+        let first: Vec<User> = (0..N)
+            .rev()
+            .map(|i| user(i, &format!("u{i:05}"), i as u32, "a"))
+            .collect();
+        let creates: Vec<Change> = first
+            .iter()
+            .map(|u| Change {
+                old: None,
+                new: Some(Box::new(u.clone())),
+            })
+            .collect();
+        apply(&stores, &creates, N);
+        let shards = sled.read_state().dir.len();
+        assert!(shards > 10, "3,000 users of ~500 bytes in {shards} shards");
+        same(&sled, &mem, N as u32 + 10);
+
+        // Indexes built now must follow the next write: every 7th user
+        // deleted, every 5th updated, MACs of every 11th moved to a new
+        // user that sorts first (so the first shard takes names below it).
+        let by_name = |i: u64| first.iter().find(|u| u.id == i).unwrap().clone();
+        let mut changes = Vec::new();
+        for i in 0..N {
+            let old = by_name(i);
+            if i % 7 == 0 {
+                changes.push(Change {
+                    old: Some(Box::new(old)),
+                    new: None,
+                });
+            } else if i % 11 == 0 {
+                let mut new = old.clone();
+                new.phones.clear();
+                changes.push(Change {
+                    old: Some(Box::new(old.clone())),
+                    new: Some(Box::new(new)),
+                });
+                let mut taker = user(N + i, &format!("a{i:05}"), i as u32, "moved");
+                taker.phones = old.phones.clone();
+                changes.push(Change {
+                    old: None,
+                    new: Some(Box::new(taker)),
+                });
+            } else if i % 5 == 0 {
+                let mut new = user(i, &old.username, i as u32, "b");
+                new.config_version = 2;
+                changes.push(Change {
+                    old: Some(Box::new(old)),
+                    new: Some(Box::new(new)),
+                });
+            }
+        }
+        apply(&stores, &changes, 2 * N);
+        same(&sled, &mem, N as u32 + 10);
+        assert_eq!(
+            sled.owner_of_extension(&format!("{}", 10_000 + N + 11))
+                .unwrap()
+                .as_deref(),
+            Some("a00011")
+        );
+        assert_eq!(
+            sled.owner_of_extension("10000").unwrap(),
+            None,
+            "deleted user"
+        );
+        assert_eq!(
+            sled.bump_config_versions(&["u00001".into(), "nobody".into()])
+                .unwrap(),
+            1
+        );
+        mem.bump_config_versions(&["u00001".into()]).unwrap();
+        let mut walked = Vec::new();
+        sled.for_each_user(&mut |u| walked.push(u)).unwrap();
+        assert_eq!(walked, mem.users().unwrap());
+
+        // Reopened: the manifest, not the memory of this process.
+        drop(sled);
+        let sled = SledStore::open(dir.path()).unwrap();
+        same(&sled, &mem, N as u32 + 10);
+        assert_eq!(sled.generation().unwrap(), mem.generation().unwrap());
+    }
+
+    /// Writes users the way the first layout did: `u/<name>` → JSON and
+    /// `m/<mac>` → name in `records`, with meta and history beside them.
+    fn write_first_layout(path: &Path, users: &[User]) {
+        let db = sled::open(path.join("db")).unwrap();
+        let records = db.open_tree("records").unwrap();
+        for u in users {
+            records
+                .insert(key(b'u', u.username.as_bytes()), encode(u))
+                .unwrap();
+            for p in &u.phones {
+                records
+                    .insert(key(b'm', &p.mac.bytes()), u.username.as_bytes())
+                    .unwrap();
+            }
+        }
+        records
+            .insert(META_GENERATION, &7u64.to_be_bytes())
+            .unwrap();
+        records.insert(META_NEXT_ID, &500u64.to_be_bytes()).unwrap();
+        records
+            .insert(key(HISTORY, &1u64.to_be_bytes()), encode(&record()))
+            .unwrap();
+        records
+            .insert(META_HISTORY_SEQ, &1u64.to_be_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+
+    #[test]
+    fn a_store_of_the_first_layout_is_moved_into_shards_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let users: Vec<User> = (0..400)
+            .map(|i| user(i, &format!("user{i:04}"), i as u32, "old"))
+            .collect();
+        write_first_layout(dir.path(), &users);
+        {
+            // A move that died before its commit point left a shard behind.
+            let db = sled::open(dir.path().join("db")).unwrap();
+            let shards = db.open_tree("shards").unwrap();
+            shards
+                .insert(0u32.to_be_bytes(), &b"half-written"[..])
+                .unwrap();
+            db.flush().unwrap();
+        }
+
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(store.users().unwrap(), users);
+        assert_eq!(store.generation().unwrap(), 7);
+        assert_eq!(store.snapshot().unwrap().next_id, 500);
+        assert_eq!(store.history().unwrap(), vec![record()]);
+        let mac = users[123].phones[0].mac;
+        assert_eq!(store.user_by_mac(mac).unwrap(), Some(users[123].clone()));
+        assert_eq!(store.user("user0399").unwrap(), Some(users[399].clone()));
+        assert!(!migrate::needed(&store.records).unwrap(), "old keys gone");
+        assert!(store.read_state().dir.len() > 1);
+
+        // Writes work on the moved store, and it reopens as it is.
+        let mut changed = users[5].clone();
+        changed.first_name = Some("Changed".into());
+        let g = store.generation().unwrap();
+        let set = ChangeSet {
+            changes: vec![Change {
+                old: Some(Box::new(users[5].clone())),
+                new: Some(Box::new(changed.clone())),
+            }],
+            next_id: 500,
+        };
+        store.apply(g, set, &record()).unwrap();
+        drop(store);
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(store.user("user0005").unwrap(), Some(changed));
+        assert_eq!(store.users().unwrap().len(), 400);
+    }
+
+    /// Shards a write left before its commit point are not users: the next
+    /// open drops them, and the ids are used again.
+    #[test]
+    fn shards_of_an_uncommitted_write_are_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let u = user(1, "ann", 1, "a");
+        let set = ChangeSet {
+            changes: vec![Change {
+                old: None,
+                new: Some(Box::new(u.clone())),
+            }],
+            next_id: 2,
+        };
+        store.apply(0, set, &record()).unwrap();
+        let next = store.read_state().dir.next_id;
+        store
+            .shards
+            .insert(next.to_be_bytes(), &b"S\x01garbage"[..])
+            .unwrap();
+        store.flush().unwrap();
+        drop(store);
+        let store = SledStore::open(dir.path()).unwrap();
+        assert!(store.shards.get(next.to_be_bytes()).unwrap().is_none());
+        assert_eq!(store.users().unwrap(), vec![u]);
     }
 }
