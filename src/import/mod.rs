@@ -3,6 +3,7 @@
 //! the admin asked for a partial import).
 
 pub mod columns;
+pub mod existing;
 pub mod mapped;
 pub mod mapping;
 pub mod plan;
@@ -190,17 +191,17 @@ fn row_labels(table: &read::Table, column: &str) -> Option<Vec<String>> {
 /// `max_delete_percent` allows: refused, whatever `--partial` says.
 fn too_many_deletes(
     deleted: usize,
-    snapshot: &crate::store::Snapshot,
+    existing: &existing::Existing,
     opts: &ImportOptions,
 ) -> Option<Issue> {
     let percent = opts.max_delete_percent?;
     let managed = match opts.mode {
-        Mode::Sync => snapshot
+        Mode::Sync => existing
             .users
             .iter()
             .filter(|u| u.source.is_some() && u.source == opts.source)
             .count(),
-        Mode::Replace => snapshot.users.len(),
+        Mode::Replace => existing.users.len(),
         Mode::Create | Mode::Upsert => return None,
     };
     // deleted / managed > percent / 100, in integers.
@@ -239,6 +240,9 @@ fn import_rows(
     };
 
     stage("reading");
+    // The stored users first, encoded (~600 bytes a user instead of ~1.5 KB
+    // decoded), so the decoded snapshot is gone before the typed rows exist.
+    let existing = existing::Existing::from_snapshot(store.snapshot()?);
     // The file is hashed for the history and then dropped: at 100,000 rows
     // every copy of it held to the end costs peak memory.
     let sha256 = hex::encode(Sha256::digest(&bytes));
@@ -291,13 +295,10 @@ fn import_rows(
     }
 
     stage("validating");
-    // Rows need only the sites; the full snapshot is read after the raw
-    // records are gone, so the two never sit in memory together.
-    let sites = store.sites()?;
     let ctx = RowContext {
         map: &map,
         header_len: table.headers.len(),
-        sites: &sites,
+        sites: &existing.sites,
         policy: &config.import,
     };
     let record_count = table.records.len();
@@ -346,9 +347,8 @@ fn import_rows(
     }
 
     stage("planning");
-    let snapshot = store.snapshot()?;
     let pctx = PlanContext {
-        snapshot: &snapshot,
+        existing: &existing,
         mode: opts.mode,
         source: opts.source.as_deref(),
         show_secrets: opts.show_secrets,
@@ -392,7 +392,7 @@ fn import_rows(
     report.changes = std::mem::take(&mut plan.entries);
     report.generated = std::mem::take(&mut plan.generated);
     let count = |a: &str| report.changes.iter().filter(|c| c.action == a).count();
-    let guard = too_many_deletes(count("delete"), &snapshot, opts);
+    let guard = too_many_deletes(count("delete"), &existing, opts);
     let guarded = guard.is_some();
     errors.extend(guard);
     report.summary = Summary {
@@ -415,9 +415,9 @@ fn import_rows(
 
     // Only the plan is needed from here on; free the rows and the snapshot
     // before hashing and writing, the two steps that need memory of their own.
-    let generation = snapshot.generation;
+    let generation = existing.generation;
 
-    drop((rows, mentions, snapshot));
+    drop((rows, mentions, existing));
 
     stage("hashing passwords");
     // The one step long enough to deserve a real bar (~20 s at 100,000 rows).
