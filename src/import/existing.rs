@@ -1,20 +1,21 @@
 //! The stored users an import plans against, held encoded.
 //!
-//! A decoded user costs ~1.5 KB; 100,000 of them beside 100,000 typed rows
-//! took a re-import past 400 MB. So the snapshot is read before the file,
-//! turned into this (the user as JSON plus the few fields every plan looks
-//! at: ~600 bytes a user) and dropped; the plan decodes a user only when a
-//! row names it, and keeps only the ones it changes or deletes.
+//! A decoded user costs ~2.5 KB of heap; 100,000 of them (265 MB) beside
+//! 100,000 typed rows took a re-import past 400 MB. So the users are read
+//! one at a time, before the file, into this (the user as JSON plus the few
+//! fields every plan looks at); the plan decodes a user only when a row
+//! names it, and keeps only the ones it changes or deletes.
 
 use rayon::prelude::*;
 
 use crate::domain::{Site, User};
-use crate::store::Snapshot;
+use crate::store::{ChangeSet, Store, StoreError};
 
 /// One stored user: what the final-state checks and the delete rules need,
 /// and the rest encoded.
 #[derive(Debug)]
 pub struct Stored {
+    pub id: u64,
     pub name: String,
     pub source: Option<String>,
     pub extensions: Vec<String>,
@@ -26,6 +27,7 @@ pub struct Stored {
 impl Stored {
     fn new(u: User) -> Stored {
         Stored {
+            id: u.id,
             json: serde_json::to_vec(&u)
                 .unwrap_or_default()
                 .into_boxed_slice(),
@@ -51,20 +53,32 @@ pub struct Existing {
     pub sites: Vec<Site>,
     /// For the apply's check that nothing changed meanwhile.
     pub generation: u64,
+    /// Provisional: see [`Existing::load`].
     pub next_id: u64,
 }
 
 impl Existing {
-    /// Encodes the snapshot's users, dropping each decoded one as it goes.
-    pub fn from_snapshot(s: Snapshot) -> Existing {
-        let mut users: Vec<Stored> = s.users.into_par_iter().map(Stored::new).collect();
-        users.par_sort_unstable_by(|a, b| a.name.cmp(&b.name));
-        Existing {
-            users,
-            sites: s.sites,
-            generation: s.generation,
-            next_id: s.next_id,
+    /// Reads the stored users one at a time, encoding each, so the decoded
+    /// snapshot never exists. `next_id` is provisional (one past the highest
+    /// id): the trait gives the stored counter only with a full snapshot, so
+    /// [`renumber`] reads it when an apply creates users.
+    pub fn load(store: &dyn Store) -> Result<Existing, StoreError> {
+        // The generation first: a write after it makes the apply refuse.
+        let generation = store.generation()?;
+        let sites = store.sites()?;
+        let mut users = Vec::new();
+        store.for_each_user(&mut |u| users.push(Stored::new(u)))?;
+        // Engines list users by name; sorted again in case one does not.
+        if !users.is_sorted_by(|a: &Stored, b: &Stored| a.name <= b.name) {
+            users.par_sort_unstable_by(|a, b| a.name.cmp(&b.name));
         }
+        let next_id = users.iter().map(|u| u.id + 1).max().unwrap_or(1);
+        Ok(Existing {
+            users,
+            sites,
+            generation,
+            next_id,
+        })
     }
 
     pub fn get(&self, name: &str) -> Option<&Stored> {
@@ -73,4 +87,30 @@ impl Existing {
             .ok()
             .and_then(|i| self.users.get(i))
     }
+}
+
+/// Gives the users `changes` creates ids from the store's own counter (ids
+/// are never reused, so it can be past the highest id), when the plan
+/// numbered them from `provisional`. Reads a snapshot only if there are new
+/// users: a re-import without any reads none.
+pub fn renumber(
+    store: &dyn Store,
+    changes: &mut ChangeSet,
+    provisional: u64,
+) -> Result<(), StoreError> {
+    if !changes.changes.iter().any(|c| c.old.is_none()) {
+        return Ok(());
+    }
+    let stored = store.snapshot()?.next_id;
+    let offset = stored.saturating_sub(provisional);
+    if offset == 0 {
+        return Ok(());
+    }
+    for c in changes.changes.iter_mut().filter(|c| c.old.is_none()) {
+        if let Some(u) = c.new.as_mut() {
+            u.id += offset;
+        }
+    }
+    changes.next_id += offset;
+    Ok(())
 }

@@ -217,6 +217,14 @@ fn too_many_deletes(
     })
 }
 
+/// The process's peak resident memory so far (Linux `VmHWM`), for the
+/// stage log: where an import's memory goes is what its benchmark watches.
+fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// [`run`], with the row labels it found (see [`ImportOptions::label_column`])
 /// left in `labels` for the report.
 fn import_rows(
@@ -232,6 +240,7 @@ fn import_rows(
     let stage = |msg: &'static str| {
         tracing::debug!(
             elapsed_ms = started.elapsed().as_millis() as u64,
+            rss_peak_kb = peak_rss_kb(),
             "import stage: {msg}"
         );
         if let Some(p) = progress {
@@ -240,9 +249,15 @@ fn import_rows(
     };
 
     stage("reading");
-    // The stored users first, encoded (~600 bytes a user instead of ~1.5 KB
-    // decoded), so the decoded snapshot is gone before the typed rows exist.
-    let existing = existing::Existing::from_snapshot(store.snapshot()?);
+    // The stored users first, one at a time into their encoded form, so no
+    // decoded snapshot ever sits beside the typed rows.
+    let existing = existing::Existing::load(store)?;
+    tracing::debug!(
+        users = existing.users.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        rss_peak_kb = peak_rss_kb(),
+        "stored users read"
+    );
     // The file is hashed for the history and then dropped: at 100,000 rows
     // every copy of it held to the end costs peak memory.
     let sha256 = hex::encode(Sha256::digest(&bytes));
@@ -406,6 +421,11 @@ fn import_rows(
     };
     report.errors = errors;
 
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        rss_peak_kb = peak_rss_kb(),
+        "planned"
+    );
     let refused = guarded || (!report.errors.is_empty() && !opts.partial);
     let nothing_valid = opts.partial && rows.is_empty() && record_count > 0;
     let exit_code = if refused || nothing_valid { 1 } else { 0 };
@@ -415,7 +435,7 @@ fn import_rows(
 
     // Only the plan is needed from here on; free the rows and the snapshot
     // before hashing and writing, the two steps that need memory of their own.
-    let generation = existing.generation;
+    let (generation, provisional_id) = (existing.generation, existing.next_id);
 
     drop((rows, mentions, existing));
 
@@ -465,12 +485,14 @@ fn import_rows(
         skipped: report.summary.skipped,
         outcome: None,
     };
+    existing::renumber(store, &mut plan.changes, provisional_id)?;
     let count = plan.changes.changes.len();
     tracing::info!(changes = count, "applying import");
     store.apply(generation, std::mem::take(&mut plan.changes), &record)?;
     tracing::info!(
         changes = count,
         elapsed_ms = started.elapsed().as_millis() as u64,
+        rss_peak_kb = peak_rss_kb(),
         "import applied and flushed"
     );
     report.applied = true;
