@@ -249,15 +249,6 @@ fn import_rows(
     };
 
     stage("reading");
-    // The stored users first, one at a time into their encoded form, so no
-    // decoded snapshot ever sits beside the typed rows.
-    let existing = existing::Existing::load(store)?;
-    tracing::debug!(
-        users = existing.users.len(),
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        rss_peak_kb = peak_rss_kb(),
-        "stored users read"
-    );
     // The file is hashed for the history and then dropped: at 100,000 rows
     // every copy of it held to the end costs peak memory.
     let sha256 = hex::encode(Sha256::digest(&bytes));
@@ -310,10 +301,13 @@ fn import_rows(
     }
 
     stage("validating");
+    // Rows need only the sites; the stored users are read after the raw
+    // records are gone, so the two never sit in memory together.
+    let sites = store.sites()?;
     let ctx = RowContext {
         map: &map,
         header_len: table.headers.len(),
-        sites: &existing.sites,
+        sites: &sites,
         policy: &config.import,
     };
     let record_count = table.records.len();
@@ -362,6 +356,15 @@ fn import_rows(
     }
 
     stage("planning");
+    // One at a time into their encoded form: no decoded snapshot ever sits
+    // beside the typed rows.
+    let existing = existing::Existing::load(store)?;
+    tracing::debug!(
+        users = existing.users.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        rss_peak_kb = peak_rss_kb(),
+        "stored users read"
+    );
     let pctx = PlanContext {
         existing: &existing,
         mode: opts.mode,
