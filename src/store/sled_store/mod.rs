@@ -95,6 +95,12 @@ struct State {
     dir: Directory,
     /// Built on first need (the CLI's import never needs them).
     indexes: Option<Indexes>,
+    /// Shards read by single-user lookups, kept whole. sled reads a shard
+    /// through its leaf node (up to 16 shards, ~1 MiB) and caches 16 MiB of
+    /// nodes: a boot storm's random lookups would reread a node each time.
+    /// Bounded by the store's user bytes (~45 MB at 100,000 users); walks
+    /// over every user do not fill it. A write drops the shards it retires.
+    hot: std::sync::Mutex<std::collections::HashMap<u32, sled::IVec>>,
 }
 
 fn key(prefix: u8, rest: &[u8]) -> Vec<u8> {
@@ -387,7 +393,7 @@ impl Store for SledStore {
 
     fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
         let state = self.read_state();
-        self.find_user(&state.dir, username)
+        self.find_user(&state, username)
     }
 
     fn user_by_mac(&self, mac: Mac) -> Result<Option<User>, StoreError> {

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use super::index::{Directory, Indexes};
 use super::shard::{self, Encoded};
-use super::{ChunkWriter, META_SHARDS, SledStore, corrupt, decode};
+use super::{ChunkWriter, META_SHARDS, SledStore, State, corrupt, decode};
 use crate::domain::User;
 use crate::domain::mac::Mac;
 use crate::store::{Change, StoreError};
@@ -101,6 +101,12 @@ impl SledStore {
             meta(out)
         })?;
         state.dir = dir;
+        {
+            let mut hot = state.hot.lock().unwrap_or_else(|p| p.into_inner());
+            for id in &retired {
+                hot.remove(id);
+            }
+        }
         if track && let Some(ix) = state.indexes.as_mut() {
             apply_delta(ix, &delta)?;
         } else {
@@ -179,15 +185,30 @@ impl SledStore {
 
     /// The user `name`, looked up through `dir` (held by the caller, so a
     /// write cannot retire the shard in between).
-    pub(super) fn find_user(
-        &self,
-        dir: &Directory,
-        name: &str,
-    ) -> Result<Option<User>, StoreError> {
-        let Some(id) = dir.shard_of(name) else {
+    pub(super) fn find_user(&self, state: &State, name: &str) -> Result<Option<User>, StoreError> {
+        let Some(id) = state.dir.shard_of(name) else {
             return Ok(None);
         };
-        let bytes = self.shard_bytes(id)?;
+        let cached = state
+            .hot
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .cloned();
+        let bytes = match cached {
+            Some(b) => b,
+            None => {
+                let b = self.shard_bytes(id)?;
+                // Under the caller's read lock: a write cannot retire `id`
+                // between the read and this insert.
+                state
+                    .hot
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(id, b.clone());
+                b
+            }
+        };
         match shard::find(&bytes, name).map_err(|e| corrupt("user shard", e))? {
             None => Ok(None),
             Some(e) => decode("user", e.json).map(Some),
@@ -215,7 +236,7 @@ impl SledStore {
                     let Some(name) = ix.by_mac.get(&mac.bytes()) else {
                         return Ok(None);
                     };
-                    return self.find_user(&state.dir, name);
+                    return self.find_user(&state, name);
                 }
             }
             self.build_indexes()?;
