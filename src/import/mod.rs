@@ -199,7 +199,7 @@ fn too_many_deletes(
         Mode::Sync => existing
             .users
             .iter()
-            .filter(|u| u.source.is_some() && u.source == opts.source)
+            .filter(|u| u.source.is_some() && u.source.as_deref() == opts.source.as_deref())
             .count(),
         Mode::Replace => existing.users.len(),
         Mode::Create | Mode::Upsert => return None,

@@ -523,7 +523,12 @@ pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
     }
 
     // Deletions (sync: this source's users absent from the file; replace: all absent).
-    let mentioned: HashSet<&str> = ctx.mentions.iter().map(|m| m.username.as_str()).collect();
+    // Only sync and replace delete; an upsert of 100,000 rows need not hold
+    // a set of their names.
+    let mentioned: HashSet<&str> = match ctx.mode {
+        Mode::Sync | Mode::Replace => ctx.mentions.iter().map(|m| m.username.as_str()).collect(),
+        Mode::Create | Mode::Upsert => HashSet::new(),
+    };
     let deletes: Vec<User> = match ctx.mode {
         Mode::Sync => existing
             .users
@@ -531,14 +536,14 @@ pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
             .filter(|u| {
                 u.source.as_deref() == ctx.source
                     && ctx.source.is_some()
-                    && !mentioned.contains(u.name.as_str())
+                    && !mentioned.contains(&*u.name)
             })
             .map(|u| u.user())
             .collect(),
         Mode::Replace => existing
             .users
             .iter()
-            .filter(|u| !mentioned.contains(u.name.as_str()))
+            .filter(|u| !mentioned.contains(&*u.name))
             .map(|u| u.user())
             .collect(),
         _ => Vec::new(),
@@ -627,14 +632,14 @@ fn check_final_state(
     let mut ext_owner: HashMap<&str, Owner> = HashMap::new();
     let mut mac_owner: HashMap<[u8; 6], Owner> = HashMap::new();
     for u in &existing.users {
-        if in_file.contains(u.name.as_str()) || deleted.contains(u.name.as_str()) {
+        if in_file.contains(&*u.name) || deleted.contains(&*u.name) {
             continue;
         }
         for x in &u.extensions {
-            ext_owner.insert(x.as_str(), Owner::Kept(u.name.as_str()));
+            ext_owner.insert(x, Owner::Kept(&u.name));
         }
         for m in &u.macs {
-            mac_owner.insert(*m, Owner::Kept(u.name.as_str()));
+            mac_owner.insert(*m, Owner::Kept(&u.name));
         }
     }
     let mut failed: Vec<Issue> = Vec::new();
