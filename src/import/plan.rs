@@ -101,8 +101,9 @@ struct Built {
     /// For an existing user: what changes (never empty; unchanged users are
     /// not kept as `Built` at all).
     diff: Option<FieldDiff>,
-    /// The stored user this row changes, decoded.
-    old: Option<User>,
+    /// The stored user this row changes, decoded. Boxed: 100,000 `Built`
+    /// of a first import would carry ~40 MB of empty inline users.
+    old: Option<Box<User>>,
 }
 
 /// Splits a per-line cell (`a;b`) into one entry per line. A single line
@@ -518,7 +519,7 @@ pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
             }
             b.diff = Some(fields);
         }
-        b.old = old_user;
+        b.old = old_user.map(Box::new);
         built.push((i, b));
     }
 
@@ -574,7 +575,7 @@ pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
             None => ("create", FieldDiff::new(), None),
             Some(o) => {
                 user.config_version = o.config_version + 1;
-                ("update", b.diff.unwrap_or_default(), Some(Box::new(o)))
+                ("update", b.diff.unwrap_or_default(), Some(o))
             }
         };
         if let Some(pw) = b.web_password
