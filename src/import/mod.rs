@@ -3,6 +3,7 @@
 //! the admin asked for a partial import).
 
 pub mod columns;
+pub mod existing;
 pub mod mapped;
 pub mod mapping;
 pub mod plan;
@@ -198,17 +199,17 @@ fn row_labels(table: &read::Table, column: &str) -> Option<Vec<String>> {
 /// `max_delete_percent` allows: refused, whatever `--partial` says.
 fn too_many_deletes(
     deleted: usize,
-    snapshot: &crate::store::Snapshot,
+    existing: &existing::Existing,
     opts: &ImportOptions,
 ) -> Option<Issue> {
     let percent = opts.max_delete_percent?;
     let managed = match opts.mode {
-        Mode::Sync => snapshot
+        Mode::Sync => existing
             .users
             .iter()
-            .filter(|u| u.source.is_some() && u.source == opts.source)
+            .filter(|u| u.source.is_some() && u.source.as_deref() == opts.source.as_deref())
             .count(),
-        Mode::Replace => snapshot.users.len(),
+        Mode::Replace => existing.users.len(),
         Mode::Create | Mode::Upsert => return None,
     };
     // deleted / managed > percent / 100, in integers.
@@ -222,6 +223,14 @@ fn too_many_deletes(
             ),
         )
     })
+}
+
+/// The process's peak resident memory so far (Linux `VmHWM`), for the
+/// stage log: where an import's memory goes is what its benchmark watches.
+fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// [`run`], with the row labels it found (see [`ImportOptions::label_column`])
@@ -239,6 +248,7 @@ fn import_rows(
     let stage = |msg: &'static str| {
         tracing::debug!(
             elapsed_ms = started.elapsed().as_millis() as u64,
+            rss_peak_kb = peak_rss_kb(),
             "import stage: {msg}"
         );
         if let Some(p) = progress {
@@ -309,7 +319,7 @@ fn import_rows(
     }
 
     stage("validating");
-    // Rows need only the sites; the full snapshot is read after the raw
+    // Rows need only the sites; the stored users are read after the raw
     // records are gone, so the two never sit in memory together.
     let sites = store.sites()?;
     let ctx = RowContext {
@@ -374,9 +384,17 @@ fn import_rows(
     }
 
     stage("planning");
-    let snapshot = store.snapshot()?;
+    // One at a time into their encoded form: no decoded snapshot ever sits
+    // beside the typed rows.
+    let existing = existing::Existing::load(store)?;
+    tracing::debug!(
+        users = existing.users.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        rss_peak_kb = peak_rss_kb(),
+        "stored users read"
+    );
     let pctx = PlanContext {
-        snapshot: &snapshot,
+        existing: &existing,
         mode: opts.mode,
         source: opts.source.as_deref(),
         show_secrets: opts.show_secrets,
@@ -420,7 +438,7 @@ fn import_rows(
     report.changes = std::mem::take(&mut plan.entries);
     report.generated = std::mem::take(&mut plan.generated);
     let count = |a: &str| report.changes.iter().filter(|c| c.action == a).count();
-    let guard = too_many_deletes(count("delete"), &snapshot, opts);
+    let guard = too_many_deletes(count("delete"), &existing, opts);
     let guarded = guard.is_some();
     errors.extend(guard);
     report.summary = Summary {
@@ -434,6 +452,11 @@ fn import_rows(
     };
     report.errors = errors;
 
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        rss_peak_kb = peak_rss_kb(),
+        "planned"
+    );
     let refused = guarded || (!report.errors.is_empty() && !opts.partial);
     let nothing_valid = opts.partial && rows.is_empty() && record_count > 0;
     let exit_code = if refused || nothing_valid { 1 } else { 0 };
@@ -443,9 +466,9 @@ fn import_rows(
 
     // Only the plan is needed from here on; free the rows and the snapshot
     // before hashing and writing, the two steps that need memory of their own.
-    let generation = snapshot.generation;
+    let (generation, provisional_id) = (existing.generation, existing.next_id);
 
-    drop((rows, mentions, snapshot));
+    drop((rows, mentions, existing));
 
     stage("hashing passwords");
     // The one step long enough to deserve a real bar (~20 s at 100,000 rows).
@@ -496,12 +519,14 @@ fn import_rows(
         skipped: report.summary.skipped,
         outcome: None,
     };
+    existing::renumber(store, &mut plan.changes, provisional_id)?;
     let count = plan.changes.changes.len();
     tracing::info!(changes = count, "applying import");
     store.apply(generation, std::mem::take(&mut plan.changes), &record)?;
     tracing::info!(
         changes = count,
         elapsed_ms = started.elapsed().as_millis() as u64,
+        rss_peak_kb = peak_rss_kb(),
         "import applied and flushed"
     );
     report.applied = true;

@@ -2,18 +2,20 @@
 //! checked against the final state the file would produce.
 //!
 //! Planning is pure (no writes), so a dry run and a real run produce the same
-//! report by construction.
+//! report by construction. Stored users are decoded only when a row names
+//! them (see [`super::existing`]), and kept only if they change.
 
 use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 
 use super::Mode;
+use super::existing::Existing;
 use super::report::{ChangeEntry, FieldDiff, Generated, Issue};
 use super::validate::{Cell, RowData, SecretInput};
 use crate::domain::secret;
 use crate::domain::{DEFAULT_SITE, Line, User};
-use crate::store::{Change, ChangeSet, Snapshot};
+use crate::store::{Change, ChangeSet};
 
 /// Where each username appears in the file (valid or rejected rows).
 #[derive(Debug, Clone)]
@@ -38,7 +40,8 @@ pub struct Plan {
 }
 
 pub struct PlanContext<'a> {
-    pub snapshot: &'a Snapshot,
+    /// The stored users (encoded), sites, and the next free id.
+    pub existing: &'a Existing,
     pub mode: Mode,
     pub source: Option<&'a str>,
     pub show_secrets: bool,
@@ -98,6 +101,9 @@ struct Built {
     /// For an existing user: what changes (never empty; unchanged users are
     /// not kept as `Built` at all).
     diff: Option<FieldDiff>,
+    /// The stored user this row changes, decoded. Boxed: 100,000 `Built`
+    /// of a first import would carry ~40 MB of empty inline users.
+    old: Option<Box<User>>,
 }
 
 /// Splits a per-line cell (`a;b`) into one entry per line. A single line
@@ -275,6 +281,7 @@ fn build_user(
         generated_sip,
         web_password,
         diff: None,
+        old: None,
     })
 }
 
@@ -387,12 +394,7 @@ fn diff(old: &User, new: &User, web_changed: bool) -> FieldDiff {
 /// Plans `rows`. Errors found here name their rows in `failed_rows`.
 pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
     let mut p = Plan::default();
-    let snapshot = ctx.snapshot;
-    let existing: HashMap<&str, &User> = snapshot
-        .users
-        .iter()
-        .map(|u| (u.username.as_str(), u))
-        .collect();
+    let existing = ctx.existing;
 
     // Usernames mentioned twice anywhere in the file.
     let mut mention_count: HashMap<&str, usize> = HashMap::new();
@@ -416,12 +418,12 @@ pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
         })
         .collect();
 
-    let mut next_id = snapshot.next_id;
+    let mut next_id = existing.next_id;
     let mut built: Vec<(usize, Built)> = Vec::new();
     // Report entries with their row, put in file order at the end.
     let mut ordered: Vec<(usize, ChangeEntry)> = Vec::with_capacity(rows.len());
     for (i, row) in rows.iter().enumerate() {
-        let old = existing.get(row.username.as_str()).copied();
+        let stored = existing.get(row.username.as_str());
         if mention_count
             .get(row.username.as_str())
             .copied()
@@ -456,7 +458,7 @@ pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
             p.failed_rows.insert(row.row);
             continue;
         }
-        if ctx.mode == Mode::Create && old.is_some() {
+        if ctx.mode == Mode::Create && stored.is_some() {
             p.errors.push(issue(row, "username", "E_USER_EXISTS", format!(
                 "user {:?} already exists; create mode only adds new users (use --mode upsert to update)",
                 row.username
@@ -464,6 +466,9 @@ pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
             p.failed_rows.insert(row.row);
             continue;
         }
+        // Decoded only now, for this row; dropped below unless it changes.
+        let old_user = stored.map(|s| s.user());
+        let old = old_user.as_ref();
         let id = match old {
             Some(u) => u.id,
             None => {
@@ -516,31 +521,39 @@ pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
             }
             b.diff = Some(fields);
         }
+        b.old = old_user.map(Box::new);
         built.push((i, b));
     }
 
     // Deletions (sync: this source's users absent from the file; replace: all absent).
-    let mentioned: HashSet<&str> = ctx.mentions.iter().map(|m| m.username.as_str()).collect();
-    let deletes: Vec<&User> = match ctx.mode {
-        Mode::Sync => snapshot
+    // Only sync and replace delete; an upsert of 100,000 rows need not hold
+    // a set of their names.
+    let mentioned: HashSet<&str> = match ctx.mode {
+        Mode::Sync | Mode::Replace => ctx.mentions.iter().map(|m| m.username.as_str()).collect(),
+        Mode::Create | Mode::Upsert => HashSet::new(),
+    };
+    let deletes: Vec<User> = match ctx.mode {
+        Mode::Sync => existing
             .users
             .iter()
             .filter(|u| {
                 u.source.as_deref() == ctx.source
                     && ctx.source.is_some()
-                    && !mentioned.contains(u.username.as_str())
+                    && !mentioned.contains(&*u.name)
             })
+            .map(|u| u.user())
             .collect(),
-        Mode::Replace => snapshot
+        Mode::Replace => existing
             .users
             .iter()
-            .filter(|u| !mentioned.contains(u.username.as_str()))
+            .filter(|u| !mentioned.contains(&*u.name))
+            .map(|u| u.user())
             .collect(),
         _ => Vec::new(),
     };
 
-    let moves = check_final_state(rows, &built, &existing, &deletes, ctx, &mut p);
-    reassign(&moves, &existing, rows, &mut ordered, &mut p);
+    let moves = check_final_state(rows, &built, &deletes, ctx, &mut p);
+    reassign(&moves, existing, rows, &mut ordered, &mut p);
 
     // Changes, entries and generated secrets for rows that passed.
     for (i, b) in built {
@@ -548,7 +561,6 @@ pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
         if p.failed_rows.contains(&row.row) {
             continue;
         }
-        let old = existing.get(row.username.as_str()).copied();
         let web_changed = b.web_password.is_some() && !web_same.contains(&i);
         let mut user = b.user;
         let several = user.lines.len() > 1;
@@ -561,15 +573,11 @@ pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
             });
         }
         let idx = p.changes.changes.len();
-        let (action, fields, old) = match old {
+        let (action, fields, old) = match b.old {
             None => ("create", FieldDiff::new(), None),
             Some(o) => {
                 user.config_version = o.config_version + 1;
-                (
-                    "update",
-                    b.diff.unwrap_or_default(),
-                    Some(Box::new(o.clone())),
-                )
+                ("update", b.diff.unwrap_or_default(), Some(o))
             }
         };
         if let Some(pw) = b.web_password
@@ -599,7 +607,7 @@ pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
             fields: FieldDiff::new(),
         });
         p.changes.changes.push(Change {
-            old: Some(Box::new(u.clone())),
+            old: Some(Box::new(u)),
             new: None,
         });
     }
@@ -612,12 +620,11 @@ pub fn plan(rows: &[RowData], ctx: &PlanContext) -> Plan {
 fn check_final_state(
     rows: &[RowData],
     built: &[(usize, Built)],
-    existing: &HashMap<&str, &User>,
-    deletes: &[&User],
+    deletes: &[User],
     ctx: &PlanContext,
     p: &mut Plan,
 ) -> Vec<MacMove> {
-    let (snapshot, reassign_macs) = (ctx.snapshot, ctx.reassign_macs);
+    let (existing, reassign_macs) = (ctx.existing, ctx.reassign_macs);
     let mut moves = Vec::new();
     let in_file: HashSet<&str> = built
         .iter()
@@ -627,15 +634,15 @@ fn check_final_state(
     // Users the file leaves as they are keep their extensions and MACs.
     let mut ext_owner: HashMap<&str, Owner> = HashMap::new();
     let mut mac_owner: HashMap<[u8; 6], Owner> = HashMap::new();
-    for u in existing.values() {
-        if in_file.contains(u.username.as_str()) || deleted.contains(u.username.as_str()) {
+    for u in &existing.users {
+        if in_file.contains(&*u.name) || deleted.contains(&*u.name) {
             continue;
         }
-        for l in &u.lines {
-            ext_owner.insert(l.extension.as_str(), Owner::Kept(u.username.as_str()));
+        for x in &u.extensions {
+            ext_owner.insert(x, Owner::Kept(&u.name));
         }
-        for ph in &u.phones {
-            mac_owner.insert(ph.mac.bytes(), Owner::Kept(u.username.as_str()));
+        for m in &u.macs {
+            mac_owner.insert(*m, Owner::Kept(&u.name));
         }
     }
     let mut failed: Vec<Issue> = Vec::new();
@@ -706,7 +713,7 @@ fn check_final_state(
                 }
             }
         }
-        if let Some(site) = snapshot.sites.iter().find(|s| s.name == b.user.site)
+        if let Some(site) = existing.sites.iter().find(|s| s.name == b.user.site)
             && let Some((lo, hi)) = site.extension_range
         {
             for l in &b.user.lines {
@@ -768,7 +775,7 @@ struct MacMove {
 /// phones, each with a warning naming both sides.
 fn reassign(
     moves: &[MacMove],
-    existing: &HashMap<&str, &User>,
+    existing: &Existing,
     rows: &[RowData],
     ordered: &mut Vec<(usize, ChangeEntry)>,
     p: &mut Plan,
@@ -797,10 +804,10 @@ fn reassign(
         }
     }
     for name in losers {
-        let Some(old) = existing.get(name) else {
+        let Some(old) = existing.get(name).map(|s| s.user()) else {
             continue;
         };
-        let mut new = (*old).clone();
+        let mut new = old.clone();
         new.phones.retain(|ph| {
             !moves.iter().any(|m| {
                 m.from == name && m.mac == ph.mac && !p.failed_rows.contains(&rows[m.row].row)
@@ -818,11 +825,11 @@ fn reassign(
             ChangeEntry {
                 username: name.to_string(),
                 action: "update",
-                fields: diff(old, &new, false),
+                fields: diff(&old, &new, false),
             },
         ));
         p.changes.changes.push(Change {
-            old: Some(Box::new((*old).clone())),
+            old: Some(Box::new(old)),
             new: Some(Box::new(new)),
         });
     }
