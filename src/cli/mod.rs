@@ -12,5 +12,5 @@ pub mod import_ldap;
 pub mod output;
 pub mod progress;
 pub mod serve;
-pub mod users;
 pub mod store;
+pub mod users;
