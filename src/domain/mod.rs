@@ -154,6 +154,35 @@ pub struct User {
     pub config_version: u64,
 }
 
+#[cfg(test)]
+impl User {
+    /// An enabled user with only a name, on the default site, for tests to
+    /// fill in with struct update (`User { lines, ..User::bare(1, "ann") }`).
+    pub fn bare(id: u64, username: &str) -> User {
+        User {
+            id,
+            username: username.into(),
+            first_name: None,
+            last_name: None,
+            display_name: None,
+            email: None,
+            mobile: None,
+            enabled: true,
+            web_password_hash: None,
+            voicemail_pin: None,
+            language: None,
+            timezone: None,
+            site: "default".into(),
+            source: None,
+            lines: Vec::new(),
+            phones: Vec::new(),
+            blf: Vec::new(),
+            settings: Default::default(),
+            config_version: 1,
+        }
+    }
+}
+
 impl User {
     /// The name phones show: the explicit display name, else "first last".
     pub fn display(&self) -> String {

@@ -72,27 +72,7 @@ pub(crate) mod tests {
     use crate::domain::Line;
 
     fn user(name: &str) -> User {
-        User {
-            id: 1,
-            username: name.into(),
-            first_name: None,
-            last_name: None,
-            display_name: None,
-            email: None,
-            mobile: None,
-            enabled: true,
-            web_password_hash: None,
-            voicemail_pin: None,
-            language: None,
-            timezone: None,
-            site: DEFAULT_SITE.into(),
-            source: None,
-            lines: vec![],
-            phones: vec![],
-            blf: vec![],
-            settings: Default::default(),
-            config_version: 1,
-        }
+        User::bare(1, name)
     }
 
     /// Two users on two sites, one disabled, one with two lines and a

@@ -17,20 +17,6 @@ fn mac(s: &str) -> Mac {
 
 fn user(id: u64, name: &str, macs: &[&str]) -> User {
     User {
-        id,
-        username: name.to_string(),
-        first_name: None,
-        last_name: None,
-        display_name: None,
-        email: None,
-        mobile: None,
-        enabled: true,
-        web_password_hash: None,
-        voicemail_pin: None,
-        language: None,
-        timezone: None,
-        site: "default".to_string(),
-        source: None,
         lines: vec![Line {
             extension: format!("{}", 1000 + id),
             sip_username: None,
@@ -46,9 +32,7 @@ fn user(id: u64, name: &str, macs: &[&str]) -> User {
                 ip: None,
             })
             .collect(),
-        blf: Vec::new(),
-        settings: Default::default(),
-        config_version: 1,
+        ..User::bare(id, name)
     }
 }
 

@@ -161,6 +161,13 @@ impl Query {
     }
 }
 
+/// A dry run of an uploaded file (`app::preview`).
+type DryRun = fn(
+    &dyn crate::store::Store,
+    &crate::config::Config,
+    Vec<u8>,
+    &crate::app::ops::ImportRequest,
+) -> Result<Answer, crate::import::ImportError>;
 impl Api {
     /// Answers one request.
     pub async fn handle(self: Arc<Self>, caller: Caller, req: Request<Incoming>) -> Resp {
@@ -276,9 +283,13 @@ impl Api {
             }
             (["api", "v1", "import"], _, true) => self.import(caller, &q, req).await,
             (["api", "v1", "import", "preview"], _, true) if q.get("report") == Some("csv") => {
-                self.report_csv(caller, &q, req).await
+                self.dry_run(caller, &q, req, crate::app::preview::report_csv)
+                    .await
             }
-            (["api", "v1", "import", "preview"], _, true) => self.preview(caller, &q, req).await,
+            (["api", "v1", "import", "preview"], _, true) => {
+                self.dry_run(caller, &q, req, crate::app::preview::preview)
+                    .await
+            }
             (["api", "v1", "users", name, "settings"], _, true) => {
                 let name = name.to_string();
                 self.user_settings(caller, &q, req, name).await
@@ -545,18 +556,21 @@ impl Api {
         result
     }
 
-    /// `POST /api/v1/import/preview`: the web page's dry run, with the
-    /// column mapping and the rows (see [`preview`]).
-    async fn preview(
+    /// `POST /api/v1/import/preview`: the web page's dry run, answered by
+    /// `op` — the preview with the column mapping and the rows
+    /// ([`crate::app::preview::preview`]), or its error report as CSV
+    /// (`?report=csv`, [`crate::app::preview::report_csv`]).
+    async fn dry_run(
         self: Arc<Self>,
         caller: Caller,
         q: &Query,
         req: Request<Incoming>,
+        op: DryRun,
     ) -> Result<Answer, Problem> {
         let (bytes, request) = self.upload(caller, q, req).await?;
         let this = self.clone();
         blocking(move || {
-            crate::app::preview::preview(
+            op(
                 this.serving.store.as_ref(),
                 &this.serving.config,
                 bytes,

@@ -24,20 +24,6 @@ fn mac(n: u8) -> Mac {
 
 fn user(name: &str, m: u8) -> User {
     User {
-        id: u64::from(m),
-        username: name.into(),
-        first_name: None,
-        last_name: None,
-        display_name: None,
-        email: None,
-        mobile: None,
-        enabled: true,
-        web_password_hash: None,
-        voicemail_pin: None,
-        language: None,
-        timezone: None,
-        site: "default".into(),
-        source: None,
         lines: vec![Line {
             extension: format!("{}", 100 + u32::from(m)),
             sip_username: None,
@@ -50,9 +36,7 @@ fn user(name: &str, m: u8) -> User {
             model: None,
             ip: None,
         }],
-        blf: Vec::new(),
-        settings: Default::default(),
-        config_version: 1,
+        ..User::bare(u64::from(m), name)
     }
 }
 

@@ -660,20 +660,8 @@ mod layout_tests {
 
     fn user(id: u64, name: &str, mac: u32, tag: &str) -> User {
         User {
-            id,
-            username: name.into(),
             first_name: Some(format!("First {tag} {id}")),
             last_name: Some("x".repeat(200)),
-            display_name: None,
-            email: None,
-            mobile: None,
-            enabled: true,
-            web_password_hash: None,
-            voicemail_pin: None,
-            language: None,
-            timezone: None,
-            site: "default".into(),
-            source: None,
             lines: vec![Line {
                 extension: format!("{}", 10_000 + id),
                 sip_username: None,
@@ -686,9 +674,7 @@ mod layout_tests {
                 model: None,
                 ip: None,
             }],
-            blf: Vec::new(),
-            settings: Default::default(),
-            config_version: 1,
+            ..User::bare(id, name)
         }
     }
 

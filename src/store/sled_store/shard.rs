@@ -216,20 +216,7 @@ mod tests {
 
     fn user(name: &str, mac: &str, ext: &str) -> User {
         User {
-            id: 1,
-            username: name.into(),
             first_name: Some("Ann".into()),
-            last_name: None,
-            display_name: None,
-            email: None,
-            mobile: None,
-            enabled: true,
-            web_password_hash: None,
-            voicemail_pin: None,
-            language: None,
-            timezone: None,
-            site: "default".into(),
-            source: None,
             lines: vec![Line {
                 extension: ext.into(),
                 sip_username: None,
@@ -242,9 +229,7 @@ mod tests {
                 model: None,
                 ip: None,
             }],
-            blf: Vec::new(),
-            settings: Default::default(),
-            config_version: 1,
+            ..User::bare(1, name)
         }
     }
 

@@ -361,25 +361,4 @@ impl Api {
             mac,
         )?)
     }
-
-    /// `POST /api/v1/import/preview?report=csv`.
-    pub(super) async fn report_csv(
-        self: Arc<Self>,
-        caller: Caller,
-        q: &Query,
-        req: Request<Incoming>,
-    ) -> Result<Answer, Problem> {
-        let (bytes, request) = self.upload(caller, q, req).await?;
-        let this = self.clone();
-        blocking(move || {
-            crate::app::preview::report_csv(
-                this.serving.store.as_ref(),
-                &this.serving.config,
-                bytes,
-                &request,
-            )
-            .map_err(|e| ops::OpError::from(e).into())
-        })
-        .await
-    }
 }
