@@ -731,7 +731,7 @@ if [ "$RSS_N" -gt 0 ] && [ "$HWM_100K" -ge 204800 ]; then
     MISSED="$MISSED${MISSED:+$'\n'}memory: peak ${HWM_100K} kB with $RSS_N phones (target < 200 MB)"
 fi
 echo "notes: wrk and both servers share the machine's cores; every HTTPS request is a full TLS handshake"
-echo "       (wrk preloaded without session resumption, nginx session cache/tickets off);"
+echo "       (wrk preloaded without session resumption), except the HTTPS+RESUME rows, where wrk resumes against both servers' defaults;"
 echo "       wrk latency starts at the request write"
 echo "       (after connect and TLS handshake), so handshake cost shows in req/s, not in p50/p99."
 echo "load average at the end: $(load)"
