@@ -60,7 +60,7 @@ fn run(cli: Cli) -> Result<u8, Fail> {
     match cli.command {
         Command::Import(args) => cli::import::run(data, config, args),
         Command::Export(args) => {
-            require_store(data)?;
+            require_store(data, config)?;
             cli::export::run(data, config, &args)
         }
         // Creating a user may create the store, as an import does.
@@ -87,15 +87,19 @@ fn answer(
     output: Option<&Path>,
     op: impl FnOnce(&dyn Backend) -> Result<Answer, BackendError>,
 ) -> Result<u8, Fail> {
-    require_store(data)?;
+    require_store(data, config)?;
     let answer = op(backend::open(data, config)?.as_ref())?;
     emit(answer, output)
 }
 
 /// A read command in a directory without a store: said so (exit 2), and
-/// no empty store is created there. A running server's socket counts.
-fn require_store(data: &Path) -> Result<(), Fail> {
-    if data.join("db").exists() || data.join(autoprov::app::client::SOCKET).exists() {
+/// no empty store is created there. A running server's socket counts, and
+/// so does a database URL (`--store`, `[store] url`): its server says.
+fn require_store(data: &Path, config: &Config) -> Result<(), Fail> {
+    if config.store.url.is_some()
+        || data.join("db").exists()
+        || data.join(autoprov::app::client::SOCKET).exists()
+    {
         return Ok(());
     }
     Err(usage(anyhow::anyhow!(

@@ -212,6 +212,12 @@ pub async fn sites(pool: Pool) -> Result<Vec<Site>, StoreError> {
 pub async fn put_sites(pool: Pool, sites: Vec<(String, String)>) -> Result<(), StoreError> {
     let mut client = pool.get().await.map_err(dbe)?;
     let tx = client.transaction().await.map_err(dbe)?;
+    // Every node writes the config's sites when it opens the store: two
+    // starting at once would both insert into an empty table and one would
+    // fail on the key. The meta row's lock makes them take turns.
+    tx.execute("SELECT 1 FROM autoprov_meta WHERE id = 1 FOR UPDATE", &[])
+        .await
+        .map_err(dbe)?;
     tx.execute("DELETE FROM autoprov_sites", &[])
         .await
         .map_err(dbe)?;

@@ -158,8 +158,15 @@ fn the_store_url_comes_from_the_config_or_the_environment() {
     let csv = users_csv().display().to_string();
     let r = env.run(&["--config", &config, "import", &csv, "--no-progress"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    // Nothing went to the data directory's sled store.
-    assert_eq!(env.run(&["export"]).stdout.lines().count(), 1);
+    // Nothing went to the data directory: no sled store was made there.
+    let local = env.run(&["export"]);
+    assert_eq!(local.code, 2, "{}", local.stderr);
+    assert!(
+        local.stderr.contains("no autoprov store"),
+        "{}",
+        local.stderr
+    );
+    assert!(!env.data().join("db").exists());
     let from_env = crate::support::cli::command(&env.data())
         .env("AUTOPROV_STORE", &url)
         .arg("export")
