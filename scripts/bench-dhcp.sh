@@ -32,13 +32,24 @@
 #
 # perfdhcp, the servers and the Python INFORM sender share the machine's
 # cores: at the highest rates the load tool itself is the ceiling.
-# Env: BENCH_BIN, BENCH_RATES, BENCH_INFORM_RATES, BENCH_DURATION, BENCH_KEEP=1.
+# BENCH_LEASES=postgresql: the leases in PostgreSQL instead, autoprov
+# (`--store postgres://...`, conditional lease claims) against Kea with its
+# PostgreSQL lease backend (`lease-database { type = "postgresql" }`), both
+# on one PostgreSQL 15 started here in the server namespace (non-root,
+# default settings, fsync on), a fresh database per run; 4-way scenarios
+# only, no dnsmasq (it has no database backend), no INFORM part.
+# Env: BENCH_BIN, BENCH_RATES, BENCH_INFORM_RATES, BENCH_DURATION, BENCH_KEEP=1,
+# BENCH_LEASES=postgresql.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RATES=${BENCH_RATES:-3000 6000 12000}
 INFORM_RATES=${BENCH_INFORM_RATES:-5000 10000 20000}
 DUR=${BENCH_DURATION:-5}
+LEASES=${BENCH_LEASES:-files}
+PGBIN=/usr/lib/postgresql/15/bin
+PGPORT=5432
+RUN=0
 SRV=apbench-s
 PH=apbench-p
 SIF=apbs0
@@ -70,6 +81,7 @@ cleanup() {
     ip netns pids $PH 2>/dev/null | xargs -r kill -9 2>/dev/null || true
     ip netns del $SRV 2>/dev/null || true
     ip netns del $PH 2>/dev/null || true
+    [ -n "${PGDIR:-}" ] && rm -rf "$PGDIR"
     [ "${BENCH_KEEP:-0}" = 1 ] && echo "kept $T" || rm -rf "$T"
 }
 stop_server() {
@@ -78,8 +90,11 @@ stop_server() {
         wait "$SERVER_PID" 2>/dev/null || true
         SERVER_PID=""
     fi
-    # Kea and dnsmasq daemons started in the server namespace.
-    ip netns pids $SRV 2>/dev/null | xargs -r kill 2>/dev/null || true
+    # Kea and dnsmasq daemons started in the server namespace (not the
+    # PostgreSQL server of BENCH_LEASES=postgresql).
+    for p in $(ip netns pids $SRV 2>/dev/null); do
+        [ "$(ps -o user= -p "$p" 2>/dev/null)" = postgres ] || kill "$p" 2>/dev/null || true
+    done
     sleep 0.5
 }
 trap cleanup EXIT
@@ -94,6 +109,16 @@ ip -n $PH addr add 10.99.0.2/16 dev $PIF
 for ns in $SRV $PH; do ip -n $ns link set lo up; done
 ip -n $SRV link set $SIF up
 ip -n $PH link set $PIF up
+
+if [ "$LEASES" = postgresql ]; then
+    # PostgreSQL refuses to run as root: its own directory, owned by postgres.
+    PGDIR=$(mktemp -d /tmp/apbench-pg.XXXXXX)
+    chown postgres "$PGDIR"
+    runuser -u postgres -- "$PGBIN/initdb" -D "$PGDIR/data" -A trust -U postgres >/dev/null
+    ip netns exec $SRV runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDIR/data" -w -l "$PGDIR/log" \
+        -o "-k $PGDIR -p $PGPORT -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
+fi
+psql_srv() { ip netns exec $SRV psql -qAt -h 127.0.0.1 -p $PGPORT -U postgres "$@"; }
 
 cat > "$T/autoprov.toml" <<EOF
 [dhcp]
@@ -145,11 +170,28 @@ start_server() {
     local name=$1 mode=$2
     rm -rf "$T/data" "$T/kea" "$T/dnsmasq"
     mkdir -p "$T/kea" "$T/dnsmasq"
+    local store=()
+    if [ "$LEASES" = postgresql ]; then
+        RUN=$((RUN + 1))
+        psql_srv -c "CREATE DATABASE ${name}_$RUN" >/dev/null
+        if [ "$name" = kea ]; then
+            ip netns exec $SRV kea-admin db-init pgsql -u postgres -p x -n "kea_$RUN" -h 127.0.0.1 >/dev/null 2>&1
+            python3 - "$T/kea.json" "kea_$RUN" <<'PY'
+import json, sys
+path, db = sys.argv[1:]
+c = json.load(open(path))
+c["Dhcp4"]["lease-database"] = {"type": "postgresql", "name": db, "host": "127.0.0.1",
+                                "port": 5432, "user": "postgres", "password": "x"}
+json.dump(c, open(path, "w"))
+PY
+        fi
+        store=(--store "postgres://postgres:x@127.0.0.1:$PGPORT/${name}_$RUN?sslmode=disable")
+    fi
     case $name in
     autoprov)
         local extra=()
         [ "$mode" = full ] && extra=(--dhcp-mode full --dhcp-pool "$POOL_START-$POOL_END")
-        ip netns exec $SRV "$BIN" --data "$T/data" --config "$T/autoprov.toml" serve \
+        ip netns exec $SRV "$BIN" --data "$T/data" --config "$T/autoprov.toml" "${store[@]}" serve \
             --http 10.99.0.1:8080 --https 10.99.0.1:8443 --dhcp $SIF "${extra[@]}" \
             >"$T/autoprov.log" 2>&1 &
         SERVER_PID=$!
@@ -188,24 +230,37 @@ perfdhcp_row() {
         }'
 }
 
-echo "# DHCP benchmark, $(date -u +%FT%TZ), $(nproc) cores, load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+SERVERS="autoprov kea dnsmasq"
+SCENARIOS=(discover-offer "4-way fresh" "4-way repeat")
+if [ "$LEASES" = postgresql ]; then
+    SERVERS="autoprov kea"
+    SCENARIOS=("4-way fresh" "4-way repeat")
+fi
+echo "# DHCP benchmark, $(date -u +%FT%TZ), $(nproc) cores, leases: $LEASES, load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# duration ${DUR} s per run; exchanges/s = answers received / duration (REQUEST-ACK for 4-way)"
 printf "%-9s %-15s %7s %11s %8s %8s %9s %9s\n" server scenario offered "exch/s" drops_DO drops_RA avg_DO_ms avg_RA_ms
-for scenario in discover-offer "4-way fresh" "4-way repeat"; do
+for scenario in "${SCENARIOS[@]}"; do
     case $scenario in
     discover-offer) clients=60000 flag=-i ;;
     "4-way fresh") clients=60000 flag= ;;
     "4-way repeat") clients=500 flag= ;;
     esac
     for rate in $RATES; do
-        for name in autoprov kea dnsmasq; do
+        for name in $SERVERS; do
             start_server $name full
             perfdhcp_row $name "${scenario// /-}" "$rate" $clients $flag
             stop_server
+            if [ "$LEASES" = postgresql ]; then
+                # Proof the leases went to the database: the rows each left.
+                table=autoprov_leases
+                [ "$name" = kea ] && table=lease4
+                echo "#   ${name}_$RUN: $(psql_srv -d "${name}_$RUN" -c "SELECT count(*) FROM $table") lease rows in PostgreSQL"
+            fi
         done
     done
 done
 
+[ "$LEASES" = postgresql ] && exit 0
 echo
 echo "# INFORM (autoprov in options-only mode), open loop from 10.99.0.2 with ciaddr set"
 printf "%-9s %7s %10s %8s %8s\n" server offered "answers/s" p50_ms p99_ms
