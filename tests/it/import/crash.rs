@@ -3,9 +3,8 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-use std::time::Duration;
 
-use crate::support::cli::{Env, command};
+use crate::support::cli::{Env, apply_window, command};
 use crate::support::heavy;
 
 const HEADER: &str = "username,first_name,last_name,extension,sip_password,mac,phone_model,blf\n";
@@ -39,7 +38,7 @@ fn sigkill_during_apply_leaves_before_or_after_state() {
     let reference = Env::new();
     assert_eq!(reference.import(&before_csv, &[]).code, 0);
     let before = reference.export(&["--include-secrets"]);
-    let window = apply_window(&reference, &big_csv);
+    let window = apply_window(spawn_logged_import(&reference, &big_csv));
     let after = reference.export(&["--include-secrets"]);
     assert_ne!(before, after);
     eprintln!("apply step takes {window:?}");
@@ -86,25 +85,6 @@ fn sigkill_during_apply_leaves_before_or_after_state() {
     }
     eprintln!("kills that found the before state: {seen_before}, the after state: {seen_after}");
     assert_eq!(seen_before + seen_after, fractions.len());
-}
-
-/// Runs the import with logs on and returns the time between "applying
-/// import" and "import applied and flushed".
-fn apply_window(env: &Env, csv: &std::path::Path) -> Duration {
-    let mut child = spawn_logged_import(env, csv);
-    let stderr = child.stderr.take().expect("stderr");
-    let mut start = None;
-    let mut window = None;
-    for line in BufReader::new(stderr).lines() {
-        let line = line.unwrap_or_default();
-        if line.contains("applying import") {
-            start = Some(std::time::Instant::now());
-        } else if line.contains("import applied") {
-            window = start.map(|s| s.elapsed());
-        }
-    }
-    assert!(child.wait().expect("wait").success());
-    window.expect("the import logged both apply lines")
 }
 
 /// Starts `autoprov import CSV` with info logs on a piped stderr, where it

@@ -3,9 +3,8 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
-use std::time::Duration;
 
-use crate::support::cli::Env;
+use crate::support::cli::{Env, apply_window};
 use crate::support::postgres::{self, fresh_database};
 use crate::support::report::summary;
 
@@ -121,7 +120,7 @@ fn an_import_killed_mid_way_leaves_the_state_before() {
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
     let before = postgres::export(&env.data(), &url);
-    let window = apply_window(&env, &reference, &big_csv);
+    let window = apply_window(spawn_import(&env, &reference, &big_csv, true));
     let after = postgres::export(&env.data(), &reference);
     assert_ne!(before, after);
     eprintln!("the apply step takes {window:?}");
@@ -156,24 +155,6 @@ fn an_import_killed_mid_way_leaves_the_state_before() {
     let again = env.import(&big_csv, &["--store", &url]);
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(postgres::export(&env.data(), &url), after);
-}
-
-/// The time between "applying import" and "import applied".
-fn apply_window(env: &Env, url: &str, csv: &std::path::Path) -> Duration {
-    let mut child = spawn_import(env, url, csv, true);
-    let stderr = child.stderr.take().expect("stderr");
-    let mut start = None;
-    let mut window = None;
-    for line in BufReader::new(stderr).lines() {
-        let line = line.unwrap_or_default();
-        if line.contains("applying import") {
-            start = Some(std::time::Instant::now());
-        } else if line.contains("import applied") {
-            window = start.map(|s| s.elapsed());
-        }
-    }
-    assert!(child.wait().expect("wait").success());
-    window.expect("the import logged both apply lines")
 }
 
 #[test]

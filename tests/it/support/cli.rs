@@ -244,3 +244,23 @@ pub fn tree_bytes(dir: &Path) -> Vec<(PathBuf, String)> {
     out.sort();
     out
 }
+
+/// The time between an import's "applying import" and "import applied"
+/// log lines, read from `child` (an `autoprov import` with info logs on a
+/// piped stderr): where a kill must land to test the apply's atomicity.
+pub fn apply_window(mut child: std::process::Child) -> std::time::Duration {
+    use std::io::{BufRead, BufReader};
+    let stderr = child.stderr.take().expect("stderr");
+    let mut start = None;
+    let mut window = None;
+    for line in BufReader::new(stderr).lines() {
+        let line = line.unwrap_or_default();
+        if line.contains("applying import") {
+            start = Some(std::time::Instant::now());
+        } else if line.contains("import applied") {
+            window = start.map(|s| s.elapsed());
+        }
+    }
+    assert!(child.wait().expect("wait").success());
+    window.expect("the import logged both apply lines")
+}
