@@ -366,7 +366,7 @@ impl TokenSet {
         set
     }
 
-    /// Re-reads a shared list (the refresh loop calls this once a second).
+    /// Re-reads a shared list (the refresh loop calls this four times a second).
     /// A list the store cannot give now keeps the last one read; a corrupt
     /// one accepts no token. A file is re-read by [`TokenSet::verify`].
     pub fn reload(&self) {
