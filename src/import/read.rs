@@ -1074,7 +1074,7 @@ mod tests {
     }
 
     #[test]
-    fn big_file_reads_fast() {
+    fn a_big_file_reads_every_record() {
         let mut text = String::from("username,first_name,last_name,email,extension,mac,site\r\n");
         for i in 0..100_000 {
             text.push_str(&format!(
@@ -1085,13 +1085,11 @@ mod tests {
                 i % 7
             ));
         }
-        let start = std::time::Instant::now();
         let t = read(text.as_bytes());
-        let took = start.elapsed();
         assert_eq!(t.records.len(), 100_000);
         assert_eq!(t.records[99_999].line, 100_001);
         assert_eq!(t.records[5].fields[2], "Last, 5");
-        // Generous bound so debug builds pass; release is far below 0.3 s.
-        assert!(took.as_secs_f64() < 5.0, "{took:?}");
+        // Its speed is measured by scripts/bench-import.sh, not here: a
+        // timed test fails on a loaded CI machine and proves nothing.
     }
 }
