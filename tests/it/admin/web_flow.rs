@@ -2,9 +2,11 @@
 //! headless Chromium session (tests/it/admin/web.rs's `Browser`): fix and
 //! retry with the file picker on the same file name, a `replace` whose
 //! confirm is cancelled (nothing written) and then accepted, a misspelled
-//! key column that blocks Apply until ignored, a keyboard-only upload, a
-//! single-user edit seen by `autoprov users show`, the phones, history and
-//! sources tabs, a 5,000-row preview that keeps Apply in view and pages
+//! key column that blocks Apply until ignored, a keyboard-only upload, the
+//! single-user operations (edit, rotate the SIP password, add and remove a
+//! phone, delete a user: the confirm names the user, cancelling writes
+//! nothing), each seen by `autoprov users show` and in the history tab, the
+//! phones and sources tabs, a 5,000-row preview that keeps Apply in view and pages
 //! through its rows, and a revoked token that sends the page back to the
 //! login.
 //!
@@ -65,6 +67,105 @@ fn saved(browser: &Browser, name: &str) -> String {
         assert!(std::time::Instant::now() < deadline, "{name} never saved");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+}
+
+/// `users show NAME` through the CLI (the running server's socket), as JSON.
+fn shown(data: &std::path::Path, name: &str) -> Option<Value> {
+    let out = autoprov(
+        data,
+        &["users", "show", name, "--secrets", "--format", "json"],
+    );
+    out.status
+        .success()
+        .then(|| serde_json::from_slice(&out.stdout).expect("users show JSON"))
+}
+
+/// The user's first SIP password as the CLI shows it ("" when none).
+fn sip_password(data: &std::path::Path, name: &str) -> String {
+    let u = shown(data, name).unwrap_or_else(|| panic!("no user {name}"));
+    u["lines"][0]["sip_password"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The MACs (plain) of the user's phones as the CLI shows them.
+fn macs(data: &std::path::Path, name: &str) -> Vec<String> {
+    let u = shown(data, name).unwrap_or_else(|| panic!("no user {name}"));
+    u["phones"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p["mac"].as_str())
+                .map(|m| m.replace([':', '-', '.'], "").to_lowercase())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Empties the status line, so the next wait reads only what comes after.
+fn clear_status(browser: &Browser) {
+    browser.exec(
+        "document.querySelector('#status').textContent = '';",
+        json!([]),
+    );
+}
+
+/// Adds a phone to gina.novak and removes it (the confirm names it), then
+/// deletes kim.tanaka: the confirm names the user, cancelling writes
+/// nothing, confirming deletes. Each checked with `autoprov users show`.
+fn single_user_operations(browser: &Browser, data: &std::path::Path) {
+    const NEW_MAC: &str = "805ec0777001";
+    browser.type_into("#add-mac", "80:5e:c0:77:70:01");
+    browser.type_into("#add-model", "yealink-t54w");
+    browser.click("#add-phone");
+    browser.wait("#user-msg", |t| t.contains("added"));
+    browser.wait("#user-phones li", |t| t.contains(NEW_MAC));
+    assert!(macs(data, "gina.novak").contains(&NEW_MAC.to_string()));
+    browser.step("user-phone-added", true);
+
+    browser.click(&format!("#user-phones button[data-remove='{NEW_MAC}']"));
+    browser.wait("#confirm-h", |t| t.contains(NEW_MAC));
+    browser.step("user-phone-remove-confirm", true);
+    clear_status(browser);
+    browser.click("#confirm-no");
+    browser.wait("#status", |t| t.contains("nothing was written"));
+    assert!(macs(data, "gina.novak").contains(&NEW_MAC.to_string()));
+    browser.click(&format!("#user-phones button[data-remove='{NEW_MAC}']"));
+    browser.click("#confirm-yes");
+    browser.wait("#user-msg", |t| t.contains("removed"));
+    assert_eq!(macs(data, "gina.novak"), ["0c383e07e16c"]);
+
+    // Delete: the confirm names the user; cancel keeps, confirm deletes.
+    browser.type_into("#users-q", "kim.tanaka");
+    browser.wait("#users-count", |t| t.contains("1 user match"));
+    browser.click("#users tr[data-username='kim.tanaka'] button");
+    browser.wait("#user-h", |t| t.contains("kim.tanaka"));
+    browser.click("#user-delete");
+    browser.wait("#confirm-h", |t| t == "Delete kim.tanaka?");
+    browser.wait("#confirm-list li", |t| t == "kim.tanaka");
+    browser.wait("#confirm-yes", |t| t == "Delete kim.tanaka");
+    browser.step("user-delete-confirm", true);
+    clear_status(browser);
+    browser.click("#confirm-no");
+    browser.wait("#status", |t| t.contains("nothing was written"));
+    assert!(
+        shown(data, "kim.tanaka").is_some(),
+        "cancel deleted kim.tanaka"
+    );
+    browser.click("#user-delete");
+    browser.click("#confirm-yes");
+    browser.wait("#status", |t| t.contains("User kim.tanaka deleted"));
+    assert!(
+        shown(data, "kim.tanaka").is_none(),
+        "kim.tanaka still there"
+    );
+    browser.exec(
+        "const q = document.querySelector('#users-q'); q.value = ''; q.dispatchEvent(new Event('input'));",
+        json!([]),
+    );
+    browser.wait("#users-count", |t| t == "11 users.");
+    browser.step("user-deleted", true);
 }
 
 /// Tabs (at most 40 times) until `id` has the focus.
@@ -257,9 +358,20 @@ fn admin_page_rollout_end_to_end() {
     let shown = autoprov(&data, &["users", "show", "gina.novak"]);
     let shown = String::from_utf8_lossy(&shown.stdout);
     assert!(shown.contains("2251"), "users show:\n{shown}");
+    let before = sip_password(&data, "gina.novak");
     browser.click("#user-rotate");
     browser.wait("#user-msg", |t| t.contains("new SIP password"));
+    let after = sip_password(&data, "gina.novak");
+    assert!(
+        !after.is_empty() && after != "***",
+        "no SIP password shown after the rotation"
+    );
+    assert!(
+        before != after,
+        "the rotation left the SIP password as it was"
+    );
     browser.step("users", true);
+    single_user_operations(&browser, &data);
 
     // Phones: one fetched over HTTPS, the rest never fetched (neutral).
     assert_eq!(server.get_https("/805ec0123456.cfg", Some(UA)).status, 200);
@@ -288,9 +400,18 @@ fn admin_page_rollout_end_to_end() {
 
     browser.click("button[data-view='history']");
     browser.wait("#history tbody tr", |t| t.contains("replace"));
-    browser.wait("#history tbody tr", |t| {
-        t.contains("edit") && t.contains("(admin page)")
-    });
+    // Each single-user operation is a history line of the page's.
+    for op in [
+        "edit",
+        "rotate-sip-password",
+        "add-phone",
+        "remove-phone",
+        "delete",
+    ] {
+        browser.wait("#history tbody tr", |t| {
+            t.split_whitespace().any(|c| c == op) && t.contains("(admin page)")
+        });
+    }
     browser.step("history", true);
     browser.click("button[data-view='sources']");
     browser.wait("#sources-empty", |t| t.contains("No sources"));

@@ -673,7 +673,7 @@ async function loadUser(name, note) {
   const del = el('button', { type: 'button', id: 'user-delete', class: 'danger', onclick: () => confirmDelete(1, [u.username], async () => {
     const ok = await userOp('DELETE', name, '?yes=true', null, msg, `User ${u.username} deleted.`, true);
     if (ok) { box.hidden = true; loadUsers(); say(`User ${u.username} deleted.`, 'good'); }
-  }, { title: `Delete ${u.username}?`, text: `${u.username} (${u.display_name || ''}) and the provisioning of ${plural((u.phones || []).length, 'phone')} are deleted. This cannot be undone.`, yes: `Delete ${u.username}` }) }, 'Delete user');
+  }, { title: `Delete ${u.username}?`, text: `${u.username}${u.display_name ? ' (' + u.display_name + ')' : ''}${(u.phones || []).length ? ' and the provisioning of ' + plural(u.phones.length, 'phone') + ' are' : ' is'} deleted. This cannot be undone.`, yes: `Delete ${u.username}` }) }, 'Delete user');
 
   const facts = el('dl', {}, ...[['Username', u.username], ['Name', u.display_name], ['Extension', firstLine(u).extension],
     ['SIP user', firstLine(u).sip_username], ['Site', u.site], ['Source', u.source || 'added by hand'], ['Config version', u.config_version]]
