@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::app::Serving;
 use crate::app::ops::{self, Answer, Format, ImportRequest};
@@ -28,16 +28,71 @@ use crate::store::ImportRecord;
 /// How one source's last run went, for `GET /api/v1/sources`.
 #[derive(Debug, Clone, Serialize)]
 pub struct LastRun {
+    /// When the run started (RFC 3339 seconds): the schedule's tick.
     pub time: String,
     pub dry_run: bool,
     pub exit_code: u8,
     /// `applied`, `dry_run`, or why nothing was written.
     pub outcome: String,
+    /// The metric's result: `applied`, `dry_run`, `refused`, `file_error`,
+    /// `failed`, or `skipped` (another node holds the run).
+    pub result: String,
+    /// What the import counted, when the file reached it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counts: Option<Counts>,
+    /// Why the run wrote nothing (the fetch failed, the import refused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The import report's summary, as a source run shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub created: usize,
+    pub updated: usize,
+    pub deleted: usize,
+    pub unchanged: usize,
+    pub skipped: usize,
+    pub errors: usize,
+    pub warnings: usize,
+}
+
+impl LastRun {
+    /// The run that started at `time` and gave `answer`: a JSON report
+    /// (or a preview, its report under `report`) when the file reached the
+    /// import.
+    fn of(time: String, dry_run: bool, answer: &Answer) -> LastRun {
+        let counts = (answer.content_type == "application/json")
+            .then(|| serde_json::from_slice::<serde_json::Value>(&answer.body).ok())
+            .flatten()
+            .and_then(|v| {
+                let summary = v.get("summary").or_else(|| v.pointer("/report/summary"))?;
+                serde_json::from_value::<Counts>(summary.clone()).ok()
+            });
+        let result = ops::result_label(answer, dry_run);
+        LastRun {
+            time,
+            dry_run,
+            exit_code: answer.exit_code,
+            outcome: answer.message.clone().unwrap_or_else(|| result.to_string()),
+            result: result.to_string(),
+            counts,
+            error: answer.message.clone().filter(|_| answer.exit_code != 0),
+        }
+    }
+}
+
+/// A source's last scheduled (or applied) run and its last test run,
+/// kept apart so a test never hides when the source runs next.
+#[derive(Debug, Clone, Default)]
+struct Runs {
+    run: Option<LastRun>,
+    test: Option<LastRun>,
 }
 
 /// When a source runs next, as far as its last scheduled run tells
-/// (RFC 3339 seconds): that run's time plus `every`. `None` before the
-/// first run or after a test run (which does not move the schedule).
+/// (RFC 3339 seconds): that run's start plus `every`, as the schedule
+/// ticks. `None` before the first run.
 fn next_run(last: Option<&LastRun>, src: &SourceConfig) -> Option<String> {
     use time::format_description::well_known::Rfc3339;
     let last = last.filter(|l| !l.dry_run)?;
@@ -51,7 +106,7 @@ pub struct Runner {
     serving: Arc<Serving>,
     /// Largest file fetched (the admin API's body limit).
     max_bytes: usize,
-    last: Mutex<BTreeMap<String, LastRun>>,
+    last: Mutex<BTreeMap<String, Runs>>,
     /// This server's name in run leases (several nodes on one database).
     node: String,
 }
@@ -86,6 +141,7 @@ impl Runner {
     /// so in the sources list) while another node holds it, or while the
     /// store cannot tell.
     pub async fn run_scheduled(&self, name: &str, every: Duration) -> Answer {
+        let started = crate::domain::clock::now_rfc3339_seconds();
         let store = self.serving.store.clone();
         let (lease, node) = (format!("source:{name}"), self.node.clone());
         let ttl = every.as_secs().saturating_add(LEASE_MARGIN_SECS);
@@ -93,19 +149,22 @@ impl Runner {
         let granted =
             tokio::task::spawn_blocking(move || store.try_run_lease(&lease, &node, ttl, now)).await;
         let why = match granted {
-            Ok(Ok(true)) => return self.run(name, false, Format::Json).await,
+            Ok(Ok(true)) => return self.run_from(name, false, Format::Json, started).await,
             Ok(Ok(false)) => ELSEWHERE.to_string(),
             Ok(Err(e)) => format!("skipped: cannot take the run lease: {e}"),
             Err(e) => format!("skipped: run lease task failed: {e}"),
         };
         tracing::info!(source = %name, reason = %why, "scheduled import not run here");
-        self.last.lock().unwrap_or_else(|p| p.into_inner()).insert(
-            name.to_string(),
+        self.remember(
+            name,
             LastRun {
-                time: crate::domain::clock::now_rfc3339(),
+                time: started,
                 dry_run: false,
                 exit_code: 0,
                 outcome: why.clone(),
+                result: "skipped".into(),
+                counts: None,
+                error: None,
             },
         );
         Answer {
@@ -119,7 +178,19 @@ impl Runner {
         &self.serving.config.sources
     }
 
-    /// Every source with its settings (never its token) and last run.
+    /// Keeps `run` as the source's last run or, for a dry run, last test.
+    fn remember(&self, name: &str, run: LastRun) {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        let runs = last.entry(name.to_string()).or_default();
+        if run.dry_run {
+            runs.test = Some(run);
+        } else {
+            runs.run = Some(run);
+        }
+    }
+
+    /// Every source with its settings (never its token), its last run and
+    /// test, and when it runs next.
     pub fn list(&self) -> Answer {
         let last = self.last.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let list: Vec<serde_json::Value> = self
@@ -135,8 +206,9 @@ impl Runner {
                     "every": s.every,
                     "mode": s.mode,
                     "partial": s.partial,
-                    "last_run": last.get(name),
-                    "next_run": next_run(last.get(name), s),
+                    "last_run": last.get(name).and_then(|r| r.run.as_ref()),
+                    "last_test": last.get(name).and_then(|r| r.test.as_ref()),
+                    "next_run": next_run(last.get(name).and_then(|r| r.run.as_ref()), s),
                 })
             })
             .collect();
@@ -153,6 +225,12 @@ impl Runner {
     /// Fetches and imports source `name` once; a dry run writes nothing,
     /// not even history.
     pub async fn run(&self, name: &str, dry_run: bool, format: Format) -> Answer {
+        let started = crate::domain::clock::now_rfc3339_seconds();
+        self.run_from(name, dry_run, format, started).await
+    }
+
+    /// [`Runner::run`] of the run that started at `started`.
+    async fn run_from(&self, name: &str, dry_run: bool, format: Format, started: String) -> Answer {
         let Some(src) = self.serving.config.sources.get(name) else {
             return Answer::fail(2, 404, format!("no source named {name:?} in the config"));
         };
@@ -179,15 +257,7 @@ impl Runner {
             let why = answer.message.clone().unwrap_or_else(|| "refused".into());
             self.record_failure(name, src, &why);
         }
-        self.last.lock().unwrap_or_else(|p| p.into_inner()).insert(
-            name.to_string(),
-            LastRun {
-                time: crate::domain::clock::now_rfc3339(),
-                dry_run,
-                exit_code: answer.exit_code,
-                outcome: answer.message.clone().unwrap_or_else(|| result.to_string()),
-            },
-        );
+        self.remember(name, LastRun::of(started, dry_run, &answer));
         answer
     }
 
@@ -216,8 +286,17 @@ impl Runner {
 
     /// The web page's preview of source `name` (what
     /// `POST /api/v1/import/preview` gives for an upload): fetched or
-    /// searched now, never written, not recorded.
+    /// searched now, never written; kept only as the source's last test.
     pub async fn preview(&self, name: &str) -> Answer {
+        let started = crate::domain::clock::now_rfc3339_seconds();
+        let answer = self.preview_now(name).await;
+        if answer.status != 404 {
+            self.remember(name, LastRun::of(started, true, &answer));
+        }
+        answer
+    }
+
+    async fn preview_now(&self, name: &str) -> Answer {
         let Some(src) = self.serving.config.sources.get(name) else {
             return Answer::fail(2, 404, format!("no source named {name:?} in the config"));
         };
@@ -442,6 +521,54 @@ mod tests {
         // A renews its own lease; history holds A's one failed run.
         assert_eq!(a.run_scheduled("hr", hour).await.status, 502);
         assert_eq!(store.history().unwrap().len(), 2);
+
+        // A's list: the failed run says why, and when the next one is due;
+        // a test run afterwards is kept apart and moves neither.
+        let before: serde_json::Value = serde_json::from_slice(&a.list().body).unwrap();
+        let run = &before[0]["last_run"];
+        assert_eq!(run["result"], "file_error", "{before}");
+        assert!(
+            run["error"].as_str().unwrap().contains("nothing imported"),
+            "{before}"
+        );
+        assert!(run.get("counts").is_none(), "{before}");
+        let at = |v: &serde_json::Value| {
+            use time::format_description::well_known::Rfc3339;
+            time::OffsetDateTime::parse(v.as_str().unwrap(), &Rfc3339).unwrap()
+        };
+        assert_eq!(
+            at(&before[0]["next_run"]) - at(&run["time"]),
+            time::Duration::HOUR
+        );
+        assert_eq!(a.run("hr", true, Format::Json).await.status, 502);
+        let after: serde_json::Value = serde_json::from_slice(&a.list().body).unwrap();
+        assert_eq!(after[0]["last_run"], before[0]["last_run"]);
+        assert_eq!(after[0]["next_run"], before[0]["next_run"]);
+        assert_eq!(after[0]["last_test"]["dry_run"], true, "{after}");
+        assert_eq!(after[0]["last_test"]["result"], "file_error", "{after}");
+    }
+
+    /// A run's counts come from its JSON report, or a preview's.
+    #[test]
+    fn a_run_keeps_the_report_counts() {
+        let report = br#"{"summary":{"created":2,"updated":1,"deleted":0,"unchanged":9,"skipped":0,"errors":0,"warnings":1}}"#;
+        let answer = Answer::ok(report.to_vec(), "application/json");
+        let run = LastRun::of("2026-12-02T10:00:00Z".into(), false, &answer);
+        let want = Counts {
+            created: 2,
+            updated: 1,
+            unchanged: 9,
+            warnings: 1,
+            ..Counts::default()
+        };
+        assert_eq!(run.counts.as_ref(), Some(&want));
+        assert_eq!((run.result.as_str(), run.error), ("applied", None));
+        let preview = format!(r#"{{"report":{}}}"#, String::from_utf8_lossy(report));
+        let answer = Answer::ok(preview.into_bytes(), "application/json");
+        let test = LastRun::of("2026-12-02T10:00:00Z".into(), true, &answer);
+        assert_eq!((test.counts, test.result.as_str()), (Some(want), "dry_run"));
+        let text = Answer::ok(b"import ...".to_vec(), "text/plain; charset=utf-8");
+        assert!(LastRun::of(String::new(), false, &text).counts.is_none());
     }
 
     #[test]

@@ -16,16 +16,16 @@ use crate::support::fixtures::users_csv;
 use crate::support::server::{Server, api};
 
 /// What the fake upstream answers: status, content type, body.
-type Reply = (u16, &'static str, Vec<u8>);
+pub(super) type Reply = (u16, &'static str, Vec<u8>);
 
 /// A one-URL HTTP/1.1 server answering every request with the current reply.
-struct Upstream {
-    url: String,
+pub(super) struct Upstream {
+    pub(super) url: String,
     reply: Arc<Mutex<Reply>>,
 }
 
 impl Upstream {
-    fn start(first: Reply) -> Upstream {
+    pub(super) fn start(first: Reply) -> Upstream {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/export/users.csv", listener.local_addr().unwrap());
         let reply = Arc::new(Mutex::new(first));
@@ -54,12 +54,12 @@ impl Upstream {
         Upstream { url, reply }
     }
 
-    fn set(&self, r: Reply) {
+    pub(super) fn set(&self, r: Reply) {
         *self.reply.lock().unwrap() = r;
     }
 }
 
-fn history(data: &Path) -> Vec<Value> {
+pub(super) fn history(data: &Path) -> Vec<Value> {
     let out = autoprov(data, &["history", "--format", "json"]);
     assert!(
         out.status.success(),
@@ -74,7 +74,7 @@ fn history(data: &Path) -> Vec<Value> {
 }
 
 /// Waits for a history record after the first `seen` that `pred` accepts.
-fn wait_for_run(data: &Path, seen: usize, pred: impl Fn(&Value) -> bool) -> usize {
+pub(super) fn wait_for_run(data: &Path, seen: usize, pred: impl Fn(&Value) -> bool) -> usize {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let h = history(data);
@@ -101,7 +101,7 @@ fn usernames(data: &Path) -> Vec<String> {
         .collect()
 }
 
-fn outcome_has(r: &Value, needle: &str) -> bool {
+pub(super) fn outcome_has(r: &Value, needle: &str) -> bool {
     r["outcome"].as_str().is_some_and(|o| o.contains(needle))
 }
 

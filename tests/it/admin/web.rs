@@ -544,3 +544,117 @@ fn ldap_source_preview_on_the_page() {
     drop(browser);
     server.stop_ok();
 }
+
+/// The Sources tab: each source's last run (when, and its counts or its
+/// error), its next run (the last run's start plus `every`, as the API
+/// says), and "Test now": a dry run shown as a preview that writes
+/// nothing, then kept beside the last run without hiding it; a source that
+/// cannot be fetched says why, in the tab.
+#[test]
+fn sources_tab_shows_runs_and_tests_now() {
+    use super::sources::{Upstream, history, outcome_has, wait_for_run};
+    let _heavy = heavy();
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = std::fs::read(repo("examples/users.csv")).unwrap();
+    let hr = Upstream::start((200, "text/csv", csv.clone()));
+    let broken = Upstream::start((500, "text/plain", b"oops".to_vec()));
+    let cfg = tmp.path().join("autoprov.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[sources.hr]\nurl = \"{}\"\nevery = \"1h\"\nmode = \"sync\"\n\n[sources.old]\nurl = \"{}\"\nevery = \"30m\"\n",
+            hr.url, broken.url
+        ),
+    )
+    .unwrap();
+    let data = tmp.path().join("data");
+    let server = Server::start(&data, &["--config", cfg.to_str().unwrap()], &[]);
+    // Both ran at start: hr created the 12, old failed on its HTTP 500.
+    wait_for_run(&data, 0, |r| r["source"] == "hr" && r["created"] == 12);
+    wait_for_run(&data, 0, |r| {
+        r["source"] == "old" && outcome_has(r, "HTTP 500")
+    });
+    let runs = history(&data).len();
+    let token = create_token(&data, "browser");
+    let list =
+        crate::support::server::api(&server, "GET", "/api/v1/sources", Some(&token), &[]).json();
+    let hr_api = &list[0];
+    assert_eq!(hr_api["name"], "hr");
+    assert_eq!(hr_api["last_run"]["result"], "applied");
+    assert_eq!(hr_api["last_run"]["counts"]["created"], 12);
+    let parse = |v: &Value| {
+        time::OffsetDateTime::parse(
+            v.as_str().unwrap_or_default(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap_or_else(|e| panic!("{v}: {e}"))
+    };
+    assert_eq!(
+        parse(&hr_api["next_run"]) - parse(&hr_api["last_run"]["time"]),
+        time::Duration::hours(1),
+        "{hr_api}"
+    );
+    assert_eq!(list[1]["last_run"]["result"], "file_error");
+    assert!(
+        list[1]["last_run"]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("HTTP 500"),
+        "{list}"
+    );
+    assert!(list[1]["next_run"].is_string(), "{list}");
+
+    let Some(browser) = Browser::start() else {
+        server.stop_ok();
+        return;
+    };
+    browser.go(&format!("{}/", server.admin));
+    browser.type_into("#token", &token);
+    browser.click("#login-btn");
+    browser.click("button[data-view='sources']");
+    let row = |name: &str, cell: &str| format!("#sources tr[data-source='{name}'] td.{cell}");
+    browser.wait(&row("hr", "result"), |t| t == "applied: created 12");
+    browser.wait(&row("hr", "last"), |t| !t.is_empty() && t != "not run yet");
+    browser.wait(&row("hr", "next"), |t| {
+        t.ends_with("(every 1h)") && t.len() > 12
+    });
+    browser.wait(&row("old", "result"), |t| t.contains("HTTP 500"));
+    browser.step("sources-runs", true);
+
+    // The source drops kim.tanaka: the test previews the deletion, writes
+    // nothing, and the tab keeps the last run beside the test.
+    let text = String::from_utf8(csv).unwrap();
+    let fewer: String = text
+        .lines()
+        .filter(|l| !l.starts_with("kim.tanaka,"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    hr.set((200, "text/csv", fewer.into_bytes()));
+    browser.click("button[data-source='hr']");
+    browser.wait("#verdict", |t| t.contains("DELETES 1 user"));
+    browser.wait("#changes tr.action-delete", |t| t.contains("kim.tanaka"));
+    browser.wait("#status", |t| t.contains("nothing was written"));
+    assert_eq!(history(&data).len(), runs, "a test run was recorded");
+    let out = autoprov(&data, &["users", "show", "kim.tanaka"]);
+    assert!(out.status.success(), "the test deleted kim.tanaka");
+    browser.click("button[data-view='sources']");
+    browser.wait(&row("hr", "test"), |t| {
+        t.contains("Tested") && t.contains("would delete 1") && t.contains("unchanged 11")
+    });
+    browser.wait(&row("hr", "result"), |t| t == "applied: created 12");
+    browser.wait(&row("hr", "next"), |t| {
+        t.ends_with("(every 1h)") && t.len() > 12
+    });
+
+    // An upstream that fails: the test says why, and the tab stays.
+    hr.set((500, "text/plain", b"down".to_vec()));
+    browser.click("button[data-source='hr']");
+    browser.wait("#status", |t| t.contains("HTTP 500"));
+    browser.wait(&row("hr", "test"), |t| {
+        t.contains("Tested") && t.contains("HTTP 500")
+    });
+    browser.wait(&row("hr", "result"), |t| t == "applied: created 12");
+    browser.step("sources-tested", true);
+    drop(browser);
+    server.stop_ok();
+}

@@ -876,10 +876,21 @@ async function loadHistory() {
   if (!r.json.length) body.append(el('tr', {}, el('td', { colspan: 8 }, 'No imports yet.')));
 }
 
-function lastRunText(run) {
-  if (!run) return 'not run yet';
-  if (typeof run === 'string') return when(run);
-  return when(run.time) + (run.dry_run ? ' (test)' : '');
+// A run's counts as a sentence: "created 2, updated 1, unchanged 9".
+function countsText(c, would) {
+  const parts = [['created', 'create'], ['updated', 'update'], ['deleted', 'delete'], ['unchanged', 'unchanged'],
+    ['skipped', 'skip'], ['errors', 'errors']]
+    .filter(([k]) => c[k]).map(([k, w]) => `${would ? w : k} ${c[k].toLocaleString('en')}`);
+  return parts.length ? parts.join(', ') : 'nothing in the file';
+}
+
+// What a run (or test) did: its counts, or why it wrote nothing.
+function runResult(run, would) {
+  if (!run) return el('span', {}, '');
+  if (run.error) return el('span', { class: 'bad' }, run.error);
+  if (run.result === 'skipped') return el('span', {}, run.outcome);
+  if (!run.counts) return el('span', {}, run.outcome || run.result || '');
+  return el('span', { class: 'good' }, (would ? 'would ' : run.result === 'applied' ? 'applied: ' : '') + countsText(run.counts, would));
 }
 
 async function loadSources() {
@@ -891,33 +902,38 @@ async function loadSources() {
   const body = $('#sources tbody');
   body.replaceChildren();
   for (const src of r.json) {
-    const run = src.last_run;
-    const result = src.result || (run && typeof run === 'object' ? run.outcome + (run.exit_code ? ` (exit ${run.exit_code})` : '') : '');
-    const test = el('button', { type: 'button', 'data-source': src.name, onclick: () => previewSource(src.name) }, 'Test now');
+    const run = src.last_run && typeof src.last_run === 'object' ? src.last_run : null;
+    const test = src.last_test;
+    const button = el('button', { type: 'button', 'data-source': src.name, onclick: () => previewSource(src.name) }, 'Test now');
+    const tested = test ? el('p', { class: 'tested' }, `Tested ${when(test.time)}: `, runResult(test, true)) : '';
+    const next = src.next_run ? when(src.next_run) : run ? '' : 'due now';
     body.append(el('tr', { 'data-source': src.name },
       el('th', { scope: 'row' }, src.name), el('td', {}, `${src.kind || 'csv'}`), el('td', {}, src.mode || ''),
-      el('td', {}, lastRunText(run)), el('td', {}, src.next_run ? when(src.next_run) : src.every ? 'every ' + src.every : ''),
-      el('td', { class: 'result' }, result || ''), el('td', {}, test)));
+      el('td', { class: 'last' }, run ? when(run.time) : 'not run yet'),
+      el('td', { class: 'next' }, next, src.every ? el('br') : '', src.every ? `(every ${src.every})` : ''),
+      el('td', { class: 'result' }, runResult(run, false)), el('td', { class: 'test' }, button, tested)));
   }
   $('#sources-empty').hidden = r.json.length > 0;
   $('#sources-wrap').hidden = !r.json.length;
 }
 
 // "Test now": the source's dry run, shown in the Import view like an
-// upload's preview; Apply there runs the source.
+// upload's preview (Apply there runs the source); a source that cannot be
+// fetched stays here with the reason, as its last test.
 async function previewSource(name) {
-  current = { source: name, map: null, ignore: new Set() };
-  say('Fetching source ' + name + '…');
+  say('Testing source ' + name + '…');
   const r = await api('POST', '/api/v1/sources/' + encodeURIComponent(name) + '/preview');
+  if (r.status === 401) return;
   if (r.status !== 200 || !r.json || !r.json.report) {
-    if (r.status !== 401) say(`Source ${name}: ` + problem(r, 'test failed'), 'bad');
+    await loadSources();
+    // The server's sentence names the source already.
+    say(problem(r, `test of source ${name} failed`), 'bad');
     return;
   }
-  const s = r.json.report.summary;
-  const cell = document.querySelector(`#sources tr[data-source="${CSS.escape(name)}"] td.result`);
-  if (cell) cell.textContent = `tested now: create ${s.created}, update ${s.updated}, delete ${s.deleted}, errors ${s.errors}`;
+  current = { source: name, map: null, ignore: new Set() };
   show('import');
   renderPreview(r.json);
+  say(`Source ${name} tested: nothing was written. Apply runs it now.`);
 }
 
 // ---- Wiring -------------------------------------------------------------
