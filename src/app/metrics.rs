@@ -55,6 +55,9 @@ pub struct Metrics {
     /// TFTP transfers by result and mode (the TFTP face's own counter;
     /// its fetches also count in `fetches`, as plain HTTP's do).
     tftp: Family,
+    /// Single-user operations (edit, add-phone, delete, ...) by operation
+    /// and result, as `imports` counts whole files.
+    user_changes: Family,
     bans: AtomicU64,
     dhcp: Mutex<Option<std::sync::Arc<DhcpStats>>>,
     /// TLS handshakes completed: full, and resumed from a ticket or the
@@ -83,6 +86,11 @@ impl Default for Metrics {
                 "TFTP read requests by result and transfer mode.",
                 ["result", "mode"],
             ),
+            user_changes: Family::new(
+                "autoprov_user_changes_total",
+                "Single-user operations through the admin API by operation and result.",
+                ["op", "result"],
+            ),
             bans: AtomicU64::new(0),
             dhcp: Mutex::new(None),
             tls_full: AtomicU64::new(0),
@@ -109,6 +117,13 @@ impl Metrics {
     /// `timed_out`, `aborted`, `busy` or `failed`.
     pub fn tftp(&self, result: &str, mode: &str) {
         self.tftp.bump(result, mode);
+    }
+
+    /// One single-user operation; `op` is the history's mode (`edit`,
+    /// `add-phone`, `delete`, ...), `result` is `applied`, `dry_run`,
+    /// `unconfirmed`, `not_found`, `refused`, `usage` or `failed`.
+    pub fn user_change(&self, op: &str, result: &str) {
+        self.user_changes.bump(op, result);
     }
 
     /// A source was banned for misses.
@@ -147,6 +162,7 @@ impl Metrics {
         self.fetches.render(&mut out);
         self.imports.render(&mut out);
         self.tftp.render(&mut out);
+        self.user_changes.render(&mut out);
         family(
             &mut out,
             "autoprov_tls_handshakes_total",

@@ -302,5 +302,32 @@ fn api_single_user_edit_shows_in_the_cli_and_the_history() {
         ]
     );
     assert!(ops.iter().all(|o| o.1 == "(admin page)"), "{ops:?}");
+
+    // Each call counted by operation and result, as imports are.
+    let m = call("GET", "/metrics", None);
+    assert_eq!(m.status, 200, "{}", m.text());
+    let text = m.text();
+    for (op, result, n) in [
+        ("edit", "dry_run", 1),
+        ("edit", "refused", 1),
+        ("edit", "applied", 1),
+        ("edit", "not_found", 1),
+        ("add-phone", "applied", 1),
+        ("remove-phone", "unconfirmed", 1),
+        ("remove-phone", "applied", 1),
+        ("rotate-sip-password", "applied", 1),
+        ("create-user", "applied", 1),
+        ("delete", "unconfirmed", 1),
+        ("delete", "applied", 1),
+        ("delete", "not_found", 1),
+    ] {
+        let line = format!("autoprov_user_changes_total{{op=\"{op}\",result=\"{result}\"}} {n}");
+        assert!(text.lines().any(|l| l == line), "no {line} in:\n{text}");
+    }
+    let counted = text
+        .lines()
+        .filter(|l| l.starts_with("autoprov_user_changes_total{"))
+        .count();
+    assert_eq!(counted, 12, "{text}");
     server.stop_ok();
 }

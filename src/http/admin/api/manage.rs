@@ -30,6 +30,39 @@ pub(super) enum OpKind {
     RotateSipPassword(String),
 }
 
+impl OpKind {
+    /// The operation's name, as the history's mode and the metric's `op`.
+    fn name(&self) -> &'static str {
+        match self {
+            OpKind::Create => "create-user",
+            OpKind::Edit(_) => "edit",
+            OpKind::AddPhone(_) => "add-phone",
+            OpKind::RemovePhone(..) => "remove-phone",
+            OpKind::RotateSipPassword(_) => "rotate-sip-password",
+        }
+    }
+}
+
+/// What became of a single-user operation, for
+/// `autoprov_user_changes_total{result}`: a 409 of a removal asked without
+/// `yes` is `unconfirmed`; the rest follow the exit code.
+fn change_result(
+    answer: &Result<Answer, Problem>,
+    dry_run: bool,
+    confirming: bool,
+) -> &'static str {
+    match answer {
+        Ok(a) if a.exit_code == 0 && dry_run => "dry_run",
+        Ok(a) if a.exit_code == 0 => "applied",
+        Ok(a) if a.status == 404 => "not_found",
+        Ok(a) if a.status == 409 && confirming => "unconfirmed",
+        Ok(a) if a.exit_code == 1 => "refused",
+        Ok(a) if a.exit_code == 2 => "usage",
+        Err(p) if p.exit_code == 2 => "usage",
+        _ => "failed",
+    }
+}
+
 /// The history's file for a change: the Unix socket is the CLI's way in
 /// while the server runs; TCP is the page's (or another API client's).
 fn origin(caller: Caller) -> &'static str {
@@ -180,6 +213,22 @@ impl Api {
         req: Request<Incoming>,
         kind: OpKind,
     ) -> Result<Answer, Problem> {
+        let op = kind.name();
+        let confirming = matches!(kind, OpKind::RemovePhone(..)) && !q.flag("yes").unwrap_or(false);
+        let dry_run = q.flag("dry_run").unwrap_or(false);
+        let answer = self.clone().run_user_op(caller, q, req, kind).await;
+        let result = change_result(&answer, dry_run, confirming && !dry_run);
+        self.serving.metrics.user_change(op, result);
+        answer
+    }
+
+    async fn run_user_op(
+        self: Arc<Self>,
+        caller: Caller,
+        q: &Query,
+        req: Request<Incoming>,
+        kind: OpKind,
+    ) -> Result<Answer, Problem> {
         let body = match kind {
             OpKind::Create | OpKind::Edit(_) | OpKind::AddPhone(_) => json_body(req).await?,
             _ => {
@@ -237,6 +286,21 @@ impl Api {
     /// `DELETE /api/v1/users/{name}?yes=true`: without `yes`, a 409 with
     /// what would be deleted.
     pub(super) async fn delete_user(
+        self: Arc<Self>,
+        caller: Caller,
+        q: &Query,
+        req: Request<Incoming>,
+        name: String,
+    ) -> Result<Answer, Problem> {
+        let confirming = !q.flag("yes").unwrap_or(false);
+        let dry_run = q.flag("dry_run").unwrap_or(false);
+        let answer = self.clone().run_delete(caller, q, req, name).await;
+        let result = change_result(&answer, dry_run, confirming && !dry_run);
+        self.serving.metrics.user_change("delete", result);
+        answer
+    }
+
+    async fn run_delete(
         self: Arc<Self>,
         caller: Caller,
         q: &Query,
