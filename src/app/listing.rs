@@ -323,6 +323,7 @@ pub fn phones_page(
                 "state_reason": reason,
                 "last_fetch": s.last_fetch.as_ref().map(|f| seconds(&f.time)),
                 "last_status": s.last_fetch.as_ref().map(|f| f.status),
+                "last_channel": s.last_fetch.as_ref().and_then(|f| f.channel.clone()),
                 "firmware": s.firmware,
             })
         })

@@ -50,6 +50,19 @@ pub struct ConnInfo {
     /// A client certificate verified against `[tls] client_ca`, and the
     /// MACs it names.
     pub client_cert: Option<ClientCert>,
+    /// Came over TFTP (plain like HTTP, so `secure` is false).
+    pub tftp: bool,
+}
+
+impl ConnInfo {
+    /// The transport the fetch history names: `http`, `https` or `tftp`.
+    pub fn channel(&self) -> &'static str {
+        match (self.tftp, self.secure) {
+            (true, _) => "tftp",
+            (false, true) => "https",
+            (false, false) => "http",
+        }
+    }
 }
 
 /// Why a request body was not read: longer than the limit, slower than
@@ -240,7 +253,7 @@ impl Pipeline {
             ip: conn.peer.ip(),
             user_agent: ua,
             status: status.as_u16(),
-            secure: conn.secure,
+            channel: conn.channel(),
             outcome: &outcome,
         };
         record::record(&self.fetch_log, &id, facts);
@@ -350,7 +363,7 @@ impl Pipeline {
             ip: conn.peer.ip(),
             user_agent: preq.user_agent,
             status: status.as_u16(),
-            secure: conn.secure,
+            channel: conn.channel(),
             outcome,
         };
         record::record(&self.fetch_log, &id, facts);

@@ -34,8 +34,8 @@ pub struct Facts<'a> {
     pub ip: IpAddr,
     pub user_agent: Option<&'a str>,
     pub status: u16,
-    /// Came over TLS.
-    pub secure: bool,
+    /// The transport: `http`, `https` or `tftp` ([`crate::http::ConnInfo::channel`]).
+    pub channel: &'static str,
     pub outcome: &'a Outcome,
 }
 
@@ -72,6 +72,7 @@ pub fn entry(id: &Identity, facts: &Facts<'_>) -> Option<FetchRecord> {
         user_agent: clean(user_agent.unwrap_or("")),
         file: id.file.clone().unwrap_or_else(|| "(invalid name)".into()),
         status,
+        channel: Some(facts.channel.to_string()),
     };
     // A 304 is the file served again, the client already holding it.
     let served = matches!(status, 200 | 304);
@@ -110,7 +111,7 @@ fn event(id: &Identity, facts: &Facts<'_>, time: &str) -> Option<FetchEvent> {
     Some(FetchEvent {
         time: time.to_string(),
         file: id.file.clone().unwrap_or_else(|| "(invalid name)".into()),
-        channel: if facts.secure { "https" } else { "http" }.into(),
+        channel: facts.channel.into(),
         status: facts.status,
         kind,
         reason,

@@ -183,6 +183,7 @@ fn conn_info(tcp: &TcpStream, peer: SocketAddr, secure: bool) -> ConnInfo {
         local: tcp.local_addr().unwrap_or(peer),
         secure,
         client_cert: None,
+        tftp: false,
     }
 }
 

@@ -35,7 +35,7 @@ pub struct FetchEvent {
     /// RFC 3339 UTC, whole seconds.
     pub time: String,
     pub file: String,
-    /// `http` or `https`: the listener the request came on.
+    /// `http`, `https` or `tftp`: the listener the request came on.
     pub channel: String,
     pub status: u16,
     pub kind: FetchKind,

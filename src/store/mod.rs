@@ -103,6 +103,9 @@ pub struct Fetch {
     pub user_agent: String,
     pub file: String,
     pub status: u16,
+    /// `http`, `https` or `tftp`; absent in records written before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
 }
 
 /// What autoprov learned about a phone at run time (not owned by imports).

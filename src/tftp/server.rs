@@ -2,7 +2,8 @@
 //! is answered from its own ephemeral port (RFC 1350 §4, the server's
 //! transfer ID) in a task of its own, through the phone pipeline the HTTP
 //! listener uses ([`Pipeline::serve_phone`]) as a GET of the file name
-//! with `secure: false` and no User-Agent.
+//! with `secure: false` (and `tftp: true`, for the fetch history) and no
+//! User-Agent.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
@@ -284,6 +285,7 @@ impl Ctx {
             local: SocketAddr::new(local.ip(), self.listen.port()),
             secure: false,
             client_cert: None,
+            tftp: true,
         }
     }
 

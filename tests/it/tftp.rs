@@ -5,7 +5,8 @@
 //! and 8192; a firmware image past the block-number rollover; an ACK
 //! dropped by a relay in the test and recovered by the server's
 //! retransmission; writes, unknown files and sources outside the
-//! allow-list refused; SIP passwords only with the opt-in.
+//! allow-list refused; SIP passwords only with the opt-in; each fetch
+//! recorded as `tftp` in the phone's history (the admin API's view).
 //!
 //! Skips with a message where a client is missing, except under CI=true,
 //! where that is a failure (.ci/run installs them).
@@ -19,10 +20,12 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::support::cli::imported;
-use crate::support::fixtures::users_csv;
+use serde_json::{Value, json};
+
+use crate::support::cli::{create_token, imported};
+use crate::support::fixtures::{UA, users_csv};
 use crate::support::heavy;
-use crate::support::server::{Server, curl};
+use crate::support::server::{Server, api, curl};
 use crate::support::tools::{find_in, unavailable};
 
 /// Alice's Yealink in examples/users.csv: its per-MAC file is the bootstrap
@@ -352,6 +355,119 @@ fn sip_passwords_only_with_the_plain_transport_opt_in() {
         body.as_bytes(),
         "the same file plain HTTP serves"
     );
+}
+
+/// Alice's phone as the admin API shows it: the phone (with its fetch
+/// history) and its row in the Phones view's list.
+fn alice_phone(server: &Server, token: &str) -> (Value, Value) {
+    let mac = MAC_FILE.trim_end_matches(".cfg");
+    let one = api(
+        server,
+        "GET",
+        &format!("/api/v1/phones/{mac}?format=json"),
+        Some(token),
+        &[],
+    );
+    assert_eq!(one.status, 200, "{}", one.text());
+    let list = api(
+        server,
+        "GET",
+        &format!("/api/v1/phones?page=1&q={mac}"),
+        Some(token),
+        &[],
+    );
+    assert_eq!(list.status, 200, "{}", list.text());
+    let row = list.json()["items"][0].clone();
+    assert_eq!(row["mac"], mac, "{}", list.text());
+    (one.json(), row)
+}
+
+/// A fetch over TFTP is recorded as `tftp` (not plain HTTP) in the phone's
+/// fetch history and last fetch, and leaves the phone "bootstrap only" as
+/// plain HTTP does; HTTPS and HTTP fetches keep their own names; with the
+/// plain-transport opt-in the TFTP fetch provisions the phone.
+#[test]
+fn fetches_over_tftp_are_recorded_as_tftp() {
+    let Some(()) = clients() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("f");
+    let (tmp, server, addr) = start(&[], &[]);
+    let token = create_token(&tmp.path().join("data"), "tftp");
+    let o = Client::Hpa.get(MAC_FILE, &out, addr);
+    assert!(o.status.success(), "{}", text(&o));
+    let (phone, row) = alice_phone(&server, &token);
+    let last = phone["fetches"].as_array().and_then(|f| f.last()).cloned();
+    let last = last.unwrap_or_else(|| panic!("no fetch recorded: {phone}"));
+    assert_eq!(
+        (
+            last["channel"].as_str(),
+            last["kind"].as_str(),
+            last["file"].as_str()
+        ),
+        (Some("tftp"), Some("bootstrap"), Some(MAC_FILE)),
+        "{phone}"
+    );
+    assert_eq!(phone["last_fetch"]["channel"], "tftp", "{phone}");
+    assert_eq!(phone["provisioning"], "bootstrap_only", "{phone}");
+    assert_eq!(
+        (row["state"].as_str(), row["last_channel"].as_str()),
+        (Some("bootstrap_only"), Some("tftp")),
+        "{row}"
+    );
+
+    // The same file over plain HTTP, then HTTPS: each named as it came.
+    assert_eq!(
+        server.get_http(&format!("/{MAC_FILE}"), Some(UA)).status,
+        200
+    );
+    let (phone, row) = alice_phone(&server, &token);
+    assert_eq!(
+        phone["fetches"]
+            .as_array()
+            .and_then(|f| f.last())
+            .map(|f| f["channel"].clone()),
+        Some(json!("http"))
+    );
+    assert_eq!(row["last_channel"], "http", "{row}");
+    assert_eq!(
+        server.get_https(&format!("/{MAC_FILE}"), Some(UA)).status,
+        200
+    );
+    let (phone, row) = alice_phone(&server, &token);
+    let channels: Vec<&str> = phone["fetches"]
+        .as_array()
+        .map(|f| f.iter().filter_map(|e| e["channel"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(channels, ["tftp", "http", "https"], "{phone}");
+    assert_eq!(
+        (row["state"].as_str(), row["last_channel"].as_str()),
+        (Some("provisioned"), Some("https")),
+        "{row}"
+    );
+    server.stop_ok();
+
+    // Opted in to secrets over plain transports: TFTP provisions.
+    let (tmp, server, addr) = start(&[], &["--allow-secrets-over-http"]);
+    let token = create_token(&tmp.path().join("data"), "tftp");
+    let o = Client::Atftp(Some(1428)).get(MAC_FILE, &out, addr);
+    assert!(o.status.success(), "{}", text(&o));
+    let (phone, row) = alice_phone(&server, &token);
+    let last = phone["fetches"]
+        .as_array()
+        .and_then(|f| f.last())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (last["channel"].as_str(), last["kind"].as_str()),
+        (Some("tftp"), Some("full")),
+        "{phone}"
+    );
+    assert_eq!(
+        (row["state"].as_str(), row["last_channel"].as_str()),
+        (Some("provisioned"), Some("tftp")),
+        "{row}"
+    );
+    server.stop_ok();
 }
 
 /// `len` bytes of a fixed pseudo-random sequence (xorshift64).

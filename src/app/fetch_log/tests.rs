@@ -42,6 +42,7 @@ fn rec(m: &str, file: &str, known: bool) -> FetchRecord {
             user_agent: "Yealink SIP-T54W 96.86.0.100 80:5e:c0:12:34:56".into(),
             file: file.into(),
             status: 200,
+            channel: Some("https".into()),
         },
         event: Some(FetchEvent {
             time: "2026-12-02T10:00:00Z".into(),

@@ -304,6 +304,7 @@ impl Req {
             local,
             secure: self.secure,
             client_cert: self.cert,
+            tftp: false,
         };
         (conn, parts, self.body)
     }

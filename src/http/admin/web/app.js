@@ -764,7 +764,8 @@ function phoneRow(p) {
   const time = f && typeof f === 'object' ? f.time : f;
   const status = p.last_status ?? (f && typeof f === 'object' ? f.status : null);
   const file = f && typeof f === 'object' ? f.file : p.last_file;
-  return { ...p, state, reason, time, status, file };
+  const via = p.last_channel ?? (f && typeof f === 'object' ? f.channel : null);
+  return { ...p, state, reason, time, status, file, via };
 }
 
 function stateBadge(row) {
@@ -800,7 +801,7 @@ async function loadPhones() {
   for (const raw of env.items) {
     const x = phoneRow(raw);
     const open = el('button', { type: 'button', class: 'link', 'aria-controls': 'phone-detail', onclick: () => loadPhone(x.mac) }, x.mac);
-    const fetched = x.time ? `${when(x.time)}${x.file ? ': ' + x.file : ''}${x.status != null ? ' (' + x.status + ')' : ''}` : 'never';
+    const fetched = x.time ? `${when(x.time)}${x.file ? ': ' + x.file : ''}${x.status != null ? ' (' + x.status + ')' : ''}${x.via ? ' via ' + x.via : ''}` : 'never';
     body.append(el('tr', { class: 'phone-' + x.state, 'data-mac': x.mac, 'data-state': x.state },
       el('td', {}, open), el('td', {}, x.model || ''), el('td', {}, x.username || ''), el('td', {}, x.extension || ''),
       el('td', {}, stateBadge(x)), el('td', {}, x.firmware || ''), el('td', {}, fetched)));
@@ -833,7 +834,7 @@ async function loadPhone(mac) {
     ['User', `${p.username} (${p.display_name})`], ['Site', p.site],
     ['Vendor and model', `${p.vendor} ${p.model || ''}`], ['Firmware', p.firmware || 'not reported'],
     ['Target firmware', p.firmware_target ? `${p.firmware_target} (runs it: ${p.firmware_current})` : 'none set'],
-    ['Last fetch', row.time ? when(row.time) : 'never'],
+    ['Last fetch', row.time ? when(row.time) + (row.via ? ' via ' + row.via : '') : 'never'],
   ];
   const dl = el('dl', {}, el('dt', {}, 'State'), el('dd', {}, stateBadge(row)),
     ...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
