@@ -301,6 +301,52 @@ impl Default for HttpConfig {
     }
 }
 
+/// `[tftp]`: the TFTP listener's limits (docs/tftp.md#limits); the
+/// defaults are `tftp::{MAX_PER_SOURCE, MAX_TRANSFERS, TRIES,
+/// DEFAULT_TIMEOUT}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TftpConfig {
+    /// Transfers one source address may have at once.
+    pub per_source: u32,
+    /// Transfers at once over all sources.
+    pub max_transfers: usize,
+    /// Sends of a packet before a transfer is given up (the first and the
+    /// retransmissions).
+    pub tries: u32,
+    /// Seconds before a retransmission, unless the client negotiates its
+    /// own (RFC 2349 allows 1 to 255).
+    pub timeout_seconds: u64,
+}
+
+impl Default for TftpConfig {
+    fn default() -> Self {
+        TftpConfig {
+            per_source: 8,
+            max_transfers: 4096,
+            tries: 5,
+            timeout_seconds: 1,
+        }
+    }
+}
+
+impl TftpConfig {
+    fn validate(&self) -> Result<(), String> {
+        let at_least_one = [
+            ("per_source", self.per_source as u64),
+            ("max_transfers", self.max_transfers as u64),
+            ("tries", self.tries as u64),
+        ];
+        if let Some((key, _)) = at_least_one.iter().find(|(_, v)| *v == 0) {
+            return Err(format!("tftp.{key} must be at least 1"));
+        }
+        if !(1..=255).contains(&self.timeout_seconds) {
+            return Err("tftp.timeout_seconds must be between 1 and 255 (RFC 2349)".into());
+        }
+        Ok(())
+    }
+}
+
 /// `[tls]`: PEM files to serve HTTPS with. Without them `serve` makes a
 /// local CA into `<data>/certs/` once and serves a certificate it signs.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -720,6 +766,8 @@ struct ConfigFile {
     http: HttpConfig,
     /// `[store]`.
     store: StoreConfig,
+    /// `[tftp]`.
+    tftp: TftpConfig,
 }
 
 /// `[models."yealink-t54w"]`: what applies to every phone of one model.
@@ -780,6 +828,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// `[store]`: the database several nodes share, if any (docs/store.md).
     pub store: StoreConfig,
+    /// `[tftp]`: the TFTP listener's limits.
+    pub tftp: TftpConfig,
 }
 
 /// A site's fixed phone web passwords; each one wins over the phone's
@@ -817,6 +867,7 @@ impl Default for Config {
             settings: VendorSettings::default(),
             firmware: FirmwareConfig::default(),
             http: HttpConfig::default(),
+            tftp: TftpConfig::default(),
             store: StoreConfig::default(),
         }
     }
@@ -913,6 +964,7 @@ impl Config {
         if file.admin.max_body_bytes == 0 {
             return Err("admin.max_body_bytes must be at least 1".into());
         }
+        file.tftp.validate()?;
         Ok(Config {
             import: file.import,
             sites,
@@ -929,6 +981,7 @@ impl Config {
             firmware,
             http: file.http,
             store: file.store,
+            tftp: file.tftp,
         })
     }
 }

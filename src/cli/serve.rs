@@ -142,7 +142,11 @@ impl Listeners {
         eprintln!("autoprov: listening on https://{}", server.https_addr());
         let tftp = match self.tftp {
             Some(addr) => {
-                let t = TftpServer::bind(addr).await.map_err(runtime)?;
+                let limits = autoprov::tftp::TftpLimits::from(&self.api.serving.config.tftp);
+                let t = TftpServer::bind(addr)
+                    .await
+                    .map_err(runtime)?
+                    .with_limits(limits);
                 eprintln!("autoprov: listening on tftp://{}", t.local_addr());
                 Some(t)
             }

@@ -19,5 +19,6 @@ mod server;
 pub mod transfer;
 
 pub use server::{
-    DEFAULT_TIMEOUT, MAX_PER_SOURCE, MAX_TRANSFERS, MAX_WINDOW, TRIES, TftpError, TftpServer,
+    DEFAULT_TIMEOUT, MAX_PER_SOURCE, MAX_TRANSFERS, MAX_WINDOW, TRIES, TftpError, TftpLimits,
+    TftpServer,
 };

@@ -39,6 +39,44 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 /// The largest window (RFC 7440) granted.
 pub const MAX_WINDOW: u16 = 64;
 
+/// The limits a listener keeps (`[tftp]`, docs/tftp.md); the defaults are
+/// the constants above.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TftpLimits {
+    /// Transfers one source address may have at once ([`MAX_PER_SOURCE`]).
+    pub per_source: u32,
+    /// Transfers at once over all sources ([`MAX_TRANSFERS`]).
+    pub max_transfers: usize,
+    /// Sends of a packet before the transfer is given up ([`TRIES`]).
+    pub tries: u32,
+    /// The retransmission timeout unless the client negotiates one
+    /// ([`DEFAULT_TIMEOUT`]).
+    pub timeout: Duration,
+}
+
+impl Default for TftpLimits {
+    fn default() -> Self {
+        TftpLimits {
+            per_source: MAX_PER_SOURCE,
+            max_transfers: MAX_TRANSFERS,
+            tries: TRIES,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+impl From<&crate::config::TftpConfig> for TftpLimits {
+    /// `[tftp]`, checked when the config was loaded.
+    fn from(c: &crate::config::TftpConfig) -> TftpLimits {
+        TftpLimits {
+            per_source: c.per_source,
+            max_transfers: c.max_transfers,
+            tries: c.tries,
+            timeout: Duration::from_secs(c.timeout_seconds),
+        }
+    }
+}
+
 /// Bytes a datagram to the listener may have: a request with its options
 /// fits in far less; longer ones are cut off and fail to parse.
 const REQUEST_BUFFER: usize = 1500;
@@ -73,6 +111,7 @@ pub struct TftpError {
 pub struct TftpServer {
     socket: UdpSocket,
     addr: SocketAddr,
+    limits: TftpLimits,
 }
 
 impl TftpServer {
@@ -81,7 +120,17 @@ impl TftpServer {
             .await
             .map_err(|source| TftpError { addr, source })?;
         let addr = socket.local_addr().unwrap_or(addr);
-        Ok(TftpServer { socket, addr })
+        let limits = TftpLimits::default();
+        Ok(TftpServer {
+            socket,
+            addr,
+            limits,
+        })
+    }
+
+    /// The same listener with these limits instead of the defaults.
+    pub fn with_limits(self, limits: TftpLimits) -> TftpServer {
+        TftpServer { limits, ..self }
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -120,7 +169,7 @@ impl TftpServer {
                     continue;
                 }
             };
-            let Some(slot) = Slot::take(&active, peer) else {
+            let Some(slot) = Slot::take(&active, peer, &self.limits) else {
                 tracing::debug!(peer = %peer, "TFTP request dropped: too many transfers");
                 metrics.tftp("busy", "-");
                 continue;
@@ -130,6 +179,7 @@ impl TftpServer {
                 peer,
                 pipeline: pipeline.clone(),
                 metrics: metrics.clone(),
+                limits: self.limits,
             };
             tokio::spawn(async move {
                 let _slot = slot;
@@ -166,10 +216,11 @@ impl Slot {
     /// `None` when the source is at its limit, the server is full, or this
     /// very client (address and port) already has a transfer: a request
     /// sent again while its answer was on the way.
-    fn take(active: &Arc<Active>, peer: SocketAddr) -> Option<Slot> {
+    fn take(active: &Arc<Active>, peer: SocketAddr, limits: &TftpLimits) -> Option<Slot> {
         let mut a = active.inner.lock().unwrap_or_else(|p| p.into_inner());
         let count = a.per_source.get(&peer.ip()).copied().unwrap_or(0);
-        if count >= MAX_PER_SOURCE || a.peers.len() >= MAX_TRANSFERS || a.peers.contains(&peer) {
+        let full = count >= limits.per_source || a.peers.len() >= limits.max_transfers;
+        if full || a.peers.contains(&peer) {
             return None;
         }
         a.per_source.insert(peer.ip(), count + 1);
@@ -200,13 +251,14 @@ struct Ctx {
     peer: SocketAddr,
     pipeline: Arc<Pipeline>,
     metrics: Arc<Metrics>,
+    limits: TftpLimits,
 }
 
 /// How a transfer ended other than complete.
 #[derive(Debug, thiserror::Error)]
 enum Failure {
-    #[error("no acknowledgement after {TRIES} tries")]
-    TimedOut,
+    #[error("no acknowledgement after {0} tries")]
+    TimedOut(u32),
     /// The client sent an ERROR (or its port is gone).
     #[error("aborted: {0}")]
     Aborted(String),
@@ -301,11 +353,11 @@ impl Ctx {
         let limits = Limits {
             max_blksize: path_blksize(socket),
             max_window: MAX_WINDOW,
-            timeout: DEFAULT_TIMEOUT,
+            timeout: self.limits.timeout,
         };
         let neg = transfer::negotiate(&req.options, size, limits);
         let mut source = Source::new(body, req.mode == Mode::Netascii);
-        match send(socket, &mut source, &neg).await {
+        match send(socket, &mut source, &neg, self.limits.tries).await {
             Ok(bytes) => {
                 tracing::info!(
                     peer = %self.peer, file = %req.filename, bytes, blksize = neg.blksize,
@@ -316,7 +368,7 @@ impl Ctx {
             Err(f) => {
                 tracing::info!(peer = %self.peer, file = %req.filename, reason = %f, "TFTP transfer not completed");
                 match f {
-                    Failure::TimedOut => "timed_out",
+                    Failure::TimedOut(_) => "timed_out",
                     Failure::Aborted(_) => "aborted",
                     Failure::Source(_) => {
                         let _ = socket
@@ -457,12 +509,13 @@ where
 }
 
 /// Sends the file: the OACK first when options were granted, then DATA
-/// windows, each retransmitted after the timeout up to [`TRIES`] times.
-/// The bytes sent, on success.
+/// windows, each sent up to `max_tries` times (a retransmission after each
+/// timeout). The bytes sent, on success.
 async fn send<B>(
     socket: &UdpSocket,
     source: &mut Source<B>,
     neg: &Negotiated,
+    max_tries: u32,
 ) -> Result<u64, Failure>
 where
     B: Body<Data = Bytes> + Unpin,
@@ -477,7 +530,7 @@ where
             socket.send(&oack).await.map_err(aborted)?;
             match wait_ack(socket, &mut inbox, neg.timeout).await? {
                 Some(0) => break,
-                _ if tries >= TRIES => return Err(Failure::TimedOut),
+                _ if tries >= max_tries => return Err(Failure::TimedOut(tries)),
                 _ => {}
             }
         }
@@ -505,8 +558,8 @@ where
         let deadline = Instant::now() + neg.timeout;
         loop {
             let Some(block) = wait_ack_until(socket, &mut inbox, deadline).await? else {
-                if tries >= TRIES {
-                    return Err(Failure::TimedOut);
+                if tries >= max_tries {
+                    return Err(Failure::TimedOut(tries));
                 }
                 window.timed_out();
                 break;
@@ -597,19 +650,69 @@ mod tests {
     #[test]
     fn slots_limit_sources_and_duplicates() {
         let active = Arc::new(Active::default());
-        let peer = |port| SocketAddr::from(([10, 0, 0, 9], port));
-        let first = Slot::take(&active, peer(1000));
+        let limits = TftpLimits::default();
+        let take = |port| Slot::take(&active, SocketAddr::from(([10, 0, 0, 9], port)), &limits);
+        let first = take(1000);
         assert!(first.is_some());
-        assert!(
-            Slot::take(&active, peer(1000)).is_none(),
-            "a repeated request"
-        );
-        let more: Vec<_> = (1..MAX_PER_SOURCE as u16)
-            .map(|i| Slot::take(&active, peer(1000 + i)))
-            .collect();
+        assert!(take(1000).is_none(), "a repeated request");
+        let more: Vec<_> = (1..MAX_PER_SOURCE as u16).map(|i| take(1000 + i)).collect();
         assert!(more.iter().all(Option::is_some));
-        assert!(Slot::take(&active, peer(2000)).is_none(), "over the limit");
+        assert!(take(2000).is_none(), "over the limit");
         drop(first);
-        assert!(Slot::take(&active, peer(2000)).is_some());
+        assert!(take(2000).is_some());
+    }
+
+    /// An empty `[tftp]` is the constants; keys set are taken as given.
+    #[test]
+    fn config_defaults_are_the_constants() {
+        let c = crate::config::Config::parse("").unwrap();
+        assert_eq!(TftpLimits::from(&c.tftp), TftpLimits::default());
+        let c = crate::config::Config::parse(
+            "[tftp]\nper_source = 2\ntries = 9\ntimeout_seconds = 3\n",
+        )
+        .unwrap();
+        let want = TftpLimits {
+            per_source: 2,
+            tries: 9,
+            timeout: Duration::from_secs(3),
+            ..TftpLimits::default()
+        };
+        assert_eq!(TftpLimits::from(&c.tftp), want);
+        for bad in [
+            "per_source = 0",
+            "tries = 0",
+            "max_transfers = 0",
+            "timeout_seconds = 0",
+            "timeout_seconds = 256",
+            "retries = 3",
+        ] {
+            let e = crate::config::Config::parse(&format!("[tftp]\n{bad}\n")).unwrap_err();
+            assert!(
+                e.contains("tftp") || e.contains("unknown field"),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    /// `[tftp] per_source` and `max_transfers` are the limits kept.
+    #[test]
+    fn slots_follow_the_configured_limits() {
+        let active = Arc::new(Active::default());
+        let limits = TftpLimits {
+            per_source: 2,
+            max_transfers: 3,
+            ..TftpLimits::default()
+        };
+        let take = |last: u8, port| {
+            Slot::take(&active, SocketAddr::from(([10, 0, 0, last], port)), &limits)
+        };
+        let a = [take(1, 1), take(1, 2)];
+        assert!(a.iter().all(Option::is_some));
+        assert!(take(1, 3).is_none(), "over per_source");
+        let b = take(2, 1);
+        assert!(b.is_some());
+        assert!(take(3, 1).is_none(), "over max_transfers");
+        drop(b);
+        assert!(take(3, 1).is_some());
     }
 }

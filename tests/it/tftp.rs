@@ -6,7 +6,8 @@
 //! dropped by a relay in the test and recovered by the server's
 //! retransmission; writes, unknown files and sources outside the
 //! allow-list refused; SIP passwords only with the opt-in; each fetch
-//! recorded as `tftp` in the phone's history (the admin API's view).
+//! recorded as `tftp` in the phone's history (the admin API's view); and
+//! `[tftp] tries` taken from the config.
 //!
 //! Skips with a message where a client is missing, except under CI=true,
 //! where that is a failure (.ci/run installs them).
@@ -486,14 +487,23 @@ fn write_image(path: &Path, len: usize) {
 
 /// A served store whose Yealink T54W firmware image is `len` bytes.
 fn with_firmware(len: usize) -> (tempfile::TempDir, Server, SocketAddr, PathBuf, String) {
+    with_firmware_and(len, "")
+}
+
+/// As [`with_firmware`], with `more` appended to the config file.
+fn with_firmware_and(
+    len: usize,
+    more: &str,
+) -> (tempfile::TempDir, Server, SocketAddr, PathBuf, String) {
     let (tmp, data) = imported(&users_csv());
     let name = "T54W-96.86.0.120.rom";
     std::fs::create_dir_all(data.join("firmware")).expect("mkdir");
     let image = data.join("firmware").join(name);
     write_image(&image, len);
     let cfg = tmp.path().join("autoprov.toml");
-    let config =
-        format!("[firmware.\"yealink-t54w\"]\nversion = \"96.86.0.120\"\nfile = \"{name}\"\n");
+    let config = format!(
+        "[firmware.\"yealink-t54w\"]\nversion = \"96.86.0.120\"\nfile = \"{name}\"\n{more}"
+    );
     std::fs::write(&cfg, config).expect("config");
     let server = Server::start(
         &data,
@@ -623,5 +633,48 @@ fn a_lost_ack_is_recovered_by_retransmission() {
             "{client:?}: block 3 sent again after its ACK was lost"
         );
         assert_eq!(sha256(&out), sha256(&image), "{client:?}: the file intact");
+    }
+}
+
+/// `[tftp] tries = 1` (docs/tftp.md#limits): the lost ACK the default
+/// recovers from (above) ends the transfer instead, block 3 never sent
+/// again. tftp-hpa sends its ACK again only after 5 s, long after the
+/// server's 1 s timeout, so the server gives up first.
+#[test]
+fn the_configured_tries_bound_retransmission() {
+    let Some(()) = clients() else { return };
+    let len = 10 * 512 + 100;
+    let (_tmp, server, addr, _image, name) = with_firmware_and(len, "[tftp]\ntries = 1\n");
+    let relay = Relay::start(addr, 3);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("image");
+    let (host, port) = (relay.addr.ip().to_string(), relay.addr.port().to_string());
+    let local = out.to_str().expect("utf-8");
+    // Bounded: the client would go on asking a transfer port that is gone.
+    let _ = Command::new("timeout")
+        .args([
+            "8", "tftp", "-m", "binary", &host, &port, "-c", "get", &name, local,
+        ])
+        .output()
+        .expect("run tftp");
+    assert!(
+        relay.dropped.load(Ordering::SeqCst),
+        "the relay dropped an ACK"
+    );
+    assert_eq!(
+        relay.data_seen.load(Ordering::SeqCst),
+        1,
+        "block 3 was sent again with tries = 1"
+    );
+    let got = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+    assert!(got < len as u64, "the whole file arrived ({got} bytes)");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !server.log().contains("no acknowledgement after 1 tries") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no give-up in the log:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
