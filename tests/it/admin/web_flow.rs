@@ -376,8 +376,9 @@ fn admin_page_rollout_end_to_end() {
     // Phones: one fetched over HTTPS, the rest never fetched (neutral).
     assert_eq!(server.get_https("/805ec0123456.cfg", Some(UA)).status, 200);
     browser.click("button[data-view='phones']");
+    // The last fetch says how it came.
     browser.wait("#phones tr[data-mac='805ec0123456']", |t| {
-        t.contains("provisioned")
+        t.contains("provisioned") && t.ends_with("via https")
     });
     let never = browser.wait("#phones tr[data-mac='0004f2aabbcc']", |t| {
         t.contains("never fetched")
