@@ -281,3 +281,74 @@ fn tls_is_used_and_verified_when_the_url_asks() {
         .expect("refused");
     assert!(untrusted.to_string().contains("certificate"), "{untrusted}");
 }
+
+#[test]
+fn phone_passwords_reach_every_nodes_read_model() {
+    use crate::domain::secret::PhonePasswords;
+    let Some((a, b, url)) = two_nodes() else {
+        return;
+    };
+    let pw = |s: &str| PhonePasswords {
+        admin: format!("admin-{s}"),
+        user: format!("user-{s}"),
+    };
+    let first = pw("1");
+    let set =
+        |p: PhonePasswords| move |s: &mut crate::store::PhoneState| s.passwords = Some(p.clone());
+    a.update_phone_state(mac(1), &mut set(first.clone()))
+        .unwrap();
+    // The writer knows at once; the other node at its next refresh, which
+    // reports no generation change (passwords do not move it).
+    assert_eq!(a.phone_passwords(mac(1)).unwrap(), Some(first.clone()));
+    assert_eq!(b.phone_passwords(mac(1)).unwrap(), None);
+    assert!(!b.refresh().unwrap());
+    assert_eq!(b.phone_passwords(mac(1)).unwrap(), Some(first.clone()));
+    // A fetch record (passwords untouched) is not a password write.
+    let seq = |s: &PostgresStore| s.passwords().seq;
+    a.refresh().unwrap();
+    let before = seq(&a);
+    assert_eq!(before, 1);
+    a.update_phone_state(mac(1), &mut |s| s.fetch_seq += 1)
+        .unwrap();
+    a.refresh().unwrap();
+    assert_eq!(seq(&a), before);
+    // A rotation on B reaches A; a third node opening now reads them all.
+    let second = pw("2");
+    b.update_phone_state(mac(1), &mut set(second.clone()))
+        .unwrap();
+    b.put_phone_state(
+        mac(2),
+        &crate::store::PhoneState {
+            passwords: Some(pw("3")),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    a.refresh().unwrap();
+    assert_eq!(a.phone_passwords(mac(1)).unwrap(), Some(second.clone()));
+    assert_eq!(a.phone_passwords(mac(2)).unwrap(), Some(pw("3")));
+    let c = PostgresStore::open(&url).unwrap();
+    assert_eq!(c.phone_passwords(mac(1)).unwrap(), Some(second));
+    assert_eq!(c.phone_passwords(mac(2)).unwrap(), Some(pw("3")));
+    assert_eq!(c.phone_passwords(mac(3)).unwrap(), None);
+}
+
+#[test]
+fn passwords_never_go_back_to_an_older_write() {
+    use super::model::Passwords;
+    use crate::domain::secret::PhonePasswords;
+    let p = |s: &str| PhonePasswords {
+        admin: s.into(),
+        user: s.into(),
+    };
+    let m = [1, 2, 3, 4, 5, 6];
+    let mut model = Passwords::default();
+    model.note(m, 7, Some(p("new")));
+    // A refresh that read the row before write 7 committed.
+    model.merge(6, vec![(m, 5, Some(p("old")))]);
+    assert_eq!(model.get(m), Some(&p("new")));
+    assert_eq!(model.seq, 6);
+    model.merge(9, vec![(m, 9, None)]);
+    assert_eq!(model.get(m), None);
+    assert_eq!(model.seq, 9);
+}
