@@ -120,15 +120,19 @@ impl PostgresStore {
         self.reloading.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Reads every user again; installs them unless a newer generation got
-    /// in meanwhile (an apply of this node patching the model).
+    /// Reads the users written or deleted since the model's generation
+    /// (not every user: an import of ten users on another node costs ten
+    /// rows) and takes them in, unless a newer generation got in meanwhile
+    /// (an apply of this node patching the model).
     fn reload(&self) -> Result<(), StoreError> {
         let _one = self.reload_lock();
-        let (generation, next_id, bodies) = self.worker.block(sql::load_users)?;
-        let users = sql::decode_users(bodies)?;
+        let since = self.model().generation;
+        let (generation, next_id, bodies, deleted) =
+            self.worker.block(move |p| sql::load_changes(p, since))?;
+        let written = sql::decode_users(bodies)?;
         let mut m = self.model_mut();
         if generation >= m.generation {
-            *m = Model::new(generation, next_id, users);
+            m.patch(deleted, written, generation, next_id);
         }
         Ok(())
     }

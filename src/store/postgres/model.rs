@@ -66,6 +66,34 @@ impl Model {
         self.confirm(generation);
     }
 
+    /// Takes in what changed since this model's generation (or an
+    /// older one: the rows are each name's state at `generation`, so
+    /// taking one in twice changes nothing): `written` users as stored
+    /// now, `deleted` names gone unless written again. Olds out first, as
+    /// in [`Model::apply`].
+    pub fn patch(
+        &mut self,
+        deleted: Vec<String>,
+        written: Vec<User>,
+        generation: u64,
+        next_id: u64,
+    ) {
+        for name in deleted.iter().chain(written.iter().map(|u| &u.username)) {
+            if let Some(old) = self.users.remove(name) {
+                for p in &old.phones {
+                    if self.by_mac.get(&p.mac.bytes()) == Some(name) {
+                        self.by_mac.remove(&p.mac.bytes());
+                    }
+                }
+            }
+        }
+        for u in written {
+            self.put(u);
+        }
+        self.next_id = next_id;
+        self.confirm(generation);
+    }
+
     /// Replaces users whose stored record changed outside an import
     /// (config version bumps).
     pub fn replace(&mut self, users: Vec<User>, generation: u64) {

@@ -16,6 +16,7 @@ use super::worker::{db, dbe};
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("migrations/0001_initial.sql")),
     (2, include_str!("migrations/0002_phone_passwords.sql")),
+    (3, include_str!("migrations/0003_user_changes.sql")),
 ];
 
 /// The schema version this binary writes.

@@ -138,6 +138,53 @@ pub async fn load_users(pool: Pool) -> Result<(u64, u64, Vec<String>), StoreErro
     Ok((uint(meta.get(0)), uint(meta.get(1)), bodies))
 }
 
+/// What changed after generation `after`, read in one snapshot: the
+/// generation and next id now, the users written since (stored JSON) and
+/// the names deleted since (some may exist again: they are among the
+/// written ones).
+pub async fn load_changes(
+    pool: Pool,
+    after: u64,
+) -> Result<(u64, u64, Vec<String>, Vec<String>), StoreError> {
+    let mut client = pool.get().await.map_err(dbe)?;
+    let tx = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(dbe)?;
+    let meta = tx
+        .query_one(
+            "SELECT generation, next_id FROM autoprov_meta WHERE id = 1",
+            &[],
+        )
+        .await
+        .map_err(dbe)?;
+    let after = int(after);
+    let written = tx
+        .query(
+            "SELECT body FROM autoprov_users WHERE updated_generation > $1",
+            &[&after],
+        )
+        .await
+        .map_err(dbe)?;
+    let deleted = tx
+        .query(
+            "SELECT username FROM autoprov_deleted_users WHERE generation > $1",
+            &[&after],
+        )
+        .await
+        .map_err(dbe)?;
+    tx.commit().await.map_err(dbe)?;
+    Ok((
+        uint(meta.get(0)),
+        uint(meta.get(1)),
+        written.iter().map(|r| r.get(0)).collect(),
+        deleted.iter().map(|r| r.get(0)).collect(),
+    ))
+}
+
 /// Decodes users on every core: 100,000 of them are most of a reload.
 pub fn decode_users(bodies: Vec<String>) -> Result<Vec<User>, StoreError> {
     use rayon::prelude::*;
@@ -176,6 +223,7 @@ pub async fn apply(
         .filter_map(|c| c.old.as_deref().map(|u| u.username.as_str()))
         .filter(|name| !kept.contains(name))
         .collect();
+    let generation = int(expected + 1);
     for chunk in gone.chunks(CHUNK) {
         tx.execute(
             "DELETE FROM autoprov_users WHERE username = ANY($1)",
@@ -183,12 +231,21 @@ pub async fn apply(
         )
         .await
         .map_err(dbe)?;
+        tx.execute(
+            "INSERT INTO autoprov_deleted_users (username, generation) \
+             SELECT name, $2 FROM UNNEST($1::TEXT[]) AS d (name) \
+             ON CONFLICT (username) DO UPDATE SET generation = EXCLUDED.generation",
+            &[&chunk, &generation],
+        )
+        .await
+        .map_err(dbe)?;
     }
     let upsert = tx
         .prepare(
-            "INSERT INTO autoprov_users (username, body) \
-             SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[]) \
-             ON CONFLICT (username) DO UPDATE SET body = EXCLUDED.body",
+            "INSERT INTO autoprov_users (username, body, updated_generation) \
+             SELECT name, body, $3 FROM UNNEST($1::TEXT[], $2::TEXT[]) AS u (name, body) \
+             ON CONFLICT (username) DO UPDATE SET body = EXCLUDED.body, \
+             updated_generation = EXCLUDED.updated_generation",
         )
         .await
         .map_err(dbe)?;
@@ -200,7 +257,9 @@ pub async fn apply(
     for chunk in news.chunks(CHUNK) {
         let names: Vec<&str> = chunk.iter().map(|u| u.username.as_str()).collect();
         let bodies: Vec<String> = chunk.iter().map(encode).collect();
-        tx.execute(&upsert, &[&names, &bodies]).await.map_err(dbe)?;
+        tx.execute(&upsert, &[&names, &bodies, &generation])
+            .await
+            .map_err(dbe)?;
     }
     let seq: i64 = meta.get::<_, i64>(1) + 1;
     tx.execute(
@@ -211,7 +270,7 @@ pub async fn apply(
     .map_err(dbe)?;
     tx.execute(
         "UPDATE autoprov_meta SET generation = $1, next_id = $2, history_seq = $3 WHERE id = 1",
-        &[&int(expected + 1), &int(changes.next_id), &seq],
+        &[&generation, &int(changes.next_id), &seq],
     )
     .await
     .map_err(dbe)?;
@@ -322,10 +381,10 @@ pub async fn bump(pool: Pool, names: Vec<String>) -> Result<(Vec<User>, u64, u64
     let names: Vec<&str> = users.iter().map(|u| u.username.as_str()).collect();
     let bodies: Vec<String> = users.iter().map(encode).collect();
     tx.execute(
-        "UPDATE autoprov_users SET body = b.body \
+        "UPDATE autoprov_users SET body = b.body, updated_generation = $3 \
          FROM UNNEST($1::TEXT[], $2::TEXT[]) AS b (username, body) \
          WHERE autoprov_users.username = b.username",
-        &[&names, &bodies],
+        &[&names, &bodies, &int(before + 1)],
     )
     .await
     .map_err(dbe)?;

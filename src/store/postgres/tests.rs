@@ -352,3 +352,87 @@ fn passwords_never_go_back_to_an_older_write() {
     assert_eq!(model.get(m), None);
     assert_eq!(model.seq, 9);
 }
+
+/// One import of `changes` (old, new) on `store`.
+fn import(store: &PostgresStore, changes: Vec<(Option<User>, Option<User>)>) {
+    let snap = store.snapshot().unwrap();
+    let set = ChangeSet {
+        changes: changes
+            .into_iter()
+            .map(|(old, new)| Change {
+                old: old.map(Box::new),
+                new: new.map(Box::new),
+            })
+            .collect(),
+        next_id: snap.next_id + 10,
+    };
+    store.apply(snap.generation, set, &record("x")).unwrap();
+}
+
+#[test]
+fn a_refresh_reads_only_the_users_that_changed() {
+    let Some((a, b, url)) = two_nodes() else {
+        return;
+    };
+    let (alice, bob, dave) = (user("alice", 1), user("bob", 2), user("dave", 4));
+    import(
+        &a,
+        vec![
+            (None, Some(alice.clone())),
+            (None, Some(bob.clone())),
+            (None, Some(dave.clone())),
+        ],
+    );
+    assert!(b.refresh().unwrap());
+    // Changed behind every node's back, without a generation: only a full
+    // read would see it.
+    let db = url.rsplit('/').next().unwrap();
+    testdb::server().unwrap().psql(
+        db,
+        "UPDATE autoprov_users SET body = replace(body, '\"pw\"', '\"out-of-band\"') \
+         WHERE username = 'dave'",
+    );
+    // Bob goes, his MAC moves to Alice, Carol comes; then Carol goes and
+    // comes back with another MAC.
+    let mut moved = alice.clone();
+    moved.phones[0].mac = mac(2);
+    let carol = user("carol", 3);
+    import(
+        &a,
+        vec![
+            (Some(alice), Some(moved)),
+            (Some(bob), None),
+            (None, Some(carol.clone())),
+        ],
+    );
+    import(&a, vec![(Some(carol.clone()), None)]);
+    let carol_again = user("carol", 5);
+    import(&a, vec![(None, Some(carol_again))]);
+
+    assert!(b.refresh().unwrap());
+    let names = |s: &PostgresStore| -> Vec<String> {
+        s.users().unwrap().into_iter().map(|u| u.username).collect()
+    };
+    assert_eq!(names(&b), ["alice", "carol", "dave"]);
+    assert_eq!(b.generation().unwrap(), a.generation().unwrap());
+    let owner = |m: u8| b.user_by_mac(mac(m)).unwrap().map(|u| u.username);
+    assert_eq!(owner(1), None);
+    assert_eq!(owner(2).as_deref(), Some("alice"));
+    assert_eq!(owner(3), None);
+    assert_eq!(owner(5).as_deref(), Some("carol"));
+    assert_eq!(b.snapshot().unwrap().next_id, a.snapshot().unwrap().next_id);
+    // Dave was not read again; a node reading everything sees the change.
+    assert_eq!(b.user("dave").unwrap().unwrap().lines[0].sip_password, "pw");
+    let c = PostgresStore::open(&url).unwrap();
+    assert_eq!(
+        c.user("dave").unwrap().unwrap().lines[0].sip_password,
+        "out-of-band"
+    );
+    assert_eq!(names(&c), names(&b));
+    // A config version bump is a change too.
+    let version = |s: &PostgresStore| s.user("alice").unwrap().unwrap().config_version;
+    let before = version(&b);
+    assert_eq!(a.bump_config_versions(&["alice".to_string()]).unwrap(), 1);
+    assert!(b.refresh().unwrap());
+    assert_eq!(version(&b), before + 1);
+}
