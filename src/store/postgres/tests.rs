@@ -436,3 +436,37 @@ fn a_refresh_reads_only_the_users_that_changed() {
     assert!(b.refresh().unwrap());
     assert_eq!(version(&b), before + 1);
 }
+
+/// Not a check, a measurement (docs/benchmarks.md, session 6): what a
+/// refresh costs after another node imported 10 changed users into
+/// 100,000, against reading and decoding every user (what a refresh did
+/// before schema 3). `cargo test --lib bench_refresh -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn bench_refresh_after_a_small_import() {
+    let Some((a, b, _)) = two_nodes() else { return };
+    let numbered = |i: u32| {
+        let mut u = user(&format!("user{i:06}"), 0);
+        u.id = u64::from(i) + 1;
+        let [_, x, y, z] = i.to_be_bytes();
+        u.phones[0].mac = Mac::from_bytes([0x80, 0x5e, 0xc1, x, y, z]).unwrap();
+        u.lines[0].extension = format!("{}", 100_000 + i);
+        u
+    };
+    import(&a, (0..100_000).map(|i| (None, Some(numbered(i)))).collect());
+    b.refresh().unwrap();
+    let changed = (0..10).map(|i| {
+        let mut new = numbered(i);
+        new.first_name = Some("Changed".into());
+        (Some(numbered(i)), Some(new))
+    });
+    import(&a, changed.collect());
+    let t = std::time::Instant::now();
+    assert!(b.refresh().unwrap());
+    let delta = t.elapsed();
+    let t = std::time::Instant::now();
+    let (_, _, bodies) = b.worker.block(super::sql::load_users).unwrap();
+    let n = super::sql::decode_users(bodies).unwrap().len();
+    let full = t.elapsed();
+    eprintln!("refresh after 10 changed users: {delta:?}; reading and decoding all {n}: {full:?}");
+}
