@@ -453,7 +453,10 @@ fn bench_refresh_after_a_small_import() {
         u.lines[0].extension = format!("{}", 100_000 + i);
         u
     };
-    import(&a, (0..100_000).map(|i| (None, Some(numbered(i)))).collect());
+    import(
+        &a,
+        (0..100_000).map(|i| (None, Some(numbered(i)))).collect(),
+    );
     b.refresh().unwrap();
     let changed = (0..10).map(|i| {
         let mut new = numbered(i);
