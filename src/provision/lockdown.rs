@@ -14,13 +14,16 @@ use crate::store::{Store, StoreError};
 
 /// The passwords the phone's secure file carries: its stored ones, issued
 /// now if it has none (racing requests all end with the one stored), with
-/// the site's fixed values over them.
+/// the site's fixed values over them. Stored ones come from the store's
+/// read model where it has one; issuing writes to the store, so where it
+/// cannot (a database that is down) the render fails rather than hand out
+/// passwords another node might issue differently.
 pub fn issue(
     store: &(dyn Store + Send + Sync),
     mac: Mac,
     fixed: Option<&FixedPhonePasswords>,
 ) -> Result<PhonePasswords, StoreError> {
-    let stored = match store.phone_state(mac)?.and_then(|s| s.passwords) {
+    let stored = match store.phone_passwords(mac)? {
         Some(p) => p,
         None => {
             // Drawn before the update: the update may run more than once

@@ -186,6 +186,13 @@ pub trait Store {
     /// source whose fetch failed, or whose file was refused).
     fn record_run(&self, record: &ImportRecord) -> Result<(), StoreError>;
     fn phone_state(&self, mac: Mac) -> Result<Option<PhoneState>, StoreError>;
+    /// The phone's stored web passwords: what a render reads of its state.
+    /// An engine with a read model answers from memory, so a node cut off
+    /// from its database still renders every phone it knows the passwords
+    /// of; `None` means issue them ([`Store::update_phone_state`]).
+    fn phone_passwords(&self, mac: Mac) -> Result<Option<PhonePasswords>, StoreError> {
+        Ok(self.phone_state(mac)?.and_then(|s| s.passwords))
+    }
     fn put_phone_state(&self, mac: Mac, state: &PhoneState) -> Result<(), StoreError>;
     /// Changes a phone's state atomically and returns what was stored: `f`
     /// sees the current state (or the default) and edits it. Two callers

@@ -15,9 +15,11 @@
 //! channel until the answer comes.
 //!
 //! Reads on the serving path (`user`, `user_by_mac`, `users`,
-//! `generation`) come from an in-memory [`model::Model`] and never wait on
-//! the database; [`Store::refresh`] polls the generation row and reloads
-//! the model when another node moved it. Imports are one transaction each,
+//! `generation`, and `phone_passwords`, what a render reads of a phone's
+//! state) come from an in-memory [`model::Model`] and
+//! [`model::Passwords`] and never wait on the database; [`Store::refresh`]
+//! polls the generation row and the count of password writes and re-reads
+//! what another node changed. Imports are one transaction each,
 //! serialized across nodes by `SELECT ... FOR UPDATE` on the meta row and
 //! refused with [`StoreError::Conflict`] when the generation moved since
 //! the plan. DHCP leases are claimed with a conditional upsert, as Kea's
@@ -36,8 +38,9 @@ use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::{ChangeSet, FetchEvent, ImportRecord, PhoneState, Snapshot, Store, StoreError, slot};
 use crate::domain::mac::Mac;
+use crate::domain::secret::PhonePasswords;
 use crate::domain::{Lease, Site, User};
-use model::Model;
+use model::{Model, Passwords};
 use sql::{decode, encode, int};
 use worker::{Worker, db};
 
@@ -57,6 +60,9 @@ pub fn is_url(location: &str) -> bool {
 pub struct PostgresStore {
     worker: Worker,
     model: RwLock<Model>,
+    /// Every phone's stored web passwords (kept apart from `model`: a
+    /// generation change rebuilds that, and passwords change on their own).
+    passwords: RwLock<Passwords>,
     /// One reload at a time: a second caller waits and finds it done.
     reloading: Mutex<()>,
 }
@@ -75,11 +81,14 @@ impl PostgresStore {
         worker.block(schema::migrate).map_err(context)?;
         let (generation, next_id, bodies) = worker.block(sql::load_users).map_err(context)?;
         let users = sql::decode_users(bodies)?;
-        Ok(PostgresStore {
+        let store = PostgresStore {
             worker,
             model: RwLock::new(Model::new(generation, next_id, users)),
+            passwords: RwLock::new(Passwords::default()),
             reloading: Mutex::new(()),
-        })
+        };
+        store.reload_passwords(None).map_err(context)?;
+        Ok(store)
     }
 
     fn model(&self) -> RwLockReadGuard<'_, Model> {
@@ -90,27 +99,49 @@ impl PostgresStore {
         self.model.write().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn passwords(&self) -> RwLockReadGuard<'_, Passwords> {
+        self.passwords.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn passwords_mut(&self) -> RwLockWriteGuard<'_, Passwords> {
+        self.passwords.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reads the passwords written after write `after` (every phone's with
+    /// `None`) into the read model.
+    fn reload_passwords(&self, after: Option<u64>) -> Result<(), StoreError> {
+        let (count, rows) = self.worker.block(move |p| sql::passwords(p, after))?;
+        let rows = sql::decode_passwords(rows)?;
+        self.passwords_mut().merge(count, rows);
+        Ok(())
+    }
+
     fn reload_lock(&self) -> MutexGuard<'_, ()> {
         self.reloading.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Reads every user again; installs them unless a newer generation got
-    /// in meanwhile (an apply of this node patching the model).
+    /// Reads the users written or deleted since the model's generation
+    /// (not every user: an import of ten users on another node costs ten
+    /// rows) and takes them in, unless a newer generation got in meanwhile
+    /// (an apply of this node patching the model).
     fn reload(&self) -> Result<(), StoreError> {
         let _one = self.reload_lock();
-        let (generation, next_id, bodies) = self.worker.block(sql::load_users)?;
-        let users = sql::decode_users(bodies)?;
+        let since = self.model().generation;
+        let (generation, next_id, bodies, deleted) =
+            self.worker.block(move |p| sql::load_changes(p, since))?;
+        let written = sql::decode_users(bodies)?;
         let mut m = self.model_mut();
         if generation >= m.generation {
-            *m = Model::new(generation, next_id, users);
+            m.patch(deleted, written, generation, next_id);
         }
         Ok(())
     }
 
-    fn phone_state_row(&self, mac: Mac) -> Result<Option<(PhoneState, i64)>, StoreError> {
+    /// A phone's state, its version and its password write count.
+    fn phone_state_row(&self, mac: Mac) -> Result<Option<(PhoneState, i64, i64)>, StoreError> {
         let key = mac.bytes().to_vec();
         let row = self.worker.block(move |p| sql::phone_state(p, key))?;
-        row.map(|(body, v)| decode("phone state", &body).map(|s| (s, v)))
+        row.map(|(body, v, seq)| decode("phone state", &body).map(|s| (s, v, seq)))
             .transpose()
     }
 }
@@ -186,33 +217,51 @@ impl Store for PostgresStore {
     }
 
     fn phone_state(&self, mac: Mac) -> Result<Option<PhoneState>, StoreError> {
-        Ok(self.phone_state_row(mac)?.map(|(s, _)| s))
+        Ok(self.phone_state_row(mac)?.map(|(s, _, _)| s))
+    }
+
+    /// From the read model: a render never waits on the database, and a
+    /// node cut off from it still serves a phone whose passwords it has
+    /// seen. `None` sends the caller to [`Store::update_phone_state`],
+    /// which reads the database (another node may have issued them since
+    /// the last refresh) and fails while it is down.
+    fn phone_passwords(&self, mac: Mac) -> Result<Option<PhonePasswords>, StoreError> {
+        Ok(self.passwords().get(mac.bytes()).cloned())
     }
 
     fn put_phone_state(&self, mac: Mac, state: &PhoneState) -> Result<(), StoreError> {
         let (key, body) = (mac.bytes().to_vec(), encode(state));
-        self.worker
-            .block(move |p| sql::put_phone_state(p, key, body))
+        let seq = self
+            .worker
+            .block(move |p| sql::put_phone_state(p, key, body))?;
+        self.passwords_mut()
+            .note(mac.bytes(), seq, state.passwords.clone());
+        Ok(())
     }
 
     /// A compare-and-set on the row's version, retried when another
-    /// writer (another request, another node) came first.
+    /// writer (another request, another node) came first. A change of the
+    /// passwords is counted, so other nodes' read models pick it up.
     fn update_phone_state(
         &self,
         mac: Mac,
         f: &mut dyn FnMut(&mut PhoneState),
     ) -> Result<PhoneState, StoreError> {
         for _ in 0..CAS_ATTEMPTS {
-            let (mut state, version) = match self.phone_state_row(mac)? {
-                Some((s, v)) => (s, Some(v)),
-                None => (PhoneState::default(), None),
+            let (mut state, version, seq) = match self.phone_state_row(mac)? {
+                Some((s, v, seq)) => (s, Some(v), seq),
+                None => (PhoneState::default(), None, 0),
             };
+            let before = state.passwords.clone();
             f(&mut state);
+            let changed = state.passwords != before;
             let (key, body) = (mac.bytes().to_vec(), encode(&state));
-            if self
+            let written = self
                 .worker
-                .block(move |p| sql::swap_phone_state(p, key, version, body))?
-            {
+                .block(move |p| sql::swap_phone_state(p, key, version, body, changed, seq))?;
+            if let Some(seq) = written {
+                self.passwords_mut()
+                    .note(mac.bytes(), seq, state.passwords.clone());
                 return Ok(state);
             }
         }
@@ -314,9 +363,16 @@ impl Store for PostgresStore {
         self.worker.block(sql::ping)
     }
 
+    /// Passwords first: a rotation on another node also moves the
+    /// generation, and whatever follows the generation (the render cache)
+    /// must find the new passwords in place when it moves.
     fn refresh(&self) -> Result<bool, StoreError> {
         let known = self.model().generation;
-        let now = self.worker.block(sql::generation)?;
+        let (now, password_writes) = self.worker.block(sql::generation)?;
+        let seen = self.passwords().seq;
+        if password_writes != seen {
+            self.reload_passwords(Some(seen))?;
+        }
         if now == known {
             self.model_mut().touch(now);
             return Ok(false);

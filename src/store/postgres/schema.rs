@@ -13,7 +13,11 @@ use super::worker::{db, dbe};
 
 /// The migrations, in order; the schema version is the number of the last
 /// one applied.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("migrations/0001_initial.sql")),
+    (2, include_str!("migrations/0002_phone_passwords.sql")),
+    (3, include_str!("migrations/0003_user_changes.sql")),
+];
 
 /// The schema version this binary writes.
 pub const VERSION: i32 = MIGRATIONS[MIGRATIONS.len() - 1].0;

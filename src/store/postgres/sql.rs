@@ -14,6 +14,7 @@ use tokio_postgres::types::ToSql;
 
 use super::super::{ChangeSet, ImportRecord, StoreError};
 use super::worker::dbe;
+use crate::domain::secret::PhonePasswords;
 use crate::domain::{Lease, LeaseState, Site, User};
 
 /// Rows per batched statement: big enough that a 100,000-user import is
@@ -43,14 +44,70 @@ pub fn encode<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
-/// The generation, read without a lock.
-pub async fn generation(pool: Pool) -> Result<u64, StoreError> {
+/// The generation and the count of password writes, read without a lock
+/// in one statement (the poll every node runs four times a second).
+pub async fn generation(pool: Pool) -> Result<(u64, u64), StoreError> {
     let client = pool.get().await.map_err(dbe)?;
     let row = client
-        .query_one("SELECT generation FROM autoprov_meta WHERE id = 1", &[])
+        .query_one(
+            "SELECT m.generation, s.seq FROM autoprov_meta m, autoprov_password_seq s \
+             WHERE m.id = 1 AND s.id = 1",
+            &[],
+        )
         .await
         .map_err(dbe)?;
-    Ok(uint(row.get(0)))
+    Ok((uint(row.get(0)), uint(row.get(1))))
+}
+
+/// One phone's passwords as a stored state row holds them (the other
+/// fields are skipped, not decoded).
+#[derive(serde::Deserialize)]
+struct PasswordsOnly {
+    #[serde(default)]
+    passwords: Option<PhonePasswords>,
+}
+
+/// A row's MAC, password write count and passwords.
+pub type PasswordRow = ([u8; 6], u64, Option<PhonePasswords>);
+
+/// The count of password writes, then every phone's passwords written
+/// after write `after` (all of them with `None`). Read in that order, so
+/// every write up to the count is among the rows.
+pub async fn passwords(
+    pool: Pool,
+    after: Option<u64>,
+) -> Result<(u64, Vec<(Vec<u8>, i64, String)>), StoreError> {
+    let client = pool.get().await.map_err(dbe)?;
+    let count = client
+        .query_one("SELECT seq FROM autoprov_password_seq WHERE id = 1", &[])
+        .await
+        .map_err(dbe)?;
+    let after = after.map_or(-1, int);
+    let rows = client
+        .query(
+            "SELECT mac, passwords_seq, body FROM autoprov_phone_state WHERE passwords_seq > $1",
+            &[&after],
+        )
+        .await
+        .map_err(dbe)?;
+    let rows = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    Ok((uint(count.get(0)), rows))
+}
+
+/// Decodes the rows of [`passwords`] (off the engine's runtime).
+pub fn decode_passwords(rows: Vec<(Vec<u8>, i64, String)>) -> Result<Vec<PasswordRow>, StoreError> {
+    rows.into_iter()
+        .map(|(mac, seq, body)| {
+            let mac: [u8; 6] = mac
+                .try_into()
+                .map_err(|_| corrupt("phone state", "bad MAC"))?;
+            let only: PasswordsOnly = decode("phone state", &body)?;
+            Ok((mac, uint(seq), only.passwords))
+        })
+        .collect()
 }
 
 /// Every user's stored JSON and the generation they are at, read in one
@@ -79,6 +136,53 @@ pub async fn load_users(pool: Pool) -> Result<(u64, u64, Vec<String>), StoreErro
     tx.commit().await.map_err(dbe)?;
     let bodies = rows.iter().map(|r| r.get(0)).collect();
     Ok((uint(meta.get(0)), uint(meta.get(1)), bodies))
+}
+
+/// What changed after generation `after`, read in one snapshot: the
+/// generation and next id now, the users written since (stored JSON) and
+/// the names deleted since (some may exist again: they are among the
+/// written ones).
+pub async fn load_changes(
+    pool: Pool,
+    after: u64,
+) -> Result<(u64, u64, Vec<String>, Vec<String>), StoreError> {
+    let mut client = pool.get().await.map_err(dbe)?;
+    let tx = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(dbe)?;
+    let meta = tx
+        .query_one(
+            "SELECT generation, next_id FROM autoprov_meta WHERE id = 1",
+            &[],
+        )
+        .await
+        .map_err(dbe)?;
+    let after = int(after);
+    let written = tx
+        .query(
+            "SELECT body FROM autoprov_users WHERE updated_generation > $1",
+            &[&after],
+        )
+        .await
+        .map_err(dbe)?;
+    let deleted = tx
+        .query(
+            "SELECT username FROM autoprov_deleted_users WHERE generation > $1",
+            &[&after],
+        )
+        .await
+        .map_err(dbe)?;
+    tx.commit().await.map_err(dbe)?;
+    Ok((
+        uint(meta.get(0)),
+        uint(meta.get(1)),
+        written.iter().map(|r| r.get(0)).collect(),
+        deleted.iter().map(|r| r.get(0)).collect(),
+    ))
 }
 
 /// Decodes users on every core: 100,000 of them are most of a reload.
@@ -119,6 +223,7 @@ pub async fn apply(
         .filter_map(|c| c.old.as_deref().map(|u| u.username.as_str()))
         .filter(|name| !kept.contains(name))
         .collect();
+    let generation = int(expected + 1);
     for chunk in gone.chunks(CHUNK) {
         tx.execute(
             "DELETE FROM autoprov_users WHERE username = ANY($1)",
@@ -126,12 +231,21 @@ pub async fn apply(
         )
         .await
         .map_err(dbe)?;
+        tx.execute(
+            "INSERT INTO autoprov_deleted_users (username, generation) \
+             SELECT name, $2 FROM UNNEST($1::TEXT[]) AS d (name) \
+             ON CONFLICT (username) DO UPDATE SET generation = EXCLUDED.generation",
+            &[&chunk, &generation],
+        )
+        .await
+        .map_err(dbe)?;
     }
     let upsert = tx
         .prepare(
-            "INSERT INTO autoprov_users (username, body) \
-             SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[]) \
-             ON CONFLICT (username) DO UPDATE SET body = EXCLUDED.body",
+            "INSERT INTO autoprov_users (username, body, updated_generation) \
+             SELECT name, body, $3 FROM UNNEST($1::TEXT[], $2::TEXT[]) AS u (name, body) \
+             ON CONFLICT (username) DO UPDATE SET body = EXCLUDED.body, \
+             updated_generation = EXCLUDED.updated_generation",
         )
         .await
         .map_err(dbe)?;
@@ -143,7 +257,9 @@ pub async fn apply(
     for chunk in news.chunks(CHUNK) {
         let names: Vec<&str> = chunk.iter().map(|u| u.username.as_str()).collect();
         let bodies: Vec<String> = chunk.iter().map(encode).collect();
-        tx.execute(&upsert, &[&names, &bodies]).await.map_err(dbe)?;
+        tx.execute(&upsert, &[&names, &bodies, &generation])
+            .await
+            .map_err(dbe)?;
     }
     let seq: i64 = meta.get::<_, i64>(1) + 1;
     tx.execute(
@@ -154,7 +270,7 @@ pub async fn apply(
     .map_err(dbe)?;
     tx.execute(
         "UPDATE autoprov_meta SET generation = $1, next_id = $2, history_seq = $3 WHERE id = 1",
-        &[&int(expected + 1), &int(changes.next_id), &seq],
+        &[&generation, &int(changes.next_id), &seq],
     )
     .await
     .map_err(dbe)?;
@@ -265,10 +381,10 @@ pub async fn bump(pool: Pool, names: Vec<String>) -> Result<(Vec<User>, u64, u64
     let names: Vec<&str> = users.iter().map(|u| u.username.as_str()).collect();
     let bodies: Vec<String> = users.iter().map(encode).collect();
     tx.execute(
-        "UPDATE autoprov_users SET body = b.body \
+        "UPDATE autoprov_users SET body = b.body, updated_generation = $3 \
          FROM UNNEST($1::TEXT[], $2::TEXT[]) AS b (username, body) \
          WHERE autoprov_users.username = b.username",
-        &[&names, &bodies],
+        &[&names, &bodies, &int(before + 1)],
     )
     .await
     .map_err(dbe)?;
@@ -282,64 +398,98 @@ pub async fn bump(pool: Pool, names: Vec<String>) -> Result<(Vec<User>, u64, u64
     Ok((users, before, before + 1))
 }
 
-/// A phone's stored state and its version, if any.
-pub async fn phone_state(pool: Pool, mac: Vec<u8>) -> Result<Option<(String, i64)>, StoreError> {
+/// A phone's stored state, its version and its password write count, if
+/// any.
+pub async fn phone_state(
+    pool: Pool,
+    mac: Vec<u8>,
+) -> Result<Option<(String, i64, i64)>, StoreError> {
     let client = pool.get().await.map_err(dbe)?;
     let row = client
         .query_opt(
-            "SELECT body, version FROM autoprov_phone_state WHERE mac = $1",
+            "SELECT body, version, passwords_seq FROM autoprov_phone_state WHERE mac = $1",
             &[&mac],
         )
         .await
         .map_err(dbe)?;
-    Ok(row.map(|r| (r.get(0), r.get(1))))
+    Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
 }
 
-pub async fn put_phone_state(pool: Pool, mac: Vec<u8>, body: String) -> Result<(), StoreError> {
-    let client = pool.get().await.map_err(dbe)?;
-    client
-        .execute(
-            "INSERT INTO autoprov_phone_state (mac, body, version) VALUES ($1, $2, 1) \
-             ON CONFLICT (mac) DO UPDATE SET body = EXCLUDED.body, \
-             version = autoprov_phone_state.version + 1",
-            &[&mac, &body],
+/// Counts one password write: the new count, with the counter's row
+/// locked until `tx` ends (so counts commit in order).
+async fn next_password_seq(tx: &deadpool_postgres::Transaction<'_>) -> Result<i64, StoreError> {
+    let row = tx
+        .query_one(
+            "UPDATE autoprov_password_seq SET seq = seq + 1 WHERE id = 1 RETURNING seq",
+            &[],
         )
         .await
         .map_err(dbe)?;
-    Ok(())
+    Ok(row.get(0))
+}
+
+/// Writes a phone's state whatever was there, as a password write (a copy
+/// between stores may carry passwords); the write's count.
+pub async fn put_phone_state(pool: Pool, mac: Vec<u8>, body: String) -> Result<u64, StoreError> {
+    let mut client = pool.get().await.map_err(dbe)?;
+    let tx = client.transaction().await.map_err(dbe)?;
+    let seq = next_password_seq(&tx).await?;
+    tx.execute(
+        "INSERT INTO autoprov_phone_state (mac, body, version, passwords_seq) VALUES ($1, $2, 1, $3) \
+         ON CONFLICT (mac) DO UPDATE SET body = EXCLUDED.body, \
+         version = autoprov_phone_state.version + 1, passwords_seq = EXCLUDED.passwords_seq",
+        &[&mac, &body, &seq],
+    )
+    .await
+    .map_err(dbe)?;
+    tx.commit().await.map_err(dbe)?;
+    Ok(uint(seq))
 }
 
 /// Writes a phone's state if it is still at `version` (`None`: absent);
-/// false if another writer came first.
+/// `None` if another writer came first, else the row's password write
+/// count: a new one when `passwords_changed` (one transaction with the
+/// count), else `seq` as read (one statement, the fetch records' case).
 pub async fn swap_phone_state(
     pool: Pool,
     mac: Vec<u8>,
     version: Option<i64>,
     body: String,
-) -> Result<bool, StoreError> {
-    let client = pool.get().await.map_err(dbe)?;
-    let n = match version {
+    passwords_changed: bool,
+    seq: i64,
+) -> Result<Option<u64>, StoreError> {
+    let sql = match version {
         None => {
-            client
-                .execute(
-                    "INSERT INTO autoprov_phone_state (mac, body, version) VALUES ($1, $2, 1) \
-                     ON CONFLICT (mac) DO NOTHING",
-                    &[&mac, &body],
-                )
-                .await
+            "INSERT INTO autoprov_phone_state (mac, body, version, passwords_seq) \
+             VALUES ($1, $2, 1, $3) ON CONFLICT (mac) DO NOTHING"
         }
-        Some(v) => {
-            client
-                .execute(
-                    "UPDATE autoprov_phone_state SET body = $2, version = version + 1 \
-                     WHERE mac = $1 AND version = $3",
-                    &[&mac, &body, &v],
-                )
-                .await
+        Some(_) => {
+            "UPDATE autoprov_phone_state SET body = $2, version = version + 1, \
+             passwords_seq = $3 WHERE mac = $1 AND version = $4"
         }
+    };
+    let v = version.unwrap_or_default();
+    let mut client = pool.get().await.map_err(dbe)?;
+    if !passwords_changed {
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&mac, &body, &seq];
+        if version.is_some() {
+            params.push(&v);
+        }
+        let n = client.execute(sql, &params).await.map_err(dbe)?;
+        return Ok((n == 1).then_some(uint(seq)));
     }
-    .map_err(dbe)?;
-    Ok(n == 1)
+    let tx = client.transaction().await.map_err(dbe)?;
+    let seq = next_password_seq(&tx).await?;
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&mac, &body, &seq];
+    if version.is_some() {
+        params.push(&v);
+    }
+    if tx.execute(sql, &params).await.map_err(dbe)? != 1 {
+        // Dropped without a commit: rolled back, the count with it.
+        return Ok(None);
+    }
+    tx.commit().await.map_err(dbe)?;
+    Ok(Some(uint(seq)))
 }
 
 pub async fn put_fetch_event(

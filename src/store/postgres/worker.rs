@@ -14,6 +14,8 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
+use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres::tls::MakeTlsConnect;
 
 use super::super::StoreError;
 
@@ -62,7 +64,9 @@ impl Worker {
     /// Starts the runtime and a pool for `url` (nothing is connected yet).
     pub fn start(url: &str) -> Result<Worker, StoreError> {
         let (config, root) = parse(url)?;
-        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(client_config(root.as_deref())?);
+        let tls = Tls(tokio_postgres_rustls::MakeRustlsConnect::new(
+            client_config(root.as_deref())?,
+        ));
         let manager = Manager::from_config(
             config,
             tls,
@@ -120,8 +124,35 @@ impl Drop for Worker {
     }
 }
 
+/// rustls on TCP. tokio-postgres asks for a TLS connector for every host,
+/// with an empty server name for a Unix socket, and rustls refuses an
+/// empty name, so no socket could connect. PostgreSQL has no TLS on Unix
+/// sockets and [`parse`] turns it off for them, so the placeholder name a
+/// socket gets here is never used in a handshake (tokio-postgres also
+/// refuses one without a host name).
+#[derive(Clone)]
+struct Tls(tokio_postgres_rustls::MakeRustlsConnect);
+
+impl<S> MakeTlsConnect<S> for Tls
+where
+    tokio_postgres_rustls::MakeRustlsConnect: MakeTlsConnect<S>,
+{
+    type Stream = <tokio_postgres_rustls::MakeRustlsConnect as MakeTlsConnect<S>>::Stream;
+    type TlsConnect = <tokio_postgres_rustls::MakeRustlsConnect as MakeTlsConnect<S>>::TlsConnect;
+    type Error = <tokio_postgres_rustls::MakeRustlsConnect as MakeTlsConnect<S>>::Error;
+
+    fn make_tls_connect(&mut self, host: &str) -> Result<Self::TlsConnect, Self::Error> {
+        self.0
+            .make_tls_connect(if host.is_empty() { "localhost" } else { host })
+    }
+}
+
 /// The connection settings of `url`, and the `sslrootcert` file it names
 /// (a libpq option tokio-postgres does not know, so it is taken out here).
+/// A Unix socket directory is a host starting with `/`, percent-encoded
+/// (`postgres://user@%2Fvar%2Frun%2Fpostgresql/db`) or as a parameter
+/// (`postgres:///db?host=/var/run/postgresql`). As libpq does, `sslmode`
+/// is ignored when every host is a socket: PostgreSQL offers no TLS there.
 fn parse(url: &str) -> Result<(tokio_postgres::Config, Option<String>), StoreError> {
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
     let mut root = None;
@@ -137,9 +168,13 @@ fn parse(url: &str) -> Result<(tokio_postgres::Config, Option<String>), StoreErr
     } else {
         format!("{base}?{}", kept.join("&"))
     };
-    let config = rest
+    let mut config = rest
         .parse::<tokio_postgres::Config>()
         .map_err(|e| db(format!("invalid store URL {}: {e}", redact(url))))?;
+    let hosts = config.get_hosts();
+    if !hosts.is_empty() && hosts.iter().all(|h| matches!(h, Host::Unix(_))) {
+        config.ssl_mode(SslMode::Disable);
+    }
     Ok((config, root))
 }
 
@@ -223,5 +258,37 @@ mod tests {
         assert_eq!(config.get_dbname(), Some("ap"));
         let err = parse("postgres://app:pw@db/ap?bogus=1").unwrap_err();
         assert!(!err.to_string().contains("pw@"), "{err}");
+    }
+
+    #[test]
+    fn a_socket_directory_is_a_unix_host_without_tls() {
+        let sockets = |url: &str| {
+            let (config, _) = parse(url).unwrap();
+            let hosts: Vec<Host> = config.get_hosts().to_vec();
+            (hosts, config.get_ssl_mode(), config.get_ports().to_vec())
+        };
+        let dir = Host::Unix("/var/run/postgresql".into());
+        assert_eq!(
+            sockets("postgres://app@%2Fvar%2Frun%2Fpostgresql:5433/ap?sslmode=require"),
+            (vec![dir.clone()], SslMode::Disable, vec![5433])
+        );
+        assert_eq!(
+            sockets("postgres:///ap?host=/var/run/postgresql&user=app"),
+            (vec![dir], SslMode::Disable, vec![])
+        );
+        // A TCP host keeps what the URL asks.
+        let (hosts, mode, _) = sockets("postgres://app@db/ap?sslmode=require");
+        assert_eq!(
+            (hosts, mode),
+            (vec![Host::Tcp("db".into())], SslMode::Require)
+        );
+        assert_eq!(
+            redact("postgres://app:s3cret@%2Fvar%2Frun%2Fpostgresql/ap"),
+            "postgres://app:***@%2Fvar%2Frun%2Fpostgresql/ap"
+        );
+        assert_eq!(
+            redact("postgres:///ap?host=/run/pg&password=s3cret"),
+            "postgres:///ap?host=/run/pg&password=***"
+        );
     }
 }

@@ -729,15 +729,43 @@ fn csv_rows(text: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// docs/openapi.yaml documents exactly the endpoints tested above.
+/// The endpoints a load balancer calls without a token; everything else
+/// needs one.
+const UNAUTHENTICATED: [&str; 2] = ["/healthz", "/readyz"];
+
+/// docs/openapi.yaml documents exactly the endpoints tested above, each
+/// needing a token, plus [`UNAUTHENTICATED`], the only ones it marks
+/// `security: []`, which answer without one.
 #[test]
 fn openapi_file_lists_every_endpoint() {
     let doc = std::fs::read_to_string(repo("docs/openapi.yaml")).expect("docs/openapi.yaml");
     assert!(doc.starts_with("openapi: 3."));
-    let documented: std::collections::BTreeSet<String> = doc
-        .lines()
-        .filter(|l| l.starts_with("  /") && l.ends_with(':'))
-        .map(|l| l.trim().trim_end_matches(':').to_string())
+    // Each path with whether its block opts out of the global bearer rule.
+    let mut paths: BTreeMap<String, bool> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for l in doc.lines() {
+        if l.starts_with("  /") && l.ends_with(':') {
+            let p = l.trim().trim_end_matches(':').to_string();
+            paths.insert(p.clone(), false);
+            current = Some(p);
+        } else if !l.starts_with("  ") && !l.is_empty() {
+            current = None;
+        } else if l.trim() == "security: []"
+            && let Some(p) = &current
+        {
+            paths.insert(p.clone(), true);
+        }
+    }
+    let open: std::collections::BTreeSet<&str> = paths
+        .iter()
+        .filter(|(_, open)| **open)
+        .map(|(p, _)| p.as_str())
+        .collect();
+    assert_eq!(open, UNAUTHENTICATED.into_iter().collect());
+    let documented: std::collections::BTreeSet<String> = paths
+        .into_iter()
+        .filter(|(_, open)| !open)
+        .map(|(p, _)| p)
         .collect();
     let tested: std::collections::BTreeSet<String> = endpoints(Path::new("x"))
         .into_iter()
@@ -749,4 +777,12 @@ fn openapi_file_lists_every_endpoint() {
         })
         .collect();
     assert_eq!(documented, tested);
+    // What the file promises of the open ones holds.
+    let (_tmp, data) = imported(&users_csv());
+    let server = Server::start(&data, &[], &[]);
+    for (path, body) in UNAUTHENTICATED.into_iter().zip(["ok\n", "ready\n"]) {
+        let a = api(&server, "GET", path, None, &[]);
+        assert_eq!((a.status, a.text().as_str()), (200, body), "{path}");
+    }
+    server.stop_ok();
 }

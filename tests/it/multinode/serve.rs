@@ -252,12 +252,32 @@ fn readyz_follows_the_database_and_healthz_the_process() {
     stop_group(&mut back);
 }
 
-/// A node cut off from the database keeps serving a phone it served
-/// before: the fetch record goes to the background writer (written later,
-/// or dropped and counted) and the file comes from the render cache, so
-/// the request never waits on the database. (A phone never served before
-/// still needs its web passwords read on its first secure render: that
-/// case waits for the database; docs/multi-node.md says so.)
+/// The line of a Yealink main file that carries the phone's own admin
+/// password (docs/lockdown.md).
+fn admin_password_line(text: &str) -> Option<String> {
+    text.lines()
+        .find(|l| l.starts_with("static.security.user_password = admin:"))
+        .map(str::to_string)
+}
+
+/// Hans's Yealink (issued its passwords through node A) and Jürgen's (never
+/// fetched anywhere before the cut), from `examples/users.csv`.
+const HANS: (&str, &str) = (
+    "/805ec0abcdef.cfg",
+    "Yealink SIP-T46U 96.86.0.100 80:5e:c0:ab:cd:ef",
+);
+const JURGEN: (&str, &str) = (
+    "/249ad888d0f4.cfg",
+    "Yealink SIP-T34W 96.86.0.100 24:9a:d8:88:d0:f4",
+);
+
+/// A node cut off from the database keeps serving: a phone it served
+/// before from the render cache, and a phone it never rendered whose web
+/// passwords another node issued, from its read model (the fetch records
+/// go to the background writer, so no request waits on the database). A
+/// phone whose passwords were never issued is refused rather than given
+/// passwords no other node knows, and is served once the database is back,
+/// with the same passwords on both nodes.
 #[test]
 fn phones_are_served_while_the_database_is_down() {
     let Some(url) = fresh_database() else { return };
@@ -277,11 +297,62 @@ fn phones_are_served_while_the_database_is_down() {
     });
     let env = Env::new();
     assert_eq!(env.import(&users_csv(), &["--store", &via]).code, 0);
-    let n = Node::start(&via);
+    let token = create_token(&url, "ops");
+    // A on the database directly; N through the proxy the test cuts.
+    let (a, n) = (Node::start(&url), Node::start(&via));
+    let hans_on_a = a.server.get_https(HANS.0, Some(HANS.1));
+    assert_eq!(hans_on_a.status, 200, "{}", a.server.log());
+    let hans_pw = admin_password_line(&hans_on_a.text()).expect("issued through A");
+
+    // An import after Hans's passwords were issued: once N serves it, N
+    // has refreshed since, so its read model has them too.
+    let csv = std::fs::read_to_string(users_csv()).expect("users.csv");
+    let changed = env.file("changed.csv", csv.replace(",Dubois,", ",Dubois-Roy,"));
+    assert_eq!(env.import(&changed, &["--store", &url]).code, 0);
+    let lea = || {
+        api(
+            &n.server,
+            "GET",
+            "/api/v1/users/lea.dubois",
+            Some(&token),
+            &[],
+        )
+    };
+    let refreshed = within(Duration::from_secs(10), || {
+        lea().text().contains("Dubois-Roy")
+    });
+    assert!(
+        refreshed.is_some(),
+        "N never saw the import:\n{}",
+        n.server.log()
+    );
+
     let phone = format!("/{ALICE_MAC}.cfg");
     assert_eq!(n.server.get_https(&phone, Some(UA)).status, 200);
     stop_group(&mut cut);
-    let _ = within(Duration::from_secs(10), || n.probe("/readyz").0 == 503);
+    let down = within(Duration::from_secs(10), || n.probe("/readyz").0 == 503);
+    assert!(down.is_some(), "N still ready without the database");
+
+    // From the render cache.
     let during = n.server.get_https(&phone, Some(UA));
     assert_eq!(during.status, 200, "{}", n.server.log());
+    // Never rendered on N: its passwords come from N's read model.
+    let hans = n.server.get_https(HANS.0, Some(HANS.1));
+    assert_eq!(hans.status, 200, "{}", n.server.log());
+    assert_eq!(admin_password_line(&hans.text()), Some(hans_pw));
+    // Never issued: refused, with nothing of a file.
+    let jurgen = n.server.get_https(JURGEN.0, Some(JURGEN.1));
+    assert!(jurgen.status >= 500, "{} {}", jurgen.status, jurgen.text());
+    assert!(admin_password_line(&jurgen.text()).is_none());
+
+    // Back: N issues Jürgen's passwords, and A serves the same ones.
+    let mut back = proxy(&socat, port, pg.port);
+    let up = within(Duration::from_secs(15), || n.probe("/readyz").0 == 200);
+    assert!(up.is_some(), "not ready again:\n{}", n.server.log());
+    let jurgen = n.server.get_https(JURGEN.0, Some(JURGEN.1));
+    assert_eq!(jurgen.status, 200, "{}", n.server.log());
+    let jurgen_pw = admin_password_line(&jurgen.text()).expect("issued through N");
+    let on_a = a.server.get_https(JURGEN.0, Some(JURGEN.1));
+    assert_eq!(admin_password_line(&on_a.text()), Some(jurgen_pw));
+    stop_group(&mut back);
 }

@@ -6,3 +6,4 @@
 mod copy;
 mod imports;
 mod serve;
+mod socket;
